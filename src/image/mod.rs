@@ -1,0 +1,381 @@
+//! Getting an image: from a reference to its metadata and its scanned layers.
+
+pub mod model;
+pub mod reference;
+pub mod resolve;
+pub mod store;
+pub mod stream;
+
+use crate::layer::{self, Budget, ScannedLayer};
+use crate::scan::analyzer::AnalyzerSet;
+use crate::scan::layer_report::LayerReport;
+use model::{Compression, ImageMeta, LayerInfo, PlannedLayer, Platform, Transport};
+use reference::{ImageRef, Selector};
+use resolve::{Request, Resolved};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use store::{DirStore, Store, TarStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Select(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("blob {0} is missing")]
+    MissingBlob(String),
+    #[error("{what}: digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch {
+        what: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("layer {what}: {message}")]
+    Layer { what: String, message: String },
+}
+
+impl ImageError {
+    pub fn io(path: &str, source: io::Error) -> ImageError {
+        ImageError::Io {
+            path: path.to_string(),
+            source,
+        }
+    }
+}
+
+/// An image read end to end: its metadata and, per layer, what the pass found.
+pub struct Loaded {
+    pub meta: ImageMeta,
+    pub layers: Vec<LayerInfo>,
+    pub reports: Vec<LayerReport>,
+}
+
+pub struct LoadOptions<'a> {
+    pub platform: Option<&'a Platform>,
+    pub analyzers: &'a dyn AnalyzerSet,
+    pub budget: &'a Budget,
+}
+
+/// Resolves `image_ref` and reads every layer of the chosen image once.
+pub fn load(text: &str, image_ref: &ImageRef, opts: &LoadOptions) -> Result<Loaded, ImageError> {
+    match image_ref {
+        ImageRef::OciLayout { path, selector } => {
+            if !path.is_dir() {
+                return Err(not_found_or(
+                    path,
+                    "is not a directory (an OCI layout is a directory)",
+                ));
+            }
+            let store = DirStore::new(path);
+            let req = request(text, Transport::OciLayout, selector.as_ref(), opts);
+            let resolved = resolve::resolve_oci(&store, &req)?;
+            scan_resolved(&store, resolved, opts)
+        }
+        ImageRef::Local { path, selector } if path.is_dir() => {
+            let store = DirStore::new(path);
+            let req = request(text, Transport::OciLayout, selector.as_ref(), opts);
+            let resolved = resolve::resolve_oci(&store, &req)?;
+            scan_resolved(&store, resolved, opts)
+        }
+        ImageRef::DockerArchive { path, selector } => load_archive(
+            text,
+            path,
+            Some(Transport::DockerArchive),
+            selector.as_ref(),
+            opts,
+        ),
+        ImageRef::OciArchive { path, selector } => load_archive(
+            text,
+            path,
+            Some(Transport::OciArchive),
+            selector.as_ref(),
+            opts,
+        ),
+        ImageRef::Local { path, selector } => {
+            load_archive(text, path, None, selector.as_ref(), opts)
+        }
+        ImageRef::DockerDaemon { .. } => Err(ImageError::Unsupported(
+            "the docker-daemon transport is not available in this build".into(),
+        )),
+        ImageRef::Registry { reference } => Err(ImageError::Unsupported(format!(
+            "no local file or directory named {reference:?}, and pulling from registries is not available in this build"
+        ))),
+    }
+}
+
+fn not_found_or(path: &Path, otherwise: &str) -> ImageError {
+    let shown = path.display().to_string();
+    match std::fs::metadata(path) {
+        Err(e) => ImageError::io(&shown, e),
+        Ok(_) => ImageError::Invalid(format!("{shown} {otherwise}")),
+    }
+}
+
+fn request<'a>(
+    text: &'a str,
+    transport: Transport,
+    selector: Option<&'a Selector>,
+    opts: &LoadOptions<'a>,
+) -> Request<'a> {
+    Request {
+        reference: text,
+        transport,
+        selector,
+        platform: opts.platform,
+    }
+}
+
+/// An archive file: plain tar archives are indexed and read at random; compressed ones are
+/// read once as a stream.
+fn load_archive(
+    text: &str,
+    path: &Path,
+    expected: Option<Transport>,
+    selector: Option<&Selector>,
+    opts: &LoadOptions,
+) -> Result<Loaded, ImageError> {
+    let shown = path.display().to_string();
+    let mut file = File::open(path).map_err(|e| ImageError::io(&shown, e))?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(ImageError::Invalid(format!(
+            "{shown} is a directory; use oci:{shown} for an OCI layout"
+        )));
+    }
+    let mut head = Vec::with_capacity(512);
+    (&mut file)
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(|e| ImageError::io(&shown, e))?;
+    drop(file);
+    match Compression::sniff(&head) {
+        Some(Compression::None) => {
+            let store = TarStore::index(path)?;
+            let transport = archive_transport(&store, expected)?;
+            let req = request(text, transport, selector, opts);
+            let resolved = resolve_archive(&store, &req)?;
+            scan_resolved(&store, resolved, opts)
+        }
+        Some(outer @ (Compression::Gzip | Compression::Zstd)) => {
+            let file = File::open(path).map_err(|e| ImageError::io(&shown, e))?;
+            let decoded =
+                layer::decode::decompressor(file, outer).map_err(|e| ImageError::io(&shown, e))?;
+            let store = stream::scan_stream(decoded, opts.analyzers, opts.budget)?;
+            let transport = archive_transport(&store, expected)?;
+            let req = request(text, transport, selector, opts);
+            let resolved = resolve_archive(&store, &req)?;
+            let mut layers = Vec::new();
+            let mut reports = Vec::new();
+            for (i, (planned, blob)) in resolved
+                .meta
+                .layers
+                .iter()
+                .zip(&resolved.layer_paths)
+                .enumerate()
+            {
+                let scanned = store.layer(blob, opts.analyzers, opts.budget)?;
+                let (info, report) = verify(i, planned, blob, scanned)?;
+                layers.push(info);
+                reports.push(report);
+            }
+            Ok(Loaded {
+                meta: resolved.meta,
+                layers,
+                reports,
+            })
+        }
+        None => Err(ImageError::Invalid(
+            "not an image archive (neither a tar archive nor gzip/zstd-compressed)".into(),
+        )),
+    }
+}
+
+fn archive_transport(
+    store: &dyn Store,
+    expected: Option<Transport>,
+) -> Result<Transport, ImageError> {
+    let docker = store.has_file("manifest.json");
+    let oci = store.has_file("index.json");
+    match expected {
+        Some(Transport::DockerArchive) if !docker => Err(ImageError::Invalid(if oci {
+            "no manifest.json in the archive: this is an OCI archive (use oci-archive:)".into()
+        } else {
+            "manifest.json is missing: not a docker-archive".into()
+        })),
+        Some(Transport::OciArchive) if !oci => Err(ImageError::Invalid(if docker {
+            "no index.json in the archive: this is a docker-archive (use docker-archive:)".into()
+        } else {
+            "index.json is missing: not an OCI archive".into()
+        })),
+        Some(t) => Ok(t),
+        None if docker => Ok(Transport::DockerArchive),
+        None if oci => Ok(Transport::OciArchive),
+        None => Err(ImageError::Invalid(
+            "neither manifest.json nor index.json found: not a docker-archive or OCI archive"
+                .into(),
+        )),
+    }
+}
+
+fn resolve_archive(store: &dyn Store, req: &Request) -> Result<Resolved, ImageError> {
+    match req.transport {
+        Transport::DockerArchive => resolve::resolve_docker_archive(store, req),
+        _ => resolve::resolve_oci(store, req),
+    }
+}
+
+/// Scans the resolved image's layers from a random-access store, several at a time.
+fn scan_resolved(
+    store: &dyn Store,
+    resolved: Resolved,
+    opts: &LoadOptions,
+) -> Result<Loaded, ImageError> {
+    let Resolved { meta, layer_paths } = resolved;
+    // A blob listed twice (identical empty layers) is read once.
+    let mut unique: Vec<(&str, Option<u64>)> = Vec::new();
+    let mut slot_of: HashMap<&str, usize> = HashMap::new();
+    for (p, planned) in layer_paths.iter().zip(&meta.layers) {
+        slot_of.entry(p.as_str()).or_insert_with(|| {
+            unique.push((p.as_str(), planned.size));
+            unique.len() - 1
+        });
+    }
+    let results: Vec<Mutex<Option<Result<ScannedLayer, ImageError>>>> =
+        unique.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(unique.len())
+        .max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= unique.len() || failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let (blob, size) = unique[i];
+                    let result = store.open(blob).and_then(|reader| {
+                        // One byte more than declared, so that an overlong blob is caught.
+                        let max = size.map_or(u64::MAX, |s| s.saturating_add(1));
+                        layer::scan_layer(reader, max, opts.analyzers.build(), opts.budget).map_err(
+                            |e| ImageError::Layer {
+                                what: blob.to_string(),
+                                message: e.to_string(),
+                            },
+                        )
+                    });
+                    if result.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    let mut scanned: Vec<Option<Result<ScannedLayer, ImageError>>> = results
+        .into_iter()
+        .map(|m| m.into_inner().ok().flatten())
+        .collect();
+    // Report the first failure in manifest order.
+    let mut layers = Vec::new();
+    let mut reports = Vec::new();
+    for (i, (planned, blob)) in meta.layers.iter().zip(&layer_paths).enumerate() {
+        let slot = slot_of[blob.as_str()];
+        let result = match scanned[slot].take() {
+            Some(Ok(s)) => {
+                scanned[slot] = Some(Ok(s.clone()));
+                s
+            }
+            Some(Err(e)) => return Err(e),
+            // A worker stopped before this layer because another one failed.
+            None => continue,
+        };
+        let (info, report) = verify(i, planned, blob, result)?;
+        layers.push(info);
+        reports.push(report);
+    }
+    if layers.len() != meta.layers.len() {
+        return Err(ImageError::Invalid("a layer could not be scanned".into()));
+    }
+    Ok(Loaded {
+        meta,
+        layers,
+        reports,
+    })
+}
+
+/// Checks one scanned layer against what the manifest and config promise.
+fn verify(
+    index: usize,
+    planned: &PlannedLayer,
+    blob: &str,
+    scanned: ScannedLayer,
+) -> Result<(LayerInfo, LayerReport), ImageError> {
+    let what = format!(
+        "layer {index} ({})",
+        planned.digest.as_deref().unwrap_or(blob)
+    );
+    if let Some(expected) = &planned.digest
+        && *expected != scanned.digest
+    {
+        return Err(ImageError::DigestMismatch {
+            what,
+            expected: expected.clone(),
+            actual: scanned.digest,
+        });
+    }
+    if planned.diff_id != scanned.diff_id {
+        return Err(ImageError::DigestMismatch {
+            what: format!("{what} diff_id"),
+            expected: planned.diff_id.clone(),
+            actual: scanned.diff_id,
+        });
+    }
+    if let Some(size) = planned.size
+        && size != scanned.size
+    {
+        return Err(ImageError::Layer {
+            what,
+            message: format!(
+                "blob is {} bytes but the manifest says {size}",
+                scanned.size
+            ),
+        });
+    }
+    if let Some(mt) = &planned.media_type
+        && let Some(declared) = Compression::from_media_type(mt)
+        && declared != scanned.compression
+    {
+        return Err(ImageError::Layer {
+            what,
+            message: format!(
+                "media type {mt} says {} but the blob is {}",
+                declared.as_str(),
+                scanned.compression.as_str()
+            ),
+        });
+    }
+    let info = LayerInfo {
+        index,
+        digest: scanned.digest,
+        diff_id: scanned.diff_id,
+        media_type: planned.media_type.clone(),
+        compression: scanned.compression,
+        size: scanned.size,
+        uncompressed_size: scanned.uncompressed_size,
+        entries: scanned.report.entries.len(),
+    };
+    Ok((info, scanned.report))
+}

@@ -1,0 +1,227 @@
+//! Findings and the report that carries them; renderers live in the submodules.
+
+pub mod json;
+pub mod table;
+
+use crate::image::model::{LayerInfo, Platform, Transport};
+use crate::policy::{Severity, Verdict};
+use serde::{Deserialize, Serialize};
+
+/// Version of the JSON report schema (`docs/report-schema.json`). Minor bumps add fields;
+/// major bumps rename or remove them.
+pub const SCHEMA_VERSION: &str = "1.0";
+
+/// Where in the image a finding lives.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    /// Path inside the image filesystem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Index (0-based, manifest order) of the layer that holds the evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_digest: Option<String>,
+    /// The layer that deleted or overwrote the path. The evidence is not in the final
+    /// filesystem but still extractable from `layer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_by: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// Image config field (`config.User`, `config.Env[2]`, `history[3].created_by` ...) when
+    /// the evidence is in the config rather than the filesystem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+}
+
+/// A waiver that applies to a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waived {
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Check id from the check table (`portcullis explain ID`).
+    pub check: String,
+    pub severity: Severity,
+    pub title: String,
+    /// What was found, for a human. Never holds a secret in full.
+    pub message: String,
+    #[serde(default)]
+    pub location: Location,
+    /// Redacted evidence (a secret's first characters and its length, a config value ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    /// Family-specific facts (rule id, package and versions ...).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub data: serde_json::Map<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waived: Option<Waived>,
+}
+
+impl Finding {
+    pub fn at_path(mut self, path: impl Into<String>) -> Self {
+        self.location.path = Some(path.into());
+        self
+    }
+    pub fn in_config(mut self, field: impl Into<String>) -> Self {
+        self.location.config = Some(field.into());
+        self
+    }
+    pub fn in_layer(mut self, index: usize, digest: impl Into<String>) -> Self {
+        self.location.layer = Some(index);
+        self.location.layer_digest = Some(digest.into());
+        self
+    }
+    pub fn with_evidence(mut self, evidence: impl Into<String>) -> Self {
+        self.evidence = Some(evidence.into());
+        self
+    }
+    pub fn with_data(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.data.insert(key.to_string(), value.into());
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Tool {
+    pub fn current() -> Tool {
+        Tool {
+            name: env!("CARGO_PKG_NAME").to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+/// The image's identity, printed at the top of every report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageSummary {
+    pub reference: String,
+    pub transport: Transport,
+    /// `None` for a classic `docker save` archive, which stores no manifest.
+    pub manifest_digest: Option<String>,
+    pub config_digest: String,
+    pub platform: Platform,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    /// `config.User` as written in the image (empty means root).
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    pub layers: Vec<LayerInfo>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub critical: usize,
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+    pub info: usize,
+    pub waived: usize,
+}
+
+impl Summary {
+    pub fn of(findings: &[Finding]) -> Summary {
+        let mut s = Summary::default();
+        for f in findings {
+            if f.waived.is_some() {
+                s.waived += 1;
+                continue;
+            }
+            match f.severity {
+                Severity::Critical => s.critical += 1,
+                Severity::High => s.high += 1,
+                Severity::Medium => s.medium += 1,
+                Severity::Low => s.low += 1,
+                Severity::Info => s.info += 1,
+            }
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gate {
+    pub result: Verdict,
+    pub policy: String,
+    pub fail_on: Severity,
+    /// Findings (not waived) at or above `fail_on`.
+    pub failing: usize,
+}
+
+/// A diagnostic about the scan itself (a file that could not be parsed, a data source that
+/// was unavailable). Never a finding about the image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: String,
+    pub tool: Tool,
+    pub image: ImageSummary,
+    pub gate: Gate,
+    pub summary: Summary,
+    pub findings: Vec<Finding>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Report {
+    /// Sorts findings (most severe first, then by check and location) and computes the
+    /// summary and the verdict.
+    pub fn new(
+        image: ImageSummary,
+        mut findings: Vec<Finding>,
+        diagnostics: Vec<Diagnostic>,
+        policy_name: &str,
+        fail_on: Severity,
+    ) -> Report {
+        findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.check.cmp(&b.check))
+                .then_with(|| a.location.path.cmp(&b.location.path))
+                .then_with(|| a.location.layer.cmp(&b.location.layer))
+                .then_with(|| a.location.config.cmp(&b.location.config))
+                .then_with(|| a.message.cmp(&b.message))
+        });
+        let failing = findings
+            .iter()
+            .filter(|f| f.waived.is_none() && f.severity >= fail_on)
+            .count();
+        let result = if failing == 0 {
+            Verdict::Passed
+        } else {
+            Verdict::Failed
+        };
+        Report {
+            schema_version: SCHEMA_VERSION.to_string(),
+            tool: Tool::current(),
+            image,
+            gate: Gate {
+                result,
+                policy: policy_name.to_string(),
+                fail_on,
+                failing,
+            },
+            summary: Summary::of(&findings),
+            findings,
+            diagnostics,
+        }
+    }
+}

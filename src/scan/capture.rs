@@ -1,0 +1,59 @@
+//! Keeps the small configuration files that checks read after the merge: accounts and the
+//! distribution's release files.
+
+use super::analyzer::{Analyzer, Interest};
+use super::layer_report::{Entry, LayerReport, Note};
+use std::collections::BTreeMap;
+
+/// Largest file kept; real account and release files are a few KiB.
+pub const MAX_CAPTURE: u64 = 1 << 20;
+
+/// Paths (normalised) whose contents the checks need.
+pub const KEY_FILES: &[&str] = &[
+    "etc/passwd",
+    "etc/group",
+    "etc/shadow",
+    "etc/gshadow",
+    "etc/os-release",
+    "usr/lib/os-release",
+    "etc/lsb-release",
+    "etc/alpine-release",
+    "etc/debian_version",
+    "etc/redhat-release",
+    "etc/centos-release",
+    "etc/fedora-release",
+    "etc/system-release",
+    "etc/SuSE-release",
+];
+
+#[derive(Default)]
+pub struct Capture {
+    files: BTreeMap<String, Vec<u8>>,
+    notes: Vec<Note>,
+}
+
+impl Analyzer for Capture {
+    fn interest(&mut self, entry: &Entry) -> Interest {
+        if KEY_FILES.contains(&entry.path.as_str()) {
+            Interest::Whole { max: MAX_CAPTURE }
+        } else {
+            Interest::None
+        }
+    }
+
+    fn whole(&mut self, entry: &Entry, data: &[u8], truncated: bool) {
+        if truncated {
+            self.notes.push(Note {
+                path: Some(entry.path.clone()),
+                message: format!("larger than {MAX_CAPTURE} bytes; not read"),
+            });
+            return;
+        }
+        self.files.insert(entry.path.clone(), data.to_vec());
+    }
+
+    fn finish(self: Box<Self>, report: &mut LayerReport) {
+        report.files.extend(self.files);
+        report.notes.extend(self.notes);
+    }
+}

@@ -1,0 +1,95 @@
+//! Everything the checks know about an image after its single pass.
+
+use super::accounts::{self, GroupEntry, PasswdEntry, ShadowEntry};
+use super::layer_report::{EntryKind, LayerReport};
+use super::merge::FileSystem;
+use crate::image::model::{ImageMeta, LayerInfo};
+use crate::report::{Diagnostic, ImageSummary};
+
+pub struct ImageFacts {
+    pub meta: ImageMeta,
+    /// Layers in manifest order, with their verified digests.
+    pub layers: Vec<LayerInfo>,
+    /// What each layer holds, in manifest order.
+    pub reports: Vec<LayerReport>,
+    /// The final filesystem.
+    pub fs: FileSystem,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl ImageFacts {
+    pub fn new(meta: ImageMeta, layers: Vec<LayerInfo>, reports: Vec<LayerReport>) -> ImageFacts {
+        let fs = FileSystem::merge(&reports);
+        let diagnostics = reports
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| {
+                r.notes.iter().map(move |n| Diagnostic {
+                    layer: Some(i),
+                    path: n.path.clone(),
+                    message: n.message.clone(),
+                })
+            })
+            .collect();
+        ImageFacts {
+            meta,
+            layers,
+            reports,
+            fs,
+            diagnostics,
+        }
+    }
+
+    /// Contents of a captured file as the final filesystem shows it (symlinks and hard
+    /// links followed). `None` when the path does not exist or was not captured.
+    pub fn read_file(&self, path: &str) -> Option<&[u8]> {
+        let (resolved, node) = self.fs.resolve(path)?;
+        let key = match node.entry.kind {
+            EntryKind::File => resolved,
+            EntryKind::Hardlink => node.entry.link.clone()?,
+            _ => return None,
+        };
+        self.reports
+            .get(node.layer)?
+            .files
+            .get(&key)
+            .map(Vec::as_slice)
+    }
+
+    /// `config.User` as written (empty when unset).
+    pub fn config_user(&self) -> &str {
+        self.meta
+            .config
+            .config()
+            .as_ref()
+            .and_then(|c| c.user().as_deref())
+            .unwrap_or("")
+    }
+
+    /// /etc/passwd, or `None` when the image has none.
+    pub fn passwd(&self) -> Option<Vec<PasswdEntry>> {
+        self.read_file("etc/passwd").map(accounts::parse_passwd)
+    }
+
+    pub fn group(&self) -> Option<Vec<GroupEntry>> {
+        self.read_file("etc/group").map(accounts::parse_group)
+    }
+
+    pub fn shadow(&self) -> Option<Vec<ShadowEntry>> {
+        self.read_file("etc/shadow").map(accounts::parse_shadow)
+    }
+
+    pub fn summary(&self) -> ImageSummary {
+        ImageSummary {
+            reference: self.meta.reference.clone(),
+            transport: self.meta.transport,
+            manifest_digest: self.meta.manifest_digest.clone(),
+            config_digest: self.meta.config_digest.clone(),
+            platform: self.meta.platform.clone(),
+            names: self.meta.names.clone(),
+            user: self.config_user().to_string(),
+            created: self.meta.config.created().clone(),
+            layers: self.layers.clone(),
+        }
+    }
+}
