@@ -2,10 +2,14 @@
 //! (both directions, both key types) and cosign's encrypted key format (written here by a
 //! Python reimplementation: scrypt from hashlib, secretbox from PyNaCl).
 
+#![cfg(unix)]
+
 mod attest_support;
 
 use attest_support::*;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::process::Command;
 
 const SSLIB: (&[&str], &[&str]) = (
     &["securesystemslib.dsse", "cryptography"],
@@ -122,7 +126,11 @@ fn cosign_format_encrypted_keys_sign() {
     };
     let dir = tempfile::tempdir().unwrap();
     let image = docker_archive(dir.path(), "img.tar", "acme/app:1", "1000", "cosign");
-    for key_type in ["ecdsa-p256", "ed25519"] {
+    // cosign generates P-256 keys and loads Ed25519 ones; before 2.0 it wrote another label.
+    for (key_type, label) in [
+        ("ecdsa-p256", "ENCRYPTED SIGSTORE PRIVATE KEY"),
+        ("ed25519", "ENCRYPTED COSIGN PRIVATE KEY"),
+    ] {
         let prefix = keygen(dir.path(), key_type, key_type, None);
         let cosign_key = dir.path().join(format!("{key_type}-cosign.key"));
         let mut py = python_with(&["nacl.secret"], &["pynacl"]).unwrap();
@@ -130,11 +138,12 @@ fn cosign_format_encrypted_keys_sign() {
             py.arg("cosign-key")
                 .arg(key(&prefix))
                 .arg("cosign passphrase")
-                .arg(&cosign_key),
+                .arg(&cosign_key)
+                .arg(label),
             0,
         );
         let pem = std::fs::read_to_string(&cosign_key).unwrap();
-        assert!(pem.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n"));
+        assert!(pem.starts_with(&format!("-----BEGIN {label}-----\n")));
 
         let out = dir.path().join(format!("{key_type}-cosign.json"));
         expect(
@@ -174,5 +183,63 @@ fn cosign_format_encrypted_keys_sign() {
             2,
         );
         assert!(r.stderr.contains("COSIGN_PASSWORD"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn openssl_generated_encrypted_keys_sign() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("SKIPPED: openssl is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let image = docker_archive(dir.path(), "img.tar", "acme/app:1", "1000", "openssl");
+    // OpenSSL encrypts PKCS#8 with PBES2 + PBKDF2-HMAC-SHA256 (portcullis uses scrypt).
+    for (name, algorithm) in [
+        ("ed", &["-algorithm", "ed25519"][..]),
+        (
+            "ec",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"][..],
+        ),
+    ] {
+        let private = dir.path().join(format!("{name}.pem"));
+        let public = dir.path().join(format!("{name}.pub"));
+        let status = Command::new("openssl")
+            .arg("genpkey")
+            .args(algorithm)
+            .args(["-aes-256-cbc", "-pass", "pass:from openssl", "-out"])
+            .arg(&private)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let status = Command::new("openssl")
+            .args(["pkey", "-pubout", "-passin", "pass:from openssl", "-in"])
+            .arg(&private)
+            .arg("-out")
+            .arg(&public)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+        let out = dir.path().join(format!("{name}.json"));
+        expect(
+            portcullis()
+                .args(["attest", &image.reference, "--key"])
+                .arg(&private)
+                .arg("-o")
+                .arg(&out)
+                .env("PORTCULLIS_PASSWORD", "from openssl"),
+            0,
+        );
+        expect(
+            portcullis()
+                .arg("verify")
+                .arg(&out)
+                .arg("--key")
+                .arg(&public)
+                .args(["--image", &image.reference]),
+            0,
+        );
     }
 }

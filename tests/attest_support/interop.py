@@ -4,9 +4,10 @@
       securesystemslib's DSSE verifies a portcullis envelope (exit 0), or not (exit 1).
   interop.py sign PAYLOAD_FILE PAYLOAD_TYPE PRIVATE_PEM KEYID OUT
       securesystemslib's DSSE signs a payload with a (plain PKCS#8) portcullis key.
-  interop.py cosign-key PRIVATE_PEM PASSWORD OUT
+  interop.py cosign-key PRIVATE_PEM PASSWORD OUT [LABEL]
       writes the key as cosign does: scrypt + NaCl secretbox over its PKCS#8 DER, in
-      go-securesystemslib's JSON envelope, PEM-armoured as ENCRYPTED SIGSTORE PRIVATE KEY.
+      go-securesystemslib's JSON envelope, PEM-armoured as ENCRYPTED SIGSTORE PRIVATE KEY
+      (or LABEL: cosign before 2.0 wrote ENCRYPTED COSIGN PRIVATE KEY).
 """
 
 import base64
@@ -55,7 +56,7 @@ def sign(payload_path, payload_type, private_path, keyid, out_path):
     return 0
 
 
-def cosign_key(private_path, password, out_path):
+def cosign_key(private_path, password, out_path, label="ENCRYPTED SIGSTORE PRIVATE KEY"):
     import nacl.secret
 
     private = serialization.load_pem_private_key(open(private_path, "rb").read(), None)
@@ -80,8 +81,7 @@ def cosign_key(private_path, password, out_path):
     body = base64.b64encode(blob).decode()
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
     pem = "\n".join(
-        ["-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----", *lines,
-         "-----END ENCRYPTED SIGSTORE PRIVATE KEY-----", ""]
+        [f"-----BEGIN {label}-----", *lines, f"-----END {label}-----", ""]
     )
     fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
