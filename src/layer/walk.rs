@@ -27,6 +27,7 @@ pub fn walk<R: Read>(
     for item in archive.entries().map_err(LayerError::Tar)? {
         let mut tar_entry = item.map_err(LayerError::Tar)?;
         budget.count_entry()?;
+        report.tar_entries += 1;
 
         let raw_path = tar_entry.path_bytes().into_owned();
         let path = path::normalize(&raw_path).map_err(LayerError::Path)?;
