@@ -31,6 +31,7 @@ fn sample_layer() -> Layer {
         .entry(Entry::file(&long_name("pax"), "pax").long_names(LongNames::Pax))
         .entry(Entry::file(&long_name("gnu"), "gnu").long_names(LongNames::Gnu))
         .entry(Entry::symlink("long-link", &long_name("target")).long_names(LongNames::Gnu))
+        .entry(Entry::hardlink(&long_name("hard"), &long_name("pax")).long_names(LongNames::Pax))
 }
 
 fn sample_image() -> Image {
@@ -473,6 +474,10 @@ fn umoci_unpacks_layouts_applying_whiteouts() {
     assert_eq!(
         std::fs::read_to_string(rootfs.join(long_name("gnu"))).unwrap(),
         "gnu"
+    );
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join(long_name("hard"))).unwrap(),
+        "pax"
     );
     assert_eq!(
         std::fs::read_link(rootfs.join("long-link")).unwrap(),

@@ -229,18 +229,90 @@ fn tags_and_names_are_reported() {
 #[test]
 fn the_table_report_names_the_image() {
     let dir = tempfile::tempdir().unwrap();
-    let built = app_image().build();
+    let built = app_image().user("root").build();
     let layout = dir.path().join("layout");
     Layout::new().image(&built, &["v1"]).write_dir(&layout);
-    let run = run(&["scan", &format!("oci:{}:v1", text(&layout))]);
-    run.expect_code(0);
+    let reference = format!("oci:{}:v1", text(&layout));
+    let run = run(&["scan", &reference]);
+    run.expect_code(1);
+    let out = &run.stdout;
+    assert!(out.starts_with(&format!("{reference} (oci)\n")), "{out}");
     assert!(
-        run.stdout.contains(&built.config_digest[..19])
-            || run.stdout.contains(&built.manifest_digest[..19]),
+        out.contains(&format!("  manifest  {}\n", built.manifest_digest)),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("  config    {}\n", built.config_digest)),
+        "{out}"
+    );
+    assert!(out.contains("  platform  linux/amd64\n"), "{out}");
+    assert!(out.contains("  layers    3 ("), "{out}");
+    assert!(out.contains("  user-root  Image runs as root\n"), "{out}");
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .starts_with("FAILED: 1 finding at or above high")
+    );
+    assert!(!out.contains('\x1b'), "colour when not a terminal");
+
+    let archive = dir.path().join("classic.tar");
+    DockerArchive::classic()
+        .image(&built, &["a:1"])
+        .write(&archive);
+    let run = common::run(&["scan", text(&archive)]);
+    assert!(
+        run.stdout
+            .contains("  manifest  - (classic docker save: no manifest)\n"),
         "{}",
         run.stdout
     );
-    assert!(!run.stdout.contains('\x1b'), "colour when not a terminal");
+}
+
+#[test]
+fn every_entry_kind_and_long_names_in_both_styles_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = |p: &str| format!("{p}/{}/file", "x".repeat(150));
+    let layer = |style: LongNames, c: Compression| {
+        Layer::new()
+            .compression(c)
+            .long_names(style)
+            .dir("etc")
+            .file("etc/passwd", PASSWD)
+            .file_with("usr/bin/su", "\x7fELF", 0o4755, 0, 0)
+            .file_with("usr/bin/wall", "\x7fELF", 0o2755, 0, 5)
+            .dir_with("tmp", 0o1777, 0, 0)
+            .file_with("home/app/.profile", "", 0o644, 1000, 1000)
+            .file_with("big-ids", "", 0o644, 3_000_000, 3_000_000)
+            .symlink("bin", "usr/bin")
+            .hardlink("etc/passwd-", "etc/passwd")
+            .char_device("dev/null", 1, 3)
+            .block_device("dev/sda", 8, 0)
+            .fifo("run/initctl")
+            .file(&long("deep"), "long")
+            .symlink("long-link", &long("target"))
+            .hardlink(&long("hard"), &long("deep"))
+    };
+    for c in Compression::ALL {
+        let built = Image::new()
+            .user("app")
+            .layer(layer(LongNames::Pax, c))
+            .layer(layer(LongNames::Gnu, c))
+            .build();
+        assert_eq!(built.layers[0].entries, 15);
+        let case = dir.path().join(c.as_str());
+        std::fs::create_dir(&case).unwrap();
+        for w in write_everywhere(&case, &built) {
+            let run = scan_json(&w.reference, &[]);
+            run.expect_code(0);
+            assert_describes(
+                &run.json(),
+                &built,
+                w.manifest_digest.as_deref(),
+                &w.reference,
+            );
+        }
+    }
 }
 
 fn multi_platform() -> (Built, Built, Built) {
@@ -576,4 +648,46 @@ fn corpus_gzipped_docker_save_of_alpine() {
     assert_eq!(layer["size"], 5_818_880);
     assert_eq!(layer["entries"], 482);
     assert_eq!(run.check_ids(), ["user-root"]);
+}
+
+#[test]
+fn repeated_empty_and_missing_layers_scan_alike_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let passwd = Layer::new().dir("etc").file("etc/passwd", PASSWD);
+    let cases = [
+        (
+            "repeated",
+            Image::new()
+                .user("app")
+                .layer(passwd.clone())
+                .layer(Layer::new())
+                .layer(Layer::new().gzip().file("x", "y"))
+                .layer(Layer::new()),
+        ),
+        ("no-layers", Image::new().user("1000")),
+        (
+            "docker-media-types",
+            Image::new()
+                .user("app")
+                .docker_media_types()
+                .layer(passwd.clone().gzip())
+                .history("ADD passwd /etc/passwd", false)
+                .history("USER app", true),
+        ),
+    ];
+    for (name, image) in cases {
+        let built = image.build();
+        let case_dir = dir.path().join(name);
+        std::fs::create_dir(&case_dir).unwrap();
+        for w in write_everywhere(&case_dir, &built) {
+            let run = scan_json(&w.reference, &[]);
+            run.expect_code(0);
+            assert_describes(
+                &run.json(),
+                &built,
+                w.manifest_digest.as_deref(),
+                &format!("{name}: {}", w.reference),
+            );
+        }
+    }
 }
