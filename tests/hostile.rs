@@ -663,3 +663,28 @@ fn layout_blobs_that_are_devices_or_foreign_files_fail_cleanly() {
             .expect_scan_error(&reference, &[reason]);
     }
 }
+
+#[test]
+fn an_outer_archive_entry_claiming_ten_gigabytes_fails_cleanly() {
+    let sandbox = Sandbox::new();
+    let built = image_with(Layer::new().file("app", "x"));
+    for gzipped in [false, true] {
+        let file = sandbox.path(&format!("outer-huge-{gzipped}.tar"));
+        let mut archive = DockerArchive::classic()
+            .image(&built, &["a:1"])
+            .raw_entry(RawEntry::lying_size("huge", 10 << 30, "short"));
+        if gzipped {
+            archive = archive.gzipped();
+        }
+        archive.write(&file);
+        let reference = format!("docker-archive:{}", text(&file));
+        let reason = if gzipped {
+            "unexpected EOF"
+        } else {
+            "archive entry \"huge\" claims 10737418240 bytes"
+        };
+        sandbox
+            .scan(&reference, &[])
+            .expect_scan_error(&reference, &[reason]);
+    }
+}

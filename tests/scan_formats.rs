@@ -691,3 +691,37 @@ fn repeated_empty_and_missing_layers_scan_alike_in_every_format() {
         }
     }
 }
+
+#[test]
+fn a_docker25_archive_without_its_oci_manifest_scans_like_a_classic_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let built = app_image().build();
+    for (name, archive) in [
+        ("plain", DockerArchive::docker25()),
+        ("gzipped", DockerArchive::docker25().gzipped()),
+    ] {
+        let file = dir.path().join(format!("{name}.tar"));
+        archive
+            .image(&built, &["app:1"])
+            .omit_blob(&built.manifest_digest)
+            .write(&file);
+        let reference = format!("docker-archive:{}", text(&file));
+        let run = scan_json(&reference, &[]);
+        run.expect_code(0);
+        assert_describes(&run.json(), &built, None, &reference);
+    }
+}
+
+#[test]
+fn a_digest_that_names_no_manifest_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let built = app_image().build();
+    let layout = dir.path().join("layout");
+    Layout::new().image(&built, &["1"]).write_dir(&layout);
+    let config = format!("oci:{}@{}", text(&layout), built.config_digest);
+    scan_json(&config, &[]).expect_scan_error(&config, &["is not a valid image manifest"]);
+    let absent = format!("oci:{}@{}", text(&layout), sha256(b"nothing"));
+    scan_json(&absent, &[]).expect_scan_error(&absent, &["is missing"]);
+    let malformed = format!("oci:{}@sha256:1234", text(&layout));
+    scan_json(&malformed, &[]).expect_scan_error(&malformed, &["bad digest"]);
+}
