@@ -552,10 +552,6 @@ impl Layer {
         self
     }
 
-    pub fn get_compression(&self) -> Compression {
-        self.compression
-    }
-
     /// Number of entries portcullis reports for this layer: everything but whiteout markers,
     /// the root directory and raw bytes.
     pub fn entry_count(&self) -> usize {
