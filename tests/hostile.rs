@@ -543,7 +543,15 @@ fn a_size_header_claiming_ten_gigabytes_is_refused() {
             .unterminated(),
     );
     // Under the default limits the stream ends long before the promised bytes.
-    expect_refused(&sandbox, "tengb", &built, &["layer"]);
+    expect_refused(
+        &sandbox,
+        "tengb",
+        &built,
+        &[
+            "layer",
+            "the tar stream ends inside \"huge\", which declares 10737418240 bytes",
+        ],
+    );
     // With a file-size limit, the header alone is enough to refuse it.
     for reference in formats(&sandbox, "tengb-limited", &built) {
         sandbox
@@ -597,7 +605,7 @@ fn limits_on_entries_and_sizes_are_enforced() {
             .scan(&reference, &["--max-uncompressed-size", "100K"])
             .expect_scan_error(
                 &reference,
-                &["uncompressed layers is larger than 102400 bytes"],
+                &["the uncompressed image (--max-uncompressed-size) is larger than 102400 bytes"],
             );
     }
 }

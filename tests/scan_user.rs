@@ -199,9 +199,6 @@ fn fail_on_moves_the_threshold() {
 }
 
 #[test]
-#[ignore = "known gap: scan/capture.rs keeps key files by their own path only, so a passwd \
-            reached through a symlink (etc -> usr/etc) is never captured and the user reads \
-            as not found"]
 fn a_passwd_behind_a_symlink_is_followed_inside_the_image() {
     // /etc is a symlink into the image; the user resolves through it.
     let dir = tempfile::tempdir().unwrap();

@@ -70,7 +70,7 @@ impl Budget {
         let total = self.bytes.fetch_add(n, Ordering::Relaxed) + n;
         if total > self.limits.max_total_bytes {
             return Err(io::Error::other(LimitExceeded {
-                what: "the image's uncompressed layers",
+                what: "the uncompressed image (--max-uncompressed-size)",
                 limit: self.limits.max_total_bytes,
             }));
         }
@@ -84,10 +84,21 @@ pub enum LayerError {
     UnknownFormat,
     #[error("{0}")]
     Path(#[from] path::PathError),
-    #[error("more than {0} tar entries")]
+    #[error("more than {0} tar entries (--max-entries)")]
     TooManyEntries(u64),
-    #[error("file {path:?} declares {size} bytes, more than the limit of {limit}")]
+    #[error(
+        "file {path:?} declares {size} bytes, more than the limit of {limit} (--max-file-size)"
+    )]
     EntryTooLarge { path: String, size: u64, limit: u64 },
+    #[error("hard link {path:?}: {source}")]
+    LinkTarget {
+        path: String,
+        source: path::PathError,
+    },
+    #[error(
+        "the tar stream ends inside {path:?}, which declares {size} bytes: truncated, or a size header larger than the data"
+    )]
+    Truncated { path: String, size: u64 },
     #[error("{0}")]
     Tar(io::Error),
     #[error("{0}")]
