@@ -201,14 +201,20 @@ fn the_final_layer_decides_what_passwd_says() {
                 .iter()
                 .map(|l| l["entries"].as_u64().unwrap())
                 .collect();
-            let expected: Vec<u64> = built.layers.iter().map(|l| l.entries as u64).collect();
+            // A layer's `entries` counts its tar entries, whiteout markers included.
+            let expected: Vec<u64> = built.layers.iter().map(|l| tar_entries(&l.tar)).collect();
             assert_eq!(counts, expected, "{what}");
         }
     }
 }
 
+/// Tar entries in a layer, counted by an independent reader.
+fn tar_entries(tar: &[u8]) -> u64 {
+    tar::Archive::new(tar).entries().unwrap().count() as u64
+}
+
 #[test]
-fn whiteout_markers_are_not_counted_as_entries() {
+fn whiteout_markers_count_as_tar_entries_but_hide_lower_files() {
     let dir = tempfile::tempdir().unwrap();
     let built = Image::new()
         .user("app")
@@ -228,8 +234,15 @@ fn whiteout_markers_are_not_counted_as_entries() {
         run.expect_code(0);
         let report = run.json();
         assert_eq!(report["image"]["layers"][0]["entries"], 7, "{reference}");
-        // etc and etc/passwd; the markers, including aufs' .wh..wh. names, are not entries.
-        assert_eq!(report["image"]["layers"][1]["entries"], 2, "{reference}");
+        // Two whiteouts, etc, the opaque marker, etc/passwd and aufs' .wh..wh. name: the
+        // layer's tar holds six entries (as expected/images.json counts them).
+        assert_eq!(report["image"]["layers"][1]["entries"], 6, "{reference}");
+        // ... and the user still resolves through the new passwd: no user finding.
+        assert!(
+            run.check_ids().is_empty(),
+            "{reference}: {:?}",
+            run.check_ids()
+        );
     }
 }
 
@@ -254,27 +267,27 @@ fn a_whiteout_naming_dot_or_dotdot_is_refused() {
 fn corpus_whiteout_layers_count_their_entries() {
     let Some(corpus) = corpus() else { return };
     let dir = tempfile::tempdir().unwrap();
-    // (layer tar, diff_id, entries without whiteout markers): expected/images.json.
+    // (layer tar, diff_id, tar entries): `layer.entries` in expected/images.json.
     let cases = [
         (
             "quay_claircore/whiteout/testdata/whiteout.layer",
             "sha256:b2414873f4734c1cf4b52d7ddf0ab87da9e1a6b5b82fd9e65ce932784ab7d808",
-            1,
+            2,
         ),
         (
             "quay_claircore/whiteout/testdata/whiteout_advanced.layer",
             "sha256:afe4f8ddb9203e12969d68a580081b8d869e6cbe021d76bc0f213f6658472d02",
-            1,
+            4,
         ),
         (
             "quay_claircore/whiteout/testdata/whiteout_opaque.layer",
             "sha256:b339acfeb8a6c4d9b67dcb345b361d58efedc7e5410d8450d136acaecc4bb3b8",
-            3,
+            4,
         ),
         (
             "aquasecurity_trivy/pkg/fanal/walker/testdata/test.tar",
             "sha256:832f8ecf76212a601e38db810f5160d2899872638385bad0bf4f18f999f203a4",
-            8,
+            10,
         ),
     ];
     for (n, (file, diff_id, entries)) in cases.into_iter().enumerate() {
