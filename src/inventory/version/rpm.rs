@@ -9,10 +9,10 @@
 //!
 //! [`Evr`] splits a string the way rpm's own parser does: an epoch only if the
 //! string starts with digits followed by `:`, the release after the *last* `-`.
-//! rpm compares epochs (absent is `0`), then versions, then releases only when both
-//! sides have one, so `1.0` equals both `1.0-1` and `1.0-2`. That last rule makes
-//! the order non-transitive, which is why [`Evr`] offers [`Evr::compare`] rather
-//! than implementing `Ord`.
+//! Like rpm 4.18's `rpmverCmp`, it compares epochs (absent is `0`), then versions,
+//! then releases, where an absent release sorts before any release, even an empty
+//! one (`1.0 < 1.0- < 1.0-0`). Dependency matching, where a range without a release
+//! matches every release, is a different question and not answered here.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -90,7 +90,9 @@ pub fn vercmp(a: &str, b: &str) -> Ordering {
 }
 
 /// An rpm `[epoch:]version[-release]` string, split the way rpm splits it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// Equality is rpm's: `0:1.0-1` equals `1.0-01` and `1_0-1`.
+#[derive(Debug, Clone)]
 pub struct Evr {
     epoch: Option<String>,
     version: String,
@@ -145,20 +147,33 @@ impl Evr {
     pub fn release(&self) -> Option<&str> {
         self.release.as_deref()
     }
+}
 
-    /// Orders two EVRs as rpm does: epoch, version, then release if both have one.
-    ///
-    /// Not a total order: `1.0-1` and `1.0-2` both equal `1.0`.
-    pub fn compare(&self, other: &Evr) -> Ordering {
+impl Ord for Evr {
+    fn cmp(&self, other: &Self) -> Ordering {
         let epoch = |evr: &Evr| evr.epoch.as_deref().unwrap_or("0").to_owned();
         vercmp(&epoch(self), &epoch(other))
             .then_with(|| vercmp(&self.version, &other.version))
             .then_with(|| match (&self.release, &other.release) {
                 (Some(a), Some(b)) => vercmp(a, b),
-                _ => Ordering::Equal,
+                (a, b) => a.is_some().cmp(&b.is_some()),
             })
     }
 }
+
+impl PartialOrd for Evr {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Evr {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Evr {}
 
 impl fmt::Display for Evr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -174,9 +189,9 @@ impl fmt::Display for Evr {
 }
 
 /// Orders two `[epoch:]version[-release]` strings as rpm does; `None` if either is
-/// empty. See [`Evr::compare`].
+/// empty.
 pub fn compare(a: &str, b: &str) -> Option<Ordering> {
-    Some(Evr::parse(a).ok()?.compare(&Evr::parse(b).ok()?))
+    Some(Evr::parse(a).ok()?.cmp(&Evr::parse(b).ok()?))
 }
 
 /// A `name-[epoch:]version-release[.arch]` string; the name and the arch are optional.
@@ -184,7 +199,10 @@ pub fn compare(a: &str, b: &str) -> Option<Ordering> {
 /// The name is everything before the second-to-last `-`, so a bare
 /// `version-release` has none. An arch is only recognised from a list of known
 /// ones: nothing in the syntax tells `12.fc39` (a release) from `12.x86_64`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// Ordered by name, EVR, then arch; an absent name or arch sorts first, and names
+/// and arches compare as plain strings.
+#[derive(Debug, Clone)]
 pub struct Nevra {
     name: Option<String>,
     evr: Evr,
@@ -264,16 +282,30 @@ impl Nevra {
     pub fn arch(&self) -> Option<&str> {
         self.arch.as_deref()
     }
+}
 
-    /// Orders by name, EVR, then arch; an absent name or arch sorts first, and
-    /// names and arches compare as plain strings.
-    pub fn compare(&self, other: &Nevra) -> Ordering {
+impl Ord for Nevra {
+    fn cmp(&self, other: &Self) -> Ordering {
         self.name
             .cmp(&other.name)
-            .then_with(|| self.evr.compare(&other.evr))
+            .then_with(|| self.evr.cmp(&other.evr))
             .then_with(|| self.arch.cmp(&other.arch))
     }
 }
+
+impl PartialOrd for Nevra {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Nevra {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Nevra {}
 
 impl fmt::Display for Nevra {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -361,7 +393,7 @@ mod tests {
                 if input == ":1.0" { "0:1.0" } else { input }
             );
         }
-        assert_eq!(Evr::parse(""), Err(ParseError::Empty));
+        assert_eq!(Evr::parse("").err(), Some(ParseError::Empty));
     }
 
     #[test]
@@ -369,7 +401,9 @@ mod tests {
         let cases: &[(&str, &str, Ordering)] = &[
             ("1:1.0", "2.0", Greater),
             ("0:1.0", "1.0", Equal),
-            ("1.0", "1.0-1", Equal),
+            ("1.0", "1.0-", Less),
+            ("1.0-", "1.0-0", Less),
+            ("1.0", "1.0-~", Less),
             ("1.0-1", "1.0-2", Less),
             ("1.0-10", "1.0-9", Greater),
             ("2:1", "10:1", Less),
@@ -414,18 +448,18 @@ mod tests {
             assert_eq!(nevra.to_string(), input);
         }
         assert_eq!(
-            Nevra::parse("bash"),
-            Err(ParseError::MissingRelease("bash".into()))
+            Nevra::parse("bash").err(),
+            Some(ParseError::MissingRelease("bash".into()))
         );
     }
 
     #[test]
     fn nevra_orders_name_evr_arch() {
         let parse = |s: &str| Nevra::parse(s).expect(s);
-        assert_eq!(parse("a-1-1").compare(&parse("1-1")), Greater);
-        assert_eq!(parse("a-1-1").compare(&parse("b-0-0")), Less);
-        assert_eq!(parse("a-1:1-1").compare(&parse("a-2-1")), Greater);
-        assert_eq!(parse("a-1-1.x86_64").compare(&parse("a-1-1")), Greater);
-        assert_eq!(parse("a-1-1.aarch64").compare(&parse("a-1-1.x86_64")), Less);
+        assert_eq!(parse("a-1-1").cmp(&parse("1-1")), Greater);
+        assert_eq!(parse("a-1-1").cmp(&parse("b-0-0")), Less);
+        assert_eq!(parse("a-1:1-1").cmp(&parse("a-2-1")), Greater);
+        assert_eq!(parse("a-1-1.x86_64").cmp(&parse("a-1-1")), Greater);
+        assert_eq!(parse("a-1-1.aarch64").cmp(&parse("a-1-1.x86_64")), Less);
     }
 }
