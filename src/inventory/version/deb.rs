@@ -53,7 +53,7 @@ pub enum ParseError {
     #[error("upstream version is empty")]
     EmptyUpstream,
     /// A byte dpkg would order differently depending on the platform's `char`
-    /// signedness (non-ASCII), or never see at all (control characters, NUL).
+    /// signedness (non-ASCII), or never see at all (NUL ends a C string).
     #[error("unsupported character {0:?} in version")]
     UnsupportedChar(char),
     #[error("version number does not start with digit")]
@@ -81,7 +81,7 @@ const MAX_EPOCH: u32 = i32::MAX as u32;
 
 impl Version {
     /// Parses `input` as dpkg's `parseversion` does, refusing warnings as well as
-    /// errors. Leading blanks and trailing whitespace are ignored, as dpkg ignores them.
+    /// errors. Leading and trailing blanks are ignored, as dpkg ignores them.
     pub fn parse(input: &str) -> Result<Version, ParseError> {
         let (version, warning) = parse_tiered(input)?;
         match warning {
@@ -116,18 +116,19 @@ impl Version {
 /// Parses, returning the first warning-level problem beside the version so the two
 /// public entry points can decide what to do with it.
 fn parse_tiered(input: &str) -> Result<(Version, Option<ParseError>), ParseError> {
-    let trimmed = input.trim_start_matches([' ', '\t']);
+    // Only blanks (space, tab) delimit: dpkg reads any other control character as
+    // part of the version, and merely warns about it.
+    let is_blank = |c: char| c == ' ' || c == '\t';
+    let trimmed = input.trim_start_matches(is_blank);
     if trimmed.is_empty() {
         return Err(ParseError::Empty);
     }
-    // C `isspace`: the version ends at the first whitespace, and only whitespace may follow.
-    let is_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r' | '\u{b}' | '\u{c}');
-    let end = trimmed.find(is_space).unwrap_or(trimmed.len());
+    let end = trimmed.find(is_blank).unwrap_or(trimmed.len());
     let (token, tail) = trimmed.split_at(end);
-    if !tail.chars().all(is_space) {
+    if !tail.chars().all(is_blank) {
         return Err(ParseError::EmbeddedSpace);
     }
-    if let Some(bad) = token.chars().find(|c| !c.is_ascii_graphic()) {
+    if let Some(bad) = token.chars().find(|&c| !c.is_ascii() || c == '\0') {
         return Err(ParseError::UnsupportedChar(bad));
     }
 
@@ -361,7 +362,7 @@ mod tests {
             ("3:1.0-1", 3, "1.0", "1"),
             ("1.0-2-3", 0, "1.0-2", "3"),
             ("1:2:3-4", 1, "2:3", "4"),
-            ("  \t1.0-1 \n", 0, "1.0", "1"),
+            ("  \t1.0-1 \t", 0, "1.0", "1"),
             ("+5:1", 5, "1", ""),
             ("-0:1", 0, "1", ""),
             ("2147483647:1", 2_147_483_647, "1", ""),
@@ -382,7 +383,7 @@ mod tests {
             ("", ParseError::Empty),
             (" \t", ParseError::Empty),
             ("1.0 1", ParseError::EmbeddedSpace),
-            ("\n1.0", ParseError::EmbeddedSpace),
+            ("1.0-1 \n", ParseError::EmbeddedSpace),
             (":1.0", ParseError::EmptyEpoch),
             ("-:1.0", ParseError::EmptyEpoch),
             ("1a:1.0", ParseError::EpochNotNumber),
@@ -413,6 +414,8 @@ mod tests {
             ("1.0_1", ParseError::InvalidUpstreamChar('_')),
             ("0:1.0-1:2", ParseError::InvalidRevisionChar(':')),
             ("6.0-4.el6.x86_64", ParseError::InvalidRevisionChar('_')),
+            ("\u{b}1.0", ParseError::UpstreamNotDigit),
+            ("1.0\n", ParseError::InvalidUpstreamChar('\n')),
         ];
         for (input, want) in cases {
             assert_eq!(

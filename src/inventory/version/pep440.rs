@@ -185,14 +185,12 @@ impl Cursor<'_> {
         Some(normalise(&rest[..len]))
     }
 
-    /// The number after a pre/post/dev marker, which may be separated from it or
-    /// left out (then it is `0`).
+    /// The number after a pre/post/dev marker: PEP 440 allows a separator before
+    /// it, and both the separator and the number may be left out (then it is `0`),
+    /// so `1.0a.` reads as `1.0a0`.
     fn marker_number(&mut self) -> String {
-        self.attempt(|c| {
-            c.separator();
-            c.number()
-        })
-        .unwrap_or_else(|| "0".to_owned())
+        self.separator();
+        self.number().unwrap_or_else(|| "0".to_owned())
     }
 
     fn local(&mut self) -> Result<Vec<LocalPart>, ParseError> {
@@ -388,6 +386,8 @@ mod tests {
             ("1.0dev", "1.0.dev0"),
             ("1.0-dev-3", "1.0.dev3"),
             ("1.0a1-1.dev2", "1.0a1.post1.dev2"),
+            ("1.0a.", "1.0a0"),
+            ("1.0a.post.dev.", "1.0a0.post0.dev0"),
             ("0!1.0", "1.0"),
             ("2!1.0", "2!1.0"),
             ("1.0+Ubuntu-1_a", "1.0+ubuntu.1.a"),
