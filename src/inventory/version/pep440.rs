@@ -406,7 +406,7 @@ mod tests {
             ("v", ParseError::MissingRelease),
             ("1.0+", ParseError::BadLocal),
             ("1.0+a..b", ParseError::BadLocal),
-            ("1.0-beta-x", ParseError::Trailing("-x".into())),
+            ("1.0-beta-x", ParseError::Trailing("x".into())),
             ("0.1-bulbasaur", ParseError::Trailing("ulbasaur".into())),
             ("1.0.", ParseError::Trailing(".".into())),
             ("1.0 1", ParseError::Trailing(" 1".into())),
