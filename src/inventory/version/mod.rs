@@ -13,9 +13,11 @@
 //! | [`Scheme::Rpm`] | [`rpm`] | rpm's `rpmvercmp` and EVR parsing |
 //! | [`Scheme::Pep440`] | [`pep440`] | PEP 440 |
 //! | [`Scheme::Semver`] | [`semver`] | SemVer 2.0.0, with Go/npm leniency |
+//! | [`Scheme::Maven`] | [`maven`] | Maven's version order specification (`ComparableVersion`) |
 
 pub mod apk;
 pub mod deb;
+pub mod maven;
 pub mod pep440;
 pub mod rpm;
 pub mod semver;
@@ -36,6 +38,8 @@ pub enum Scheme {
     Pep440,
     /// Semantic Versioning (npm, crates.io, Go modules, ...).
     Semver,
+    /// Maven artifacts.
+    Maven,
 }
 
 impl Scheme {
@@ -43,9 +47,10 @@ impl Scheme {
     ///
     /// `ecosystem` is the OSV `affected[].package.ecosystem` value; a `:<release>`
     /// suffix (`Debian:12`, `Alpine:v3.20`, `Red Hat:rhel_aus:8.4::appstream`) is
-    /// ignored, since the release does not change how versions order. Ecosystems
-    /// whose ordering is their own (Maven, NuGet, RubyGems, Packagist, Pub, ...) or
-    /// that mix several package formats under one name answer `None`.
+    /// ignored, since the release does not change how versions order (for Maven it
+    /// is a repository URL). Ecosystems whose ordering is their own and not
+    /// implemented (NuGet, RubyGems, Packagist, Pub, ...) or that mix several
+    /// package formats under one name answer `None`.
     pub fn for_ecosystem(ecosystem: &str) -> Option<Scheme> {
         let base = ecosystem
             .split_once(':')
@@ -59,6 +64,7 @@ impl Scheme {
             | "Mageia" | "Photon OS" | "Azure Linux" => Some(Scheme::Rpm),
             "PyPI" => Some(Scheme::Pep440),
             "npm" | "crates.io" | "Go" | "Hex" | "SwiftURL" => Some(Scheme::Semver),
+            "Maven" => Some(Scheme::Maven),
             _ => None,
         }
     }
@@ -75,6 +81,7 @@ impl Scheme {
             Scheme::Rpm => rpm::Evr::parse(version).is_ok(),
             Scheme::Pep440 => pep440::Version::parse(version).is_ok(),
             Scheme::Semver => semver::Version::parse(version).is_ok(),
+            Scheme::Maven => maven::Version::parse(version).is_ok(),
         }
     }
 }
@@ -87,6 +94,7 @@ impl fmt::Display for Scheme {
             Scheme::Rpm => "rpm",
             Scheme::Pep440 => "pep440",
             Scheme::Semver => "semver",
+            Scheme::Maven => "maven",
         })
     }
 }
@@ -100,7 +108,8 @@ impl fmt::Display for Scheme {
 ///   error, while versions it only warns about are ordered, as dpkg orders them.
 /// - [`Scheme::Apk`]: apk-tools; versions are compared token by token, so `None` only
 ///   when the comparison reaches a malformed token before it is decided.
-/// - [`Scheme::Rpm`]: rpm's EVR comparison, which orders any non-empty string.
+/// - [`Scheme::Rpm`], [`Scheme::Maven`]: rpm's EVR comparison and Maven's
+///   `ComparableVersion`, which order any non-empty string.
 /// - [`Scheme::Pep440`], [`Scheme::Semver`]: `None` unless both parse.
 pub fn compare(scheme: Scheme, a: &str, b: &str) -> Option<Ordering> {
     match scheme {
@@ -109,6 +118,7 @@ pub fn compare(scheme: Scheme, a: &str, b: &str) -> Option<Ordering> {
         Scheme::Rpm => rpm::compare(a, b),
         Scheme::Pep440 => pep440::compare(a, b),
         Scheme::Semver => semver::compare(a, b),
+        Scheme::Maven => maven::compare(a, b),
     }
 }
 
@@ -173,8 +183,8 @@ mod tests {
             ("npm", Some(Scheme::Semver)),
             ("crates.io", Some(Scheme::Semver)),
             ("Go", Some(Scheme::Semver)),
-            ("Maven", None),
-            ("Maven:https://maven.google.com", None),
+            ("Maven", Some(Scheme::Maven)),
+            ("Maven:https://maven.google.com", Some(Scheme::Maven)),
             ("NuGet", None),
             ("debian", None),
             ("", None),
@@ -200,12 +210,17 @@ mod tests {
             compare(Scheme::Semver, "1.0.0-rc.1", "1.0.0"),
             Some(Ordering::Less)
         );
+        assert_eq!(
+            compare(Scheme::Maven, "1.0-RC1", "1.0"),
+            Some(Ordering::Less)
+        );
 
         assert_eq!(compare(Scheme::Deb, "", "1.0"), None);
         assert_eq!(compare(Scheme::Apk, "1.0", "_pre1"), None);
         assert_eq!(compare(Scheme::Rpm, "", "1.0"), None);
         assert_eq!(compare(Scheme::Pep440, "1.0", "not a version"), None);
         assert_eq!(compare(Scheme::Semver, "1.0.0", "1.0.0-"), None);
+        assert_eq!(compare(Scheme::Maven, "", "1.0"), None);
     }
 
     #[test]
