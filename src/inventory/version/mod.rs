@@ -2,9 +2,10 @@
 //!
 //! Each module follows its format's own specification and reference tool, not a
 //! common approximation: a Debian version orders the way `dpkg --compare-versions`
-//! orders it, an Alpine one the way apk-tools does, and so on. Nothing here guesses
-//! across schemes: [`compare`] answers `None` rather than order a string its scheme
-//! does not accept.
+//! orders it, an Alpine one the way apk-tools does, and so on. Nothing here guesses:
+//! [`compare`] answers `None` wherever the scheme's reference tool would refuse the
+//! input or fall back on an undocumented order, and [`Scheme::is_valid`] tells
+//! strictly well-formed versions apart.
 //!
 //! | scheme | module | reference |
 //! |---|---|---|

@@ -404,6 +404,7 @@ mod tests {
             ("", ParseError::Empty),
             ("   ", ParseError::Empty),
             ("v", ParseError::MissingRelease),
+            ("1..0", ParseError::Trailing("..0".into())),
             ("1.0+", ParseError::BadLocal),
             ("1.0+a..b", ParseError::BadLocal),
             ("1.0-beta-x", ParseError::Trailing("x".into())),
@@ -462,6 +463,7 @@ mod tests {
         ] {
             assert_eq!(cmp(a, b), Equal, "{a} vs {b}");
         }
+        assert_eq!(cmp("0!1.0", "1.0"), Equal);
         assert_eq!(cmp("1.0", "1.0.post0"), Less);
         assert_eq!(cmp("1.0+0", "1.0+00"), Equal);
         assert_eq!(cmp("1.0+a", "1.0+a.0"), Less);

@@ -330,6 +330,7 @@ mod tests {
         let cases: &[(&str, &str, Ordering)] = &[
             ("1.0", "1.0", Equal),
             ("1.0", "1_0", Equal),
+            ("1..0", "1.0", Equal),
             ("1.0", "1.0.0", Less),
             ("2.0", "10", Less),
             ("1.01", "1.1", Equal),
