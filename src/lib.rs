@@ -11,6 +11,7 @@ pub mod attest;
 pub mod checks;
 pub mod cli;
 pub mod image;
+pub mod inventory;
 pub mod layer;
 pub mod policy;
 pub mod report;

@@ -93,5 +93,7 @@ pub struct LayerReport {
     pub files: BTreeMap<String, Vec<u8>>,
     /// Total bytes of file content in the layer.
     pub content_bytes: u64,
+    /// Tar entries in the stream (the root directory and whiteout markers included).
+    pub tar_entries: u64,
     pub notes: Vec<Note>,
 }
