@@ -110,9 +110,12 @@ fn strip_shell(text: &str) -> Option<&str> {
         .map(str::trim_start)
 }
 
-/// `|2 A=1 B=2 /bin/sh -c cmd` → `cmd`.
+/// `[--mount=...] |2 A=1 B=2 /bin/sh -c cmd` → `cmd`.
 fn strip_build_args(args: &str) -> &str {
     let mut rest = args.trim_start();
+    while rest.starts_with("--") {
+        rest = split_word(rest).1;
+    }
     if let Some(count) = rest.strip_prefix('|') {
         let (n, after) = split_word(count);
         rest = after;
@@ -121,6 +124,21 @@ fn strip_build_args(args: &str) -> &str {
         }
     }
     strip_shell(rest).unwrap_or(rest)
+}
+
+/// Whether the step mounts a BuildKit cache at `dir` or above it: what it writes there never
+/// reaches a layer.
+fn cache_mounted(created_by: &str, dir: &str) -> bool {
+    created_by.split_whitespace().any(|w| {
+        w.starts_with("--mount=")
+            && w.contains("type=cache")
+            && w.split(',').any(|kv| {
+                kv.split_once('=').is_some_and(|(k, v)| {
+                    matches!(k, "target" | "dst" | "destination")
+                        && dir.starts_with(v.trim_end_matches('/'))
+                })
+            })
+    })
 }
 
 fn is_dockerfile_keyword(word: &str) -> bool {
@@ -337,6 +355,9 @@ pub fn apt_update_alone(created_by: &str) -> bool {
 /// A step that touches the apt lists (update, install, upgrade) and does not remove
 /// /var/lib/apt/lists (or `apt-get dist-clean`) after it.
 pub fn apt_lists_left(created_by: &str) -> bool {
+    if cache_mounted(created_by, "/var/lib/apt/lists") {
+        return false;
+    }
     let mut dirty = false;
     for command in run_commands(created_by) {
         if let Some(inv) = invocation(&command).filter(is_apt) {
@@ -356,6 +377,9 @@ pub fn apt_lists_left(created_by: &str) -> bool {
 /// A step that runs `apk add` (or `update`, `upgrade`) without `--no-cache` and does not
 /// remove /var/cache/apk after it.
 pub fn apk_cache_left(created_by: &str) -> bool {
+    if cache_mounted(created_by, "/var/cache/apk") {
+        return false;
+    }
     let mut dirty = false;
     for command in run_commands(created_by) {
         if let Some(inv) = invocation(&command).filter(|i| i.tool == "apk") {
@@ -568,6 +592,13 @@ mod tests {
         assert!(!apk_cache_left("/bin/sh -c #(nop) ENV apk=add"));
         assert!(dist_upgrade(
             "RUN /bin/sh -c apt full-upgrade -y # buildkit"
+        ));
+        let mounted = "RUN --mount=type=cache,target=/var/lib/apt,sharing=locked \
+            /bin/sh -c apt-get update && apt-get install -y git # buildkit";
+        assert!(!apt_lists_left(mounted));
+        assert!(!apt_update_alone(mounted));
+        assert!(apk_cache_left(
+            "RUN --mount=type=cache,target=/root/.cache /bin/sh -c apk add git # buildkit"
         ));
     }
 

@@ -389,16 +389,16 @@ fn setuid(facts: &ImageFacts, nodes: &[Judged<'_>], params: &Params) -> Vec<Find
             let e = n.entry;
             let mut bits = Vec::new();
             if e.is_setuid() {
-                bits.push(format!("setuid (runs as uid {})", e.uid));
+                bits.push(format!("setuid as uid {}", e.uid));
             }
             if e.is_setgid() {
-                bits.push(format!("setgid (runs with gid {})", e.gid));
+                bits.push(format!("setgid as gid {}", e.gid));
             }
             let distro = is_expected(n.path());
             let check = if distro { &SETUID_DISTRO } else { &SETUID };
             let finding = check
                 .finding(format!(
-                    "/{} is {} (mode {})",
+                    "/{} is {}, mode {}",
                     n.path(),
                     bits.join(" and "),
                     octal(e.mode)
