@@ -186,6 +186,7 @@ fn duplicate_uids(facts: &ImageFacts, passwd: &[PasswdEntry]) -> Vec<Finding> {
     }
     for (uid, users) in by_uid {
         let mut names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
+        names.sort_unstable();
         names.dedup();
         if uid == 0 {
             // Root under another name is its own, more serious finding.
