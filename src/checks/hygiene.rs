@@ -94,7 +94,7 @@ pub static SSHD: Check = Check {
         reached with `docker exec`/`kubectl exec`; an SSH daemon is one more network service \
         with credentials and host keys to manage.",
     remediation: "Remove the SSH server package and use the runtime's exec for access.",
-    references: &[Reference::Cis("5.6"), Reference::Cis("4.3")],
+    references: &[Reference::Cis("4.3"), Reference::Cis("5.6")],
 };
 
 pub static FAMILY: Family = Family {
