@@ -6,6 +6,7 @@ pub mod capture;
 pub mod facts;
 pub mod layer_report;
 pub mod merge;
+pub mod presence;
 
 use analyzer::{Analyzer, AnalyzerSet};
 
@@ -15,7 +16,10 @@ pub struct DefaultAnalyzers;
 
 impl AnalyzerSet for DefaultAnalyzers {
     fn build(&self) -> Vec<Box<dyn Analyzer>> {
-        vec![Box::new(capture::Capture::default())]
+        vec![
+            Box::new(capture::Capture::default()),
+            Box::new(presence::Presence::default()),
+        ]
     }
 }
 
