@@ -313,19 +313,22 @@ fn anchor_paths(table: &mut toml::Table, dir: &Path) {
     let Some(toml::Value::Table(params)) = table.get_mut("params") else {
         return;
     };
+    let anchor = |value: &mut toml::Value| {
+        if let toml::Value::String(p) = value
+            && !p.is_empty()
+            && Path::new(p.as_str()).is_relative()
+        {
+            *p = dir.join(p.as_str()).display().to_string();
+        }
+    };
     for (section, key) in PATH_KEYS {
         let Some(toml::Value::Table(section)) = params.get_mut(*section) else {
             continue;
         };
-        let Some(toml::Value::Array(paths)) = section.get_mut(*key) else {
-            continue;
-        };
-        for value in paths.iter_mut() {
-            if let toml::Value::String(p) = value
-                && Path::new(p.as_str()).is_relative()
-            {
-                *p = dir.join(p.as_str()).display().to_string();
-            }
+        match section.get_mut(*key) {
+            Some(toml::Value::Array(paths)) => paths.iter_mut().for_each(anchor),
+            Some(value) => anchor(value),
+            None => {}
         }
     }
 }
@@ -399,7 +402,8 @@ mod tests {
             Path::new("dir/p.toml"),
             "extends = \"strict\"\nfail_on = \"critical\"\n\
              [checks.user-root]\nfail_on = \"never\"\n\
-             [params.secrets]\nrule_files = [\"rules.toml\", \"/abs/rules.toml\"]\n",
+             [params.secrets]\nrule_files = [\"rules.toml\", \"/abs/rules.toml\"]\n\
+             [params.packages]\nindex_cache = \"cache\"\n",
         )
         .unwrap();
         let strict = builtin("strict").unwrap();

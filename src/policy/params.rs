@@ -278,8 +278,13 @@ pub const REFERENCE: &[ParamDoc] = &[
     },
 ];
 
-/// Keys of [`Params`] holding paths that a policy file writes relative to itself.
-pub(crate) const PATH_KEYS: &[(&str, &str)] = &[("secrets", "rule_files"), ("osv", "databases")];
+/// Keys of [`Params`] holding a path or a list of paths, which a policy file writes
+/// relative to itself.
+pub(crate) const PATH_KEYS: &[(&str, &str)] = &[
+    ("secrets", "rule_files"),
+    ("packages", "index_cache"),
+    ("osv", "databases"),
+];
 
 /// A list of glob patterns over image paths, compiled once.
 ///
@@ -563,10 +568,11 @@ mod tests {
     }
 
     #[test]
-    fn path_keys_name_list_fields() {
+    fn path_keys_name_path_fields() {
         let table = toml::Table::try_from(Params::default()).unwrap();
         for (section, key) in PATH_KEYS {
-            assert!(table[*section][*key].is_array(), "{section}.{key}");
+            let value = &table[*section][*key];
+            assert!(value.is_array() || value.is_str(), "{section}.{key}");
         }
     }
 

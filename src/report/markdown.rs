@@ -100,7 +100,6 @@ pub fn render(report: &Report) -> String {
             md.push('\n');
         }
         more(&mut md, warnings.len());
-        md.push('\n');
     }
 
     let total: u64 = image.layers.iter().map(|l| l.size).sum();

@@ -462,7 +462,9 @@ fn file_uri(path: &str) -> String {
 /// or digest (as Trivy locates image results), or the archive's or layout's file name.
 fn image_uri(report: &Report) -> String {
     let image = &report.image;
-    let name = match image.names.first() {
+    // An OCI ref name may be a bare tag (`1.0`), which names no repository.
+    let repository = image.names.first().filter(|n| n.contains([':', '/']));
+    let name = match repository {
         Some(n) => strip_tag(n).to_string(),
         None => {
             let reference = image.reference.as_str();
@@ -473,6 +475,11 @@ fn image_uri(report: &Report) -> String {
             let path = without_transport
                 .split_once('@')
                 .map_or(without_transport, |(p, _)| p);
+            // `oci:DIR:TAG`: a tag after the last path component.
+            let path = match path.rsplit_once(':') {
+                Some((p, tag)) if !tag.contains('/') && !p.is_empty() => p,
+                _ => path,
+            };
             let path = path.trim_end_matches('/');
             path.rsplit('/').next().unwrap_or(path).to_string()
         }
