@@ -441,3 +441,63 @@ fn output_mistakes_are_refused_before_the_scan() {
         run.stderr
     );
 }
+
+/// `attest` reaches its verdict as `scan` does: the same policy file, waivers and clock; the
+/// attestation names the policy file and the digest of its settings.
+#[test]
+fn attest_uses_the_policy_file_and_the_waivers() {
+    use base64::Engine as _;
+    let dir = workdir(true);
+    std::fs::write(
+        dir.path().join("gate.toml"),
+        "extends = \"default\"\n[checks.user-not-found]\nfail_on = \"never\"\n",
+    )
+    .unwrap();
+    run_command(portcullis().current_dir(dir.path()).args([
+        "keygen",
+        "--type",
+        "ed25519",
+        "--out",
+        "signer",
+        "--no-password",
+    ]))
+    .expect_code(0);
+    let attest = |policy: &str| {
+        run_command(
+            portcullis()
+                .current_dir(dir.path())
+                .env(portcullis::cli::scan::NOW_ENV, gate::NOW)
+                .args([
+                    "attest",
+                    "app.tar",
+                    "--key",
+                    "signer.key",
+                    "--policy",
+                    policy,
+                ]),
+        )
+    };
+    let run = attest("./gate.toml");
+    run.expect_code(0);
+    let envelope: Value = serde_json::from_str(&run.stdout).unwrap();
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(envelope["payload"].as_str().unwrap())
+        .unwrap();
+    let statement: Value = serde_json::from_slice(&payload).unwrap();
+    let predicate = &statement["predicate"];
+    assert_eq!(predicate["verdict"], "PASSED", "{predicate}");
+    assert_eq!(predicate["policy"]["name"], "./gate.toml");
+    assert!(
+        predicate["policy"]["uri"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("file:///") && u.ends_with("/gate.toml")),
+        "{}",
+        predicate["policy"]
+    );
+    assert_eq!(predicate["report"]["summary"]["waived"], 1);
+
+    expect_config_error(
+        &attest("lenient"),
+        &["invalid policy: unknown policy \"lenient\""],
+    );
+}

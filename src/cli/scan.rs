@@ -177,7 +177,9 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     })
 }
 
-fn load_waivers(explicit: Option<&Path>) -> Result<Waivers> {
+/// The waiver file: `explicit`, or `.portcullisignore.toml` when the working directory has
+/// one.
+pub(crate) fn load_waivers(explicit: Option<&Path>) -> Result<Waivers> {
     let path = match explicit {
         Some(p) => p,
         None if Path::new(waivers::DEFAULT_FILE).is_file() => Path::new(waivers::DEFAULT_FILE),
@@ -187,7 +189,7 @@ fn load_waivers(explicit: Option<&Path>) -> Result<Waivers> {
 }
 
 /// The date waivers are judged on: `PORTCULLIS_NOW` when set, else today (UTC).
-fn today() -> Result<Date> {
+pub(crate) fn today() -> Result<Date> {
     match std::env::var(NOW_ENV) {
         Ok(text) if !text.is_empty() => text.parse().with_context(|| format!("{NOW_ENV}={text}")),
         _ => Ok(Date::today_utc()),

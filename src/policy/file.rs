@@ -25,7 +25,6 @@ use super::params::PATH_KEYS;
 use super::{Policy, ReferenceKind, Rule, Severity};
 use crate::checks;
 use serde::{Deserialize, Deserializer};
-use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -346,7 +345,6 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 }
 
 fn finish(name: &str, table: toml::Table) -> Result<Policy, PolicyError> {
-    let canonical = toml::to_string(&table).unwrap_or_default();
     let file: PolicyFile = toml::Value::Table(table)
         .try_into()
         .map_err(|e: toml::de::Error| PolicyError::Invalid {
@@ -358,7 +356,6 @@ fn finish(name: &str, table: toml::Table) -> Result<Policy, PolicyError> {
     Ok(Policy {
         name: name.to_string(),
         description: file.description.unwrap_or_default(),
-        sha256: hex::encode(Sha256::digest(canonical.as_bytes())),
         fail_on: file.fail_on.unwrap_or(Severity::High),
         only_references: file.only_references,
         rules: file.checks.into_iter().map(|(k, v)| (k.0, v)).collect(),
@@ -390,7 +387,7 @@ mod tests {
         assert_eq!(default.fail_on, Severity::High);
         assert_eq!(strict.fail_on, Severity::Medium);
         assert_eq!(cis.only_references, vec![ReferenceKind::Cis]);
-        assert_ne!(default.sha256, strict.sha256);
+        assert_ne!(default.sha256(), strict.sha256());
         assert_eq!(default.params, Params::default());
         assert!(strict.params.setuid_allowlist.is_empty());
         assert_ne!(strict.params.max_image_size, SizeLimit::Unlimited);
@@ -570,11 +567,13 @@ mod tests {
         let a = parse(Path::new("a.toml"), "fail_on = \"low\"\n").unwrap();
         let b = parse(
             Path::new("b.toml"),
-            "# same settings\nfail_on   =   'low'\n",
+            "# same settings, other words\nextends = \"default\"\ndescription = \"b\"\nfail_on = 'low'\n",
         )
         .unwrap();
-        let c = parse(Path::new("c.toml"), "fail_on = \"high\"\n").unwrap();
-        assert_eq!(a.sha256, b.sha256);
-        assert_ne!(a.sha256, c.sha256);
+        let mut c = parse(Path::new("c.toml"), "fail_on = \"high\"\n").unwrap();
+        assert_eq!(a.sha256(), b.sha256());
+        assert_ne!(a.sha256(), c.sha256());
+        c.override_fail_on(Severity::Low);
+        assert_eq!(a.sha256(), c.sha256(), "--fail-on counts as a setting");
     }
 }

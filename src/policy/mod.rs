@@ -212,9 +212,6 @@ pub struct Policy {
     /// The built-in policy's name, or the policy file's path as given.
     pub name: String,
     pub description: String,
-    /// Lower-case hex SHA-256 of the effective policy (bases merged in) as canonical TOML:
-    /// two runs under the same settings carry the same digest.
-    pub sha256: String,
     /// A finding at or above this severity fails the gate, unless a rule sets another
     /// threshold for its check.
     pub fail_on: Severity,
@@ -236,6 +233,22 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// Lower-case hex SHA-256 of the effective settings (threshold, check selection and
+    /// rules, parameters, severity filter) as canonical JSON: runs under the same settings
+    /// carry the same digest, whichever files and flags produced them. Attestations name the
+    /// policy by it.
+    pub fn sha256(&self) -> String {
+        use sha2::{Digest as _, Sha256};
+        let canonical = serde_json::json!({
+            "fail_on": self.fail_on,
+            "only_references": self.only_references,
+            "rules": self.rules,
+            "params": self.params,
+            "report_severities": self.report_severities,
+        });
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    }
+
     /// The effective settings of `check`: its own rule, then its family's, then the defaults.
     pub fn settings(&self, check: &Check) -> CheckSettings {
         let own = self.rules.get(check.id);
