@@ -501,3 +501,37 @@ fn attest_uses_the_policy_file_and_the_waivers() {
         &["invalid policy: unknown policy \"lenient\""],
     );
 }
+
+/// The table is coloured on a terminal (a pseudo-terminal from util-linux `script`), never
+/// with `NO_COLOR`, and never in a file.
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    if !common::have_tool("script") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("table.txt");
+    let command = format!(
+        "{} scan {} --format table --format table={}",
+        env!("CARGO_BIN_EXE_portcullis"),
+        demo(),
+        file.display()
+    );
+    let on_terminal = |no_color: Option<&str>| {
+        let mut cmd = std::process::Command::new("script");
+        cmd.args(["-qec", &command, "/dev/null"])
+            .env_remove("NO_COLOR");
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        String::from_utf8_lossy(&cmd.output().expect("run script").stdout).into_owned()
+    };
+    let coloured = on_terminal(None);
+    assert!(coloured.contains("\u{1b}[1;31mFAILED"), "{coloured:?}");
+    assert!(!std::fs::read_to_string(&file).unwrap().contains('\u{1b}'));
+    let plain = on_terminal(Some("1"));
+    assert!(
+        plain.contains("FAILED") && !plain.contains('\u{1b}'),
+        "{plain:?}"
+    );
+}

@@ -92,15 +92,7 @@ impl PolicyError {
         span: std::ops::Range<usize>,
         message: String,
     ) -> Self {
-        let start = span.start.min(text.len());
-        let before = text.get(..start).unwrap_or(text);
-        let line = before.matches('\n').count() + 1;
-        let column = before
-            .rfind('\n')
-            .map_or(before, |nl| &before[nl + 1..])
-            .chars()
-            .count()
-            + 1;
+        let (line, column) = line_column(text, span.start);
         PolicyError::Invalid {
             file: file.to_string(),
             line,
@@ -118,6 +110,23 @@ impl PolicyError {
             e.message().trim_end().to_string(),
         )
     }
+}
+
+/// The line and column (from 1, columns in characters) of byte `offset` of `text`.
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut start = offset.min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let before = &text[..start];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before, |nl| &before[nl + 1..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
 }
 
 /// One policy file as written, checked against the schema and the check table.
@@ -372,6 +381,16 @@ mod tests {
 
     fn error(text: &str) -> String {
         parse(Path::new("p.toml"), text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn lines_and_columns_count_from_one_in_characters() {
+        let text = "a = 1\n# é\nbé = 2\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 6), (2, 1));
+        assert_eq!(line_column(text, text.find("= 2").unwrap()), (3, 4));
+        assert_eq!(line_column(text, 9), (2, 3), "inside a character: its start");
+        assert_eq!(line_column(text, 999), (4, 1));
     }
 
     #[test]

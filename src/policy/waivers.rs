@@ -23,6 +23,7 @@
 //! are noticed and removed.
 
 use super::PolicyError;
+use super::file::line_column;
 use super::params::compile_glob;
 use crate::checks;
 use crate::report::{Finding, Waived, WaiverState, WaiverStatus};
@@ -269,10 +270,7 @@ impl Waivers {
             .waiver
             .into_iter()
             .map(|spanned| {
-                let line = match PolicyError::at(file, text, spanned.span(), String::new()) {
-                    PolicyError::Invalid { line, .. } => line,
-                    _ => 0,
-                };
+                let (line, _) = line_column(text, spanned.span().start);
                 let entry = spanned.into_inner();
                 let (path, path_matcher) = match entry.path {
                     Some(PathGlob(p, m)) => (Some(p), Some(m)),
