@@ -389,7 +389,11 @@ mod tests {
         assert_eq!(line_column(text, 0), (1, 1));
         assert_eq!(line_column(text, 6), (2, 1));
         assert_eq!(line_column(text, text.find("= 2").unwrap()), (3, 4));
-        assert_eq!(line_column(text, 9), (2, 3), "inside a character: its start");
+        assert_eq!(
+            line_column(text, 9),
+            (2, 3),
+            "inside a character: its start"
+        );
         assert_eq!(line_column(text, 999), (4, 1));
     }
 

@@ -268,6 +268,53 @@ fn attr(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::user;
+    use crate::policy::Severity;
+
+    #[test]
+    fn failing_checks_fail_disabled_ones_skip_unknown_ones_get_a_suite() {
+        let findings = vec![
+            user::ROOT.finding("root <&> \"x\""),
+            Finding {
+                severity: Severity::Low,
+                ..user::NOT_FOUND.finding("below the threshold")
+            },
+            Finding {
+                check: "elsewhere".into(),
+                ..user::ROOT.finding("from a family the table lacks")
+            },
+        ];
+        let mut report = Report::new(
+            crate::report::testing::image(),
+            findings,
+            vec![],
+            "default",
+            Severity::High,
+        );
+        report.gate.disabled = vec!["user-numeric-unmapped".into()];
+        let xml = render(&report);
+        assert!(xml.contains(
+            "<testsuites name=\"portcullis oci:layout:1.0\" tests=\"5\" failures=\"2\" errors=\"0\" skipped=\"1\">"
+        ), "{xml}");
+        assert!(
+            xml.contains(
+                "<failure message=\"1 finding at or above high\" type=\"high\">HIGH root &lt;&amp;&gt; \"x\"\n</failure>"
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<system-out>LOW below the threshold\n</system-out>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<skipped message=\"disabled by policy default\"/>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<testsuite name=\"other\" tests=\"1\" failures=\"1\""),
+            "{xml}"
+        );
+    }
 
     #[test]
     fn text_and_attributes_are_escaped_and_stripped() {

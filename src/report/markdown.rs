@@ -254,6 +254,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn long_tables_are_capped_for_comment_limits() {
+        use crate::checks::user;
+        use crate::policy::Severity;
+        let findings = (0..MAX_ROWS + 10)
+            .map(|i| user::ROOT.finding(format!("finding {i}")))
+            .collect();
+        let report = Report::new(
+            crate::report::testing::image(),
+            findings,
+            vec![],
+            "default",
+            Severity::High,
+        );
+        let md = render(&report);
+        assert!(md.contains("### Findings that fail the gate (60)"), "{md}");
+        assert!(md.contains("… and 10 more: see the full report."), "{md}");
+        assert_eq!(md.matches("| HIGH |").count(), MAX_ROWS);
+    }
+
+    #[test]
     fn hostile_text_cannot_inject_markup() {
         assert_eq!(
             escape("<img src=x> @admin [a](b) | *x*"),

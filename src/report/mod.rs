@@ -357,3 +357,34 @@ impl Report {
             .filter_map(|w| w.warning().map(|m| (w, m)))
     }
 }
+
+/// A small image for renderer unit tests: `oci:layout:1.0`, two layers.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::ImageSummary;
+    use serde_json::{Value, json};
+
+    pub fn image() -> ImageSummary {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let layers: Vec<Value> = (0..2)
+            .map(|i: u32| {
+                json!({
+                    "index": i, "digest": format!("sha256:{}", i.to_string().repeat(64)),
+                    "diff_id": digest, "compression": "gzip", "size": 1,
+                    "uncompressed_size": 1, "entries": 1,
+                })
+            })
+            .collect();
+        serde_json::from_value(json!({
+            "reference": "oci:layout:1.0",
+            "transport": "oci",
+            "manifest_digest": digest,
+            "config_digest": digest,
+            "platform": { "os": "linux", "architecture": "amd64" },
+            "names": ["1.0"],
+            "user": "",
+            "layers": layers,
+        }))
+        .expect("a valid image summary")
+    }
+}

@@ -504,6 +504,71 @@ fn strip_tag(name: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Finding;
+
+    fn report(findings: Vec<Finding>) -> Report {
+        Report::new(
+            crate::report::testing::image(),
+            findings,
+            vec![],
+            "default",
+            Severity::High,
+        )
+    }
+
+    #[test]
+    fn a_file_in_a_layer_is_located_at_its_path_and_layer() {
+        let mut finding = checks::user::ROOT
+            .finding("a key in a deleted file")
+            .at_path("/root/.aws/credentials")
+            .in_layer(0, format!("sha256:{}", "0".repeat(64)))
+            .with_data("rule", "aws-access-key-id")
+            .with_evidence("AKIA…(20)");
+        finding.location.hidden_by = Some(1);
+        finding.location.line = Some(3);
+        let other = Finding {
+            check: "not-in-the-table".into(),
+            ..checks::user::ROOT.finding("x")
+        };
+        let sarif = to_value(&report(vec![finding, other]));
+        let run = &sarif["runs"][0];
+        let by_rule = |id: &str| {
+            run["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["ruleId"] == id)
+                .unwrap()
+                .clone()
+        };
+        let result = by_rule("user-root");
+        let location = &result["locations"][0];
+        assert_eq!(
+            location["physicalLocation"]["artifactLocation"]["uri"],
+            "root/.aws/credentials"
+        );
+        assert_eq!(location["physicalLocation"]["region"]["startLine"], 3);
+        assert_eq!(location["logicalLocations"][0]["name"], "layer 0");
+        assert!(
+            result["message"]["text"]
+                .as_str()
+                .unwrap()
+                .ends_with("(in layer 0; removed by layer 1 but still extractable from layer 0).")
+        );
+        assert_eq!(result["properties"]["hiddenBy"], 1);
+        assert_eq!(result["properties"]["evidence"], "AKIA…(20)");
+        assert_eq!(result["properties"]["data"]["rule"], "aws-access-key-id");
+
+        let config_result = by_rule("not-in-the-table");
+        assert_eq!(config_result["ruleId"], "not-in-the-table");
+        let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+        let index = config_result["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index]["id"], "not-in-the-table");
+        assert_eq!(
+            config_result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "layout",
+            "a bare OCI tag names no repository: the layout's name locates the image"
+        );
+    }
 
     #[test]
     fn names_uris_and_sentences() {
