@@ -53,8 +53,9 @@ pub struct PolicyRef {
 }
 
 impl PolicyRef {
-    /// A built-in policy, identified by its effective settings. A policy file, once `--policy`
-    /// exists, is identified by its own URI and the SHA-256 of its bytes instead.
+    /// A policy named only by its name and threshold, as a report read back from JSON
+    /// carries it. A scan's own policy is named by `policy_of` in cli/attest.rs, with the
+    /// digest of all its settings.
     pub fn builtin(policy: &Policy) -> PolicyRef {
         let canonical = format!(
             "portcullis built-in policy\nname = {}\nfail_on = {}\n",

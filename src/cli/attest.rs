@@ -43,16 +43,25 @@ pub struct AttestArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
-    /// The verdict is FAILED on a finding at or above this severity (as for `scan`)
+    /// Policy the verdict is reached under, as for `scan`: a built-in name or a policy file
     #[arg(
         long,
-        value_name = "SEVERITY",
-        default_value = "high",
+        value_name = "NAME|FILE",
+        default_value = "default",
         conflicts_with = "report"
     )]
-    pub fail_on: Severity,
+    pub policy: String,
 
-    // `--policy FILE` joins here with the policy-file issue: `policy_of` is where it plugs in.
+    /// Waiver file, as for `scan` [default: .portcullisignore.toml in the working directory,
+    /// if present]
+    #[arg(long, value_name = "FILE", conflicts_with = "report")]
+    pub ignore_file: Option<PathBuf>,
+
+    /// The verdict is FAILED on a finding at or above this severity, for every check
+    /// (overrides the policy, as for `scan`)
+    #[arg(long, value_name = "SEVERITY", conflicts_with = "report")]
+    pub fail_on: Option<Severity>,
+
     /// Platform to pick from a multi-platform index
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<Platform>,
@@ -71,18 +80,30 @@ pub struct AttestArgs {
     pub output: Option<PathBuf>,
 }
 
-/// The policy the verdict is reached under, and how the attestation names it.
-///
-/// Today only the built-in policy exists, shaped by `--fail-on`. When `--policy FILE` lands,
-/// this loads the file and returns `PolicyRef { name, uri: the file's path or URI, sha256: of
-/// the file's bytes }` instead of `PolicyRef::builtin`.
-fn policy_of(args: &AttestArgs) -> (Policy, PolicyRef) {
-    let policy = Policy {
-        fail_on: args.fail_on,
-        ..Policy::default()
+/// The policy the verdict is reached under, and how the attestation names it: by name, by
+/// the built-in policy's URI or the policy file's `file://` URI, and by the digest of its
+/// effective settings (`Policy::sha256`, which counts `--fail-on` too).
+fn policy_of(args: &AttestArgs) -> Result<(Policy, PolicyRef)> {
+    let mut policy = crate::policy::file::load(&args.policy).context("invalid policy")?;
+    if let Some(fail_on) = args.fail_on {
+        policy.override_fail_on(fail_on);
+    }
+    let builtin = crate::policy::file::BUILTIN
+        .iter()
+        .any(|(name, ..)| *name == args.policy);
+    let uri = if builtin {
+        PolicyRef::builtin(&policy).uri
+    } else {
+        let path = Path::new(&args.policy);
+        let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        format!("file://{}", absolute.display())
     };
-    let reference = PolicyRef::builtin(&policy);
-    (policy, reference)
+    let reference = PolicyRef {
+        name: policy.name.clone(),
+        uri,
+        sha256: policy.sha256(),
+    };
+    Ok((policy, reference))
 }
 
 struct Scanned {
@@ -158,14 +179,16 @@ fn scan_now(args: &AttestArgs) -> Result<Scanned> {
     let Some(image) = &args.image else {
         bail!("an image or --report is needed");
     };
-    let (policy, policy_ref) = policy_of(args);
+    let (policy, policy_ref) = policy_of(args)?;
+    let waivers = super::scan::load_waivers(args.ignore_file.as_deref())?;
+    let today = super::scan::today()?;
     let options = ScanOptions {
         platform: args.platform.clone(),
         ..ScanOptions::default()
     };
     let started = SystemTime::now();
     let facts = scan::scan_image(image, &options).with_context(|| image.clone())?;
-    let report = crate::checks::evaluate(&facts, &policy);
+    let report = crate::checks::evaluate(&facts, &policy, &waivers, today);
     let finished = SystemTime::now();
     let parameters = json!({
         "image": image,
@@ -228,6 +251,7 @@ fn from_report(path: &Path, args: &AttestArgs) -> Result<Scanned> {
     let policy = Policy {
         name: report.gate.policy.clone(),
         fail_on: report.gate.fail_on,
+        ..Policy::default()
     };
     let now = SystemTime::now();
     let parameters = json!({
