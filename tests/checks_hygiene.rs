@@ -189,6 +189,66 @@ fn distribution_setuid_programs_are_low() {
 }
 
 #[test]
+fn the_policy_allowlists_decide_which_setuid_and_world_writable_paths_are_expected() {
+    use portcullis::policy::params::GlobList;
+    let dir = tempfile::tempdir().unwrap();
+    let reference = format!(
+        "docker-archive:{}",
+        write(
+            &image(
+                Layer::new()
+                    .file_with("usr/bin/passwd", ELF, 0o4755, 0, 0)
+                    .file_with("opt/app/helper", ELF, 0o4755, 0, 0)
+                    .file_with("srv/shared/drop", "x", 0o666, 0, 0),
+            ),
+            dir.path(),
+        )
+    );
+    let facts = scan_image(&reference, &ScanOptions::default()).unwrap();
+    let ids = |policy: &Policy| {
+        let mut found: Vec<(String, String)> = checks::run_all(&facts, policy)
+            .into_iter()
+            .filter(|f| f.check.starts_with("mode-"))
+            .map(|f| (f.check, f.location.path.unwrap_or_default()))
+            .collect();
+        found.sort();
+        found
+    };
+    let pair = |id: &str, path: &str| (id.to_string(), path.to_string());
+    // The default policy expects the distribution's setuid programs only.
+    assert_eq!(
+        ids(&Policy::default()),
+        [
+            pair("mode-setuid", "/opt/app/helper"),
+            pair("mode-setuid-distro", "/usr/bin/passwd"),
+            pair("mode-world-writable", "/srv/shared/drop"),
+        ]
+    );
+    // strict.toml's empty allowlist makes every setuid file high.
+    let mut strict = Policy::default();
+    strict.params.setuid_allowlist = GlobList::default();
+    assert_eq!(
+        ids(&strict),
+        [
+            pair("mode-setuid", "/opt/app/helper"),
+            pair("mode-setuid", "/usr/bin/passwd"),
+            pair("mode-world-writable", "/srv/shared/drop"),
+        ]
+    );
+    // A team's own allowlists accept their helper and their drop directory.
+    let mut own = Policy::default();
+    own.params.setuid_allowlist = GlobList::new(&["/opt/app/*", "/usr/bin/passwd"]).unwrap();
+    own.params.world_writable_allowlist = GlobList::new(&["/srv/shared/**"]).unwrap();
+    assert_eq!(
+        ids(&own),
+        [
+            pair("mode-setuid-distro", "/opt/app/helper"),
+            pair("mode-setuid-distro", "/usr/bin/passwd"),
+        ]
+    );
+}
+
+#[test]
 fn a_hard_link_keeps_the_setuid_bit_of_a_deleted_target() {
     let setuid = with_layers(vec![
         Layer::new()

@@ -8,6 +8,7 @@
 //! tar entry, and findings name the target and the layer that hid it.
 
 use super::{Check, Family, Reference, at_layer_path};
+use crate::policy::params::GlobList;
 use crate::policy::{Policy, Severity};
 use crate::report::Finding;
 use crate::scan::accounts::{self, GroupEntry, RuntimeUser};
@@ -144,40 +145,6 @@ pub static FAMILY: Family = Family {
     run,
 };
 
-/// Programs distributions ship setuid or setgid by design (Debian, Ubuntu, Alpine, Fedora,
-/// RHEL, SUSE). Paths under /usr; `/bin`, `/sbin` and `/lib` paths are matched by their
-/// `/usr` twin, as on merged-/usr systems.
-pub const DISTRO_SETUID: &[&str] = &[
-    "/usr/bin/passwd",
-    "/usr/bin/su",
-    "/usr/bin/mount",
-    "/usr/bin/umount",
-    "/usr/bin/newgrp",
-    "/usr/bin/chsh",
-    "/usr/bin/chfn",
-    "/usr/bin/gpasswd",
-    "/usr/bin/chage",
-    "/usr/bin/expiry",
-    "/usr/bin/wall",
-    "/usr/bin/write",
-    "/usr/bin/crontab",
-    "/usr/bin/ssh-agent",
-    "/usr/bin/ping",
-    "/usr/bin/ping6",
-    "/usr/bin/fusermount",
-    "/usr/bin/fusermount3",
-    "/usr/bin/bbsuid",
-    "/usr/sbin/unix_chkpwd",
-    "/usr/sbin/pam_timestamp_check",
-    "/usr/lib/openssh/ssh-keysign",
-    "/usr/libexec/openssh/ssh-keysign",
-    "/usr/lib/ssh/ssh-keysign",
-    "/usr/lib/dbus-1.0/dbus-daemon-launch-helper",
-    "/usr/libexec/dbus-1/dbus-daemon-launch-helper",
-    "/usr/libexec/utempter/utempter",
-    "/usr/lib/utempter/utempter",
-];
-
 /// Directories searched for commands; their direct children are judged.
 pub const PATH_DIRS: &[&str] = &[
     "/usr/local/sbin",
@@ -230,10 +197,12 @@ const STANDARD_DEVICES: &[(u32, u32)] = &[
 ];
 
 /// What the policy layer can change in this family.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Params {
     /// Setuid/setgid programs reported at low severity (`mode-setuid-distro`).
-    pub expected_setuid: Vec<String>,
+    pub setuid_allowlist: GlobList,
+    /// World-writable paths the policy accepts.
+    pub world_writable_allowlist: GlobList,
     pub path_dirs: Vec<String>,
     pub lib_dirs: Vec<String>,
     pub trusted_read_groups: Vec<String>,
@@ -246,7 +215,8 @@ fn owned(list: &[&str]) -> Vec<String> {
 impl Default for Params {
     fn default() -> Self {
         Params {
-            expected_setuid: owned(DISTRO_SETUID),
+            setuid_allowlist: Policy::default().params.setuid_allowlist,
+            world_writable_allowlist: GlobList::default(),
             path_dirs: owned(PATH_DIRS),
             lib_dirs: owned(LIB_DIRS),
             trusted_read_groups: owned(TRUSTED_READ_GROUPS),
@@ -254,8 +224,13 @@ impl Default for Params {
     }
 }
 
-fn run(facts: &ImageFacts, _policy: &Policy) -> Vec<Finding> {
-    run_with(facts, &Params::default())
+fn run(facts: &ImageFacts, policy: &Policy) -> Vec<Finding> {
+    let params = Params {
+        setuid_allowlist: policy.params.setuid_allowlist.clone(),
+        world_writable_allowlist: policy.params.world_writable_allowlist.clone(),
+        ..Params::default()
+    };
+    run_with(facts, &params)
 }
 
 /// An image path (`/usr/bin/x`, `usr/bin/x/`) in the normalised form the layers use.
@@ -368,19 +343,24 @@ pub fn run_with(facts: &ImageFacts, params: &Params) -> Vec<Finding> {
         .filter_map(|f| f.location.path.as_deref().map(normal))
         .collect();
     findings.extend(writable);
-    findings.extend(world_writable(facts, &nodes, &already));
+    findings.extend(world_writable(
+        facts,
+        &nodes,
+        &already,
+        &params.world_writable_allowlist,
+    ));
     findings.extend(sensitive(facts, &nodes, params, runtime.as_ref(), &groups));
     findings.extend(special(facts, &nodes));
     findings
 }
 
 fn setuid(facts: &ImageFacts, nodes: &[Judged<'_>], params: &Params) -> Vec<Finding> {
-    let expected: HashSet<String> = params.expected_setuid.iter().map(|p| normal(p)).collect();
+    // On merged-/usr systems /bin/x is /usr/bin/x: an allowlisted /usr path covers both.
     let is_expected = |path: &str| {
-        expected.contains(path)
-            || ["bin/", "sbin/", "lib/"]
-                .iter()
-                .any(|p| path.starts_with(p) && expected.contains(&format!("usr/{path}")))
+        params.setuid_allowlist.matches(path)
+            || ["bin/", "sbin/", "lib/"].iter().any(|p| {
+                path.starts_with(p) && params.setuid_allowlist.matches(&format!("usr/{path}"))
+            })
     };
     nodes
         .iter()
@@ -535,6 +515,7 @@ fn world_writable(
     facts: &ImageFacts,
     nodes: &[Judged<'_>],
     already: &HashSet<String>,
+    allowed: &GlobList,
 ) -> Vec<Finding> {
     let mut open_dirs: HashSet<String> = HashSet::new();
     let mut below: BTreeMap<String, u64> = BTreeMap::new();
@@ -544,7 +525,7 @@ fn world_writable(
         if !matches!(kind, EntryKind::File | EntryKind::Dir) || n.entry.mode & 0o002 == 0 {
             continue;
         }
-        if kind == EntryKind::Dir && n.entry.is_sticky() {
+        if (kind == EntryKind::Dir && n.entry.is_sticky()) || allowed.matches(n.path()) {
             continue;
         }
         // Reported (or rolled up) as writable by the runtime user already.

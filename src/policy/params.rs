@@ -22,13 +22,54 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::path::PathBuf;
 
+/// Setuid and setgid programs that Debian, Ubuntu, Alpine and the RHEL family ship by design;
+/// found elsewhere, or not on this list, a setuid file is reported at high severity.
+pub const DISTRO_SETUID: &[&str] = &[
+    "/usr/bin/passwd",
+    "/usr/bin/su",
+    "/usr/bin/mount",
+    "/usr/bin/umount",
+    "/usr/bin/newgrp",
+    "/usr/bin/chsh",
+    "/usr/bin/chfn",
+    "/usr/bin/gpasswd",
+    "/usr/bin/chage",
+    "/usr/bin/expiry",
+    "/usr/bin/wall",
+    "/usr/bin/write",
+    "/usr/bin/crontab",
+    "/usr/bin/ssh-agent",
+    "/usr/bin/ping",
+    "/usr/bin/ping6",
+    "/usr/bin/fusermount",
+    "/usr/bin/fusermount3",
+    "/usr/bin/bbsuid",
+    "/usr/sbin/unix_chkpwd",
+    "/usr/sbin/pam_timestamp_check",
+    "/usr/lib/openssh/ssh-keysign",
+    "/usr/libexec/openssh/ssh-keysign",
+    "/usr/lib/ssh/ssh-keysign",
+    "/usr/lib/dbus-1.0/dbus-daemon-launch-helper",
+    "/usr/libexec/dbus-1/dbus-daemon-launch-helper",
+    "/usr/libexec/utempter/utempter",
+    "/usr/lib/utempter/utempter",
+    // Merged-/usr layouts and Alpine keep some of these under /bin and /sbin.
+    "/bin/su",
+    "/bin/mount",
+    "/bin/umount",
+    "/bin/ping",
+    "/bin/bbsuid",
+    "/sbin/unix_chkpwd",
+];
+
 /// Every parameter, with the balanced defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Files that may carry the setuid or setgid bit (globs on image paths).
     pub setuid_allowlist: GlobList,
-    /// Directories that may be world-writable; they must still carry the sticky bit.
+    /// Paths that may be world-writable (files, and directories without the sticky bit);
+    /// world-writable directories with the sticky bit (/tmp) are never reported.
     pub world_writable_allowlist: GlobList,
     /// Largest acceptable image: the sum of its uncompressed layers.
     pub max_image_size: SizeLimit,
@@ -42,25 +83,8 @@ pub struct Params {
 impl Default for Params {
     fn default() -> Self {
         Params {
-            setuid_allowlist: GlobList::of(&[
-                "/usr/bin/chfn",
-                "/usr/bin/chsh",
-                "/usr/bin/gpasswd",
-                "/usr/bin/newgrp",
-                "/usr/bin/passwd",
-                "/usr/bin/su",
-                "/bin/su",
-                "/usr/bin/mount",
-                "/bin/mount",
-                "/usr/bin/umount",
-                "/bin/umount",
-                "/usr/bin/chage",
-                "/usr/bin/expiry",
-                "/usr/sbin/unix_chkpwd",
-                "/sbin/unix_chkpwd",
-                "/usr/bin/wall",
-            ]),
-            world_writable_allowlist: GlobList::of(&["/tmp", "/var/tmp", "/dev/shm", "/run/lock"]),
+            setuid_allowlist: GlobList::of(DISTRO_SETUID),
+            world_writable_allowlist: GlobList::default(),
             max_image_size: SizeLimit::Unlimited,
             max_layers: CountLimit::Unlimited,
             secrets: SecretParams::default(),
@@ -189,7 +213,7 @@ pub const REFERENCE: &[ParamDoc] = &[
     ParamDoc {
         key: "world_writable_allowlist",
         kind: "list of globs",
-        doc: "Directories that may be world-writable (they must still carry the sticky bit).",
+        doc: "Paths that may be world-writable: files, and directories without the sticky bit (sticky directories such as /tmp are never reported).",
     },
     ParamDoc {
         key: "max_image_size",
