@@ -15,7 +15,10 @@ pub struct DefaultAnalyzers;
 
 impl AnalyzerSet for DefaultAnalyzers {
     fn build(&self) -> Vec<Box<dyn Analyzer>> {
-        vec![Box::new(capture::Capture::default())]
+        vec![
+            Box::new(capture::Capture::default()),
+            Box::new(crate::inventory::analyzer::InventoryAnalyzer::default()),
+        ]
     }
 }
 

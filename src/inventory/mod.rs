@@ -1,0 +1,376 @@
+//! What software is inside: the packages of the OS package managers (dpkg, apk, rpm) and of
+//! the language ecosystems (Python, npm, Go and Rust executables, Java archives).
+//!
+//! Each layer's analyzer ([`analyzer`]) parses the databases that layer writes and keeps
+//! their records in its `LayerReport`, so the work depends on the layer's bytes alone.
+//! [`inventory`] then reads the merged filesystem: for every database path still visible it
+//! takes the records of the layer whose version is visible, and attributes each package to
+//! the layer that installed it.
+
+pub mod analyzer;
+pub mod apk;
+pub mod dpkg;
+pub mod gobin;
+pub mod java;
+pub mod npm;
+pub mod os;
+pub mod purl;
+pub mod python;
+pub mod rpm;
+pub mod rustbin;
+// The version-ordering branch creates this module; until it lands here the line stays
+// commented out so that this branch builds.
+// pub mod version;
+
+use crate::layer::path;
+use crate::scan::facts::ImageFacts;
+use crate::scan::layer_report::{EntryKind, LayerReport};
+use crate::scan::merge::FileSystem;
+use os::OsRelease;
+use purl::Purl;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+
+/// Where a package record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DbFormat {
+    Dpkg,
+    Opkg,
+    Apk,
+    Rpm,
+    Python,
+    Npm,
+    GoBinary,
+    RustBinary,
+    Java,
+}
+
+/// One package as its database (or file) records it, before the image's distribution is
+/// known. `version` is the full version the ecosystem compares: dpkg's
+/// `[epoch:]upstream[-revision]`, rpm's `[epoch:]version-release`, apk's `version-rN`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageRecord {
+    pub name: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+}
+
+/// The packages one file of one layer records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageDb {
+    pub path: String,
+    pub format: DbFormat,
+    #[serde(default)]
+    pub packages: Vec<PackageRecord>,
+    /// Why the file could not be read; its packages are then unknown, not absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One package of the final filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
+    /// The OSV ecosystem name: `Debian`, `Ubuntu`, `Alpine`, `Red Hat`, `PyPI`, `npm`,
+    /// `Go`, `crates.io`, `Maven` ...
+    pub ecosystem: String,
+    pub purl: String,
+    pub format: DbFormat,
+    /// The database or file that records the package.
+    pub path: String,
+    /// The layer that installed it: the lowest layer from which the database has held this
+    /// name and version without interruption.
+    pub layer: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Inventory {
+    pub os: Option<OsRelease>,
+    pub packages: Vec<Package>,
+}
+
+/// The inventory of the image's final filesystem.
+pub fn inventory(facts: &ImageFacts) -> Inventory {
+    build(&facts.reports, &facts.fs)
+}
+
+/// The inventory of layers already merged into `fs`.
+pub fn build(reports: &[LayerReport], fs: &FileSystem) -> Inventory {
+    let os = os::detect(|p| read_captured(reports, fs, p));
+    let mut packages = Vec::new();
+    let mut chosen_rpm: BTreeMap<&str, (rpm::Backend, usize, &PackageDb)> = BTreeMap::new();
+    for (layer, report) in reports.iter().enumerate() {
+        for (index, db) in report.packages.iter().enumerate() {
+            if !visible_in(fs, &db.path, layer) || db.error.is_some() {
+                continue;
+            }
+            // A later duplicate of the path in the same layer wins, as on extraction.
+            if report.packages[index + 1..]
+                .iter()
+                .any(|d| d.path == db.path)
+            {
+                continue;
+            }
+            if db.format == DbFormat::Rpm {
+                // A converted rpm database leaves the old file beside the new one: rpm
+                // reads only the one its configured backend names, the newest format.
+                let backend = rpm::Backend::for_path(&db.path).unwrap_or(rpm::Backend::BerkeleyDb);
+                let dir = path::parent(&db.path);
+                let better = chosen_rpm.get(dir).is_none_or(|(b, _, _)| backend < *b);
+                if better {
+                    chosen_rpm.insert(dir, (backend, layer, db));
+                }
+                continue;
+            }
+            push_packages(&mut packages, reports, layer, db, os.as_ref());
+        }
+    }
+    for (_, layer, db) in chosen_rpm.into_values() {
+        push_packages(&mut packages, reports, layer, db, os.as_ref());
+    }
+    Inventory { os, packages }
+}
+
+fn visible_in(fs: &FileSystem, path: &str, layer: usize) -> bool {
+    fs.get(path)
+        .is_some_and(|n| n.layer == layer && n.entry.kind == EntryKind::File)
+}
+
+fn push_packages(
+    out: &mut Vec<Package>,
+    reports: &[LayerReport],
+    layer: usize,
+    db: &PackageDb,
+    os: Option<&OsRelease>,
+) {
+    let history = History::new(reports, &db.path, layer);
+    for record in &db.packages {
+        let (ecosystem, purl) = identify(db.format, record, os);
+        out.push(Package {
+            name: record.name.clone(),
+            version: record.version.clone(),
+            source_name: record.source_name.clone(),
+            source_version: record.source_version.clone(),
+            ecosystem,
+            purl,
+            format: db.format,
+            path: db.path.clone(),
+            layer: history.installed_by(record),
+            arch: record.arch.clone(),
+            license: record.license.clone(),
+        });
+    }
+}
+
+/// The versions of one database in the layers below the visible one, to find the layer
+/// that installed each package.
+struct History<'a> {
+    visible: usize,
+    /// Newest first: (layer, names and versions; `None` for a layer that deleted the
+    /// database).
+    below: Vec<(usize, Option<HashSet<(&'a str, &'a str)>>)>,
+}
+
+impl<'a> History<'a> {
+    fn new(reports: &'a [LayerReport], db_path: &str, visible: usize) -> History<'a> {
+        let mut below = Vec::new();
+        for layer in (0..visible).rev() {
+            let report = &reports[layer];
+            if let Some(db) = report.packages.iter().rev().find(|d| d.path == db_path) {
+                if db.error.is_none() {
+                    let set = db
+                        .packages
+                        .iter()
+                        .map(|p| (p.name.as_str(), p.version.as_str()))
+                        .collect();
+                    below.push((layer, Some(set)));
+                }
+            } else if deletes(report, db_path) {
+                below.push((layer, None));
+            }
+        }
+        History { visible, below }
+    }
+
+    /// The lowest layer from which the database held `record` in every version down from
+    /// the visible one: a removal (or a database without it) in between means a later
+    /// layer installed it again.
+    fn installed_by(&self, record: &PackageRecord) -> usize {
+        let key = (record.name.as_str(), record.version.as_str());
+        let mut layer = self.visible;
+        for (lower, set) in &self.below {
+            match set {
+                Some(set) if set.contains(&key) => layer = *lower,
+                _ => break,
+            }
+        }
+        layer
+    }
+}
+
+/// Whether a layer's whiteouts remove `target` from the layers below it.
+fn deletes(report: &LayerReport, target: &str) -> bool {
+    let under = |dir: &str| {
+        dir.is_empty()
+            || target == dir
+            || target.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
+    };
+    report.whiteouts.iter().any(|w| under(w))
+        || report.opaque_dirs.iter().any(|d| d != target && under(d))
+}
+
+/// A captured configuration file as the final filesystem shows it (the same rule as
+/// `ImageFacts::read_file`, on layers not yet wrapped in facts).
+fn read_captured<'a>(reports: &'a [LayerReport], fs: &FileSystem, path: &str) -> Option<&'a [u8]> {
+    let (resolved, node) = fs.resolve(path)?;
+    let key = match node.entry.kind {
+        EntryKind::File => resolved,
+        EntryKind::Hardlink => node.entry.link.clone()?,
+        _ => return None,
+    };
+    reports.get(node.layer)?.files.get(&key).map(Vec::as_slice)
+}
+
+/// The OSV ecosystem and the package URL of a record.
+fn identify(format: DbFormat, record: &PackageRecord, os: Option<&OsRelease>) -> (String, String) {
+    let name = record.name.as_str();
+    let version = record.version.as_str();
+    let distro = os.map(OsRelease::distro_qualifier);
+    let os_id = os.map_or("", |o| o.id.as_str());
+    match format {
+        DbFormat::Dpkg => {
+            let ubuntu = os_id == "ubuntu";
+            let namespace = match os {
+                Some(o) if o.is_like("debian") || o.is_like("ubuntu") => o.id.as_str(),
+                _ => "debian",
+            };
+            let purl = Purl::new("deb", name)
+                .namespace(namespace)
+                .version(version)
+                .qualifier("arch", record.arch.clone())
+                .qualifier("distro", distro);
+            (
+                (if ubuntu { "Ubuntu" } else { "Debian" }).into(),
+                purl.to_string(),
+            )
+        }
+        DbFormat::Opkg => {
+            let purl = Purl::new("opkg", name)
+                .namespace("openwrt")
+                .version(version)
+                .qualifier("arch", record.arch.clone())
+                .qualifier("distro", distro);
+            ("OpenWrt".into(), purl.to_string())
+        }
+        DbFormat::Apk => {
+            let (namespace, ecosystem) = match os_id {
+                "wolfi" => ("wolfi", "Wolfi"),
+                "chainguard" => ("chainguard", "Chainguard"),
+                _ => ("alpine", "Alpine"),
+            };
+            let purl = Purl::new("apk", name)
+                .namespace(namespace)
+                .version(version)
+                .qualifier("arch", record.arch.clone())
+                .qualifier("distro", distro);
+            (ecosystem.into(), purl.to_string())
+        }
+        DbFormat::Rpm => {
+            let (epoch, vr) = match version.split_once(':') {
+                Some((e, vr)) => (Some(e.to_string()), vr),
+                None => (None, version),
+            };
+            let (namespace, ecosystem) = rpm_vendor(os);
+            let mut purl = Purl::new("rpm", name);
+            if let Some(namespace) = namespace {
+                purl = purl.namespace(namespace);
+            }
+            let purl = purl
+                .version(vr)
+                .qualifier("arch", record.arch.clone())
+                .qualifier("epoch", epoch)
+                .qualifier("distro", distro);
+            (ecosystem.into(), purl.to_string())
+        }
+        DbFormat::Python => {
+            let normalized = purl::normalize_python_name(name);
+            let purl = Purl::new("pypi", &normalized).version(version).to_string();
+            ("PyPI".into(), purl)
+        }
+        DbFormat::Npm => {
+            let purl = match name.split_once('/') {
+                Some((scope, bare)) if scope.starts_with('@') => {
+                    Purl::new("npm", bare).namespace(scope).version(version)
+                }
+                _ => Purl::new("npm", name).version(version),
+            };
+            ("npm".into(), purl.to_string())
+        }
+        DbFormat::GoBinary => {
+            let purl = match name.rsplit_once('/') {
+                Some((namespace, bare)) => Purl::new("golang", bare)
+                    .namespace(namespace)
+                    .version(version),
+                None => Purl::new("golang", name).version(version),
+            };
+            ("Go".into(), purl.to_string())
+        }
+        DbFormat::RustBinary => (
+            "crates.io".into(),
+            Purl::new("cargo", name).version(version).to_string(),
+        ),
+        DbFormat::Java => {
+            let purl = match name.split_once(':') {
+                Some((group, artifact)) => Purl::new("maven", artifact)
+                    .namespace(group)
+                    .version(version),
+                None => Purl::new("maven", name).version(version),
+            };
+            ("Maven".into(), purl.to_string())
+        }
+    }
+}
+
+/// The package-URL namespace and OSV ecosystem of an rpm-based distribution. Without a
+/// known vendor the namespace is left out and the ecosystem is Red Hat's, the family most
+/// rpm distributions descend from.
+fn rpm_vendor(os: Option<&OsRelease>) -> (Option<&'static str>, &'static str) {
+    let Some(os) = os else {
+        return (None, "Red Hat");
+    };
+    match os.id.as_str() {
+        "rhel" => (Some("redhat"), "Red Hat"),
+        "centos" => (Some("centos"), "Red Hat"),
+        "fedora" => (Some("fedora"), "Red Hat"),
+        "rocky" => (Some("rocky"), "Rocky Linux"),
+        "almalinux" => (Some("almalinux"), "AlmaLinux"),
+        "ol" => (Some("oracle"), "Red Hat"),
+        "amzn" => (Some("amazon"), "Red Hat"),
+        "sles" | "sle-micro" | "sle-micro-rancher" | "sl-micro" | "sled" => (Some("suse"), "SUSE"),
+        "opensuse" | "opensuse-leap" | "opensuse-tumbleweed" => (Some("opensuse"), "openSUSE"),
+        "mariner" => (Some("mariner"), "Azure Linux"),
+        "azurelinux" => (Some("azurelinux"), "Azure Linux"),
+        "photon" => (Some("photon"), "Photon OS"),
+        "mageia" => (Some("mageia"), "Mageia"),
+        "openEuler" | "openeuler" => (Some("openeuler"), "openEuler"),
+        _ if os.is_like("suse") => (Some("suse"), "SUSE"),
+        _ => (None, "Red Hat"),
+    }
+}
