@@ -2,7 +2,9 @@
 //! table `Packages (hnum INTEGER PRIMARY KEY, blob BLOB)`.
 //!
 //! SQLite reads the bytes from memory (`sqlite3_deserialize`, read-only): nothing is
-//! written to disk, and SQLite treats a malformed file as an error, not as a crash.
+//! written to disk, and SQLite treats a malformed file as an error, not as a crash. Only
+//! the main database file is in a layer's copy; transactions still in a `-wal` file beside
+//! it are not seen (rpm checkpoints when it closes the database).
 
 use rusqlite::{Connection, MAIN_DB, OpenFlags};
 
@@ -24,7 +26,17 @@ pub fn for_each_blob(data: &[u8], mut f: impl FnMut(&[u8])) -> Result<(), Sqlite
     let mut conn = Connection::open_in_memory_with_flags(
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.deserialize_read_exact(MAIN_DB, data, data.len(), true)?;
+    // rpm runs its database in WAL mode (header bytes 18 and 19 are 2), which SQLite cannot
+    // open from memory; read as the rollback-journal format (1) the same pages are whole.
+    let mut head = [0u8; 100];
+    let head_len = data.len().min(head.len());
+    head[..head_len].copy_from_slice(&data[..head_len]);
+    if head_len == head.len() && head[18] == 2 && head[19] == 2 {
+        head[18] = 1;
+        head[19] = 1;
+    }
+    let reader = std::io::Read::chain(&head[..head_len], &data[head_len..]);
+    conn.deserialize_read_exact(MAIN_DB, reader, data.len(), true)?;
     let mut statement = conn.prepare("SELECT blob FROM Packages ORDER BY hnum")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
