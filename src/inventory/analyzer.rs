@@ -239,3 +239,107 @@ impl Analyzer for InventoryAnalyzer {
         report.notes.extend(self.notes);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::walk::walk;
+    use crate::layer::{Budget, Limits};
+
+    fn tar(files: &[(&str, &[u8], u32)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, data, mode) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(*mode);
+            header.set_entry_type(tar::EntryType::Regular);
+            builder.append_data(&mut header, path, *data).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_layer_walk_fills_the_report() {
+        let status = b"Package: curl\nStatus: install ok installed\nVersion: 7.88.1-10\n";
+        let jar = crate::inventory::java::tests::fat_jar();
+        let go = crate::inventory::gobin::tests::inline_binary();
+        let rust = crate::inventory::rustbin::tests::binary();
+        let layer = tar(&[
+            ("var/lib/dpkg/status", status, 0o644),
+            (
+                "var/lib/dpkg/status.d/base",
+                b"Package: base-files\nVersion: 12.4\n",
+                0o644,
+            ),
+            (
+                "var/lib/dpkg/status.d/base.md5sums",
+                b"d41d8cd98f00b204e9800998ecf8427e  etc/x\n",
+                0o644,
+            ),
+            ("lib/apk/db/installed", b"garbage\n", 0o644),
+            ("srv/app.jar", &jar, 0o644),
+            ("usr/local/bin/app", &go, 0o755),
+            ("usr/local/bin/tool", &rust, 0o755),
+            ("usr/local/bin/script", &[b'#'; 4096], 0o755),
+            ("usr/share/doc/readme", &go, 0o644),
+        ]);
+        let report = walk(
+            &layer[..],
+            vec![Box::new(InventoryAnalyzer::default())],
+            &Budget::new(Limits::default()),
+        )
+        .unwrap();
+        let found: Vec<(&str, DbFormat, usize, bool)> = report
+            .packages
+            .iter()
+            .map(|d| {
+                (
+                    d.path.as_str(),
+                    d.format,
+                    d.packages.len(),
+                    d.error.is_some(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("var/lib/dpkg/status", DbFormat::Dpkg, 1, false),
+                ("var/lib/dpkg/status.d/base", DbFormat::Dpkg, 1, false),
+                ("lib/apk/db/installed", DbFormat::Apk, 0, true),
+                ("srv/app.jar", DbFormat::Java, 2, false),
+                ("usr/local/bin/app", DbFormat::GoBinary, 3, false),
+                ("usr/local/bin/tool", DbFormat::RustBinary, 2, false),
+            ]
+        );
+        assert_eq!(report.notes.len(), 1);
+        assert_eq!(
+            report.notes[0].path.as_deref(),
+            Some("lib/apk/db/installed")
+        );
+    }
+
+    #[test]
+    fn a_database_over_its_cap_is_a_note() {
+        let mut analyzer = InventoryAnalyzer::default();
+        let entry = Entry {
+            path: "var/lib/dpkg/status.d/huge".into(),
+            kind: EntryKind::File,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: MAX_STATUS_D + 1,
+            link: None,
+            device: None,
+        };
+        assert_eq!(
+            analyzer.interest(&entry),
+            Interest::Whole { max: MAX_STATUS_D }
+        );
+        analyzer.whole(&entry, b"Package: x\nVersion: 1\n", true);
+        let mut report = LayerReport::default();
+        Box::new(analyzer).finish(&mut report);
+        assert!(report.packages[0].error.is_some());
+        assert_eq!(report.notes.len(), 1);
+    }
+}

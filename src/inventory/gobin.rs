@@ -269,6 +269,7 @@ impl OldFormat {
 }
 
 /// Reads an executable pushed to it in chunks and finds its build information.
+#[derive(Default)]
 pub struct GoScanner {
     next: u64,
     skip: bool,
@@ -286,27 +287,6 @@ pub struct GoScanner {
     modinfo: Option<Vec<u8>>,
     done: bool,
     found_blob: bool,
-}
-
-impl Default for GoScanner {
-    fn default() -> Self {
-        GoScanner {
-            next: 0,
-            skip: false,
-            head: Vec::new(),
-            maybe_go: false,
-            window: Vec::new(),
-            window_start: 0,
-            carried: 0,
-            captures: Vec::new(),
-            registered: [0; 3],
-            old: None,
-            version: None,
-            modinfo: None,
-            done: false,
-            found_blob: false,
-        }
-    }
 }
 
 /// Whether a file starts like an executable (ELF, PE, Mach-O).
@@ -428,11 +408,13 @@ impl GoScanner {
     fn progress(&mut self) {
         // Module-information candidates end at their closing sentinel.
         for c in &mut self.captures {
-            if c.purpose == Purpose::ModinfoCandidate && !c.complete() && c.buf.len() > 16 {
-                if let Some(end) = memmem::find(&c.buf[16..], INFO_END) {
-                    c.buf.truncate(16 + end + INFO_END.len());
-                    c.len = c.buf.len();
-                }
+            if c.purpose == Purpose::ModinfoCandidate
+                && !c.complete()
+                && c.buf.len() > 16
+                && let Some(end) = memmem::find(&c.buf[16..], INFO_END)
+            {
+                c.buf.truncate(16 + end + INFO_END.len());
+                c.len = c.buf.len();
             }
         }
         if !self.found_blob {
@@ -649,7 +631,7 @@ fn parse_inline(buf: &[u8]) -> Inline {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn modinfo_text() -> Vec<u8> {
@@ -685,13 +667,13 @@ mod tests {
     }
 
     fn pad_to(file: &mut Vec<u8>, align: usize) {
-        while file.len() % align != 0 {
+        while !file.len().is_multiple_of(align) {
             file.push(0);
         }
     }
 
     /// An ELF-looking file with a Go ≥ 1.18 inline build-info blob.
-    fn inline_binary() -> Vec<u8> {
+    pub(crate) fn inline_binary() -> Vec<u8> {
         let mut file = b"\x7fELF\x02\x01\x01".to_vec();
         file.resize(300, 0);
         file.extend_from_slice(b"text with a decoy \xff Go buildinf:xx and go1.99 strings");

@@ -138,11 +138,11 @@ impl JarScanner {
         let extra = &h[LOCAL_HEADER_LEN + name_len..];
         let mut compressed = u64::from(le32(&h, 18));
         let mut zip64 = false;
-        if compressed == u64::from(u32::MAX) || le32(&h, 22) == u32::MAX {
-            if let Some(sizes) = zip64_sizes(extra) {
-                zip64 = true;
-                compressed = sizes.1;
-            }
+        if (compressed == u64::from(u32::MAX) || le32(&h, 22) == u32::MAX)
+            && let Some(sizes) = zip64_sizes(extra)
+        {
+            zip64 = true;
+            compressed = sizes.1;
         }
         let descriptor = flags & FLAG_DESCRIPTOR != 0;
         let remaining = (!descriptor || compressed != 0).then_some(compressed);

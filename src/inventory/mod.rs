@@ -179,13 +179,15 @@ fn push_packages(
     }
 }
 
+/// Names and versions of one version of a database.
+type Contents<'a> = HashSet<(&'a str, &'a str)>;
+
 /// The versions of one database in the layers below the visible one, to find the layer
 /// that installed each package.
 struct History<'a> {
     visible: usize,
-    /// Newest first: (layer, names and versions; `None` for a layer that deleted the
-    /// database).
-    below: Vec<(usize, Option<HashSet<(&'a str, &'a str)>>)>,
+    /// Newest first: (layer, contents; `None` for a layer that deleted the database).
+    below: Vec<(usize, Option<Contents<'a>>)>,
 }
 
 impl<'a> History<'a> {
@@ -372,5 +374,310 @@ fn rpm_vendor(os: Option<&OsRelease>) -> (Option<&'static str>, &'static str) {
         "openEuler" | "openeuler" => (Some("openeuler"), "openEuler"),
         _ if os.is_like("suse") => (Some("suse"), "SUSE"),
         _ => (None, "Red Hat"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::layer_report::Entry;
+
+    fn file(path: &str) -> Entry {
+        Entry {
+            path: path.into(),
+            kind: EntryKind::File,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: 1,
+            link: None,
+            device: None,
+        }
+    }
+
+    fn record(name: &str, version: &str) -> PackageRecord {
+        PackageRecord {
+            name: name.into(),
+            version: version.into(),
+            arch: Some("amd64".into()),
+            ..Default::default()
+        }
+    }
+
+    fn db(path: &str, format: DbFormat, packages: &[(&str, &str)]) -> PackageDb {
+        PackageDb {
+            path: path.into(),
+            format,
+            packages: packages.iter().map(|(n, v)| record(n, v)).collect(),
+            error: None,
+        }
+    }
+
+    fn layer(dbs: Vec<PackageDb>, whiteouts: &[&str], files: &[(&str, &str)]) -> LayerReport {
+        let mut report = LayerReport {
+            entries: dbs.iter().map(|d| file(&d.path)).collect(),
+            whiteouts: whiteouts.iter().map(|w| w.to_string()).collect(),
+            packages: dbs,
+            ..Default::default()
+        };
+        for (path, content) in files {
+            report.entries.push(file(path));
+            report
+                .files
+                .insert(path.to_string(), content.as_bytes().to_vec());
+        }
+        report
+    }
+
+    fn build_from(reports: &[LayerReport]) -> Inventory {
+        build(reports, &FileSystem::merge(reports))
+    }
+
+    fn summary(inventory: &Inventory) -> Vec<(String, String, usize)> {
+        let mut v: Vec<_> = inventory
+            .packages
+            .iter()
+            .map(|p| (p.name.clone(), p.version.clone(), p.layer))
+            .collect();
+        v.sort();
+        v
+    }
+
+    const STATUS: &str = "var/lib/dpkg/status";
+
+    #[test]
+    fn packages_come_from_the_visible_database_and_the_layer_that_installed_them() {
+        let reports = vec![
+            layer(
+                vec![db(
+                    STATUS,
+                    DbFormat::Dpkg,
+                    &[("libc6", "2.36-9"), ("curl", "7.88.1-1")],
+                )],
+                &[],
+                &[("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")],
+            ),
+            // Upgrades curl, adds jq.
+            layer(
+                vec![db(
+                    STATUS,
+                    DbFormat::Dpkg,
+                    &[("libc6", "2.36-9"), ("curl", "7.88.1-2"), ("jq", "1.6-2")],
+                )],
+                &[],
+                &[],
+            ),
+            // Touches nothing of dpkg's.
+            layer(vec![], &[], &[]),
+            // Removes jq.
+            layer(
+                vec![db(
+                    STATUS,
+                    DbFormat::Dpkg,
+                    &[("libc6", "2.36-9"), ("curl", "7.88.1-2")],
+                )],
+                &[],
+                &[],
+            ),
+        ];
+        let inventory = build_from(&reports);
+        assert_eq!(
+            summary(&inventory),
+            vec![
+                ("curl".into(), "7.88.1-2".into(), 1),
+                ("libc6".into(), "2.36-9".into(), 0),
+            ]
+        );
+        let libc = inventory
+            .packages
+            .iter()
+            .find(|p| p.name == "libc6")
+            .unwrap();
+        assert_eq!(libc.ecosystem, "Debian");
+        assert_eq!(
+            libc.purl,
+            "pkg:deb/debian/libc6@2.36-9?arch=amd64&distro=debian-12"
+        );
+        assert_eq!(libc.path, STATUS);
+    }
+
+    #[test]
+    fn a_package_removed_and_installed_again_belongs_to_the_reinstalling_layer() {
+        let reports = vec![
+            layer(
+                vec![db(STATUS, DbFormat::Dpkg, &[("vim", "9.0")])],
+                &[],
+                &[],
+            ),
+            layer(vec![db(STATUS, DbFormat::Dpkg, &[])], &[], &[]),
+            layer(
+                vec![db(STATUS, DbFormat::Dpkg, &[("vim", "9.0")])],
+                &[],
+                &[],
+            ),
+        ];
+        assert_eq!(
+            summary(&build_from(&reports)),
+            vec![("vim".into(), "9.0".into(), 2)]
+        );
+
+        // A whiteout of the database in between breaks the chain too.
+        let reports = vec![
+            layer(
+                vec![db(STATUS, DbFormat::Dpkg, &[("vim", "9.0")])],
+                &[],
+                &[],
+            ),
+            layer(vec![], &["var/lib/dpkg"], &[]),
+            layer(
+                vec![db(STATUS, DbFormat::Dpkg, &[("vim", "9.0")])],
+                &[],
+                &[],
+            ),
+        ];
+        assert_eq!(
+            summary(&build_from(&reports)),
+            vec![("vim".into(), "9.0".into(), 2)]
+        );
+    }
+
+    #[test]
+    fn a_deleted_database_or_binary_contributes_nothing() {
+        let reports = vec![
+            layer(
+                vec![
+                    db(STATUS, DbFormat::Dpkg, &[("vim", "9.0")]),
+                    db(
+                        "usr/local/bin/app",
+                        DbFormat::GoBinary,
+                        &[("stdlib", "1.21.3")],
+                    ),
+                ],
+                &[],
+                &[],
+            ),
+            layer(vec![], &["var/lib/dpkg/status", "usr/local/bin/app"], &[]),
+        ];
+        assert!(build_from(&reports).packages.is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_database_is_skipped_and_does_not_break_attribution() {
+        let mut broken = db(STATUS, DbFormat::Dpkg, &[]);
+        broken.error = Some("line 1: not a `Field: value` line".into());
+        let reports = vec![
+            layer(
+                vec![db(STATUS, DbFormat::Dpkg, &[("vim", "9.0")])],
+                &[],
+                &[],
+            ),
+            layer(vec![broken.clone()], &[], &[]),
+            layer(
+                vec![db(STATUS, DbFormat::Dpkg, &[("vim", "9.0")])],
+                &[],
+                &[],
+            ),
+        ];
+        assert_eq!(
+            summary(&build_from(&reports)),
+            vec![("vim".into(), "9.0".into(), 0)]
+        );
+        assert!(
+            build_from(&[layer(vec![broken], &[], &[])])
+                .packages
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn one_rpm_database_per_directory_the_newest_format() {
+        let reports = vec![layer(
+            vec![
+                db("var/lib/rpm/Packages", DbFormat::Rpm, &[("old", "1-1")]),
+                db(
+                    "var/lib/rpm/rpmdb.sqlite",
+                    DbFormat::Rpm,
+                    &[("bash", "1:5.1-2.el9")],
+                ),
+            ],
+            &[],
+            &[("etc/os-release", "ID=\"rhel\"\nVERSION_ID=\"9.4\"\n")],
+        )];
+        let inventory = build_from(&reports);
+        assert_eq!(inventory.packages.len(), 1);
+        let bash = &inventory.packages[0];
+        assert_eq!(bash.ecosystem, "Red Hat");
+        assert_eq!(
+            bash.purl,
+            "pkg:rpm/redhat/bash@5.1-2.el9?arch=amd64&distro=rhel-9.4&epoch=1"
+        );
+    }
+
+    #[test]
+    fn language_packages_get_their_ecosystem_and_purl() {
+        let reports = vec![layer(
+            vec![
+                db(
+                    "app/node_modules/@babel/core/package.json",
+                    DbFormat::Npm,
+                    &[("@babel/core", "7.0.0")],
+                ),
+                db(
+                    "usr/lib/python3/dist-packages/Zope.Interface-5.0.dist-info/METADATA",
+                    DbFormat::Python,
+                    &[("Zope.Interface", "5.0")],
+                ),
+                db(
+                    "usr/bin/app",
+                    DbFormat::GoBinary,
+                    &[("golang.org/x/net", "v0.17.0"), ("stdlib", "1.21.3")],
+                ),
+                db(
+                    "usr/bin/tool",
+                    DbFormat::RustBinary,
+                    &[("serde", "1.0.190")],
+                ),
+                db(
+                    "app.jar",
+                    DbFormat::Java,
+                    &[("com.google.guava:guava", "31.1-jre")],
+                ),
+                db(
+                    "lib/apk/db/installed",
+                    DbFormat::Apk,
+                    &[("musl", "1.2.4-r0")],
+                ),
+            ],
+            &[],
+            &[("etc/os-release", "ID=wolfi\n")],
+        )];
+        let inventory = build_from(&reports);
+        let purls: BTreeMap<&str, (&str, &str)> = inventory
+            .packages
+            .iter()
+            .map(|p| (p.name.as_str(), (p.ecosystem.as_str(), p.purl.as_str())))
+            .collect();
+        assert_eq!(purls["@babel/core"], ("npm", "pkg:npm/%40babel/core@7.0.0"));
+        assert_eq!(
+            purls["Zope.Interface"],
+            ("PyPI", "pkg:pypi/zope-interface@5.0")
+        );
+        assert_eq!(
+            purls["golang.org/x/net"],
+            ("Go", "pkg:golang/golang.org/x/net@v0.17.0")
+        );
+        assert_eq!(purls["stdlib"], ("Go", "pkg:golang/stdlib@1.21.3"));
+        assert_eq!(purls["serde"], ("crates.io", "pkg:cargo/serde@1.0.190"));
+        assert_eq!(
+            purls["com.google.guava:guava"],
+            ("Maven", "pkg:maven/com.google.guava/guava@31.1-jre")
+        );
+        assert_eq!(
+            purls["musl"],
+            (
+                "Wolfi",
+                "pkg:apk/wolfi/musl@1.2.4-r0?arch=amd64&distro=wolfi"
+            )
+        );
     }
 }

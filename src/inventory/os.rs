@@ -301,7 +301,8 @@ mod tests {
 
     #[test]
     fn release_files() {
-        let cases: Vec<(Option<OsRelease>, Option<(&str, &str)>)> = vec![
+        type Case<'a> = (Option<OsRelease>, Option<(&'a str, &'a str)>);
+        let cases: Vec<Case> = vec![
             (
                 parse_redhat_release("CentOS Linux release 7.6.1810 (Core) \n", "x"),
                 Some(("centos", "7.6.1810")),

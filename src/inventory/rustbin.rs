@@ -193,14 +193,14 @@ impl RustScanner {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use flate2::{Compression, write::ZlibEncoder};
     use std::io::Write;
 
     const JSON: &str = r#"{"packages":[{"name":"app","version":"0.1.0","source":"local","kind":"runtime","dependencies":[1,2],"root":true},{"name":"serde","version":"1.0.190","source":"crates.io","dependencies":[]},{"name":"cc","version":"1.0.83","source":"crates.io","kind":"build","dependencies":[]}]}"#;
 
-    fn binary() -> Vec<u8> {
+    pub(crate) fn binary() -> Vec<u8> {
         let mut z = ZlibEncoder::new(Vec::new(), Compression::new(7));
         z.write_all(JSON.as_bytes()).unwrap();
         let section = z.finish().unwrap();
