@@ -124,7 +124,10 @@ impl Analyzer for InventoryAnalyzer {
                 max: MAX_NPM_MANIFEST,
             },
             Some(Kind::Java) => {
-                self.current = Some((entry.path.clone(), Streaming::Java(Box::default())));
+                self.current = Some((
+                    entry.path.clone(),
+                    Streaming::Java(Box::new(JarScanner::for_path(&entry.path))),
+                ));
                 Interest::Stream
             }
             Some(Kind::Executable) => {

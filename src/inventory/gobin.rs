@@ -53,8 +53,10 @@ pub struct BuildInfo {
 }
 
 impl BuildInfo {
-    /// The toolchain (as the `stdlib` module, version without `go`), the main module when
-    /// it has a real version, and every dependency (replacements applied).
+    /// The toolchain (as the `stdlib` module, `go1.21.3` written `v1.21.3` like every
+    /// other Go module version), the main module when it has a real version, and every
+    /// dependency (replacements applied). A module replaced by a local directory has no
+    /// version (`(devel)`) and nothing to match against: it is left out.
     pub fn records(&self) -> Vec<PackageRecord> {
         let arch = self
             .settings
@@ -71,16 +73,13 @@ impl BuildInfo {
         {
             out.push(PackageRecord {
                 name: "stdlib".into(),
-                version: version.to_string(),
+                version: format!("v{version}"),
                 arch: arch.clone(),
                 ..Default::default()
             });
         }
-        let main = self
-            .main
-            .iter()
-            .filter(|m| !m.version.is_empty() && m.version != "(devel)");
-        for module in main.chain(&self.deps) {
+        let versioned = |m: &&Module| !m.version.is_empty() && m.version != "(devel)";
+        for module in self.main.iter().chain(&self.deps).filter(versioned) {
             out.push(PackageRecord {
                 name: module.path.clone(),
                 version: module.version.clone(),
@@ -645,7 +644,7 @@ pub(crate) mod tests {
 
     fn expected() -> Vec<(String, String)> {
         vec![
-            ("stdlib".into(), "1.21.3".into()),
+            ("stdlib".into(), "v1.21.3".into()),
             ("golang.org/x/net".into(), "v0.17.0".into()),
             ("github.com/new/lib".into(), "v1.2.0".into()),
         ]
@@ -759,7 +758,7 @@ pub(crate) mod tests {
         let info = parse_modinfo("go1.20.5 X:boringcrypto", &modinfo_text());
         assert_eq!(info.path, "example.com/cmd/app");
         assert_eq!(info.main.as_ref().unwrap().version, "(devel)");
-        assert_eq!(info.records()[0].version, "1.20.5");
+        assert_eq!(info.records()[0].version, "v1.20.5");
         assert_eq!(info.records()[0].arch.as_deref(), Some("amd64"));
     }
 

@@ -60,6 +60,7 @@ enum State {
 
 /// Reads one archive pushed to it in chunks.
 pub struct JarScanner {
+    file_name: Option<String>,
     depth: u8,
     state: State,
     pending: Vec<u8>,
@@ -71,13 +72,19 @@ pub struct JarScanner {
 
 impl Default for JarScanner {
     fn default() -> Self {
-        JarScanner::new(0)
+        JarScanner::new(0, None)
     }
 }
 
 impl JarScanner {
-    fn new(depth: u8) -> JarScanner {
+    /// A scanner for the archive at `path`, whose file name may name the artifact.
+    pub fn for_path(path: &str) -> JarScanner {
+        JarScanner::new(0, Some(path))
+    }
+
+    fn new(depth: u8, path: Option<&str>) -> JarScanner {
         JarScanner {
+            file_name: path.map(|p| p.rsplit('/').next().unwrap_or(p).to_string()),
             depth,
             state: State::Header,
             pending: Vec::new(),
@@ -146,17 +153,12 @@ impl JarScanner {
         }
         let descriptor = flags & FLAG_DESCRIPTOR != 0;
         let remaining = (!descriptor || compressed != 0).then_some(compressed);
-        if flags & FLAG_ENCRYPTED != 0 || !matches!(method, STORED | DEFLATED) {
-            if remaining.is_none() {
-                self.state = State::Done;
-                return;
-            }
-        } else if remaining.is_none() && method == STORED {
-            // A stored entry of unknown length cannot be stepped over in a stream.
+        let readable = flags & FLAG_ENCRYPTED == 0 && matches!(method, STORED | DEFLATED);
+        if remaining.is_none() && !(readable && method == DEFLATED) {
+            // Without a size only a deflate stream shows where the entry ends.
             self.state = State::Done;
             return;
         }
-        let readable = flags & FLAG_ENCRYPTED == 0 && matches!(method, STORED | DEFLATED);
         let target = if !readable {
             Target::Skip
         } else if name == "META-INF/MANIFEST.MF" {
@@ -164,7 +166,7 @@ impl JarScanner {
         } else if name.starts_with("META-INF/maven/") && name.ends_with("/pom.properties") {
             Target::Pom(Vec::new())
         } else if self.depth < MAX_DEPTH && is_archive_path(&name) {
-            Target::Nested(Box::new(JarScanner::new(self.depth + 1)))
+            Target::Nested(Box::new(JarScanner::new(self.depth + 1, Some(&name))))
         } else {
             Target::Skip
         };
@@ -291,7 +293,10 @@ impl JarScanner {
     pub fn finish(self) -> Vec<PackageRecord> {
         let mut out = self.poms;
         if out.is_empty()
-            && let Some(record) = self.manifest.as_deref().and_then(parse_manifest)
+            && let Some(record) = self
+                .manifest
+                .as_deref()
+                .and_then(|m| parse_manifest(m, self.file_name.as_deref()))
         {
             out.push(record);
         }
@@ -421,21 +426,30 @@ fn manifest_attributes(data: &[u8]) -> Vec<(String, String)> {
     out
 }
 
-/// The archive itself when it carries no Maven metadata: the implementation title or
-/// bundle name and version, the group from `Implementation-Vendor-Id` when given.
-pub fn parse_manifest(data: &[u8]) -> Option<PackageRecord> {
+/// The archive itself when it carries no Maven metadata. The artifact is what the file
+/// name says before `-VERSION.jar` (Maven's own naming), else the OSGi bundle name, else a
+/// one-word implementation title; the version is the manifest's, else the file name's; the
+/// group comes only from `Implementation-Vendor-Id`.
+pub fn parse_manifest(data: &[u8], file_name: Option<&str>) -> Option<PackageRecord> {
     let attrs = manifest_attributes(data);
     let get = |k: &str| {
         attrs
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(k))
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| v.trim().to_string())
             .filter(|v| !v.is_empty())
     };
-    let artifact = get("Implementation-Title").or_else(|| {
-        get("Bundle-SymbolicName").map(|s| s.split(';').next().unwrap_or("").trim().to_string())
-    })?;
-    let version = get("Implementation-Version").or_else(|| get("Bundle-Version"))?;
+    let manifest_version = get("Implementation-Version").or_else(|| get("Bundle-Version"));
+    let from_file = file_name.and_then(|f| split_file_name(f, manifest_version.as_deref()));
+    let artifact = from_file
+        .as_ref()
+        .map(|(a, _)| a.clone())
+        .or_else(|| {
+            get("Bundle-SymbolicName").map(|s| s.split(';').next().unwrap_or("").trim().to_string())
+        })
+        .or_else(|| get("Implementation-Title").filter(|t| !t.contains(char::is_whitespace)))
+        .filter(|a| !a.is_empty())?;
+    let version = manifest_version.or_else(|| from_file.map(|(_, v)| v))?;
     let name = match get("Implementation-Vendor-Id") {
         Some(group) => format!("{group}:{artifact}"),
         None => artifact,
@@ -446,6 +460,24 @@ pub fn parse_manifest(data: &[u8]) -> Option<PackageRecord> {
         license: get("Bundle-License"),
         ..Default::default()
     })
+}
+
+/// `guava-31.1-jre.jar` → (`guava`, `31.1-jre`): the version is `version` when the name
+/// ends with it, else what follows the last `-` that precedes a digit.
+fn split_file_name(file_name: &str, version: Option<&str>) -> Option<(String, String)> {
+    let stem = file_name.rsplit_once('.').map_or(file_name, |(s, _)| s);
+    if let Some(v) = version
+        && let Some(artifact) = stem.strip_suffix(v).and_then(|a| a.strip_suffix('-'))
+        && !artifact.is_empty()
+    {
+        return Some((artifact.to_string(), v.to_string()));
+    }
+    let at = stem
+        .match_indices('-')
+        .map(|(i, _)| i)
+        .find(|&i| stem[i + 1..].starts_with(|c: char| c.is_ascii_digit()))?;
+    let (artifact, v) = (&stem[..at], &stem[at + 1..]);
+    (!artifact.is_empty()).then(|| (artifact.to_string(), v.to_string()))
 }
 
 #[cfg(test)]
@@ -564,6 +596,43 @@ pub(crate) mod tests {
             true,
         )]);
         assert_eq!(scan(&plain, 7), vec![("org.x:lib".into(), "1.2".into())]);
+    }
+
+    #[test]
+    fn manifest_fallback_names() {
+        let asm = b"Implementation-Title: ASM, a very small framework\nImplementation-Version: 9.7.1\nBundle-SymbolicName: org.objectweb.asm\n";
+        let cases = [
+            (Some("asm-9.7.1.jar"), &asm[..], Some(("asm", "9.7.1"))),
+            (None, &asm[..], Some(("org.objectweb.asm", "9.7.1"))),
+            (
+                Some("app.jar"),
+                &asm[..],
+                Some(("org.objectweb.asm", "9.7.1")),
+            ),
+            (
+                Some("commons-io-2.11.0.jar"),
+                &b"Manifest-Version: 1.0\n"[..],
+                Some(("commons-io", "2.11.0")),
+            ),
+            (
+                Some("CloudDatastore.jar"),
+                &b"Manifest-Version: 1.0\n"[..],
+                None,
+            ),
+            (
+                None,
+                &b"Implementation-Title: Two words\nImplementation-Version: 1\n"[..],
+                None,
+            ),
+        ];
+        for (file, manifest, want) in cases {
+            let got = parse_manifest(manifest, file);
+            assert_eq!(
+                got.as_ref().map(|r| (r.name.as_str(), r.version.as_str())),
+                want,
+                "{file:?}"
+            );
+        }
     }
 
     #[test]

@@ -550,7 +550,7 @@ mod tests {
                     db(
                         "usr/local/bin/app",
                         DbFormat::GoBinary,
-                        &[("stdlib", "1.21.3")],
+                        &[("stdlib", "v1.21.3")],
                     ),
                 ],
                 &[],
@@ -630,7 +630,7 @@ mod tests {
                 db(
                     "usr/bin/app",
                     DbFormat::GoBinary,
-                    &[("golang.org/x/net", "v0.17.0"), ("stdlib", "1.21.3")],
+                    &[("golang.org/x/net", "v0.17.0"), ("stdlib", "v1.21.3")],
                 ),
                 db(
                     "usr/bin/tool",
@@ -666,7 +666,7 @@ mod tests {
             purls["golang.org/x/net"],
             ("Go", "pkg:golang/golang.org/x/net@v0.17.0")
         );
-        assert_eq!(purls["stdlib"], ("Go", "pkg:golang/stdlib@1.21.3"));
+        assert_eq!(purls["stdlib"], ("Go", "pkg:golang/stdlib@v1.21.3"));
         assert_eq!(purls["serde"], ("crates.io", "pkg:cargo/serde@1.0.190"));
         assert_eq!(
             purls["com.google.guava:guava"],
