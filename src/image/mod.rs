@@ -375,7 +375,7 @@ fn verify(
         compression: scanned.compression,
         size: scanned.size,
         uncompressed_size: scanned.uncompressed_size,
-        entries: scanned.report.entries.len(),
+        entries: scanned.report.tar_entries as usize,
     };
     Ok((info, scanned.report))
 }

@@ -592,16 +592,9 @@ pub fn resolve_docker_archive(store: &dyn Store, req: &Request) -> Result<Resolv
     let config_data = store
         .read(&config_path, MAX_CONFIG)?
         .ok_or_else(|| ImageError::MissingBlob(config_path.clone()))?;
+    // Docker names the config after its digest, but `docker load` never checks the name:
+    // the image ID is the hash of the content, so that is what is reported.
     let config_digest = sha256_of(&config_data);
-    if let Some(named) = digest_named_by(&config_path)
-        && named != config_digest
-    {
-        return Err(ImageError::DigestMismatch {
-            what: format!("config {config_path}"),
-            expected: named,
-            actual: config_digest,
-        });
-    }
     let (config, extras) = parse_config(&config_data, &format!("config {config_path}"))?;
     let diff_ids = config.rootfs().diff_ids().clone();
     if diff_ids.len() != entry.layers.len() {
@@ -679,16 +672,12 @@ fn list_tags(entries: &[DockerManifestEntry]) -> String {
     format!("available: {}", listed.join(", "))
 }
 
-/// `blobs/sha256/<hex>` and `<hex>.json` / `<hex>.tar.gz` name their own digest.
+/// `blobs/sha256/<hex>` names its own digest (a content-addressed blob store); other layer
+/// names in a `docker save` archive are only names.
 fn digest_named_by(p: &str) -> Option<String> {
-    if let Some(hex) = p.strip_prefix("blobs/sha256/") {
-        let d = format!("sha256:{hex}");
-        return is_sha256_digest(&d).then_some(d);
-    }
-    let name = path::file_name(p);
-    let stem = name.split('.').next().unwrap_or("");
-    let d = format!("sha256:{stem}");
-    (p == name && name != stem && is_sha256_digest(&d) && name.ends_with(".json")).then_some(d)
+    let hex = p.strip_prefix("blobs/sha256/")?;
+    let d = format!("sha256:{hex}");
+    is_sha256_digest(&d).then_some(d)
 }
 
 /// In a Docker 25+ archive, the OCI manifest whose config is `config_digest`.
@@ -759,10 +748,9 @@ mod tests {
             digest_named_by(&format!("blobs/sha256/{hex}")),
             Some(format!("sha256:{hex}"))
         );
-        assert_eq!(
-            digest_named_by(&format!("{hex}.json")),
-            Some(format!("sha256:{hex}"))
-        );
+        // A classic archive's `<hex>.json` config name is only a name: `docker load` never
+        // checks it, and the reported image ID is the hash of the content.
+        assert_eq!(digest_named_by(&format!("{hex}.json")), None);
         assert_eq!(digest_named_by(&format!("{hex}/layer.tar")), None);
         assert_eq!(digest_named_by("blobs/sha256/xyz"), None);
     }

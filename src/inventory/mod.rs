@@ -5,7 +5,7 @@
 //! their records in its `LayerReport`, so the work depends on the layer's bytes alone.
 //! [`inventory`] then reads the merged filesystem: for every database path still visible it
 //! takes the records of the layer whose version is visible, and attributes each package to
-//! the layer that installed it.
+//! the layer that installed it. [`version`] orders the version strings per ecosystem.
 
 pub mod analyzer;
 pub mod apk;
@@ -18,9 +18,7 @@ pub mod purl;
 pub mod python;
 pub mod rpm;
 pub mod rustbin;
-// The version-ordering branch creates this module; until it lands here the line stays
-// commented out so that this branch builds.
-// pub mod version;
+pub mod version;
 
 use crate::layer::path;
 use crate::scan::facts::ImageFacts;

@@ -94,6 +94,8 @@ pub struct LayerReport {
     pub files: BTreeMap<String, Vec<u8>>,
     /// Total bytes of file content in the layer.
     pub content_bytes: u64,
+    /// Tar entries in the stream (the root directory and whiteout markers included).
+    pub tar_entries: u64,
     pub notes: Vec<Note>,
     /// Package records of the databases (and executables, archives) the layer writes, one
     /// entry per file, in stream order.

