@@ -109,56 +109,72 @@ pub fn inventory(facts: &ImageFacts) -> Inventory {
     build(&facts.reports, &facts.fs)
 }
 
+/// Every database path, with each layer's version of it (the last one when a layer's tar
+/// holds the path twice, as on extraction).
+type DbIndex<'a> = BTreeMap<&'a str, BTreeMap<usize, &'a PackageDb>>;
+
+fn index(reports: &[LayerReport]) -> DbIndex<'_> {
+    let mut index = DbIndex::new();
+    for (layer, report) in reports.iter().enumerate() {
+        for db in &report.packages {
+            index.entry(db.path.as_str()).or_default().insert(layer, db);
+        }
+    }
+    index
+}
+
 /// The inventory of layers already merged into `fs`.
 pub fn build(reports: &[LayerReport], fs: &FileSystem) -> Inventory {
     let os = os::detect(|p| read_captured(reports, fs, p));
+    let index = index(reports);
     let mut packages = Vec::new();
-    let mut chosen_rpm: BTreeMap<&str, (rpm::Backend, usize, &PackageDb)> = BTreeMap::new();
-    for (layer, report) in reports.iter().enumerate() {
-        for (index, db) in report.packages.iter().enumerate() {
-            if !visible_in(fs, &db.path, layer) || db.error.is_some() {
-                continue;
+    let mut chosen_rpm: BTreeMap<&str, (rpm::Backend, &str, usize)> = BTreeMap::new();
+    for (&db_path, versions) in &index {
+        let Some(layer) = fs
+            .get(db_path)
+            .filter(|n| n.entry.kind == EntryKind::File)
+            .map(|n| n.layer)
+        else {
+            continue;
+        };
+        let Some(db) = versions.get(&layer).filter(|db| db.error.is_none()) else {
+            continue;
+        };
+        if db.format == DbFormat::Rpm {
+            // A converted rpm database leaves the old file beside the new one: rpm reads
+            // only the one its configured backend names, the newest format.
+            let backend = rpm::Backend::for_path(db_path).unwrap_or(rpm::Backend::BerkeleyDb);
+            let dir = path::parent(db_path);
+            if chosen_rpm.get(dir).is_none_or(|(b, _, _)| backend < *b) {
+                chosen_rpm.insert(dir, (backend, db_path, layer));
             }
-            // A later duplicate of the path in the same layer wins, as on extraction.
-            if report.packages[index + 1..]
-                .iter()
-                .any(|d| d.path == db.path)
-            {
-                continue;
-            }
-            if db.format == DbFormat::Rpm {
-                // A converted rpm database leaves the old file beside the new one: rpm
-                // reads only the one its configured backend names, the newest format.
-                let backend = rpm::Backend::for_path(&db.path).unwrap_or(rpm::Backend::BerkeleyDb);
-                let dir = path::parent(&db.path);
-                let better = chosen_rpm.get(dir).is_none_or(|(b, _, _)| backend < *b);
-                if better {
-                    chosen_rpm.insert(dir, (backend, layer, db));
-                }
-                continue;
-            }
-            push_packages(&mut packages, reports, layer, db, os.as_ref());
+            continue;
         }
+        push_packages(&mut packages, reports, versions, layer, db, os.as_ref());
     }
-    for (_, layer, db) in chosen_rpm.into_values() {
-        push_packages(&mut packages, reports, layer, db, os.as_ref());
+    for (_, db_path, layer) in chosen_rpm.into_values() {
+        let versions = &index[db_path];
+        push_packages(
+            &mut packages,
+            reports,
+            versions,
+            layer,
+            versions[&layer],
+            os.as_ref(),
+        );
     }
     Inventory { os, packages }
-}
-
-fn visible_in(fs: &FileSystem, path: &str, layer: usize) -> bool {
-    fs.get(path)
-        .is_some_and(|n| n.layer == layer && n.entry.kind == EntryKind::File)
 }
 
 fn push_packages(
     out: &mut Vec<Package>,
     reports: &[LayerReport],
+    versions: &BTreeMap<usize, &PackageDb>,
     layer: usize,
     db: &PackageDb,
     os: Option<&OsRelease>,
 ) {
-    let history = History::new(reports, &db.path, layer);
+    let history = History::new(reports, versions, &db.path, layer);
     for record in &db.packages {
         let (ecosystem, purl) = identify(db.format, record, os);
         out.push(Package {
@@ -189,11 +205,16 @@ struct History<'a> {
 }
 
 impl<'a> History<'a> {
-    fn new(reports: &'a [LayerReport], db_path: &str, visible: usize) -> History<'a> {
+    fn new(
+        reports: &[LayerReport],
+        versions: &BTreeMap<usize, &'a PackageDb>,
+        db_path: &str,
+        visible: usize,
+    ) -> History<'a> {
         let mut below = Vec::new();
         for layer in (0..visible).rev() {
             let report = &reports[layer];
-            if let Some(db) = report.packages.iter().rev().find(|d| d.path == db_path) {
+            if let Some(db) = versions.get(&layer) {
                 if db.error.is_none() {
                     let set = db
                         .packages
@@ -584,6 +605,22 @@ mod tests {
             build_from(&[layer(vec![broken], &[], &[])])
                 .packages
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_path_written_twice_in_one_layer_is_read_from_the_second_copy() {
+        let reports = vec![layer(
+            vec![
+                db(STATUS, DbFormat::Dpkg, &[("old", "1")]),
+                db(STATUS, DbFormat::Dpkg, &[("new", "2")]),
+            ],
+            &[],
+            &[],
+        )];
+        assert_eq!(
+            summary(&build_from(&reports)),
+            vec![("new".into(), "2".into(), 0)]
         );
     }
 
