@@ -20,6 +20,9 @@ const FLAG_DESCRIPTOR: u16 = 0x0008;
 const FLAG_ENCRYPTED: u16 = 0x0001;
 /// Largest `pom.properties` or manifest kept.
 const MAX_SMALL_ENTRY: usize = 256 * 1024;
+/// Inflated bytes allowed per compressed byte read, and up front.
+const INFLATE_RATIO: u64 = 32;
+const INFLATE_ALLOWANCE: u64 = 64 << 20;
 /// Bytes one entry may inflate to before it is given up on (a deflate bomb).
 const MAX_INFLATED: u64 = 1 << 30;
 /// Archives inside an archive are read; archives inside those are not.
@@ -65,6 +68,9 @@ pub struct JarScanner {
     state: State,
     pending: Vec<u8>,
     scratch: Vec<u8>,
+    /// Bytes entries may still inflate to: grows with the compressed bytes read, so that a
+    /// stream of deflate bombs costs time in proportion to its size, not to its ratio.
+    inflate_budget: u64,
     poms: Vec<PackageRecord>,
     manifest: Option<Vec<u8>>,
     nested: Vec<PackageRecord>,
@@ -89,6 +95,7 @@ impl JarScanner {
             state: State::Header,
             pending: Vec::new(),
             scratch: Vec::new(),
+            inflate_budget: INFLATE_ALLOWANCE,
             poms: Vec::new(),
             manifest: None,
             nested: Vec::new(),
@@ -97,6 +104,9 @@ impl JarScanner {
 
     /// The next bytes of the archive.
     pub fn feed(&mut self, mut data: &[u8]) {
+        self.inflate_budget = self
+            .inflate_budget
+            .saturating_add(INFLATE_RATIO.saturating_mul(data.len() as u64));
         while !data.is_empty() {
             let used = match &mut self.state {
                 State::Done => return,
@@ -198,7 +208,13 @@ impl JarScanner {
         let mut used = window.len();
         let mut ended = false;
         if let Some(inflater) = current.inflater.as_mut() {
-            match inflate(inflater, window, &mut self.scratch, &mut current.target) {
+            match inflate(
+                inflater,
+                window,
+                &mut self.scratch,
+                &mut current.target,
+                &mut self.inflate_budget,
+            ) {
                 Some((consumed, stream_end)) => {
                     ended = stream_end;
                     if current.remaining.is_none() {
@@ -312,6 +328,7 @@ fn inflate(
     input: &[u8],
     scratch: &mut Vec<u8>,
     target: &mut Target,
+    budget: &mut u64,
 ) -> Option<(usize, bool)> {
     if scratch.is_empty() {
         scratch.resize(32 * 1024, 0);
@@ -326,6 +343,7 @@ fn inflate(
         let produced = (inflater.total_out() - out_before) as usize;
         used += consumed;
         deliver(target, &scratch[..produced]);
+        *budget = budget.checked_sub(produced as u64)?;
         if inflater.total_out() > MAX_INFLATED {
             return None;
         }
@@ -651,5 +669,17 @@ pub(crate) mod tests {
         let bomb = vec![b'a'; 4 << 20];
         let z = zip(&[("META-INF/maven/a/b/pom.properties", &bomb, true, true)]);
         assert!(scan(&z, 65536).is_empty());
+        // Entries of unknown length must be inflated to find their end; a run of bombs
+        // exhausts the inflation allowance and the rest of the archive is not read.
+        let one = zip(&[("x.class", &bomb, true, true)]);
+        let entry = &one[..one.len() - 46];
+        let pom = zip(&[(
+            "META-INF/maven/a/b/pom.properties",
+            b"groupId=a\nartifactId=b\nversion=1\n",
+            true,
+            true,
+        )]);
+        assert!(scan(&[entry.repeat(40), pom.clone()].concat(), 65536).is_empty());
+        assert_eq!(scan(&[entry.repeat(4), pom].concat(), 65536).len(), 1);
     }
 }

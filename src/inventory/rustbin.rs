@@ -27,8 +27,6 @@ struct Crate {
     name: String,
     version: String,
     #[serde(default)]
-    source: String,
-    #[serde(default)]
     kind: String,
 }
 
@@ -43,7 +41,6 @@ pub fn parse_json(json: &[u8]) -> Option<Vec<PackageRecord>> {
             .map(|c| PackageRecord {
                 name: c.name,
                 version: c.version,
-                source_name: (!c.source.is_empty() && c.source != "crates.io").then_some(c.source),
                 ..Default::default()
             })
             .collect(),

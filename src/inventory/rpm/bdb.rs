@@ -93,6 +93,9 @@ pub fn for_each_value(data: &[u8], mut f: impl FnMut(&[u8])) -> Result<(), BdbEr
 
     let pages = data.len() / layout.page_size;
     let mut value = Vec::new();
+    // A sound database stores each overflow page in one value: reading more than twice
+    // the file means values share chains, a hostile loop through the same pages.
+    let mut budget = data.len().saturating_mul(2);
     for pgno in 1..pages {
         let page = &data[pgno * layout.page_size..(pgno + 1) * layout.page_size];
         if !matches!(page[25], P_HASH | P_HASH_UNSORTED) {
@@ -133,6 +136,10 @@ pub fn for_each_value(data: &[u8], mut f: impl FnMut(&[u8])) -> Result<(), BdbEr
                     };
                     let first = layout.u32(&item[4..8]) as usize;
                     let total = layout.u32(&item[8..12]) as usize;
+                    if total > budget {
+                        return Ok(());
+                    }
+                    budget -= total;
                     if read_overflow(data, layout, first, total, &mut value) {
                         f(&value);
                     }
@@ -263,6 +270,29 @@ mod tests {
                 let _ = for_each_value(&bad, |_| {});
             }
         }
+        // Many values sharing one overflow chain: read until twice the file's size.
+        let mut shared = db.clone();
+        let hash = &mut shared[PS..2 * PS];
+        let entries = 2 * 16;
+        hash[20..22].copy_from_slice(&(entries as u16).to_le_bytes());
+        let mut at = PS;
+        for i in 0..entries {
+            let item: Vec<u8> = if i % 2 == 0 {
+                vec![H_KEYDATA, 1 + i as u8, 0, 0, 0]
+            } else {
+                let mut off = vec![H_OFFPAGE, 0, 0, 0];
+                off.extend_from_slice(&2u32.to_le_bytes());
+                off.extend_from_slice(&700u32.to_le_bytes());
+                off
+            };
+            at -= item.len();
+            hash[at..at + item.len()].copy_from_slice(&item);
+            hash[PAGE_HEADER + i * 2..PAGE_HEADER + i * 2 + 2]
+                .copy_from_slice(&(at as u16).to_le_bytes());
+        }
+        let mut n = 0;
+        for_each_value(&shared, |_| n += 1).unwrap();
+        assert_eq!(n, 2 * shared.len() / 700);
         // An overflow chain that loops back on itself.
         let mut looped = db.clone();
         looped[3 * PS + 16..3 * PS + 20].copy_from_slice(&2u32.to_le_bytes());
