@@ -1,11 +1,17 @@
 //! The check table: every check portcullis runs, with its id, title, default severity,
 //! references and remediation. One file per family; each family registers its checks here.
 
+pub mod accounts;
+pub mod config;
+pub mod history;
+pub mod hygiene;
+pub mod modes;
 pub mod user;
 
 use crate::policy::{Policy, Severity};
 use crate::report::Finding;
 use crate::scan::facts::ImageFacts;
+use crate::scan::merge::Fate;
 use serde::Serialize;
 
 /// Where a check comes from in the benchmarks and tools users already know.
@@ -74,6 +80,19 @@ impl Check {
     }
 }
 
+/// Places `finding` at `path` (normalised, as the layers store it) in the version written
+/// by `layer`: the layer's index and digest, and the layer that hid it when it is not in the
+/// final filesystem.
+pub fn at_layer_path(facts: &ImageFacts, finding: Finding, path: &str, layer: usize) -> Finding {
+    let mut finding = finding.at_path(format!("/{path}"));
+    finding.location.layer = Some(layer);
+    finding.location.layer_digest = facts.layers.get(layer).map(|l| l.digest.clone());
+    if let Some(Fate::Hidden { by, .. }) = facts.fs.fate(path, layer) {
+        finding.location.hidden_by = Some(by);
+    }
+    finding
+}
+
 /// A family of checks and the function that runs them over the scanned image.
 pub struct Family {
     pub name: &'static str,
@@ -81,7 +100,13 @@ pub struct Family {
     pub run: fn(&ImageFacts, &Policy) -> Vec<Finding>,
 }
 
-pub static FAMILIES: &[&Family] = &[&user::FAMILY];
+pub static FAMILIES: &[&Family] = &[
+    &user::FAMILY,
+    &accounts::FAMILY,
+    &modes::FAMILY,
+    &config::FAMILY,
+    &hygiene::FAMILY,
+];
 
 pub fn all() -> impl Iterator<Item = &'static Check> {
     FAMILIES.iter().flat_map(|f| f.checks.iter().copied())

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 /// Bumped whenever the analyzers change what they put into a `LayerReport`, so that cached
 /// reports from an older analyzer are never reused.
-pub const ANALYZER_VERSION: u32 = 2;
+pub const ANALYZER_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -92,6 +92,10 @@ pub struct LayerReport {
     /// Contents of the small configuration files later steps need (passwd, group, shadow,
     /// os-release ...), keyed by path. Bounded by `capture::MAX_CAPTURE`.
     pub files: BTreeMap<String, Vec<u8>>,
+    /// Packages from `presence::WATCHED` that a package database in this layer lists as
+    /// installed, keyed by the database's path.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub watched_packages: BTreeMap<String, Vec<String>>,
     /// Total bytes of file content in the layer.
     pub content_bytes: u64,
     /// Tar entries in the stream (the root directory and whiteout markers included).

@@ -6,6 +6,7 @@ pub mod capture;
 pub mod facts;
 pub mod layer_report;
 pub mod merge;
+pub mod presence;
 
 use analyzer::{Analyzer, AnalyzerSet};
 
@@ -17,6 +18,7 @@ impl AnalyzerSet for DefaultAnalyzers {
     fn build(&self) -> Vec<Box<dyn Analyzer>> {
         vec![
             Box::new(capture::Capture::default()),
+            Box::new(presence::Presence::default()),
             Box::new(crate::inventory::analyzer::InventoryAnalyzer::default()),
         ]
     }
