@@ -3,12 +3,13 @@
 //! A `LayerReport` never looks at other layers, so layers scan in parallel, a stream can be
 //! scanned as it arrives, and a report can be cached under the layer's diff_id.
 
+use crate::inventory::PackageDb;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Bumped whenever the analyzers change what they put into a `LayerReport`, so that cached
 /// reports from an older analyzer are never reused.
-pub const ANALYZER_VERSION: u32 = 2;
+pub const ANALYZER_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -100,4 +101,8 @@ pub struct LayerReport {
     /// Tar entries in the stream (the root directory and whiteout markers included).
     pub tar_entries: u64,
     pub notes: Vec<Note>,
+    /// Package records of the databases (and executables, archives) the layer writes, one
+    /// entry per file, in stream order.
+    #[serde(default)]
+    pub packages: Vec<PackageDb>,
 }

@@ -19,6 +19,7 @@ impl AnalyzerSet for DefaultAnalyzers {
         vec![
             Box::new(capture::Capture::default()),
             Box::new(presence::Presence::default()),
+            Box::new(crate::inventory::analyzer::InventoryAnalyzer::default()),
         ]
     }
 }
