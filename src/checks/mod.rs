@@ -3,9 +3,11 @@
 
 pub mod accounts;
 pub mod config;
+pub mod eol;
 pub mod history;
 pub mod hygiene;
 pub mod modes;
+pub mod outdated;
 pub mod user;
 
 use crate::policy::waivers::{Date, Waivers};
@@ -122,6 +124,8 @@ pub static FAMILIES: &[&Family] = &[
     &modes::FAMILY,
     &config::FAMILY,
     &hygiene::FAMILY,
+    &outdated::FAMILY,
+    &eol::FAMILY,
 ];
 
 pub fn all() -> impl Iterator<Item = &'static Check> {

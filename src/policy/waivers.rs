@@ -79,6 +79,19 @@ impl Date {
         Date { year, month, day }
     }
 
+    /// Days since 1970-01-01 (Howard Hinnant's `days_from_civil`), the inverse of
+    /// [`Date::from_unix_days`].
+    pub fn unix_days(self) -> i64 {
+        let year = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = year.div_euclid(400);
+        let yoe = year.rem_euclid(400);
+        let month = i64::from(self.month);
+        let mp = if month > 2 { month - 3 } else { month + 9 };
+        let doy = (153 * mp + 2) / 5 + i64::from(self.day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
     /// Today, by the system clock, in UTC.
     pub fn today_utc() -> Date {
         let secs = std::time::SystemTime::now()
@@ -368,6 +381,9 @@ mod tests {
         assert_eq!(Date::from_unix_days(19_723), date("2024-01-01"));
         assert_eq!(Date::from_unix_days(20_819), date("2027-01-01"));
         assert_eq!(Date::from_unix_days(-1), date("1969-12-31"));
+        for days in [-800_000, -1, 0, 59, 60, 19_723, 20_819, 2_932_896] {
+            assert_eq!(Date::from_unix_days(days).unix_days(), days);
+        }
         assert!(date("2026-12-31") < date("2027-01-01"));
     }
 

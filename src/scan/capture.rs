@@ -1,5 +1,5 @@
 //! Keeps the small configuration files that checks read after the merge: accounts, the
-//! distribution's release files, sudoers.
+//! distribution's release files, sudoers, the package managers' repository lists.
 
 use super::analyzer::{Analyzer, Interest};
 use super::layer_report::{Entry, LayerReport, Note};
@@ -28,11 +28,17 @@ pub const KEY_FILES: &[&str] = &[
     "etc/system-release",
     "etc/SuSE-release",
     "etc/sudoers",
+    "etc/apt/sources.list",
+    "etc/apk/repositories",
 ];
 
 /// Directories whose files (direct children) are kept like `KEY_FILES`, matched by the
 /// directory's name for the same reason.
-pub const KEY_DIRS: &[&str] = &["etc/sudoers.d"];
+pub const KEY_DIRS: &[&str] = &["etc/sudoers.d", "etc/apt/sources.list.d", "etc/yum.repos.d"];
+
+/// Directories whose files are kept when the last two components of their path match:
+/// their own name alone (`vars`) is too common to keep every file under it.
+pub const KEY_SUBDIRS: &[&str] = &["etc/dnf/vars", "etc/yum/vars"];
 
 #[derive(Default)]
 pub struct Capture {
@@ -44,8 +50,15 @@ fn is_key_file(path: &str) -> bool {
     use crate::layer::path::{file_name, parent};
     let name = file_name(path);
     let dir = file_name(parent(path));
+    fn last_two(p: &str) -> (&str, &str) {
+        (file_name(parent(p)), file_name(p))
+    }
     KEY_FILES.iter().any(|key| file_name(key) == name)
         || (!dir.is_empty() && KEY_DIRS.iter().any(|key| file_name(key) == dir))
+        || (!dir.is_empty()
+            && KEY_SUBDIRS
+                .iter()
+                .any(|key| last_two(key) == last_two(parent(path))))
 }
 
 impl Analyzer for Capture {

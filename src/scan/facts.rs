@@ -3,7 +3,9 @@
 use super::accounts::{self, GroupEntry, PasswdEntry, ShadowEntry};
 use super::layer_report::{EntryKind, LayerReport};
 use super::merge::FileSystem;
+use crate::advisories::index::IndexSet;
 use crate::image::model::{ImageMeta, LayerInfo};
+use crate::policy::waivers::Date;
 use crate::report::{Diagnostic, ImageSummary};
 
 pub struct ImageFacts {
@@ -15,6 +17,12 @@ pub struct ImageFacts {
     /// The final filesystem.
     pub fs: FileSystem,
     pub diagnostics: Vec<Diagnostic>,
+    /// The day dates are judged on (the end of life of the distribution): today by the
+    /// system clock, unless the command line fixes it (`PORTCULLIS_NOW`).
+    pub today: Date,
+    /// Package indexes of the distribution's repositories, which the outdated checks
+    /// compare the installed packages with; the command line loads them.
+    pub package_indexes: IndexSet,
 }
 
 impl ImageFacts {
@@ -37,6 +45,8 @@ impl ImageFacts {
             reports,
             fs,
             diagnostics,
+            today: Date::today_utc(),
+            package_indexes: IndexSet::default(),
         }
     }
 

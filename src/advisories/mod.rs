@@ -1,0 +1,4 @@
+pub mod eol;
+pub mod index;
+pub mod osv;
+pub mod trivy;
