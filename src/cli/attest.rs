@@ -187,7 +187,8 @@ fn scan_now(args: &AttestArgs) -> Result<Scanned> {
         ..ScanOptions::default()
     };
     let started = SystemTime::now();
-    let facts = scan::scan_image(image, &options).with_context(|| image.clone())?;
+    let mut facts = scan::scan_image(image, &options).with_context(|| image.clone())?;
+    facts.today = today;
     let report = crate::checks::evaluate(&facts, &policy, &waivers, today);
     let finished = SystemTime::now();
     let parameters = json!({

@@ -5,6 +5,7 @@ pub mod attest;
 pub mod explain;
 pub mod keygen;
 mod passphrase;
+pub mod sbom;
 pub mod scan;
 pub mod verify;
 
@@ -46,6 +47,8 @@ pub enum Command {
     Attest(attest::AttestArgs),
     /// Verify a signed attestation, and that it is about a given image
     Verify(verify::VerifyArgs),
+    /// Write the image's software bill of materials (CycloneDX or SPDX JSON)
+    Sbom(sbom::SbomArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -55,6 +58,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Keygen(args) => keygen::run(args),
         Command::Attest(args) => attest::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Sbom(args) => sbom::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

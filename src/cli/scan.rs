@@ -1,6 +1,8 @@
 //! `portcullis scan IMAGE`
 
 use super::{EXIT_PASS, parse_size};
+use crate::advisories::index::IndexSet;
+use crate::advisories::index::fetch::{self, Fetcher, IndexSpec};
 use crate::image::model::Platform;
 use crate::layer::Limits;
 use crate::policy::waivers::{self, Date, Waivers};
@@ -13,8 +15,8 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-/// Fixes the date waiver expiry is judged on (`YYYY-MM-DD`), for tests and reproducible
-/// runs; unset, today's date (UTC) is used.
+/// Fixes the date waiver expiry and the distribution's end of life are judged on
+/// (`YYYY-MM-DD`), for tests and reproducible runs; unset, today's date (UTC) is used.
 pub const NOW_ENV: &str = "PORTCULLIS_NOW";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +143,49 @@ pub struct ScanArgs {
     /// Largest single file accepted (e.g. 64G)
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64G")]
     pub max_file_size: u64,
+
+    /// Compare the OS packages with this package index: a Debian Packages, Alpine APKINDEX
+    /// (or APKINDEX.tar.gz) or RPM primary.xml, plain or compressed, as a file or an http(s)
+    /// URL. SUITE names its suite (bookworm-security=Packages.xz), else the location does;
+    /// updates from a *-security suite rank higher. Repeatable
+    #[arg(long = "package-index", value_name = "[SUITE=]FILE|URL")]
+    pub package_indexes: Vec<IndexSpec>,
+
+    /// Download the package indexes of the repositories the image is configured with (apt
+    /// sources, /etc/apk/repositories, yum repositories with a baseurl) into the index cache,
+    /// and compare the OS packages with them; what cannot be fetched is a diagnostic
+    #[arg(long)]
+    pub fetch_indexes: bool,
+}
+
+/// The explicit `--package-index` files and URLs; one that cannot be read fails the scan.
+fn load_package_indexes(specs: &[IndexSpec], fetcher: &Fetcher) -> Result<IndexSet> {
+    let mut set = IndexSet::default();
+    for spec in specs {
+        let (index, note) = fetcher
+            .load(spec)
+            .with_context(|| format!("--package-index {spec}"))?;
+        if let Some(note) = note {
+            eprintln!("portcullis: warning: --package-index {spec}: {note}");
+        }
+        set.push(index);
+    }
+    Ok(set)
+}
+
+/// Adds the indexes of `--package-index` and `--fetch-indexes` to the scanned image.
+fn add_package_indexes(
+    facts: &mut scan::facts::ImageFacts,
+    explicit: IndexSet,
+    fetch_indexes: bool,
+    fetcher: &Fetcher,
+) {
+    facts.package_indexes = explicit;
+    if fetch_indexes {
+        let (fetched, diagnostics) = fetch::fetch_for_image(facts, fetcher);
+        facts.package_indexes.indexes.extend(fetched.indexes);
+        facts.diagnostics.extend(diagnostics);
+    }
 }
 
 /// Where one rendering goes.
@@ -168,7 +213,12 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             max_entry_size: args.max_file_size,
         },
     };
-    let facts = scan::scan_image(&args.image, &options).with_context(|| args.image.clone())?;
+    let fetcher = Fetcher::new(&policy.params.packages);
+    let explicit = load_package_indexes(&args.package_indexes, &fetcher)?;
+    let mut facts = scan::scan_image(&args.image, &options).with_context(|| args.image.clone())?;
+    facts.today = today;
+    let fetch_indexes = args.fetch_indexes && policy.params.packages.check_outdated;
+    add_package_indexes(&mut facts, explicit, fetch_indexes, &fetcher);
     let report = crate::checks::evaluate(&facts, &policy, &waivers, today);
     emit(&report, &outputs)?;
     Ok(match report.gate.result {
@@ -188,7 +238,8 @@ pub(crate) fn load_waivers(explicit: Option<&Path>) -> Result<Waivers> {
     Waivers::load(path).context("invalid waiver file")
 }
 
-/// The date waivers are judged on: `PORTCULLIS_NOW` when set, else today (UTC).
+/// The date waivers and end of life are judged on: `PORTCULLIS_NOW` when set, else today
+/// (UTC).
 pub(crate) fn today() -> Result<Date> {
     match std::env::var(NOW_ENV) {
         Ok(text) if !text.is_empty() => text.parse().with_context(|| format!("{NOW_ENV}={text}")),

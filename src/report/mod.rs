@@ -1,9 +1,12 @@
 //! Findings and the report that carries them; renderers live in the submodules.
 
+pub mod cyclonedx;
 pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod sarif;
+pub mod sbom;
+pub mod spdx;
 pub mod table;
 
 use crate::image::model::{LayerInfo, Platform, Transport};

@@ -7,9 +7,12 @@
 //! `params.packages.index_max_age_hours`, and always when `params.packages.offline` is set;
 //! when a download fails, an older copy is used with a note saying so.
 
-use super::sources::{IndexSource, Sources};
-use super::{IndexError, IndexFormat, Origin, PackageIndex};
+use super::sources::{self, ConfigFile, IndexSource, Sources};
+use super::{IndexError, IndexFormat, IndexSet, Origin, PackageIndex};
 use crate::policy::params::PackageParams;
+use crate::report::Diagnostic;
+use crate::scan::facts::ImageFacts;
+use crate::scan::layer_report::EntryKind;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
@@ -339,7 +342,7 @@ impl Fetcher {
     }
 
     /// The index of one configured source: its URLs in turn, moving on only when one is
-    /// missing (HTTP 404), as apt does with compressions.
+    /// missing (HTTP 404, or not cached when offline), as apt does with compressions.
     pub fn load_source(
         &self,
         source: &IndexSource,
@@ -360,7 +363,9 @@ impl Fetcher {
                     let index = read_file(&fetched.path, url, Origin::new(suite, url))?;
                     return Ok((index, fetched.note));
                 }
-                Err(e @ FetchError::Status { status: 404, .. }) => last = Some(e),
+                Err(e @ (FetchError::Status { status: 404, .. } | FetchError::Offline { .. })) => {
+                    last = Some(e)
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -390,6 +395,74 @@ impl Fetcher {
         }
         (indexes, notes)
     }
+}
+
+/// Configuration files that name repositories (see [`sources`]).
+const SOURCE_FILES: &[&str] = &["etc/apt/sources.list", "etc/apk/repositories"];
+/// Directories of such files.
+const SOURCE_DIRS: &[&str] = &[
+    "etc/apt/sources.list.d",
+    "etc/yum.repos.d",
+    "etc/dnf/vars",
+    "etc/yum/vars",
+];
+
+/// The repository configuration of the image's final filesystem.
+pub fn image_sources(facts: &ImageFacts) -> Sources {
+    let mut files = Vec::new();
+    for path in SOURCE_FILES {
+        if let Some(data) = facts.read_file(path) {
+            files.push(ConfigFile {
+                path: path.to_string(),
+                data,
+            });
+        }
+    }
+    for dir in SOURCE_DIRS {
+        let Some((resolved, node)) = facts.fs.resolve(dir) else {
+            continue;
+        };
+        if node.entry.kind != EntryKind::Dir {
+            continue;
+        }
+        let prefix = format!("{resolved}/");
+        let mut children: Vec<String> = facts
+            .fs
+            .iter()
+            .filter_map(|n| n.entry.path.strip_prefix(&prefix))
+            .filter(|name| !name.contains('/'))
+            .map(|name| format!("{dir}/{name}"))
+            .collect();
+        children.sort();
+        for path in children {
+            if let Some(data) = facts.read_file(&path) {
+                files.push(ConfigFile { path, data });
+            }
+        }
+    }
+    let os = crate::inventory::os::detect(|p| facts.read_file(p));
+    sources::sources(&files, &facts.meta.platform, os.as_ref())
+}
+
+/// The indexes of the repositories the image is configured with, and diagnostics for
+/// what could not be fetched.
+pub fn fetch_for_image(facts: &ImageFacts, fetcher: &Fetcher) -> (IndexSet, Vec<Diagnostic>) {
+    let sources = image_sources(facts);
+    let mut diagnostics = Vec::new();
+    if sources.sources.is_empty() && sources.notes.is_empty() {
+        diagnostics.push(Diagnostic {
+            layer: None,
+            path: None,
+            message: "--fetch-indexes: the image configures no apt, apk or yum repository".into(),
+        });
+    }
+    let (indexes, notes) = fetcher.load_sources(&sources);
+    diagnostics.extend(notes.into_iter().map(|(file, message)| Diagnostic {
+        layer: None,
+        path: Some(format!("/{file}")),
+        message,
+    }));
+    (IndexSet { indexes }, diagnostics)
 }
 
 fn read_file(path: &Path, location: &str, origin: Origin) -> Result<PackageIndex, FetchError> {

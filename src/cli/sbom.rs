@@ -1,0 +1,101 @@
+//! `portcullis sbom IMAGE`: the image's software bill of materials, as CycloneDX 1.5 or
+//! SPDX 2.3 JSON.
+
+use super::EXIT_PASS;
+use super::scan::{NOW_ENV, write_atomically};
+use crate::image::model::Platform;
+use crate::report::sbom::Sbom;
+use crate::report::{cyclonedx, spdx};
+use crate::scan::{self, ScanOptions};
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The reproducible-builds convention for a fixed timestamp (seconds since the epoch).
+pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SbomFormat {
+    /// CycloneDX 1.5 JSON
+    Cyclonedx,
+    /// SPDX 2.3 JSON
+    Spdx,
+}
+
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    /// The image: docker-archive:PATH, oci:DIR[:TAG], oci-archive:PATH[:TAG], or a path
+    /// (format detected)
+    pub image: String,
+
+    /// Document format
+    #[arg(long, value_enum, default_value = "cyclonedx")]
+    pub format: SbomFormat,
+
+    /// Write the document here (replaced atomically) instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Platform to pick from a multi-platform index (default: linux and this host's
+    /// architecture)
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<Platform>,
+}
+
+pub fn run(args: SbomArgs) -> Result<u8> {
+    let created = creation_time()?;
+    let options = ScanOptions {
+        platform: args.platform.clone(),
+        ..ScanOptions::default()
+    };
+    let facts = scan::scan_image(&args.image, &options).with_context(|| args.image.clone())?;
+    let inventory = crate::inventory::inventory(&facts);
+    let summary = facts.summary();
+    let sbom = Sbom::new(&summary, &inventory, crate::attest::rfc3339(created));
+    let render = |out: &mut dyn Write| match args.format {
+        SbomFormat::Cyclonedx => cyclonedx::write(&sbom, out),
+        SbomFormat::Spdx => spdx::write(&sbom, out),
+    };
+    match &args.output {
+        Some(path) => write_atomically(path, render)?,
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            render(&mut lock)?;
+            lock.flush()?;
+        }
+    }
+    for diagnostic in &facts.diagnostics {
+        let path = diagnostic.path.as_deref().unwrap_or("");
+        eprintln!("portcullis: note: /{path}: {}", diagnostic.message);
+    }
+    Ok(EXIT_PASS)
+}
+
+/// When the document says it was made: `PORTCULLIS_NOW` (a date, or an RFC 3339 time),
+/// else `SOURCE_DATE_EPOCH`, else now.
+fn creation_time() -> Result<SystemTime> {
+    if let Ok(text) = std::env::var(NOW_ENV)
+        && !text.is_empty()
+    {
+        if let Some(time) = crate::attest::parse_rfc3339(&text) {
+            return Ok(time);
+        }
+        let date: crate::policy::waivers::Date =
+            text.parse().with_context(|| format!("{NOW_ENV}={text}"))?;
+        let days = u64::try_from(date.unix_days())
+            .with_context(|| format!("{NOW_ENV}={text}: before 1970"))?;
+        return Ok(UNIX_EPOCH + Duration::from_secs(days * 86_400));
+    }
+    if let Ok(text) = std::env::var(SOURCE_DATE_EPOCH)
+        && !text.is_empty()
+    {
+        let Ok(seconds) = text.trim().parse::<u64>() else {
+            bail!("{SOURCE_DATE_EPOCH}={text}: not a number of seconds");
+        };
+        return Ok(UNIX_EPOCH + Duration::from_secs(seconds));
+    }
+    Ok(SystemTime::now())
+}
