@@ -551,7 +551,7 @@ fn fetch_indexes_from_the_apk_repositories_of_the_image() {
             )
             .file(
                 "etc/apk/repositories",
-                &format!(
+                format!(
                     "{0}/alpine/v3.20/main\n{0}/alpine/v3.20/community\n",
                     server.url()
                 ),

@@ -340,12 +340,12 @@ fn sniff(head: &[u8]) -> Sniffed {
     }
 }
 
+/// A reader with bytes already read from its front put back.
+type Peeked<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
+
 /// Reads up to `n` bytes from the front of `input`, and gives back a reader that still
 /// yields them.
-fn peek<R: Read>(
-    mut input: R,
-    n: usize,
-) -> io::Result<(Vec<u8>, io::Chain<io::Cursor<Vec<u8>>, R>)> {
+fn peek<R: Read>(mut input: R, n: usize) -> io::Result<(Vec<u8>, Peeked<R>)> {
     let mut head = Vec::with_capacity(n);
     (&mut input).take(n as u64).read_to_end(&mut head)?;
     Ok((head.clone(), io::Cursor::new(head).chain(input)))
@@ -554,7 +554,7 @@ mod tests {
     fn a_decompression_bomb_stops_at_the_limit() {
         let mut limited = Limited::new(io::repeat(0), 1000);
         let mut sink = Vec::new();
-        let err = (&mut limited).read_to_end(&mut sink).unwrap_err();
+        let err = limited.read_to_end(&mut sink).unwrap_err();
         assert!(matches!(IndexError::from(err), IndexError::TooLarge));
     }
 
