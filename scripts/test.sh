@@ -15,6 +15,8 @@ apt_packages=(
     docker-registry         # a real registry for docker:// pulls and attestation pushes
     apache2-utils           # htpasswd for the authenticated registry
     mmdebstrap              # real Debian root filesystems
+    distro-info-data        # Debian's and Ubuntu's release dates (end-of-life table)
+    xz-utils curl dpkg      # the accuracy tests' independent index reading and downloads
     python3-pip python3-venv
 )
 pip_packages=(

@@ -15,6 +15,7 @@ use crate::report::Finding;
 use crate::scan::facts::ImageFacts;
 
 const REFS: &[Reference] = &[
+    Reference::Cis("4.4"),
     Reference::Cwe(1104),
     Reference::Url("https://endoflife.date"),
 ];

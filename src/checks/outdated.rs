@@ -28,7 +28,7 @@ pub static PACKAGE: Check = Check {
         distribution's point releases and updates.",
     remediation: "Rebuild the image on a current base image, or upgrade its packages while \
         building (`apt-get update && apt-get upgrade`, `apk upgrade`, `dnf upgrade`).",
-    references: &[Reference::Cis("4.7"), Reference::Cwe(1104)],
+    references: &[Reference::Cis("4.4"), Reference::Cwe(1104)],
 };
 
 pub static SECURITY: Check = Check {
@@ -41,7 +41,7 @@ pub static SECURITY: Check = Check {
         for vulnerabilities, so the installed version has a known, fixed vulnerability.",
     remediation: "Rebuild the image on a current base image, or install the security \
         updates while building (`apt-get update && apt-get upgrade`).",
-    references: &[Reference::Cis("4.7"), Reference::Cwe(1395)],
+    references: &[Reference::Cis("4.4"), Reference::Cwe(1395)],
 };
 
 pub static FAMILY: Family = Family {

@@ -132,8 +132,9 @@ impl Default for SecretParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PackageParams {
-    /// Compare installed OS packages with the package indexes of the repositories the image
-    /// itself is configured with (apt sources, apk repositories).
+    /// Compare installed OS packages with package indexes: those given with
+    /// `--package-index`, and with `--fetch-indexes` those of the repositories the image
+    /// itself is configured with (apt sources, apk repositories, yum repositories).
     pub check_outdated: bool,
     /// Where downloaded package indexes are cached; empty means the user cache directory.
     pub index_cache: PathBuf,
@@ -258,7 +259,7 @@ pub const REFERENCE: &[ParamDoc] = &[
     ParamDoc {
         key: "packages.check_outdated",
         kind: "boolean",
-        doc: "Compare OS packages with the indexes of the repositories the image is configured with.",
+        doc: "Compare OS packages with package indexes (`--package-index`, and with `--fetch-indexes` those of the repositories the image is configured with).",
     },
     ParamDoc {
         key: "packages.index_cache",
@@ -273,7 +274,7 @@ pub const REFERENCE: &[ParamDoc] = &[
     ParamDoc {
         key: "packages.offline",
         kind: "boolean",
-        doc: "Never download package indexes; a missing one is a diagnostic.",
+        doc: "Never download package indexes: use cached copies whatever their age; a missing one is a diagnostic.",
     },
     ParamDoc {
         key: "packages.eol_warning_days",
