@@ -123,13 +123,20 @@ impl Origin {
     /// `dists/SUITE/` path (or apt's `_dists_SUITE_` list file name), an Alpine
     /// `/vX.Y/REPO/` path. A suite or location naming `-security` is a security suite.
     pub fn new(suite: Option<String>, location: &str) -> Origin {
-        let suite = suite
-            .filter(|s| !s.is_empty())
-            .or_else(|| suite_in(location));
-        let security = match &suite {
-            Some(s) => is_security_suite(s),
-            None => location.contains("-security"),
-        } || location.contains("/debian-security/");
+        let (suite, security) = match suite.filter(|s| !s.is_empty()) {
+            // A suite named on the command line is taken at its word.
+            Some(named) => {
+                let security = is_security_suite(&named);
+                (Some(named), security)
+            }
+            None => {
+                let found = suite_in(location);
+                let security = found.as_deref().is_some_and(is_security_suite)
+                    || location.contains("/debian-security/")
+                    || (found.is_none() && location.contains("-security"));
+                (found, security)
+            }
+        };
         Origin {
             suite,
             location: location.to_string(),
