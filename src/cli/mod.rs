@@ -2,6 +2,7 @@
 //! or `--output`.
 
 pub mod explain;
+pub mod progress;
 pub mod scan;
 
 use clap::{Parser, Subcommand};
