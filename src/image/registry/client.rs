@@ -169,9 +169,16 @@ impl Client {
                     continue;
                 }
                 Err(e) => {
+                    let mut message = describe(&e);
+                    if e.is_connect() && !self.insecure {
+                        message.push_str(
+                            " (for a registry that serves plain HTTP or a self-signed \
+                             certificate, pass --insecure)",
+                        );
+                    }
                     return Err(RegistryError::Network {
                         registry: self.target.registry.clone(),
-                        message: describe(&e),
+                        message,
                     });
                 }
             };
