@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod builder;
+pub mod mock_registry;
 pub mod services;
 
 use serde_json::Value;
