@@ -71,8 +71,8 @@ pub struct ScanArgs {
     pub insecure: bool,
 
     /// Verify registry certificates (--tls-verify=false is --insecure, as in skopeo)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
-          action = ArgAction::Set)]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", action = ArgAction::Set)]
     pub tls_verify: Option<bool>,
 
     /// Layer cache directory (default: $XDG_CACHE_HOME/portcullis or ~/.cache/portcullis)
