@@ -82,16 +82,19 @@ PY
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 time_cmd() { # runs a shell command N times, prints the median wall seconds
-    local i t
+    local i
     for ((i = 0; i < runs; i++)); do
-        t=$( { /usr/bin/time -f "%e" sh -c "$1" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-        echo "$t"
+        # -o: the command's own stderr is discarded, time's report is kept. A scan that
+        # fails the gate exits 1; its time still counts.
+        /usr/bin/time -f "%e" -o "$work/.time" sh -c "$1" >/dev/null 2>&1 || true
+        tail -1 "$work/.time"
     done | median
 }
 
 peak_rss() { # peak resident KiB of one scan
     # shellcheck disable=SC2086
-    { /usr/bin/time -f "%M" "$bin" scan "$1" --format json $scan_args >/dev/null 2>/dev/null; } 2>&1 | tail -1
+    /usr/bin/time -f "%M" -o "$work/.rss" "$bin" scan "$1" --format json $scan_args >/dev/null 2>&1 || true
+    tail -1 "$work/.rss"
 }
 
 report() { # label baseline_cmd image
