@@ -103,7 +103,7 @@ report() { # label baseline_cmd image
     scan=$(time_cmd "'$bin' scan '$3' --format json $scan_args")
     rss=$(peak_rss "$3")
     awk -v l="$1" -v b="$base" -v s="$scan" -v m="$rss" \
-        'BEGIN { printf "%-34s %8.2f s %8.2f s %7.2fx %8.1f MiB\n", l, b, s, (b > 0 ? s / b : 0), m / 1024 }'
+        'BEGIN { printf "%-46s %8.2f s %8.2f s %7.2fx %8.1f MiB\n", l, b, s, (b > 0 ? s / b : 0), m / 1024 }'
 }
 
 case "$sizes" in
@@ -120,7 +120,7 @@ for name in "${names[@]}"; do
     make_images "$name" "$rootfs"
 done
 
-printf "%-34s %10s %10s %8s %12s\n" "image" "baseline" "scan" "ratio" "peak memory"
+printf "%-46s %10s %10s %8s %12s\n" "image" "baseline" "scan" "ratio" "peak memory"
 for name in "${names[@]}"; do
     dir="$work/$name"
     mib=$(( $(stat -c %s "$dir/one.tar") / 1048576 ))
