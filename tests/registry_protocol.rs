@@ -152,3 +152,11 @@ fn bytes_that_do_not_match_their_digests_stop_the_scan() {
     pull(&registry, &format!("team/app@{wrong}"), "pw")
         .expect_scan_error("team/app", &["not found"]);
 }
+
+#[test]
+fn a_missing_path_is_not_mistaken_for_a_registry_name() {
+    let run = scan_with("./no-such-dir/App.tar", &[], &[], None);
+    run.expect_scan_error("./no-such-dir/App.tar", &["no such file or directory"]);
+    let run = scan_with("docker://Bad/Name", &[], &[], None);
+    run.expect_scan_error("docker://Bad/Name", &["not an image reference"]);
+}

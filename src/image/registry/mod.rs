@@ -88,7 +88,19 @@ pub enum RegistryError {
 
 /// Pulls and scans `reference` (the text after `docker://`, or a bare name).
 pub fn load(text: &str, reference: &str, opts: &LoadOptions) -> Result<Loaded, ImageError> {
-    let target = RegistryRef::parse(reference)?;
+    let target = RegistryRef::parse(reference).map_err(|e| match e {
+        // A bare argument that is neither a file nor an image name is most likely a path
+        // with a typo.
+        RegistryError::BadReference { reference, reason } if !text.starts_with("docker://") => {
+            RegistryError::BadReference {
+                reference,
+                reason: format!(
+                    "no such file or directory, and not an image name to pull either ({reason})"
+                ),
+            }
+        }
+        other => other,
+    })?;
     let credentials = match &opts.remote.credentials {
         Some(c) => Some(c.clone()),
         None => credentials::lookup(&target.registry)?,
