@@ -5,6 +5,7 @@ pub mod attest;
 pub mod explain;
 pub mod keygen;
 mod passphrase;
+pub mod progress;
 pub mod sbom;
 pub mod scan;
 pub mod verify;

@@ -1,19 +1,24 @@
 //! `portcullis scan IMAGE`
 
+use super::progress::Progress;
 use super::{EXIT_PASS, parse_size};
 use crate::advisories::index::IndexSet;
 use crate::advisories::index::fetch::{self, Fetcher, IndexSpec};
+use crate::image::cache::CacheConfig;
 use crate::image::model::Platform;
+use crate::image::registry::RemoteOptions;
+use crate::image::registry::credentials::Credentials;
 use crate::layer::Limits;
 use crate::policy::waivers::{self, Date, Waivers};
 use crate::policy::{self, Severity, Verdict};
 use crate::report::{self, Report, table::Style};
 use crate::scan::{self, ScanOptions};
 use anyhow::{Context, Result, bail};
-use clap::Args;
-use std::io::{IsTerminal, Write};
+use clap::{ArgAction, Args};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Fixes the date waiver expiry and the distribution's end of life are judged on
 /// (`YYYY-MM-DD`), for tests and reproducible runs; unset, today's date (UTC) is used.
@@ -87,8 +92,9 @@ fn parse_severities(text: &str) -> Result<Severity, String> {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// The image: docker-archive:PATH, oci:DIR[:TAG], oci-archive:PATH[:TAG], or a path
-    /// (format detected)
+    /// The image: docker-archive:PATH, oci:DIR[:TAG], oci-archive:PATH[:TAG],
+    /// docker-daemon:NAME[:TAG], docker://[REGISTRY/]NAME[:TAG|@DIGEST], or a path (format
+    /// detected) or a name to pull
     pub image: String,
 
     /// Platform to pick from a multi-platform index (default: linux and this host's
@@ -144,6 +150,43 @@ pub struct ScanArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64G")]
     pub max_file_size: u64,
 
+    /// Registry user name (the password is read from stdin with --password-stdin)
+    #[arg(long, value_name = "USER", requires = "password_stdin")]
+    pub username: Option<String>,
+
+    /// Read the registry password or token from stdin
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+
+    /// Do not verify registry certificates, and allow plain-HTTP registries
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Verify registry certificates (--tls-verify=false is --insecure, as in skopeo)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", action = ArgAction::Set)]
+    pub tls_verify: Option<bool>,
+
+    /// Layer cache directory (default: $XDG_CACHE_HOME/portcullis or ~/.cache/portcullis)
+    #[arg(long, value_name = "DIR", env = "PORTCULLIS_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Scan every layer; neither read nor write the layer cache
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Size the layer cache is trimmed to, least recently used entries first (e.g. 2G)
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "2G")]
+    pub cache_max_size: u64,
+
+    /// No progress on stderr
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Log each layer (scanned or taken from the cache) and what was read, on stderr
+    #[arg(short, long)]
+    pub verbose: bool,
+
     /// Compare the OS packages with this package index: a Debian Packages, Alpine APKINDEX
     /// (or APKINDEX.tar.gz) or RPM primary.xml, plain or compressed, as a file or an http(s)
     /// URL. SUITE names its suite (bookworm-security=Packages.xz), else the location does;
@@ -156,6 +199,41 @@ pub struct ScanArgs {
     /// and compare the OS packages with them; what cannot be fetched is a diagnostic
     #[arg(long)]
     pub fetch_indexes: bool,
+}
+
+impl ScanArgs {
+    fn remote(&self) -> Result<RemoteOptions> {
+        let credentials = match &self.username {
+            Some(user) => {
+                let mut password = String::new();
+                std::io::stdin()
+                    .take(64 << 10)
+                    .read_to_string(&mut password)
+                    .context("reading the password from stdin")?;
+                let password = password.trim_end_matches(['\n', '\r']);
+                if password.is_empty() {
+                    bail!("--password-stdin: stdin is empty");
+                }
+                Some(Credentials::basic(user.clone(), password))
+            }
+            None => None,
+        };
+        Ok(RemoteOptions {
+            credentials,
+            insecure: self.insecure || self.tls_verify == Some(false),
+        })
+    }
+
+    fn cache(&self) -> Option<CacheConfig> {
+        if self.no_cache {
+            return None;
+        }
+        let dir = self.cache_dir.clone().or_else(CacheConfig::default_dir)?;
+        Some(CacheConfig {
+            dir,
+            max_size: self.cache_max_size,
+        })
+    }
 }
 
 /// The explicit `--package-index` files and URLs; one that cannot be read fails the scan.
@@ -205,6 +283,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     let waivers = load_waivers(args.ignore_file.as_deref())?;
     let today = today()?;
 
+    let progress = Arc::new(Progress::new(args.quiet, args.verbose));
     let options = ScanOptions {
         platform: args.platform.clone(),
         limits: Limits {
@@ -212,10 +291,15 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             max_total_bytes: args.max_uncompressed_size,
             max_entry_size: args.max_file_size,
         },
+        remote: args.remote()?,
+        cache: args.cache(),
+        observer: Some(progress.clone()),
     };
     let fetcher = Fetcher::new(&policy.params.packages);
     let explicit = load_package_indexes(&args.package_indexes, &fetcher)?;
-    let mut facts = scan::scan_image(&args.image, &options).with_context(|| args.image.clone())?;
+    let scanned = scan::scan_image(&args.image, &options);
+    progress.finish();
+    let mut facts = scanned.with_context(|| args.image.clone())?;
     facts.today = today;
     let fetch_indexes = args.fetch_indexes && policy.params.packages.check_outdated;
     add_package_indexes(&mut facts, explicit, fetch_indexes, &fetcher);

@@ -24,9 +24,13 @@ impl AnalyzerSet for DefaultAnalyzers {
     }
 }
 
+use crate::image::cache::{CacheConfig, LayerCache};
+use crate::image::observe::{Observer, Silent};
+use crate::image::registry::RemoteOptions;
 use crate::image::{self, LoadOptions, model::Platform, reference::ImageRef};
 use crate::layer::{Budget, Limits};
 use facts::ImageFacts;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -36,24 +40,58 @@ pub enum ScanError {
     Image(#[from] image::ImageError),
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ScanOptions {
     pub platform: Option<Platform>,
     pub limits: Limits,
+    /// Registry credentials and transport security.
+    pub remote: RemoteOptions,
+    /// The layer cache; `None` scans every layer.
+    pub cache: Option<CacheConfig>,
+    /// Progress and details; `None` is silent.
+    pub observer: Option<Arc<dyn Observer>>,
+}
+
+impl std::fmt::Debug for ScanOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanOptions")
+            .field("platform", &self.platform)
+            .field("limits", &self.limits)
+            .field("remote", &self.remote)
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Reads the image `reference` once and returns what its layers hold, merged.
 pub fn scan_image(reference: &str, options: &ScanOptions) -> Result<ImageFacts, ScanError> {
     let image_ref = ImageRef::parse(reference)?;
     let budget = Budget::new(options.limits);
+    let observer: &dyn Observer = options.observer.as_deref().unwrap_or(&Silent);
+    let analyzers = DefaultAnalyzers;
+    // A cache that cannot be opened (read-only home, say) costs speed, not the scan.
+    let cache = options.cache.as_ref().and_then(|config| {
+        LayerCache::open(config, &analyzers.fingerprint())
+            .map_err(|e| observer.detail(&e.to_string()))
+            .ok()
+    });
     let loaded = image::load(
         reference,
         &image_ref,
         &LoadOptions {
             platform: options.platform.as_ref(),
-            analyzers: &DefaultAnalyzers,
+            analyzers: &analyzers,
             budget: &budget,
+            cache: cache.as_ref(),
+            observer,
+            remote: &options.remote,
         },
     )?;
+    if let Some(cache) = &cache
+        && cache.stored() > 0
+        && let Err(e) = cache.evict()
+    {
+        observer.detail(&e.to_string());
+    }
     Ok(ImageFacts::new(loaded.meta, loaded.layers, loaded.reports))
 }

@@ -6,6 +6,8 @@
 
 pub mod builder;
 pub mod gate;
+pub mod mock_registry;
+pub mod services;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! Getting package indexes: files given on the command line, and downloads (HTTP and
-//! HTTPS, rustls with the web's root certificates) kept in a cache directory.
+//! HTTPS through reqwest's blocking client, rustls with the system's root certificates)
+//! kept in a cache directory.
 //!
 //! A download is bounded in size and time, written to a temporary file beside its cache
 //! entry and renamed into place, so concurrent runs and interrupted downloads never leave
@@ -26,8 +27,8 @@ pub const MAX_DOWNLOAD: u64 = 256 << 20;
 /// Largest `repomd.xml` accepted.
 const MAX_REPOMD: u64 = 16 << 20;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
-const BODY_TIMEOUT: Duration = Duration::from_secs(600);
+/// Longest one download may take, start to end.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -128,7 +129,8 @@ pub struct Fetched {
 
 /// Downloads through the cache.
 pub struct Fetcher {
-    agent: ureq::Agent,
+    /// Built on the first download: a scan with only index files never starts a client.
+    http: std::sync::OnceLock<Result<reqwest::blocking::Client, String>>,
     cache: Option<PathBuf>,
     max_age: Duration,
     offline: bool,
@@ -136,15 +138,8 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(params: &PackageParams) -> Fetcher {
-        let config = ureq::Agent::config_builder()
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_recv_response(Some(RESPONSE_TIMEOUT))
-            .timeout_recv_body(Some(BODY_TIMEOUT))
-            .http_status_as_error(false)
-            .user_agent(format!("portcullis/{}", env!("CARGO_PKG_VERSION")))
-            .build();
         Fetcher {
-            agent: config.into(),
+            http: std::sync::OnceLock::new(),
             cache: cache_dir(params),
             max_age: Duration::from_secs(u64::from(params.index_max_age_hours) * 3600),
             offline: params.offline,
@@ -203,21 +198,42 @@ impl Fetcher {
         }
     }
 
+    fn client(&self) -> Result<&reqwest::blocking::Client, String> {
+        self.http
+            .get_or_init(|| {
+                // reqwest is built without a default crypto provider; ring is the one
+                // compiled in (the registry client installs the same).
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                reqwest::blocking::Client::builder()
+                    .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .timeout(DOWNLOAD_TIMEOUT)
+                    .build()
+                    .map_err(|e| describe(&e))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     fn download(&self, url: &str, cached: Option<&Path>) -> Result<Fetched, FetchError> {
-        let transport = |e: ureq::Error| match e {
-            ureq::Error::BodyExceedsLimit(_) => FetchError::TooLarge { url: url.into() },
-            e => FetchError::Transport {
-                url: url.into(),
-                reason: e.to_string(),
-            },
+        let transport = |reason: String| FetchError::Transport {
+            url: url.into(),
+            reason,
         };
-        let response = self.agent.get(url).call().map_err(transport)?;
+        let client = self.client().map_err(transport)?;
+        let response = client
+            .get(url)
+            .send()
+            .map_err(|e| transport(describe(&e)))?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
             return Err(FetchError::Status {
                 url: url.into(),
                 status,
             });
+        }
+        if response.content_length().is_some_and(|n| n > MAX_DOWNLOAD) {
+            return Err(FetchError::TooLarge { url: url.into() });
         }
         let dir = match cached.and_then(Path::parent) {
             Some(dir) => {
@@ -234,20 +250,11 @@ impl Fetcher {
                 path: dir.clone(),
                 source,
             })?;
-        let mut body = response
-            .into_body()
-            .into_with_config()
-            .limit(MAX_DOWNLOAD)
-            .reader();
-        io::copy(&mut body, tmp.as_file_mut()).map_err(|e| {
-            match e.get_ref().and_then(|i| i.downcast_ref::<ureq::Error>()) {
-                Some(ureq::Error::BodyExceedsLimit(_)) => FetchError::TooLarge { url: url.into() },
-                _ => FetchError::Transport {
-                    url: url.into(),
-                    reason: e.to_string(),
-                },
-            }
-        })?;
+        let copied = io::copy(&mut response.take(MAX_DOWNLOAD + 1), tmp.as_file_mut())
+            .map_err(|e| transport(describe(&e)))?;
+        if copied > MAX_DOWNLOAD {
+            return Err(FetchError::TooLarge { url: url.into() });
+        }
         tmp.as_file_mut()
             .flush()
             .map_err(|source| FetchError::Cache {
@@ -463,6 +470,21 @@ pub fn fetch_for_image(facts: &ImageFacts, fetcher: &Fetcher) -> (IndexSet, Vec<
         message,
     }));
     (IndexSet { indexes }, diagnostics)
+}
+
+/// An error and its causes, on one line: reqwest's own message rarely says what failed.
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn read_file(path: &Path, location: &str, origin: Origin) -> Result<PackageIndex, FetchError> {

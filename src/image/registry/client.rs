@@ -1,0 +1,517 @@
+//! The HTTP side of a pull: the distribution API's manifest and blob endpoints, with
+//! authentication, retries with backoff, and blob bodies handed to the scanner as they
+//! arrive (resumed with a range request when a connection breaks mid-blob).
+
+use super::RegistryError;
+use super::auth::{self, Challenge, TokenRequest};
+use super::credentials::Credentials;
+use super::name::RegistryRef;
+use crate::image::body::BodySender;
+use crate::layer::decode::sha256_of;
+use bytes::Buf as _;
+use reqwest::StatusCode;
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_RANGE, CONTENT_TYPE, RANGE, WWW_AUTHENTICATE,
+};
+use std::time::Duration;
+
+/// Manifest media types asked for, most specific last (as Docker's client sends them).
+const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+    application/vnd.docker.distribution.manifest.list.v2+json, \
+    application/vnd.oci.image.manifest.v1+json, \
+    application/vnd.docker.distribution.manifest.v2+json";
+const SCHEMA1_PREFIX: &str = "application/vnd.docker.distribution.manifest.v1";
+/// Retries after the first attempt, for 5xx, 429 and broken connections.
+const RETRIES: u32 = 4;
+/// First backoff; doubled on each retry.
+const BACKOFF: Duration = Duration::from_millis(250);
+/// Times a blob download is resumed after its connection broke.
+const RESUMES: u32 = 4;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// A connection silent for this long is broken.
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A manifest or index as received: its bytes, its Content-Type and the digest of the bytes.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub data: Vec<u8>,
+    pub media_type: Option<String>,
+    pub digest: String,
+}
+
+/// A client for one repository of one registry.
+pub struct Client {
+    http: reqwest::Client,
+    /// `https://host[:port]` or, with `--insecure`, possibly `http://`.
+    base: String,
+    target: RegistryRef,
+    credentials: Option<Credentials>,
+    insecure: bool,
+    /// The `Authorization` header that last worked (Basic, or a bearer token).
+    authorization: tokio::sync::Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field("target", &self.target)
+            .field("credentials", &self.credentials)
+            .field("insecure", &self.insecure)
+            .finish_non_exhaustive()
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    // reqwest's Display stops at the outermost layer ("error sending request"); the cause
+    // (connection refused, certificate unknown ...) is what a user needs.
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn transient(e: &reqwest::Error) -> bool {
+    e.is_connect() || e.is_timeout() || e.is_request() || e.is_body()
+}
+
+fn backoff(attempt: u32) -> Duration {
+    BACKOFF * 2u32.saturating_pow(attempt.min(8))
+}
+
+impl Client {
+    /// A client for `target`. With `insecure`, certificates are not verified and a registry
+    /// that does not speak TLS is reached over plain HTTP.
+    pub async fn connect(
+        target: RegistryRef,
+        credentials: Option<Credentials>,
+        insecure: bool,
+    ) -> Result<Client, RegistryError> {
+        // reqwest is built without a default crypto provider; ring is the one compiled in.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
+            .tls_danger_accept_invalid_certs(insecure)
+            .build()
+            .map_err(|e| RegistryError::Network {
+                registry: target.registry.clone(),
+                message: describe(&e),
+            })?;
+        let host = target.api_host().to_string();
+        let mut base = format!("https://{host}");
+        if insecure {
+            // A plain HTTP registry fails the TLS handshake: fall back to HTTP.
+            let probe = http.get(format!("{base}/v2/")).send().await;
+            if let Err(e) = probe
+                && e.is_connect()
+            {
+                base = format!("http://{host}");
+            }
+        }
+        Ok(Client {
+            http,
+            base,
+            target,
+            credentials,
+            insecure,
+            authorization: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    fn url(&self, kind: &str, reference: &str) -> String {
+        format!(
+            "{}/v2/{}/{kind}/{reference}",
+            self.base, self.target.repository
+        )
+    }
+
+    fn not_found(&self, what: String) -> RegistryError {
+        RegistryError::NotFound {
+            registry: self.target.registry.clone(),
+            repository: self.target.repository.clone(),
+            what,
+        }
+    }
+
+    /// Sends a GET (with `range_from` as a Range header), answering one authentication
+    /// challenge and retrying transient failures with exponential backoff.
+    async fn get(
+        &self,
+        url: &str,
+        accept: Option<&str>,
+        range_from: u64,
+        what: &str,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let mut attempt = 0;
+        let mut challenged = false;
+        loop {
+            let mut request = self.http.get(url);
+            if let Some(a) = accept {
+                request = request.header(ACCEPT, a);
+            }
+            if range_from > 0 {
+                request = request.header(RANGE, format!("bytes={range_from}-"));
+            }
+            if let Some(h) = self.authorization.lock().await.clone() {
+                request = request.header(AUTHORIZATION, h);
+            }
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) if transient(&e) && attempt < RETRIES => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                    continue;
+                }
+                Err(e) => {
+                    let mut message = describe(&e);
+                    if e.is_connect() && !self.insecure {
+                        message.push_str(
+                            " (for a registry that serves plain HTTP or a self-signed \
+                             certificate, pass --insecure)",
+                        );
+                    }
+                    return Err(RegistryError::Network {
+                        registry: self.target.registry.clone(),
+                        message,
+                    });
+                }
+            };
+            let status = response.status();
+            if status.is_success() {
+                return Ok(response);
+            }
+            match status {
+                StatusCode::UNAUTHORIZED if !challenged => {
+                    challenged = true;
+                    self.authenticate(&response).await?;
+                }
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                    return Err(RegistryError::Denied {
+                        registry: self.target.registry.clone(),
+                        repository: self.target.repository.clone(),
+                        status: status.as_u16(),
+                        anonymous: self.credentials.is_none(),
+                    });
+                }
+                StatusCode::NOT_FOUND => return Err(self.not_found(what.to_string())),
+                s if (s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS)
+                    && attempt < RETRIES =>
+                {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                s => {
+                    return Err(RegistryError::Status {
+                        registry: self.target.registry.clone(),
+                        repository: self.target.repository.clone(),
+                        status: s.as_u16(),
+                        what: what.to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Answers a 401's challenge: Basic credentials, or a token from the token endpoint.
+    async fn authenticate(&self, response: &reqwest::Response) -> Result<(), RegistryError> {
+        let challenge = response
+            .headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(auth::parse_challenge);
+        let denied = || RegistryError::Denied {
+            registry: self.target.registry.clone(),
+            repository: self.target.repository.clone(),
+            status: 401,
+            anonymous: self.credentials.is_none(),
+        };
+        let header = match challenge {
+            None => return Err(denied()),
+            Some(Challenge::Basic) => self
+                .credentials
+                .as_ref()
+                .and_then(Credentials::basic_header)
+                .ok_or_else(denied)?,
+            Some(Challenge::Bearer {
+                realm,
+                service,
+                scope,
+            }) => {
+                let scope = scope.unwrap_or_else(|| auth::pull_scope(&self.target.repository));
+                let request = auth::token_request(
+                    &realm,
+                    service.as_deref(),
+                    &scope,
+                    self.credentials.as_ref(),
+                    self.insecure,
+                )?;
+                format!("Bearer {}", self.fetch_token(request).await?.0)
+            }
+        };
+        *self.authorization.lock().await = Some(header);
+        Ok(())
+    }
+
+    async fn fetch_token(&self, request: TokenRequest) -> Result<auth::Token, RegistryError> {
+        let mut attempt = 0;
+        loop {
+            let builder = match &request {
+                TokenRequest::Get { url, basic } => {
+                    let b = self.http.get(url.clone());
+                    match basic {
+                        Some(h) => b.header(AUTHORIZATION, h),
+                        None => b,
+                    }
+                }
+                TokenRequest::Post { url, form } => self
+                    .http
+                    .post(url.clone())
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(form.clone()),
+            };
+            let failed = |message: String| RegistryError::Auth { message };
+            let response = match builder.send().await {
+                Ok(r) => r,
+                Err(e) if transient(&e) && attempt < RETRIES => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                    continue;
+                }
+                Err(e) => return Err(failed(format!("token endpoint: {}", describe(&e)))),
+            };
+            let status = response.status();
+            if (status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS)
+                && attempt < RETRIES
+            {
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+                continue;
+            }
+            if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                return Err(RegistryError::Denied {
+                    registry: self.target.registry.clone(),
+                    repository: self.target.repository.clone(),
+                    status: status.as_u16(),
+                    anonymous: self.credentials.is_none(),
+                });
+            }
+            if !status.is_success() {
+                return Err(failed(format!("the token endpoint answered {status}")));
+            }
+            let body = read_limited(response, auth::MAX_TOKEN_RESPONSE as u64)
+                .await
+                .map_err(|e| failed(format!("token endpoint: {e}")))?;
+            return auth::parse_token_response(&body)
+                .ok_or_else(|| failed("the token endpoint's answer holds no token".into()));
+        }
+    }
+
+    /// A manifest or index by tag or digest, checked against the digest it was asked by and
+    /// the one the registry says it sent.
+    pub async fn manifest(&self, reference: &str, max: u64) -> Result<Fetched, RegistryError> {
+        let url = self.url("manifests", reference);
+        let what = format!("manifest {reference}");
+        let mut attempt = 0;
+        let (response_digest, media_type, data) = loop {
+            let response = self.get(&url, Some(MANIFEST_ACCEPT), 0, &what).await?;
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| v.trim().to_string())
+            };
+            let media_type = header(CONTENT_TYPE.as_str())
+                .map(|m| m.split(';').next().unwrap_or("").trim().to_string());
+            let response_digest = header("docker-content-digest");
+            match read_limited(response, max).await {
+                Ok(data) => break (response_digest, media_type, data),
+                Err(ReadError::Network(_)) if attempt < RETRIES => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(self.read_failed(&what, e, max)),
+            }
+        };
+        if media_type
+            .as_deref()
+            .is_some_and(|m| m.starts_with(SCHEMA1_PREFIX))
+        {
+            return Err(RegistryError::Unsupported(format!(
+                "{}: {what} is a Docker schema 1 manifest, which is deprecated and not supported",
+                self.target.repository_name()
+            )));
+        }
+        let digest = sha256_of(&data);
+        let expected = [
+            (
+                reference.starts_with("sha256:").then_some(reference),
+                "the reference",
+            ),
+            (
+                response_digest
+                    .as_deref()
+                    .filter(|d| d.starts_with("sha256:")),
+                "the registry's Docker-Content-Digest",
+            ),
+        ];
+        for (claimed, by) in expected {
+            if let Some(claimed) = claimed
+                && claimed != digest
+            {
+                return Err(RegistryError::Digest {
+                    what: format!("{what} (digest named by {by})"),
+                    expected: claimed.to_string(),
+                    actual: digest,
+                });
+            }
+        }
+        Ok(Fetched {
+            data,
+            media_type,
+            digest,
+        })
+    }
+
+    fn read_failed(&self, what: &str, e: ReadError, max: u64) -> RegistryError {
+        match e {
+            ReadError::TooLarge => RegistryError::TooLarge {
+                what: what.to_string(),
+                max,
+            },
+            ReadError::Network(message) => RegistryError::Network {
+                registry: self.target.registry.clone(),
+                message: format!("reading {what}: {message}"),
+            },
+        }
+    }
+
+    /// A small blob (a config), whole. The caller checks its digest.
+    pub async fn blob(&self, digest: &str, max: u64) -> Result<Vec<u8>, RegistryError> {
+        let url = self.url("blobs", digest);
+        let what = format!("blob {digest}");
+        let mut attempt = 0;
+        loop {
+            let response = self.get(&url, None, 0, &what).await?;
+            match read_limited(response, max).await {
+                Ok(data) => return Ok(data),
+                Err(ReadError::Network(_)) if attempt < RETRIES => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(self.read_failed(&what, e, max)),
+            }
+        }
+    }
+
+    /// Streams the blob `digest` into `tx` until it ends, the receiver hangs up, or it fails
+    /// for good. A connection that breaks mid-blob is resumed where it stopped. The bytes
+    /// are not checked here: the scanner hashes them as they pass.
+    pub async fn stream_blob(&self, digest: String, tx: BodySender) {
+        let url = self.url("blobs", &digest);
+        let what = format!("blob {digest}");
+        let mut sent = 0u64;
+        let mut resumes = 0;
+        loop {
+            let mut response = match self.get(&url, None, sent, &what).await {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.send(Err(std::io::Error::other(e))).await;
+                    return;
+                }
+            };
+            // A server that ignores Range sends the blob from the start again.
+            let mut skip = 0u64;
+            if sent > 0 {
+                if response.status() == StatusCode::PARTIAL_CONTENT {
+                    let range = response
+                        .headers()
+                        .get(CONTENT_RANGE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    if !range.starts_with(&format!("bytes {sent}-")) {
+                        let e = self.read_failed(
+                            &what,
+                            ReadError::Network(format!("resumed at the wrong offset ({range:?})")),
+                            0,
+                        );
+                        let _ = tx.send(Err(std::io::Error::other(e))).await;
+                        return;
+                    }
+                } else {
+                    skip = sent;
+                }
+            }
+            loop {
+                match response.chunk().await {
+                    Ok(Some(mut chunk)) => {
+                        if skip > 0 {
+                            let n = skip.min(chunk.len() as u64);
+                            chunk.advance(n as usize);
+                            skip -= n;
+                            if chunk.is_empty() {
+                                continue;
+                            }
+                        }
+                        sent += chunk.len() as u64;
+                        if tx.send(Ok(chunk)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) if resumes < RESUMES => {
+                        let _ = e;
+                        tokio::time::sleep(backoff(resumes)).await;
+                        resumes += 1;
+                        break;
+                    }
+                    Err(e) => {
+                        let e = self.read_failed(&what, ReadError::Network(describe(&e)), 0);
+                        let _ = tx.send(Err(std::io::Error::other(e))).await;
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+enum ReadError {
+    TooLarge,
+    Network(String),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::TooLarge => f.write_str("the response is too large"),
+            ReadError::Network(m) => f.write_str(m),
+        }
+    }
+}
+
+async fn read_limited(mut response: reqwest::Response, max: u64) -> Result<Vec<u8>, ReadError> {
+    if response.content_length().is_some_and(|n| n > max) {
+        return Err(ReadError::TooLarge);
+    }
+    let mut data = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| ReadError::Network(describe(&e)))?
+    {
+        if (data.len() + chunk.len()) as u64 > max {
+            return Err(ReadError::TooLarge);
+        }
+        data.extend_from_slice(&chunk);
+    }
+    Ok(data)
+}
