@@ -5,11 +5,13 @@ use crate::image::model::Platform;
 use crate::layer::Limits;
 use crate::policy::{Policy, Severity, Verdict};
 use crate::report::{self, Report, table::Style};
+use crate::scan::secrets::RuleSet;
 use crate::scan::{self, ScanOptions};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -51,9 +53,33 @@ pub struct ScanArgs {
     /// Largest single file accepted (e.g. 64G)
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64G")]
     pub max_file_size: u64,
+
+    /// Do not look for secrets (files, image config, build history)
+    #[arg(long, conflicts_with = "secret_rules")]
+    pub no_secrets: bool,
+
+    /// Extra secret rules: a TOML file in the format of policies/secret-rules.toml, whose
+    /// rules and allow rules are added to the built-in ones and whose `disable` list switches
+    /// rules off (docs/secrets.md). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub secret_rules: Vec<PathBuf>,
 }
 
 pub fn run(args: ScanArgs) -> Result<u8> {
+    let secrets = if args.no_secrets {
+        None
+    } else {
+        let mut rules = RuleSet::builtin();
+        for file in &args.secret_rules {
+            rules = Arc::new(rules.with_user_file(file)?);
+        }
+        Some(rules)
+    };
+    let policy = Policy {
+        fail_on: args.fail_on,
+        secrets,
+        ..Policy::default()
+    };
     let options = ScanOptions {
         platform: args.platform.clone(),
         limits: Limits {
@@ -61,12 +87,9 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             max_total_bytes: args.max_uncompressed_size,
             max_entry_size: args.max_file_size,
         },
+        secret_rules: policy.secrets.clone(),
     };
     let facts = scan::scan_image(&args.image, &options).with_context(|| args.image.clone())?;
-    let policy = Policy {
-        fail_on: args.fail_on,
-        ..Policy::default()
-    };
     let report = crate::checks::evaluate(&facts, &policy);
     emit(&report, args.format, args.output.as_deref())?;
     Ok(match report.gate.result {

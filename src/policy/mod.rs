@@ -2,9 +2,11 @@
 //!
 //! Policy files, per-check overrides and waivers build on these types.
 
+use crate::scan::secrets::RuleSet;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// How bad a finding is, in Trivy's vocabulary (plus `info` for notes that never fail a gate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -88,6 +90,9 @@ pub struct Policy {
     pub name: String,
     /// A finding at or above this severity fails the gate.
     pub fail_on: Severity,
+    /// The secret rules, built-in unless a policy extends or trims them
+    /// (`RuleSet::with_user_file`, `RuleSet::disable`); `None` turns the secrets family off.
+    pub secrets: Option<Arc<RuleSet>>,
 }
 
 impl Default for Policy {
@@ -95,6 +100,7 @@ impl Default for Policy {
         Policy {
             name: "default".to_string(),
             fail_on: Severity::High,
+            secrets: Some(RuleSet::builtin()),
         }
     }
 }

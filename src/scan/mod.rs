@@ -6,16 +6,34 @@ pub mod capture;
 pub mod facts;
 pub mod layer_report;
 pub mod merge;
+pub mod secrets;
 
 use analyzer::{Analyzer, AnalyzerSet};
+use std::sync::Arc;
 
-/// The analyzers every scan runs.
+/// The analyzers every scan runs. Building them per layer is cheap: the secret rules are
+/// compiled once and shared.
 #[derive(Debug, Default)]
-pub struct DefaultAnalyzers;
+pub struct DefaultAnalyzers {
+    /// `None` turns the secret scan off.
+    pub secrets: Option<secrets::Secrets>,
+}
+
+impl DefaultAnalyzers {
+    pub fn new(secret_rules: Option<Arc<secrets::RuleSet>>) -> DefaultAnalyzers {
+        DefaultAnalyzers {
+            secrets: secret_rules.map(secrets::Secrets::new),
+        }
+    }
+}
 
 impl AnalyzerSet for DefaultAnalyzers {
     fn build(&self) -> Vec<Box<dyn Analyzer>> {
-        vec![Box::new(capture::Capture::default())]
+        let mut set: Vec<Box<dyn Analyzer>> = vec![Box::new(capture::Capture::default())];
+        if let Some(secrets) = &self.secrets {
+            set.push(Box::new(secrets.analyzer()));
+        }
+        set
     }
 }
 
@@ -35,18 +53,21 @@ pub enum ScanError {
 pub struct ScanOptions {
     pub platform: Option<Platform>,
     pub limits: Limits,
+    /// The secret rules to run while the layers stream; `None` skips the secret scan.
+    pub secret_rules: Option<Arc<secrets::RuleSet>>,
 }
 
 /// Reads the image `reference` once and returns what its layers hold, merged.
 pub fn scan_image(reference: &str, options: &ScanOptions) -> Result<ImageFacts, ScanError> {
     let image_ref = ImageRef::parse(reference)?;
     let budget = Budget::new(options.limits);
+    let analyzers = DefaultAnalyzers::new(options.secret_rules.clone());
     let loaded = image::load(
         reference,
         &image_ref,
         &LoadOptions {
             platform: options.platform.as_ref(),
-            analyzers: &DefaultAnalyzers,
+            analyzers: &analyzers,
             budget: &budget,
         },
     )?;
