@@ -1,6 +1,7 @@
 //! The check table: every check portcullis runs, with its id, title, default severity,
 //! references and remediation. One file per family; each family registers its checks here.
 
+pub mod secrets;
 pub mod user;
 
 use crate::policy::{Policy, Severity};
@@ -81,7 +82,7 @@ pub struct Family {
     pub run: fn(&ImageFacts, &Policy) -> Vec<Finding>,
 }
 
-pub static FAMILIES: &[&Family] = &[&user::FAMILY];
+pub static FAMILIES: &[&Family] = &[&user::FAMILY, &secrets::FAMILY];
 
 pub fn all() -> impl Iterator<Item = &'static Check> {
     FAMILIES.iter().flat_map(|f| f.checks.iter().copied())

@@ -56,6 +56,14 @@ impl RuleSet {
             .and_then(|&a| self.allows.get(a))
     }
 
+    /// Whether an allow rule that applies to every rule drops `value` (a placeholder, a
+    /// documentation example ...).
+    pub fn value_allowed(&self, value: &[u8]) -> bool {
+        self.allows
+            .iter()
+            .any(|a| a.rules.is_empty() && a.value.as_ref().is_some_and(|s| s.is_match(value)))
+    }
+
     /// Evaluates the scopes for `path` once, before its content is scanned.
     pub fn path_context(&self, path: &str) -> PathContext {
         let bytes = path.as_bytes();

@@ -7,6 +7,7 @@
 //! deduplication; the secret itself never leaves this module.
 
 pub mod allow;
+pub mod config;
 pub mod engine;
 pub mod files;
 pub mod redact;
