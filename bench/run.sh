@@ -72,15 +72,22 @@ PY
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 time_cmd() { # runs a shell command N times, prints the median wall seconds
-    local i t
+    local i out
+    out=$(mktemp)
     for ((i = 0; i < runs; i++)); do
-        t=$( { /usr/bin/time -f "%e" sh -c "$1" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-        echo "$t"
+        # The scan exits 1 when the image fails its gate; only the time matters here.
+        /usr/bin/time -f "%e" -o "$out" sh -c "$1" >/dev/null 2>&1 || true
+        tail -1 "$out"
     done | median
+    rm -f "$out"
 }
 
 peak_rss() { # peak resident KiB of one scan
-    { /usr/bin/time -f "%M" "$bin" scan "$1" --format json "${extra_args[@]}" >/dev/null 2>/dev/null; } 2>&1 | tail -1
+    local out
+    out=$(mktemp)
+    /usr/bin/time -f "%M" -o "$out" "$bin" scan "$1" --format json "${extra_args[@]}" >/dev/null 2>&1 || true
+    tail -1 "$out"
+    rm -f "$out"
 }
 
 report() { # label baseline_cmd image

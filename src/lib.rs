@@ -10,6 +10,7 @@
 pub mod checks;
 pub mod cli;
 pub mod image;
+pub mod inventory;
 pub mod layer;
 pub mod policy;
 pub mod report;

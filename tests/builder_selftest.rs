@@ -31,6 +31,7 @@ fn sample_layer() -> Layer {
         .entry(Entry::file(&long_name("pax"), "pax").long_names(LongNames::Pax))
         .entry(Entry::file(&long_name("gnu"), "gnu").long_names(LongNames::Gnu))
         .entry(Entry::symlink("long-link", &long_name("target")).long_names(LongNames::Gnu))
+        .entry(Entry::hardlink(&long_name("hard"), &long_name("pax")).long_names(LongNames::Pax))
 }
 
 fn sample_image() -> Image {
@@ -205,6 +206,14 @@ fn skopeo_reads_oci_layouts_and_archives_byte_for_byte() {
     let info: Value = serde_json::from_str(&tool_ok("skopeo", &["inspect", &reference])).unwrap();
     assert_eq!(info["Digest"], built.manifest_digest.as_str());
     assert_eq!(info["Architecture"], "amd64");
+    assert_eq!(info["Labels"]["org.opencontainers.image.title"], "sample");
+    assert!(
+        info["Env"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("LANG=C.UTF-8")),
+        "{info}"
+    );
     let layers: Vec<&str> = info["Layers"]
         .as_array()
         .unwrap()
@@ -475,6 +484,10 @@ fn umoci_unpacks_layouts_applying_whiteouts() {
         "gnu"
     );
     assert_eq!(
+        std::fs::read_to_string(rootfs.join(long_name("hard"))).unwrap(),
+        "pax"
+    );
+    assert_eq!(
         std::fs::read_link(rootfs.join("long-link")).unwrap(),
         Path::new(&long_name("target"))
     );
@@ -495,4 +508,45 @@ fn umoci_refuses_a_diff_id_mismatch() {
     let (ok, stderr) = umoci_unpack(&layout, "t", &dir.path().join("bundle"));
     assert!(!ok, "umoci unpacked a layer whose diff_id is wrong");
     assert!(stderr.to_lowercase().contains("diffid"), "{stderr}");
+}
+
+#[test]
+fn configs_parse_as_oci_image_configurations() {
+    use oci_spec::image::{ImageConfiguration, ImageManifest};
+    let built = sample_image().platform("linux/arm/v7").build();
+    let config: ImageConfiguration = serde_json::from_slice(&built.config).unwrap();
+    assert_eq!(config.os().to_string(), "linux");
+    assert_eq!(config.architecture().to_string(), "arm");
+    assert_eq!(config.variant().as_deref(), Some("v7"));
+    assert_eq!(config.rootfs().diff_ids(), &built.diff_ids);
+    let c = config.config().as_ref().unwrap();
+    assert_eq!(c.user().as_deref(), Some("app"));
+    assert!(
+        c.env()
+            .as_ref()
+            .unwrap()
+            .contains(&"LANG=C.UTF-8".to_string())
+    );
+    assert_eq!(c.entrypoint().as_ref().unwrap(), &["/bin/sh", "-c"]);
+    assert_eq!(c.cmd().as_ref().unwrap(), &["echo hi"]);
+    assert_eq!(c.exposed_ports().as_ref().unwrap(), &["8080/tcp"]);
+    assert_eq!(c.volumes().as_ref().unwrap(), &["/data"]);
+    assert_eq!(c.working_dir().as_deref(), Some("/home/app"));
+    assert_eq!(
+        c.labels().as_ref().unwrap()["org.opencontainers.image.title"],
+        "sample"
+    );
+    let history = config.history().as_ref().unwrap();
+    assert_eq!(history.len(), 3);
+    assert_eq!(history[1].empty_layer(), Some(true));
+    assert_eq!(history[1].created_by().as_deref(), Some("USER app"));
+    let raw: Value = serde_json::from_slice(&built.config).unwrap();
+    assert_eq!(
+        raw["config"]["Healthcheck"]["Test"],
+        serde_json::json!(["CMD", "true"])
+    );
+
+    let manifest: ImageManifest = serde_json::from_slice(&built.manifest).unwrap();
+    assert_eq!(manifest.layers().len(), 2);
+    assert_eq!(manifest.config().digest().to_string(), built.config_digest);
 }

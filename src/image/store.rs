@@ -113,6 +113,10 @@ impl TarStore {
     pub fn index(file: &Path) -> Result<TarStore, ImageError> {
         let display = file.display().to_string();
         let handle = File::open(file).map_err(|e| ImageError::io(&display, e))?;
+        let file_len = handle
+            .metadata()
+            .map_err(|e| ImageError::io(&display, e))?
+            .len();
         let mut archive = tar::Archive::new(handle);
         let mut items = HashMap::new();
         let entries = archive
@@ -130,10 +134,17 @@ impl TarStore {
                 .map_err(|e| ImageError::Invalid(format!("archive entry: {e}")))?;
             let kind = entry.header().entry_type();
             let item = if kind.is_file() || kind == tar::EntryType::Continuous {
-                Item::File {
-                    offset: entry.raw_file_position(),
-                    size: entry.size(),
+                let (offset, size) = (entry.raw_file_position(), entry.size());
+                // Seeking past the end of the file is not an error, so a truncated
+                // archive would otherwise index as if whole.
+                if offset.saturating_add(size) > file_len {
+                    return Err(ImageError::Invalid(format!(
+                        "archive entry {name:?} claims {size} bytes but the archive ends \
+                         {} bytes into it: the archive is truncated",
+                        file_len.saturating_sub(offset)
+                    )));
                 }
+                Item::File { offset, size }
             } else if kind.is_symlink() {
                 let target = entry.link_name_bytes().unwrap_or_default();
                 Item::Link(path::resolve_link(

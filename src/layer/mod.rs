@@ -70,7 +70,7 @@ impl Budget {
         let total = self.bytes.fetch_add(n, Ordering::Relaxed) + n;
         if total > self.limits.max_total_bytes {
             return Err(io::Error::other(LimitExceeded {
-                what: "the image's uncompressed layers",
+                what: "the uncompressed image (--max-uncompressed-size)",
                 limit: self.limits.max_total_bytes,
             }));
         }
@@ -84,10 +84,21 @@ pub enum LayerError {
     UnknownFormat,
     #[error("{0}")]
     Path(#[from] path::PathError),
-    #[error("more than {0} tar entries")]
+    #[error("more than {0} tar entries (--max-entries)")]
     TooManyEntries(u64),
-    #[error("file {path:?} declares {size} bytes, more than the limit of {limit}")]
+    #[error(
+        "file {path:?} declares {size} bytes, more than the limit of {limit} (--max-file-size)"
+    )]
     EntryTooLarge { path: String, size: u64, limit: u64 },
+    #[error("hard link {path:?}: {source}")]
+    LinkTarget {
+        path: String,
+        source: path::PathError,
+    },
+    #[error(
+        "the tar stream ends inside {path:?}, which declares {size} bytes: truncated, or a size header larger than the data"
+    )]
+    Truncated { path: String, size: u64 },
     #[error("{0}")]
     Tar(io::Error),
     #[error("{0}")]
@@ -118,7 +129,7 @@ pub fn scan_layer(
     analyzers: Vec<Box<dyn Analyzer>>,
     budget: &Budget,
 ) -> Result<ScannedLayer, LayerError> {
-    let (tx, rx) = sync_channel::<Option<Vec<u8>>>(IN_FLIGHT);
+    let (tx, rx) = sync_channel::<Piece>(IN_FLIGHT);
     let (recycle_tx, recycle_rx) = channel::<Vec<u8>>();
 
     std::thread::scope(|scope| {
@@ -130,7 +141,7 @@ pub fn scan_layer(
             current: Vec::new(),
             pos: 0,
             done: false,
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
             count: 0,
             budget,
         };
@@ -149,10 +160,11 @@ pub fn scan_layer(
             (Err(e), _) => Err(e),
             (Ok(_), Err(e)) => Err(e),
             (Ok((digest, size, compression)), Ok(report)) => Ok(ScannedLayer {
+                // An uncompressed blob is its own tar stream: one hash serves both.
+                diff_id: hasher.map_or_else(|| digest.clone(), decode::sha256_digest),
                 digest,
                 size,
                 compression,
-                diff_id: decode::sha256_digest(hasher),
                 uncompressed_size: count,
                 report,
             }),
@@ -168,12 +180,21 @@ fn is_cancelled(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<Cancelled>())
 }
 
+/// What the decompressing half sends the walking half.
+enum Piece {
+    /// The blob's compression, sent first.
+    Compression(Compression),
+    Data(Vec<u8>),
+    /// A clean end of the stream.
+    End,
+}
+
 /// The decompressing half: hashes the stored bytes, recognises the compression, and sends
-/// the uncompressed stream in chunks. `None` on the channel marks a clean end.
+/// the uncompressed stream in chunks.
 fn decompress_into(
     raw: Box<dyn Read + Send + '_>,
     max_blob_size: u64,
-    tx: SyncSender<Option<Vec<u8>>>,
+    tx: SyncSender<Piece>,
     recycle: Receiver<Vec<u8>>,
 ) -> Result<(String, u64, Compression), LayerError> {
     let hashing = HashingReader::new(raw, max_blob_size, "the layer blob");
@@ -184,6 +205,9 @@ fn decompress_into(
     } else {
         Compression::sniff(peeked.head()).ok_or(LayerError::UnknownFormat)?
     };
+    if tx.send(Piece::Compression(compression)).is_err() {
+        return Err(LayerError::Read(io::Error::other(Cancelled)));
+    }
     {
         let mut decoder = decode::decompressor(&mut peeked, compression).map_err(read_error)?;
         loop {
@@ -197,14 +221,14 @@ fn decompress_into(
                 break;
             }
             buf.truncate(n);
-            if tx.send(Some(buf)).is_err() {
+            if tx.send(Piece::Data(buf)).is_err() {
                 return Err(LayerError::Read(io::Error::other(Cancelled)));
             }
         }
     }
     // Whatever follows the compressed stream still belongs to the blob's digest.
     io::copy(&mut peeked, &mut io::sink()).map_err(read_error)?;
-    let _ = tx.send(None);
+    let _ = tx.send(Piece::End);
     let (digest, size) = peeked.into_inner().finish();
     Ok((digest, size, compression))
 }
@@ -235,14 +259,15 @@ fn read_full<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// The walking half's view of the uncompressed stream: chunks from the channel, hashed
-/// (diff_id) and counted against the image's byte budget as they arrive.
+/// (diff_id, unless the blob is uncompressed and its digest already is the diff_id) and
+/// counted against the image's byte budget as they arrive.
 struct ChunkReader<'b> {
-    rx: Receiver<Option<Vec<u8>>>,
+    rx: Receiver<Piece>,
     recycle: Sender<Vec<u8>>,
     current: Vec<u8>,
     pos: usize,
     done: bool,
-    hasher: Sha256,
+    hasher: Option<Sha256>,
     count: u64,
     budget: &'b Budget,
 }
@@ -254,15 +279,19 @@ impl Read for ChunkReader<'_> {
                 return Ok(0);
             }
             match self.rx.recv() {
-                Ok(Some(next)) => {
-                    self.hasher.update(&next);
+                Ok(Piece::Compression(Compression::None)) => self.hasher = None,
+                Ok(Piece::Compression(_)) => {}
+                Ok(Piece::Data(next)) => {
+                    if let Some(h) = self.hasher.as_mut() {
+                        h.update(&next);
+                    }
                     self.count += next.len() as u64;
                     self.budget.count_bytes(next.len() as u64)?;
                     let old = std::mem::replace(&mut self.current, next);
                     let _ = self.recycle.send(old);
                     self.pos = 0;
                 }
-                Ok(None) => self.done = true,
+                Ok(Piece::End) => self.done = true,
                 Err(_) => {
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,

@@ -24,8 +24,10 @@ pub fn walk<R: Read>(
     let mut chunk = vec![0u8; READ_CHUNK];
     let mut interests: Vec<Interest> = Vec::with_capacity(analyzers.len());
 
+    // The last file entry, to name it when the stream ends inside (or right after) it.
+    let mut last_file: Option<(String, u64)> = None;
     for item in archive.entries().map_err(LayerError::Tar)? {
-        let mut tar_entry = item.map_err(LayerError::Tar)?;
+        let mut tar_entry = item.map_err(|e| truncated_or(e, &last_file))?;
         budget.count_entry()?;
         report.tar_entries += 1;
 
@@ -84,7 +86,12 @@ pub fn walk<R: Read>(
             EntryKind::Symlink => tar_entry.link_name_bytes().map(|l| path::display_bytes(&l)),
             EntryKind::Hardlink => {
                 let target = tar_entry.link_name_bytes().unwrap_or_default();
-                Some(path::normalize(&target).map_err(LayerError::Path)?)
+                Some(
+                    path::normalize(&target).map_err(|source| LayerError::LinkTarget {
+                        path: path.clone(),
+                        source,
+                    })?,
+                )
             }
             _ => None,
         };
@@ -108,6 +115,7 @@ pub fn walk<R: Read>(
 
         if kind == EntryKind::File {
             report.content_bytes += size;
+            last_file = Some((entry.path.clone(), size));
             feed_content(
                 &mut tar_entry,
                 &entry,
@@ -115,7 +123,11 @@ pub fn walk<R: Read>(
                 &mut interests,
                 &mut whole_buf,
                 &mut chunk,
-            )?;
+            )
+            .map_err(|e| match e {
+                LayerError::Tar(io) => truncated_or(io, &last_file),
+                other => other,
+            })?;
         } else {
             for a in analyzers.iter_mut() {
                 a.interest(&entry);
@@ -128,6 +140,20 @@ pub fn walk<R: Read>(
         analyzer.finish(&mut report);
     }
     Ok(report)
+}
+
+/// An end of stream inside a file's data is a truncated layer (or a lying size header);
+/// other read errors pass through.
+fn truncated_or(e: std::io::Error, last_file: &Option<(String, u64)>) -> LayerError {
+    let eof =
+        e.kind() == std::io::ErrorKind::UnexpectedEof || e.to_string().contains("unexpected EOF");
+    match last_file {
+        Some((path, size)) if eof => LayerError::Truncated {
+            path: path.clone(),
+            size: *size,
+        },
+        _ => LayerError::Tar(e),
+    }
 }
 
 /// Reads a file's content once and hands it to the analyzers that asked for it.

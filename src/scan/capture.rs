@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 /// Largest file kept; real account and release files are a few KiB.
 pub const MAX_CAPTURE: u64 = 1 << 20;
 
-/// Paths (normalised) whose contents the checks need.
+/// Paths (normalised) whose contents the checks need. A file is kept when its name matches
+/// the name of one of these wherever it sits, because a layer cannot know whether a later
+/// (or earlier) layer makes `etc` a symlink to somewhere else; the merged view then reads
+/// the file through the links.
 pub const KEY_FILES: &[&str] = &[
     "etc/passwd",
     "etc/group",
@@ -32,9 +35,19 @@ pub struct Capture {
     notes: Vec<Note>,
 }
 
+fn is_key_file(path: &str) -> bool {
+    let name = crate::layer::path::file_name(path);
+    KEY_FILES
+        .iter()
+        .any(|key| crate::layer::path::file_name(key) == name)
+}
+
 impl Analyzer for Capture {
     fn interest(&mut self, entry: &Entry) -> Interest {
-        if KEY_FILES.contains(&entry.path.as_str()) {
+        if entry.size <= MAX_CAPTURE && is_key_file(&entry.path) {
+            Interest::Whole { max: MAX_CAPTURE }
+        } else if is_key_file(&entry.path) && KEY_FILES.contains(&entry.path.as_str()) {
+            // Too large to keep: `whole` notes it.
             Interest::Whole { max: MAX_CAPTURE }
         } else {
             Interest::None

@@ -320,42 +320,42 @@ impl TarWriter {
         pad_block(&mut self.out);
     }
 
-    /// Writes an extension record (PAX `x` or GNU `L`/`K`) for a name that does not fit.
-    fn long(&mut self, style: LongNames, key: &str, value: &[u8], gnu_type: u8) {
-        match style {
-            LongNames::Pax => {
-                let mut record = Vec::new();
-                // The length prefix counts itself: find the fixed point.
-                let body_len = 1 + key.len() + 1 + value.len() + 1;
-                let mut total = body_len + 1;
-                while total != body_len + total.to_string().len() {
-                    total = body_len + total.to_string().len();
-                }
-                record.extend_from_slice(format!("{total} {key}=").as_bytes());
-                record.extend_from_slice(value);
-                record.push(b'\n');
-                let mut h = tar::Header::new_ustar();
-                h.set_entry_type(tar::EntryType::XHeader);
-                h.set_mode(0o644);
-                h.set_mtime(MTIME);
-                h.set_size(record.len() as u64);
-                put_field(&mut h.as_old_mut().name, b"PaxHeaders.0/long");
-                h.set_cksum();
-                self.block(&h, &record);
+    /// Writes one PAX extended header (`x`) holding `records`.
+    fn pax(&mut self, records: &[(&str, &[u8])]) {
+        let mut body = Vec::new();
+        for (key, value) in records {
+            // The length prefix counts itself: find the fixed point.
+            let len = 1 + key.len() + 1 + value.len() + 1;
+            let mut total = len + 1;
+            while total != len + total.to_string().len() {
+                total = len + total.to_string().len();
             }
-            LongNames::Gnu => {
-                let mut body = value.to_vec();
-                body.push(0);
-                let mut h = tar::Header::new_gnu();
-                h.set_entry_type(tar::EntryType::new(gnu_type));
-                h.set_mode(0o644);
-                h.set_mtime(MTIME);
-                h.set_size(body.len() as u64);
-                put_field(&mut h.as_old_mut().name, b"././@LongLink");
-                h.set_cksum();
-                self.block(&h, &body);
-            }
+            body.extend_from_slice(format!("{total} {key}=").as_bytes());
+            body.extend_from_slice(value);
+            body.push(b'\n');
         }
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::XHeader);
+        h.set_mode(0o644);
+        h.set_mtime(MTIME);
+        h.set_size(body.len() as u64);
+        put_field(&mut h.as_old_mut().name, b"PaxHeaders.0/long");
+        h.set_cksum();
+        self.block(&h, &body);
+    }
+
+    /// Writes a GNU `././@LongLink` entry (`L` for a name, `K` for a link target).
+    fn gnu_long(&mut self, gnu_type: u8, value: &[u8]) {
+        let mut body = value.to_vec();
+        body.push(0);
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::new(gnu_type));
+        h.set_mode(0o644);
+        h.set_mtime(MTIME);
+        h.set_size(body.len() as u64);
+        put_field(&mut h.as_old_mut().name, b"././@LongLink");
+        h.set_cksum();
+        self.block(&h, &body);
     }
 
     pub fn entry(&mut self, entry: &Entry, default_style: LongNames) {
@@ -368,11 +368,27 @@ impl TarWriter {
             Kind::Symlink(t) | Kind::Hardlink(t) => t.as_bytes(),
             _ => b"",
         };
-        if name.len() > 100 {
-            self.long(style, "path", &name, b'L');
-        }
-        if link.len() > 100 {
-            self.long(style, "linkpath", link, b'K');
+        match style {
+            LongNames::Pax => {
+                let mut records: Vec<(&str, &[u8])> = Vec::new();
+                if name.len() > 100 {
+                    records.push(("path", &name));
+                }
+                if link.len() > 100 {
+                    records.push(("linkpath", link));
+                }
+                if !records.is_empty() {
+                    self.pax(&records);
+                }
+            }
+            LongNames::Gnu => {
+                if link.len() > 100 {
+                    self.gnu_long(b'K', link);
+                }
+                if name.len() > 100 {
+                    self.gnu_long(b'L', &name);
+                }
+            }
         }
         let mut h = match style {
             LongNames::Pax => tar::Header::new_ustar(),
@@ -534,10 +550,6 @@ impl Layer {
     pub fn raw_bytes(mut self, bytes: impl AsRef<[u8]>) -> Layer {
         self.items.push(Item::Raw(bytes.as_ref().to_vec()));
         self
-    }
-
-    pub fn get_compression(&self) -> Compression {
-        self.compression
     }
 
     /// Number of entries portcullis reports for this layer: everything but whiteout markers,

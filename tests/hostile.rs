@@ -1,0 +1,698 @@
+//! Hostile images: names that climb out of the root, links that point out of it, blobs that
+//! lie about their digest or size, streams that stop early, metadata that points nowhere
+//! or at itself, and images larger than the limits. Each must end in exit 2 with one line on
+//! stderr naming the reference and the reason, never a panic, and nothing written anywhere.
+
+mod common;
+
+use common::builder::*;
+use common::{Run, portcullis, run_command, text};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n";
+
+/// A temporary directory with a working directory inside it: anything a scan wrote through
+/// a `../` name would land beside `work`, where `assert_untouched` sees it.
+struct Sandbox {
+    dir: tempfile::TempDir,
+    work: PathBuf,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        std::fs::create_dir(&work).unwrap();
+        Sandbox { dir, work }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Every path under the sandbox.
+    fn snapshot(&self) -> BTreeSet<PathBuf> {
+        fn walk(dir: &Path, out: &mut BTreeSet<PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                out.insert(p.clone());
+                if p.is_dir() && !p.is_symlink() {
+                    walk(&p, out);
+                }
+            }
+        }
+        let mut out = BTreeSet::new();
+        walk(self.dir.path(), &mut out);
+        out
+    }
+
+    /// Scans `reference` from inside `work` and checks that the sandbox did not change.
+    fn scan(&self, reference: &str, extra: &[&str]) -> Run {
+        let before = self.snapshot();
+        let mut cmd = portcullis();
+        cmd.current_dir(&self.work)
+            .args(["scan", "--format", "json", reference])
+            .args(extra);
+        let run = run_command(&mut cmd);
+        assert_eq!(self.snapshot(), before, "{reference}: the scan wrote files");
+        common::assert_no_panic(&run);
+        run
+    }
+}
+
+/// A path outside every sandbox that a hostile absolute name points at.
+fn outside(tag: &str) -> String {
+    format!("/tmp/portcullis-hostile-{}-{tag}", std::process::id())
+}
+
+/// `built` as a classic archive (read at random), a gzipped Docker 25 archive (read as a
+/// stream) and an OCI layout.
+fn formats(sandbox: &Sandbox, name: &str, built: &Built) -> Vec<String> {
+    let classic = sandbox.path(&format!("{name}.tar"));
+    DockerArchive::classic()
+        .image(built, &["hostile:1"])
+        .write(&classic);
+    let streamed = sandbox.path(&format!("{name}.tar.gz"));
+    DockerArchive::docker25()
+        .gzipped()
+        .image(built, &["hostile:1"])
+        .write(&streamed);
+    let layout = sandbox.path(name);
+    Layout::new().image(built, &["t"]).write_dir(&layout);
+    vec![
+        format!("docker-archive:{}", text(&classic)),
+        format!("docker-archive:{}", text(&streamed)),
+        format!("oci:{}:t", text(&layout)),
+    ]
+}
+
+fn image_with(layer: Layer) -> Built {
+    Image::new()
+        .user("app")
+        .layer(Layer::new().dir("etc").file("etc/passwd", PASSWD))
+        .layer(layer)
+        .build()
+}
+
+fn expect_refused(sandbox: &Sandbox, name: &str, built: &Built, reasons: &[&str]) {
+    for reference in formats(sandbox, name, built) {
+        sandbox
+            .scan(&reference, &[])
+            .expect_scan_error(&reference, reasons);
+    }
+}
+
+#[test]
+fn entry_names_that_climb_out_are_refused() {
+    let sandbox = Sandbox::new();
+    let cases: [(&str, RawEntry, &[&str]); 5] = [
+        (
+            "dotdot",
+            RawEntry::file("../escaped", "x"),
+            &["\"../escaped\" climbs above the image root"],
+        ),
+        (
+            "deep",
+            RawEntry::file("a/../../escaped", "x"),
+            &["climbs above the image root"],
+        ),
+        (
+            "dir",
+            RawEntry {
+                entry_type: b'5',
+                ..RawEntry::file("../escaped-dir/", "")
+            },
+            &["climbs above the image root"],
+        ),
+        (
+            "hardlink",
+            RawEntry::hardlink("etc/shadow", "../../../../etc/shadow"),
+            &["climbs above the image root"],
+        ),
+        (
+            "absolute",
+            RawEntry::file(outside("abs").as_bytes(), "x"),
+            &["is absolute"],
+        ),
+    ];
+    for (name, raw, reasons) in cases {
+        let built = image_with(Layer::new().file("ok", "fine").raw_entry(raw));
+        expect_refused(&sandbox, name, &built, reasons);
+    }
+    assert!(!Path::new(&outside("abs")).exists());
+}
+
+#[test]
+fn outer_archive_names_that_climb_out_are_refused() {
+    let sandbox = Sandbox::new();
+    let built = image_with(Layer::new().file("ok", "fine"));
+    for (name, raw) in [
+        ("dotdot", RawEntry::file("../escaped", "x")),
+        ("absolute", RawEntry::file(outside("outer").as_bytes(), "x")),
+    ] {
+        for gzipped in [false, true] {
+            let file = sandbox.path(&format!("outer-{name}-{gzipped}.tar"));
+            let mut archive = DockerArchive::classic()
+                .image(&built, &["a:1"])
+                .raw_entry(raw.clone());
+            if gzipped {
+                archive = archive.gzipped();
+            }
+            archive.write(&file);
+            let reference = format!("docker-archive:{}", text(&file));
+            sandbox
+                .scan(&reference, &[])
+                .expect_scan_error(&reference, &["archive entry"]);
+        }
+    }
+    assert!(!Path::new(&outside("outer")).exists());
+}
+
+#[test]
+fn manifest_paths_that_climb_out_are_refused() {
+    let sandbox = Sandbox::new();
+    let built = image_with(Layer::new().file("ok", "fine"));
+    let config = format!("{}.json", hex_of(&built.config_digest));
+    for (name, config_path, layer_path, reason) in [
+        (
+            "config",
+            "../../../etc/passwd",
+            "l0.tar",
+            "manifest.json Config",
+        ),
+        (
+            "layer",
+            config.as_str(),
+            "/etc/passwd",
+            "manifest.json Layers",
+        ),
+    ] {
+        let mut w = TarWriter::new();
+        w.file(&config, &built.config);
+        w.file("l0.tar", &built.layers[0].blob);
+        w.file("l1.tar", &built.layers[1].blob);
+        let manifest = json!([{
+            "Config": config_path,
+            "RepoTags": ["a:1"],
+            "Layers": [layer_path, "l1.tar"],
+        }]);
+        w.file("manifest.json", &to_json(&manifest));
+        let file = sandbox.path(&format!("manifest-{name}.tar"));
+        std::fs::write(&file, w.finish()).unwrap();
+        let reference = format!("docker-archive:{}", text(&file));
+        sandbox
+            .scan(&reference, &[])
+            .expect_scan_error(&reference, &[reason]);
+    }
+
+    // A descriptor whose digest is a path.
+    let layout = sandbox.path("pathdigest");
+    Layout::new()
+        .extra_descriptor(json!({
+            "mediaType": OCI_MANIFEST,
+            "digest": "sha256:../../../../etc/passwd",
+            "size": 10,
+            "annotations": {"org.opencontainers.image.ref.name": "t"},
+        }))
+        .write_dir(&layout);
+    let reference = format!("oci:{}:t", text(&layout));
+    sandbox
+        .scan(&reference, &[])
+        .expect_scan_error(&reference, &["index.json"]);
+}
+
+/// The host's first account other than root, which an image must never see.
+fn host_account() -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(':').next())
+        .find(|n| !n.is_empty() && *n != "root")
+        .unwrap_or("daemon")
+        .to_string()
+}
+
+#[test]
+fn symlinks_out_of_the_root_resolve_inside_it() {
+    let sandbox = Sandbox::new();
+    let user = host_account();
+    // Each link, followed on the host, would reach the host's /etc/passwd, which defines
+    // `user`. Inside the image they loop back onto themselves, so there is no passwd.
+    let cases = [
+        (
+            "relative",
+            Layer::new()
+                .dir("etc")
+                .symlink("etc/passwd", "../../../../../../etc/passwd"),
+        ),
+        (
+            "absolute",
+            Layer::new().dir("etc").symlink("etc/passwd", "/etc/passwd"),
+        ),
+        (
+            "dir-relative",
+            Layer::new().symlink("etc", "../../../../../../etc"),
+        ),
+        ("dir-absolute", Layer::new().symlink("etc", "/etc")),
+    ];
+    for (name, layer) in cases {
+        let built = Image::new().user(&user).layer(layer).build();
+        for reference in formats(&sandbox, name, &built) {
+            let run = sandbox.scan(&reference, &[]);
+            run.expect_code(1);
+            assert_eq!(run.check_ids(), ["user-not-found"], "{name}: {reference}");
+            let message = run.json()["findings"][0]["message"].clone();
+            assert_eq!(
+                message,
+                format!("user {user:?} cannot be resolved: the image has no /etc/passwd"),
+                "{name}"
+            );
+        }
+    }
+
+    // A link that climbs out but names a path the image has resolves to the image's file.
+    let built = Image::new()
+        .user("toor")
+        .layer(
+            Layer::new()
+                .dir("etc")
+                .file("etc/passwd-", "toor:x:0:0::/:/bin/sh\n")
+                .symlink("etc/passwd", "../../../../etc/passwd-"),
+        )
+        .build();
+    for reference in formats(&sandbox, "inside", &built) {
+        let run = sandbox.scan(&reference, &[]);
+        run.expect_code(1);
+        // etc/passwd- is not a captured file, so the user reads as missing rather than as
+        // root: either way the gate fails and nothing outside the image was read.
+        assert!(
+            matches!(
+                run.check_ids().as_slice(),
+                [id] if id == "user-uid0-alias" || id == "user-not-found"
+            ),
+            "{reference}: {:?}",
+            run.check_ids()
+        );
+    }
+}
+
+#[test]
+fn a_layer_whose_bytes_do_not_match_its_digest_is_refused() {
+    let sandbox = Sandbox::new();
+    for compression in [Compression::None, Compression::Zstd] {
+        let built = Image::new()
+            .user("app")
+            .layer(Layer::new().dir("etc").file("etc/passwd", PASSWD))
+            .layer(
+                Layer::new()
+                    .compression(compression)
+                    .file("app", "the real bytes"),
+            )
+            .tamper(Tamper::LayerBytes(1))
+            .build();
+        let expected = &built.layers[1].digest;
+        for reference in formats(&sandbox, &format!("bytes-{}", compression.as_str()), &built) {
+            let run = sandbox.scan(&reference, &[]);
+            if reference.contains(".tar") && !reference.contains(".tar.gz") {
+                // A classic archive stores no layer digest: the diff_id catches it.
+                run.expect_scan_error(&reference, &["layer 1", "diff_id: digest mismatch"]);
+            } else {
+                run.expect_scan_error(
+                    &reference,
+                    &[
+                        "layer 1",
+                        "digest mismatch",
+                        &format!("expected {expected}"),
+                    ],
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_diff_id_that_does_not_match_is_refused() {
+    let sandbox = Sandbox::new();
+    let built = Image::new()
+        .user("app")
+        .layer(Layer::new().gzip().dir("etc").file("etc/passwd", PASSWD))
+        .tamper(Tamper::DiffId(0))
+        .build();
+    let promised = &built.diff_ids[0];
+    let actual = &built.layers[0].diff_id;
+    expect_refused(
+        &sandbox,
+        "diffid",
+        &built,
+        &[
+            "layer 0",
+            "diff_id: digest mismatch",
+            &format!("expected {promised}, got {actual}"),
+        ],
+    );
+}
+
+#[test]
+fn a_truncated_compressed_layer_is_refused() {
+    let sandbox = Sandbox::new();
+    let big: String = (0..4000).map(|i| format!("line {i}\n")).collect();
+    for compression in [Compression::Gzip, Compression::Zstd] {
+        let built = Image::new()
+            .user("app")
+            .layer(Layer::new().dir("etc").file("etc/passwd", PASSWD))
+            .layer(Layer::new().compression(compression).file("big", &big))
+            .tamper(Tamper::TruncateLayer(1))
+            .build();
+        expect_refused(
+            &sandbox,
+            &format!("truncated-{}", compression.as_str()),
+            &built,
+            &["layer"],
+        );
+    }
+}
+
+#[test]
+fn a_layer_that_is_not_a_tar_is_refused() {
+    let sandbox = Sandbox::new();
+    let built = image_with(
+        Layer::new()
+            .raw_bytes(b"#!/bin/sh\necho this is no layer\n")
+            .unterminated(),
+    );
+    // The classic archive is indexed; its layer path holds a shell script.
+    let classic = sandbox.path("script.tar");
+    DockerArchive::classic()
+        .image(&built, &["a:1"])
+        .write(&classic);
+    let layout = sandbox.path("script");
+    Layout::new().image(&built, &["t"]).write_dir(&layout);
+    for reference in [
+        format!("docker-archive:{}", text(&classic)),
+        format!("oci:{}:t", text(&layout)),
+    ] {
+        sandbox
+            .scan(&reference, &[])
+            .expect_scan_error(&reference, &["not a tar, gzip or zstd stream"]);
+    }
+}
+
+#[test]
+fn missing_blobs_are_refused() {
+    let sandbox = Sandbox::new();
+    let built = image_with(Layer::new().gzip().file("app", "bytes"));
+    let layer = built.layers[1].digest.clone();
+    for (what, digest) in [
+        ("layer", layer.as_str()),
+        ("config", built.config_digest.as_str()),
+        ("manifest", built.manifest_digest.as_str()),
+    ] {
+        let layout = sandbox.path(&format!("missing-{what}"));
+        Layout::new()
+            .image(&built, &["t"])
+            .omit_blob(digest)
+            .write_dir(&layout);
+        let archive = sandbox.path(&format!("missing-{what}.oci.tar"));
+        Layout::new()
+            .image(&built, &["t"])
+            .omit_blob(digest)
+            .write_archive(&archive);
+        for reference in [
+            format!("oci:{}:t", text(&layout)),
+            format!("oci-archive:{}:t", text(&archive)),
+        ] {
+            sandbox
+                .scan(&reference, &[])
+                .expect_scan_error(&reference, &["is missing", hex_of(digest)]);
+        }
+    }
+    for (what, digest) in [
+        ("layer", layer.as_str()),
+        ("config", built.config_digest.as_str()),
+    ] {
+        for (style, archive) in [
+            ("classic", DockerArchive::classic()),
+            ("docker25", DockerArchive::docker25()),
+            ("gzipped", DockerArchive::docker25().gzipped()),
+        ] {
+            let file = sandbox.path(&format!("missing-{what}-{style}.tar"));
+            archive
+                .image(&built, &["a:1"])
+                .omit_blob(digest)
+                .write(&file);
+            let reference = format!("docker-archive:{}", text(&file));
+            sandbox
+                .scan(&reference, &[])
+                .expect_scan_error(&reference, &["is missing"]);
+        }
+    }
+}
+
+#[test]
+fn an_index_that_lists_itself_is_refused() {
+    let sandbox = Sandbox::new();
+    let layout = sandbox.path("cycle");
+    Layout::new()
+        .self_referencing_index("loop")
+        .write_dir(&layout);
+    let archive = sandbox.path("cycle.oci.tar");
+    Layout::new()
+        .self_referencing_index("loop")
+        .write_archive(&archive);
+    for reference in [
+        format!("oci:{}:loop", text(&layout)),
+        format!("oci-archive:{}:loop", text(&archive)),
+        format!("oci:{}", text(&layout)),
+    ] {
+        sandbox
+            .scan(&reference, &[])
+            .expect_scan_error(&reference, &["digest mismatch"]);
+    }
+}
+
+#[test]
+fn indexes_nested_too_deep_are_refused() {
+    let sandbox = Sandbox::new();
+    let built = image_with(Layer::new().file("app", "x"));
+    let mut node = Node::image(&built);
+    for _ in 0..12 {
+        node = Node::Index(vec![node]);
+    }
+    let layout = sandbox.path("deep");
+    Layout::new().node(node, &["deep"]).write_dir(&layout);
+    let reference = format!("oci:{}:deep", text(&layout));
+    sandbox
+        .scan(&reference, &["--platform", "linux/amd64"])
+        .expect_scan_error(&reference, &["nested deeper than 8 levels"]);
+}
+
+#[test]
+fn a_manifest_with_more_layers_than_diff_ids_is_refused() {
+    let sandbox = Sandbox::new();
+    let built = Image::new()
+        .user("app")
+        .layer(Layer::new().dir("etc").file("etc/passwd", PASSWD))
+        .tamper(Tamper::ExtraManifestLayer)
+        .build();
+    for reference in formats(&sandbox, "extra", &built) {
+        sandbox
+            .scan(&reference, &[])
+            .expect_scan_error(&reference, &["lists 2 layers but", "lists 1 diff_ids"]);
+    }
+}
+
+#[test]
+fn metadata_that_is_not_json_is_refused() {
+    let sandbox = Sandbox::new();
+    let layout = sandbox.path("garbage");
+    let garbage = b"{\"schemaVersion\": 2, \"config\": ";
+    let digest = sha256(garbage);
+    Layout::new()
+        .extra_blob(&digest, garbage)
+        .extra_descriptor(json!({
+            "mediaType": OCI_MANIFEST,
+            "digest": digest,
+            "size": garbage.len(),
+            "annotations": {"org.opencontainers.image.ref.name": "t"},
+        }))
+        .write_dir(&layout);
+    let reference = format!("oci:{}:t", text(&layout));
+    sandbox
+        .scan(&reference, &[])
+        .expect_scan_error(&reference, &["is not a valid image manifest"]);
+
+    let bad_index = sandbox.path("bad-index");
+    std::fs::create_dir_all(&bad_index).unwrap();
+    std::fs::write(bad_index.join("index.json"), "[not json").unwrap();
+    let reference = format!("oci:{}", text(&bad_index));
+    sandbox
+        .scan(&reference, &[])
+        .expect_scan_error(&reference, &["index.json is not valid JSON"]);
+}
+
+#[test]
+fn a_size_header_claiming_ten_gigabytes_is_refused() {
+    let sandbox = Sandbox::new();
+    let ten_gb = 10u64 << 30;
+    let built = image_with(
+        Layer::new()
+            .file("ok", "fine")
+            .raw_entry(RawEntry::lying_size("huge", ten_gb, "only a few bytes"))
+            .unterminated(),
+    );
+    // Under the default limits the stream ends long before the promised bytes.
+    expect_refused(
+        &sandbox,
+        "tengb",
+        &built,
+        &[
+            "layer",
+            "the tar stream ends inside \"huge\", which declares 10737418240 bytes",
+        ],
+    );
+    // With a file-size limit, the header alone is enough to refuse it.
+    for reference in formats(&sandbox, "tengb-limited", &built) {
+        sandbox
+            .scan(&reference, &["--max-file-size", "1G"])
+            .expect_scan_error(
+                &reference,
+                &[&format!(
+                    "file \"huge\" declares {ten_gb} bytes, more than the limit of {}",
+                    1u64 << 30
+                )],
+            );
+    }
+}
+
+#[test]
+fn limits_on_entries_and_sizes_are_enforced() {
+    let sandbox = Sandbox::new();
+    let mut many = Layer::new().gzip().dir("many");
+    for i in 0..50 {
+        many = many.file(&format!("many/{i}"), "x");
+    }
+    let compressible = "A".repeat(256 << 10);
+    let built = Image::new()
+        .user("app")
+        .layer(Layer::new().dir("etc").file("etc/passwd", PASSWD))
+        .layer(many)
+        .layer(Layer::new().zstd().file("blob", &compressible))
+        .build();
+    for reference in formats(&sandbox, "limits", &built) {
+        // Within the limits the image scans.
+        sandbox
+            .scan(
+                &reference,
+                &["--max-entries", "60", "--max-file-size", "256K"],
+            )
+            .expect_code(0);
+        sandbox
+            .scan(&reference, &["--max-entries", "20"])
+            .expect_scan_error(&reference, &["more than 20 tar entries"]);
+        sandbox
+            .scan(&reference, &["--max-file-size", "64K"])
+            .expect_scan_error(
+                &reference,
+                &[&format!(
+                    "file \"blob\" declares {} bytes, more than the limit of {}",
+                    256 << 10,
+                    64 << 10
+                )],
+            );
+        sandbox
+            .scan(&reference, &["--max-uncompressed-size", "100K"])
+            .expect_scan_error(
+                &reference,
+                &["the uncompressed image (--max-uncompressed-size) is larger than 102400 bytes"],
+            );
+    }
+}
+
+#[test]
+fn blobs_that_are_links_out_of_the_archive_are_not_followed_out() {
+    let sandbox = Sandbox::new();
+    let built = image_with(Layer::new().file("app", "bytes"));
+    let layer = built.layers[1].digest.clone();
+    // In an archive, a layer entry that is a symlink climbing out resolves inside it.
+    for (style, archive) in [
+        ("classic", DockerArchive::classic()),
+        ("gzipped", DockerArchive::classic().gzipped()),
+    ] {
+        let archive = archive.image(&built, &["a:1"]);
+        let path = archive.layer_paths(0)[1].clone();
+        let file = sandbox.path(&format!("link-{style}.tar"));
+        archive
+            .omit_blob(&layer)
+            .raw_entry(RawEntry::symlink(&path, "../../../../../../etc/passwd"))
+            .write(&file);
+        let reference = format!("docker-archive:{}", text(&file));
+        sandbox
+            .scan(&reference, &[])
+            .expect_scan_error(&reference, &["is missing"]);
+    }
+}
+
+#[test]
+fn layout_blobs_that_are_devices_or_foreign_files_fail_cleanly() {
+    let sandbox = Sandbox::new();
+    let built = image_with(Layer::new().file("app", "bytes"));
+    for (name, digest, target, reason) in [
+        (
+            "layer-zero",
+            &built.layers[1].digest,
+            "/dev/zero",
+            "is not a regular file",
+        ),
+        (
+            "config-passwd",
+            &built.config_digest,
+            "/etc/passwd",
+            "digest mismatch",
+        ),
+        (
+            "layer-passwd",
+            &built.layers[1].digest,
+            "/etc/passwd",
+            "layer",
+        ),
+    ] {
+        let layout = sandbox.path(name);
+        Layout::new()
+            .image(&built, &["t"])
+            .omit_blob(digest)
+            .write_dir(&layout);
+        std::os::unix::fs::symlink(target, layout.join("blobs/sha256").join(hex_of(digest)))
+            .unwrap();
+        let reference = format!("oci:{}:t", text(&layout));
+        sandbox
+            .scan(&reference, &[])
+            .expect_scan_error(&reference, &[reason]);
+    }
+}
+
+#[test]
+fn an_outer_archive_entry_claiming_ten_gigabytes_fails_cleanly() {
+    let sandbox = Sandbox::new();
+    let built = image_with(Layer::new().file("app", "x"));
+    for gzipped in [false, true] {
+        let file = sandbox.path(&format!("outer-huge-{gzipped}.tar"));
+        let mut archive = DockerArchive::classic()
+            .image(&built, &["a:1"])
+            .raw_entry(RawEntry::lying_size("huge", 10 << 30, "short"));
+        if gzipped {
+            archive = archive.gzipped();
+        }
+        archive.write(&file);
+        let reference = format!("docker-archive:{}", text(&file));
+        let reason = if gzipped {
+            "unexpected EOF"
+        } else {
+            "archive entry \"huge\" claims 10737418240 bytes"
+        };
+        sandbox
+            .scan(&reference, &[])
+            .expect_scan_error(&reference, &[reason]);
+    }
+}
