@@ -52,10 +52,11 @@ pub fn is_not_a_literal_value(value: &[u8]) -> bool {
     is_dotted_identifier(value)
 }
 
-/// `a.b`, `self.password`, `os.environ.get`: identifiers joined by dots, no digits.
+/// `a.b`, `self.password`, `os.environ.get`, `pkg.module:function`: identifiers joined by
+/// dots (or a colon, as in Python entry points), no digits.
 fn is_dotted_identifier(value: &[u8]) -> bool {
     let mut parts = 0;
-    for part in value.split(|&b| b == b'.') {
+    for part in value.split(|&b| b == b'.' || b == b':') {
         let ok = part
             .first()
             .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
@@ -105,6 +106,7 @@ mod tests {
             "os.getenv(",
             "self.password",
             "settings.db_password",
+            "detect_secrets.main:detect_secrets",
             "/run/secrets/db",
             "./secret.txt",
             "{{ vault_password }}",

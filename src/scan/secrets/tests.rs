@@ -173,9 +173,8 @@ fn secrets_across_window_boundaries_are_found_once_with_their_line() {
     let rules = builtin();
     let mut text = Vec::new();
     let mut expected = Vec::new();
-    let mut line = 1;
     // Lines of filler, with a token every so often, spanning several windows.
-    for i in 0..60_000u32 {
+    for (line, i) in (1u32..).zip(0..60_000u32) {
         if i % 7919 == 0 {
             text.extend_from_slice(
                 format!(
@@ -188,7 +187,6 @@ fn secrets_across_window_boundaries_are_found_once_with_their_line() {
         } else {
             text.extend_from_slice(b"filler line of an ordinary log file, nothing to see\n");
         }
-        line += 1;
     }
     assert!(text.len() > 2 * WINDOW);
     for chunk in [4096, 65536, 1 << 20] {
