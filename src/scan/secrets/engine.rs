@@ -91,15 +91,6 @@ impl RuleSet {
             .is_none_or(|paths| paths.is_match(path.as_bytes()))
     }
 
-    /// Whether any keyword of any rule occurs in `data`: the cheap test most files fail.
-    pub fn any_keyword(&self, data: &[u8]) -> bool {
-        !self.always.is_empty()
-            || self
-                .prefilter
-                .as_ref()
-                .is_some_and(|ac| ac.find(data).is_some())
-    }
-
     /// Finds the secrets in `data`, the content (or a window of the content) of `path`.
     /// Only secrets starting before `limit` are reported: the caller scans the rest again in
     /// the next, overlapping window. Matches come back ordered by position, at most one per
