@@ -11,6 +11,7 @@
 //! Trivy's custom-rule cases (`rule1` in its YAML configs) are replayed through
 //! `RuleSet::with_user_toml`, with the same rule written in portcullis' format.
 
+use portcullis::scan::secrets::config::scan_config_text;
 use portcullis::scan::secrets::{HitKind, RuleSet, SecretHit, scan_file};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -397,4 +398,52 @@ fn detect_secrets_fixtures() {
         let (hits, _) = scan_file(&rules, &format!("app/{name}"), &content, 4096);
         assert!(hits.is_empty(), "{quiet}: {hits:?}");
     }
+}
+
+#[test]
+fn dockle_sensitive_variables_in_history() {
+    let Some(dir) = corpus() else { return };
+    let expected = load(&dir, "dockle-config.json");
+    let rules = RuleSet::builtin();
+    let cases = expected["heuristics"]["TestSensitiveVars"]["cases"]
+        .as_array()
+        .expect("cases");
+    for case in cases {
+        let command = case["command"].as_str().expect("command");
+        let want = case["expected"].as_bool().expect("expected");
+        let found = scan_config_text(&rules, command, false);
+        eprintln!(
+            "{want:<5} {command:?} -> {:?}",
+            found.iter().map(|s| &s.rule).collect::<Vec<_>>()
+        );
+        assert_eq!(!found.is_empty(), want, "{command}");
+        for secret in &found {
+            assert!(!command.contains(&secret.evidence));
+        }
+    }
+}
+
+#[test]
+fn dockle_scratch_image_credentials_file() {
+    let Some(dir) = corpus() else { return };
+    let archive = dir.join("goodwithtech_dockle/pkg/scanner/testdata/scratch.tar");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["scan", "--format", "json"])
+        .arg(&archive)
+        .output()
+        .expect("run portcullis");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let secrets: Vec<&Value> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| {
+            f["check"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("secrets-"))
+        })
+        .collect();
+    assert_eq!(secrets.len(), 1, "{secrets:#?}");
+    assert_eq!(secrets[0]["check"], "secrets-credential-file");
+    assert_eq!(secrets[0]["location"]["path"], "credentials.json");
 }

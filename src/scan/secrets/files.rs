@@ -214,7 +214,8 @@ impl CredentialFile {
                     | "config/hub"
             )
         ) || file_path == ".vault-token"
-            || name == ".terraformrc";
+            || name == ".terraformrc"
+            || name == "credentials.json";
         cli_store.then_some(CredentialFile::CloudCliCredentials)
     }
 }

@@ -358,3 +358,35 @@ fn users_extend_replace_and_disable_rules() {
     );
     assert!(bad.is_err());
 }
+
+#[test]
+fn the_documentation_lists_every_rule_and_its_example_file_compiles() {
+    let doc = include_str!("../../../docs/secrets.md");
+    let rules = builtin();
+    for rule in rules.rules() {
+        assert!(
+            doc.contains(&format!("`{}`", rule.id)),
+            "docs/secrets.md misses {}",
+            rule.id
+        );
+    }
+    for allow in rules.allows() {
+        assert!(
+            doc.contains(&format!("`{}`", allow.id)),
+            "docs/secrets.md misses {}",
+            allow.id
+        );
+    }
+    assert!(doc.contains(&format!("({} rules)", rules.rules().len())));
+    let example = doc
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a TOML example");
+    let extended = Arc::new(rules.with_user_toml(example, "docs/secrets.md").unwrap());
+    let rule = extended.rule("acme-api-key").expect("the example rule");
+    for text in &rule.examples {
+        let (hits, _) = scan_file(&extended, "app/settings.yaml", text.as_bytes(), 64);
+        assert_eq!(rule_ids(&hits), ["acme-api-key"]);
+    }
+}
