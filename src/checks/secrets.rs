@@ -314,7 +314,7 @@ fn config_findings(facts: &ImageFacts, rules: &crate::scan::secrets::RuleSet) ->
                 &IN_ENV,
                 &secret,
                 format!("config.Env[{i}]"),
-                format!("ENV {key}"),
+                format!("the image's environment ({key})"),
                 None,
             ));
         }
@@ -390,7 +390,7 @@ fn config_finding(
     layer: Option<(usize, String)>,
 ) -> Finding {
     let what = match &secret.key {
-        Some(key) => format!("{key} holds a secret"),
+        Some(key) => format!("{key}, whose name says it is a secret, holds a literal value"),
         None => format!("{} (rule {})", secret.title, secret.rule),
     };
     let mut finding = check

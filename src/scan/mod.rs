@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// The analyzers every scan runs. Building them per layer is cheap: the secret rules are
 /// compiled once and shared.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct DefaultAnalyzers {
     /// `None` turns the secret scan off.
     pub secrets: Option<secrets::Secrets>,
@@ -24,6 +24,13 @@ impl DefaultAnalyzers {
         DefaultAnalyzers {
             secrets: secret_rules.map(secrets::Secrets::new),
         }
+    }
+}
+
+impl Default for DefaultAnalyzers {
+    /// With the built-in secret rules.
+    fn default() -> Self {
+        DefaultAnalyzers::new(Some(secrets::RuleSet::builtin()))
     }
 }
 
@@ -49,12 +56,23 @@ pub enum ScanError {
     Image(#[from] image::ImageError),
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ScanOptions {
     pub platform: Option<Platform>,
     pub limits: Limits,
     /// The secret rules to run while the layers stream; `None` skips the secret scan.
     pub secret_rules: Option<Arc<secrets::RuleSet>>,
+}
+
+impl Default for ScanOptions {
+    /// The host's platform, the default limits and the built-in secret rules.
+    fn default() -> Self {
+        ScanOptions {
+            platform: None,
+            limits: Limits::default(),
+            secret_rules: Some(secrets::RuleSet::builtin()),
+        }
+    }
 }
 
 /// Reads the image `reference` once and returns what its layers hold, merged.
