@@ -45,6 +45,28 @@ if [ -z "${PORTCULLIS_NO_INSTALL:-}" ]; then
     hash -r
 fi
 
+# Microsoft's SARIF validator (tests/sarif.rs): a self-contained .NET build shipped on npm.
+sarif_multitool_version=5.7.0
+sarif_multitool_dir="${XDG_CACHE_HOME:-$HOME/.cache}/portcullis/sarif-multitool-$sarif_multitool_version"
+if [ -z "${PORTCULLIS_NO_INSTALL:-}" ] && [ ! -x "$sarif_multitool_dir/package/Sarif.Multitool" ]; then
+    if command -v npm >/dev/null; then
+        echo "== installing @microsoft/sarif-multitool-linux $sarif_multitool_version"
+        mkdir -p "$sarif_multitool_dir"
+        if (cd "$sarif_multitool_dir" \
+            && npm pack --silent "@microsoft/sarif-multitool-linux@$sarif_multitool_version" >/dev/null \
+            && tar xzf microsoft-sarif-multitool-linux-*.tgz \
+            && rm -f microsoft-sarif-multitool-linux-*.tgz \
+            && chmod +x package/Sarif.Multitool); then :; else
+            echo "== NOTE: could not install the SARIF multitool; tests/sarif.rs will skip it"
+        fi
+    else
+        echo "== NOTE: npm not found; tests/sarif.rs will skip the SARIF multitool"
+    fi
+fi
+if [ -x "$sarif_multitool_dir/package/Sarif.Multitool" ]; then
+    export PORTCULLIS_SARIF_MULTITOOL="$sarif_multitool_dir/package/Sarif.Multitool"
+fi
+
 if [ ! -d ../shared/corpus ]; then
     echo "== NOTE: ../shared/corpus not found: the corpus test tier will report SKIPPED and check nothing"
 fi

@@ -3,10 +3,11 @@
 //! The data flows through the modules in this order: [`image`] gets an image and its
 //! layers, [`layer`] reads one layer as a stream, [`scan`] runs the analyzers and merges
 //! the layers, [`checks`] turn the facts into findings, [`policy`] decides the verdict, and
-//! [`report`] renders it.
+//! [`report`] renders it; [`attest`] signs it.
 
 #![forbid(unsafe_code)]
 
+pub mod attest;
 pub mod checks;
 pub mod cli;
 pub mod image;

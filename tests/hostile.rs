@@ -262,8 +262,19 @@ fn symlinks_out_of_the_root_resolve_inside_it() {
         for reference in formats(&sandbox, name, &built) {
             let run = sandbox.scan(&reference, &[]);
             run.expect_code(1);
-            assert_eq!(run.check_ids(), ["user-not-found"], "{name}: {reference}");
-            let message = run.json()["findings"][0]["message"].clone();
+            assert_eq!(
+                run.family_ids("user"),
+                ["user-not-found"],
+                "{name}: {reference}"
+            );
+            let report = run.json();
+            let message = report["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["check"] == "user-not-found")
+                .unwrap()["message"]
+                .clone();
             assert_eq!(
                 message,
                 format!("user {user:?} cannot be resolved: the image has no /etc/passwd"),
@@ -289,7 +300,7 @@ fn symlinks_out_of_the_root_resolve_inside_it() {
         // root: either way the gate fails and nothing outside the image was read.
         assert!(
             matches!(
-                run.check_ids().as_slice(),
+                run.family_ids("user").as_slice(),
                 [id] if id == "user-uid0-alias" || id == "user-not-found"
             ),
             "{reference}: {:?}",

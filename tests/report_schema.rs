@@ -1,6 +1,8 @@
 //! The JSON report validates against the schema documented in docs/report-schema.json, so
 //! the documentation cannot drift from what the tool writes.
 
+mod common;
+
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -45,7 +47,7 @@ fn demo_report_matches_the_documented_schema() {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/demo.tar");
     let report = report_for(demo.to_str().unwrap());
     assert_valid(&validator, &report, "testdata/demo.tar");
-    assert_eq!(report["schema_version"], "1.0");
+    assert_eq!(report["schema_version"], "1.1");
     assert_eq!(report["image"]["manifest_digest"], Value::Null);
 }
 
@@ -87,4 +89,45 @@ fn corpus_reports_match_the_documented_schema() {
         "{layout}@sha256:5ed07065bcbc6c52e3ad28526557d7b6833613fc79257b1a786de85e37c03b05"
     ));
     assert_valid(&validator, &report, &layout);
+}
+
+/// The fields a policy and a waiver file add (thresholds per check, disabled checks, the
+/// waiver list, waived findings) are documented too.
+#[test]
+fn gate_and_waiver_fields_match_the_documented_schema() {
+    let validator = schema();
+    let dir = tempfile::tempdir().unwrap();
+    common::gate::write_image(dir.path());
+    common::gate::write_waivers(dir.path());
+    std::fs::write(
+        dir.path().join("policy.toml"),
+        "[checks.user-not-found]\nfail_on = \"never\"\n[checks.user-numeric-unmapped]\nenabled = false\n",
+    )
+    .unwrap();
+    let run = common::run_command(
+        common::portcullis()
+            .current_dir(dir.path())
+            .env(portcullis::cli::scan::NOW_ENV, common::gate::NOW)
+            .args([
+                "scan",
+                "app.tar",
+                "--format",
+                "json",
+                "--policy",
+                "./policy.toml",
+            ]),
+    );
+    run.expect_code(0);
+    let report = run.json();
+    assert_valid(&validator, &report, "app.tar with waivers");
+    assert_eq!(report["gate"]["check_fail_on"]["user-not-found"], "never");
+    assert_eq!(report["gate"]["disabled"][0], "user-numeric-unmapped");
+    assert_eq!(report["waivers"].as_array().map(Vec::len), Some(4));
+
+    let mut bad = report.clone();
+    bad["waivers"][0]["state"] = Value::from("forgotten");
+    assert!(
+        !validator.is_valid(&bad),
+        "a bad waiver state must not validate"
+    );
 }

@@ -9,6 +9,9 @@ use serde_json::Value;
 use std::path::Path;
 
 const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
+    app:x:1000:1000::/home/app:/sbin/nologin\n";
+/// The same accounts plus `toor`, root under another name (line 2).
+const PASSWD_ALIAS: &str = "root:x:0:0:root:/root:/bin/sh\n\
     toor:x:0:0:backdoor:/root:/bin/sh\n\
     app:x:1000:1000::/home/app:/sbin/nologin\n";
 const GROUP: &str = "root:x:0:\nstaff:x:50:\napp:x:1000:\n";
@@ -18,6 +21,8 @@ const GROUP: &str = "root:x:0:\nstaff:x:50:\napp:x:1000:\n";
 enum Accounts {
     /// /etc/passwd and /etc/group as above.
     Files,
+    /// As `Files`, with `toor` in /etc/passwd.
+    Alias,
     /// No /etc at all (a scratch image).
     None,
 }
@@ -49,7 +54,7 @@ const CASES: &[Case] = &[
     case(Some("0"), Accounts::Files, &["user-root"], 1),
     case(Some("0:0"), Accounts::Files, &["user-root"], 1),
     case(Some("root:staff"), Accounts::Files, &["user-root"], 1),
-    case(Some("toor"), Accounts::Files, &["user-uid0-alias"], 1),
+    case(Some("toor"), Accounts::Alias, &["user-uid0-alias"], 1),
     case(Some("ghost"), Accounts::Files, &["user-not-found"], 1),
     case(Some("ghost"), Accounts::None, &["user-not-found"], 1),
     case(Some("app:nogroup"), Accounts::Files, &["user-not-found"], 1),
@@ -73,11 +78,16 @@ fn image(user: Option<&str>, accounts: Accounts) -> Built {
         .dir("bin")
         .file_with("bin/app", "\x7fELF", 0o755, 0, 0);
     let mut image = Image::new().layer(base);
-    if let Accounts::Files = accounts {
+    let passwd = match accounts {
+        Accounts::Files => Some(PASSWD),
+        Accounts::Alias => Some(PASSWD_ALIAS),
+        Accounts::None => None,
+    };
+    if let Some(passwd) = passwd {
         image = image.layer(
             Layer::new()
                 .dir("etc")
-                .file("etc/passwd", PASSWD)
+                .file("etc/passwd", passwd)
                 .file("etc/group", GROUP),
         );
     }
@@ -101,11 +111,15 @@ fn references(dir: &Path, name: &str, built: &Built) -> [String; 2] {
     ]
 }
 
+/// The findings of the user family.
 fn findings(run: &Run) -> Vec<Value> {
     run.json()["findings"]
         .as_array()
         .cloned()
         .unwrap_or_default()
+        .into_iter()
+        .filter(|f| f["check"].as_str().is_some_and(|c| c.starts_with("user-")))
+        .collect()
 }
 
 #[test]
@@ -117,7 +131,7 @@ fn every_user_case_in_both_formats() {
             let what = format!("USER {:?} in {reference}", c.user);
             let run = scan_json(&reference, &[]);
             assert_eq!(run.code, c.code, "{what}: {}\n{}", run.stderr, run.stdout);
-            assert_eq!(run.check_ids(), c.checks, "{what}");
+            assert_eq!(run.family_ids("user"), c.checks, "{what}");
             let report = run.json();
             assert_eq!(report["image"]["user"], c.user.unwrap_or(""), "{what}");
             for f in findings(&run) {
@@ -148,7 +162,7 @@ fn findings_say_why() {
         "config.User is not set, so containers run as root (uid 0)"
     );
 
-    let f = message(Some("toor"), Accounts::Files, "alias");
+    let f = message(Some("toor"), Accounts::Alias, "alias");
     assert_eq!(
         f["message"],
         "config.User is \"toor\", which /etc/passwd maps to uid 0 (line 2)"
@@ -207,14 +221,14 @@ fn a_passwd_behind_a_symlink_is_followed_inside_the_image() {
         .layer(
             Layer::new()
                 .dir("usr/etc")
-                .file("usr/etc/passwd", PASSWD)
+                .file("usr/etc/passwd", PASSWD_ALIAS)
                 .symlink("etc", "usr/etc"),
         )
         .build();
     for reference in references(dir.path(), "linked", &built) {
         let run = scan_json(&reference, &[]);
         run.expect_code(1);
-        assert_eq!(run.check_ids(), ["user-uid0-alias"], "{reference}");
+        assert_eq!(run.family_ids("user"), ["user-uid0-alias"], "{reference}");
     }
 }
 

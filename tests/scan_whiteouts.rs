@@ -22,7 +22,7 @@ fn base() -> Layer {
         .file("etc/passwd", APP_1000)
         .file("etc/passwd-", APP_1000)
         .file("etc/group", GROUP)
-        .file("etc/shadow", "root:!::0:::::\napp:!::0:::::\n")
+        .file_with("etc/shadow", "root:!::0:::::\napp:!::0:::::\n", 0o640, 0, 0)
         .dir("usr")
         .file("usr/readme", "hi")
 }
@@ -190,10 +190,17 @@ fn the_final_layer_decides_what_passwd_says() {
                 "{what}: {}\n{}",
                 run.stderr, run.stdout
             );
-            assert_eq!(run.check_ids(), case.checks, "{what}");
+            assert_eq!(run.family_ids("user"), case.checks, "{what}");
             let report = run.json();
             if !case.message.is_empty() {
-                let message = report["findings"][0]["message"].as_str().unwrap();
+                let message = report["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|f| f["check"].as_str().unwrap().starts_with("user-"))
+                    .unwrap()["message"]
+                    .as_str()
+                    .unwrap();
                 assert!(message.contains(case.message), "{what}: {message}");
             }
             let layers = report["image"]["layers"].as_array().unwrap();
@@ -239,7 +246,7 @@ fn whiteout_markers_count_as_tar_entries_but_hide_lower_files() {
         assert_eq!(report["image"]["layers"][1]["entries"], 6, "{reference}");
         // ... and the user still resolves through the new passwd: no user finding.
         assert!(
-            run.check_ids().is_empty(),
+            run.family_ids("user").is_empty(),
             "{reference}: {:?}",
             run.check_ids()
         );

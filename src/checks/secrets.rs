@@ -178,7 +178,7 @@ fn run(facts: &ImageFacts, policy: &Policy) -> Vec<Finding> {
     let Some(rules) = policy.secrets.as_deref() else {
         return Vec::new();
     };
-    let mut findings = file_findings(facts);
+    let mut findings = file_findings(facts, policy.params.secrets.scan_removed_files);
     findings.extend(config_findings(facts, rules));
     findings
 }
@@ -190,7 +190,7 @@ struct Placed<'a> {
     hidden: Option<(usize, HiddenHow)>,
 }
 
-fn file_findings(facts: &ImageFacts) -> Vec<Finding> {
+fn file_findings(facts: &ImageFacts, scan_removed_files: bool) -> Vec<Finding> {
     // Same path, same rule, same secret: one group, whatever the layers.
     let mut groups: BTreeMap<(&str, &str, &str), Vec<Placed>> = BTreeMap::new();
     for (layer, report) in facts.reports.iter().enumerate() {
@@ -200,6 +200,9 @@ fn file_findings(facts: &ImageFacts) -> Vec<Finding> {
                 Some(Fate::Hidden { by, how }) => Some((by, how)),
                 Some(Fate::Visible) | None => None,
             };
+            if hidden.is_some() && !scan_removed_files {
+                continue;
+            }
             groups
                 .entry((&hit.path, &hit.rule, &hit.fingerprint))
                 .or_default()

@@ -77,8 +77,29 @@ pub static FAMILY: Family = Family {
 
 const FIELD: &str = "config.User";
 
+/// `user-root` from `config.User` alone (empty, `root`, `0`, `0:GID`, `root:GROUP`): what
+/// can be said without the image's /etc/passwd.
+pub fn root_by_config(raw: &str) -> Vec<Finding> {
+    let raw = raw.trim();
+    let user = raw.split_once(':').map_or(raw, |(u, _)| u);
+    let why = if raw.is_empty() {
+        "config.User is not set, so containers run as root (uid 0)".to_string()
+    } else if user.is_empty() || user == "root" {
+        format!("config.User is {raw:?}, so containers run as root (uid 0)")
+    } else if user.parse::<u32>() == Ok(0) {
+        format!("config.User is {raw:?}: uid 0 is root")
+    } else {
+        return Vec::new();
+    };
+    vec![ROOT.finding(why).in_config(FIELD).with_evidence(raw)]
+}
+
 fn run(facts: &ImageFacts, _policy: &Policy) -> Vec<Finding> {
     let raw = facts.config_user().trim();
+    let root = root_by_config(raw);
+    if !root.is_empty() {
+        return root;
+    }
     let (user, group) = match raw.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (raw, None),
@@ -86,25 +107,7 @@ fn run(facts: &ImageFacts, _policy: &Policy) -> Vec<Finding> {
     let passwd = facts.passwd();
     let mut findings = Vec::new();
 
-    if user.is_empty() || user == "root" {
-        let why = if raw.is_empty() {
-            "config.User is not set, so containers run as root (uid 0)".to_string()
-        } else {
-            format!("config.User is {raw:?}, so containers run as root (uid 0)")
-        };
-        findings.push(ROOT.finding(why).in_config(FIELD).with_evidence(raw));
-        return findings;
-    }
-
     match user.parse::<u32>() {
-        Ok(0) => {
-            findings.push(
-                ROOT.finding(format!("config.User is {raw:?}: uid 0 is root"))
-                    .in_config(FIELD)
-                    .with_evidence(raw),
-            );
-            return findings;
-        }
         Ok(uid) => {
             let known = passwd
                 .as_ref()

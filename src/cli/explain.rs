@@ -1,4 +1,4 @@
-//! `portcullis explain [ID]`
+//! `portcullis explain [ID]`, `portcullis explain --policy-reference`
 
 use super::EXIT_PASS;
 use crate::checks;
@@ -11,11 +11,20 @@ use std::io::Write;
 pub struct ExplainArgs {
     /// A check id or a secret rule id (omit to list every check)
     pub id: Option<String>,
+
+    /// Print the policy reference (Markdown): built-in policies, checks, families and
+    /// parameters, as docs/policy-reference.md holds it
+    #[arg(long, conflicts_with = "id")]
+    pub policy_reference: bool,
 }
 
 pub fn run(args: ExplainArgs) -> Result<u8> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    if args.policy_reference {
+        out.write_all(crate::policy::reference::markdown()?.as_bytes())?;
+        return Ok(EXIT_PASS);
+    }
     match args.id {
         None => {
             writeln!(out, "{:<28} {:<9} TITLE", "ID", "SEVERITY")?;

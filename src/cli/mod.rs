@@ -1,11 +1,17 @@
 //! The command line: one file per subcommand. Logs and errors go to stderr, data to stdout
 //! or `--output`.
 
+pub mod attest;
 pub mod explain;
+pub mod keygen;
+mod passphrase;
 pub mod scan;
+pub mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+
+pub use crate::policy::params::parse_size;
 
 /// The image passed the gate.
 pub const EXIT_PASS: u8 = 0;
@@ -31,15 +37,24 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scan an image and gate on its findings
-    Scan(scan::ScanArgs),
+    Scan(Box<scan::ScanArgs>),
     /// Describe a check, or list them all
     Explain(explain::ExplainArgs),
+    /// Generate a key pair for signing attestations
+    Keygen(keygen::KeygenArgs),
+    /// Scan an image (or take a report) and sign the result as an in-toto attestation
+    Attest(attest::AttestArgs),
+    /// Verify a signed attestation, and that it is about a given image
+    Verify(verify::VerifyArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        Command::Scan(args) => scan::run(args),
+        Command::Scan(args) => scan::run(*args),
         Command::Explain(args) => explain::run(args),
+        Command::Keygen(args) => keygen::run(args),
+        Command::Attest(args) => attest::run(args),
+        Command::Verify(args) => verify::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -50,24 +65,38 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// Parses sizes like `512`, `64KiB`, `10M`, `2G`, `1TiB` (binary units).
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size (e.g. 512M, 10G)"))?;
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        "t" | "tb" | "tib" => 40,
-        other => return Err(format!("unknown size unit {other:?} in {text:?}")),
-    };
-    n.checked_mul(1u64 << shift)
-        .ok_or_else(|| format!("{text:?} is too large"))
+/// Parses durations like `90s`, `15m`, `24h`, `7d`, `2w`, or `1h30m` (a unit is required).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("{text:?} is not a duration (e.g. 90m, 24h, 7d)");
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut total: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let seconds = match rest[..unit_len].trim() {
+            "s" | "sec" | "secs" => 1,
+            "m" | "min" | "mins" => 60,
+            "h" | "hour" | "hours" => 3_600,
+            "d" | "day" | "days" => 86_400,
+            "w" | "week" | "weeks" => 604_800,
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        total = n
+            .checked_mul(seconds)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(|| format!("{text:?} is too long"))?;
+    }
+    Ok(std::time::Duration::from_secs(total))
 }
 
 #[cfg(test)]
@@ -75,13 +104,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_parse_with_binary_units() {
-        assert_eq!(parse_size("512").unwrap(), 512);
-        assert_eq!(parse_size("64KiB").unwrap(), 64 << 10);
-        assert_eq!(parse_size("10G").unwrap(), 10 << 30);
-        assert!(parse_size("ten").is_err());
-        assert!(parse_size("5X").is_err());
-        assert!(parse_size("99999999999T").is_err());
+    fn durations_parse_with_units() {
+        use std::time::Duration;
+        let table = [
+            ("90s", Some(90)),
+            ("15m", Some(900)),
+            ("24h", Some(86_400)),
+            ("7d", Some(604_800)),
+            ("2w", Some(1_209_600)),
+            ("1h30m", Some(5_400)),
+            ("3 days", Some(259_200)),
+            ("0s", Some(0)),
+            ("90", None),
+            ("h", None),
+            ("", None),
+            ("5y", None),
+            ("-1h", None),
+            ("99999999999999999w", None),
+        ];
+        for (text, expected) in table {
+            assert_eq!(
+                parse_duration(text).ok(),
+                expected.map(Duration::from_secs),
+                "{text}"
+            );
+        }
     }
 
     #[test]

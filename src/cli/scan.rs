@@ -1,22 +1,87 @@
 //! `portcullis scan IMAGE`
 
-use super::{EXIT_FAIL, EXIT_PASS, parse_size};
+use super::{EXIT_PASS, parse_size};
 use crate::image::model::Platform;
 use crate::layer::Limits;
-use crate::policy::{Policy, Severity, Verdict};
+use crate::policy::waivers::{self, Date, Waivers};
+use crate::policy::{self, Severity, Verdict};
 use crate::report::{self, Report, table::Style};
-use crate::scan::secrets::RuleSet;
+use crate::scan::secrets::Secrets;
 use crate::scan::{self, ScanOptions};
-use anyhow::{Context, Result};
-use clap::{Args, ValueEnum};
+use anyhow::{Context, Result, bail};
+use clap::Args;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::str::FromStr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Fixes the date waiver expiry is judged on (`YYYY-MM-DD`), for tests and reproducible
+/// runs; unset, today's date (UTC) is used.
+pub const NOW_ENV: &str = "PORTCULLIS_NOW";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Table,
     Json,
+    Sarif,
+    Junit,
+    Markdown,
+}
+
+impl Format {
+    const NAMES: &str = "table, json, sarif, junit, markdown";
+
+    fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Sarif => "sarif",
+            Format::Junit => "junit",
+            Format::Markdown => "markdown",
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "table" => Ok(Format::Table),
+            "json" => Ok(Format::Json),
+            "sarif" => Ok(Format::Sarif),
+            "junit" | "junit-xml" => Ok(Format::Junit),
+            "markdown" | "md" => Ok(Format::Markdown),
+            _ => Err(format!(
+                "unknown format {s:?} (expected one of: {})",
+                Format::NAMES
+            )),
+        }
+    }
+}
+
+/// `--format FORMAT[=FILE]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputSpec {
+    pub format: Format,
+    pub file: Option<PathBuf>,
+}
+
+fn parse_output(text: &str) -> Result<OutputSpec, String> {
+    let (format, file) = match text.split_once('=') {
+        Some((f, "")) => return Err(format!("{f}=: the file name is missing")),
+        Some((f, path)) => (f, Some(PathBuf::from(path))),
+        None => (text, None),
+    };
+    Ok(OutputSpec {
+        format: format.parse()?,
+        file,
+    })
+}
+
+fn parse_severities(text: &str) -> Result<Severity, String> {
+    text.trim()
+        .parse()
+        .map_err(|e: policy::UnknownSeverity| e.to_string())
 }
 
 #[derive(Debug, Args)]
@@ -30,17 +95,41 @@ pub struct ScanArgs {
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<Platform>,
 
-    /// Output format
-    #[arg(short, long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    /// Output format, to stdout or to FILE (replaced atomically); repeat to write several:
+    /// table, json, sarif, junit, markdown
+    #[arg(
+        short,
+        long = "format",
+        value_name = "FORMAT[=FILE]",
+        default_value = "table",
+        value_parser = parse_output
+    )]
+    pub formats: Vec<OutputSpec>,
 
-    /// Write the report to FILE instead of stdout (replaced atomically)
+    /// Write the one format without a FILE here instead of stdout (replaced atomically)
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Fail (exit 1) on a finding at or above this severity
-    #[arg(long, value_name = "SEVERITY", default_value = "high")]
-    pub fail_on: Severity,
+    /// Policy: a built-in name (default, strict, cis) or a policy file
+    #[arg(long, value_name = "NAME|FILE", default_value = "default")]
+    pub policy: String,
+
+    /// Waiver file [default: .portcullisignore.toml in the working directory, if present]
+    #[arg(long, value_name = "FILE")]
+    pub ignore_file: Option<PathBuf>,
+
+    /// Fail on a finding at or above this severity, for every check (overrides the policy)
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<Severity>,
+
+    /// Report only findings of these severities (comma-separated); the others neither show
+    /// nor fail the gate
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_severities)]
+    pub severity: Vec<Severity>,
+
+    /// Exit code when the gate fails (0 reports without failing)
+    #[arg(long, value_name = "N", default_value_t = super::EXIT_FAIL)]
+    pub exit_code: u8,
 
     /// Most tar entries accepted over all layers
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_entries)]
@@ -65,21 +154,25 @@ pub struct ScanArgs {
     pub secret_rules: Vec<PathBuf>,
 }
 
+/// Where one rendering goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Destination {
+    Stdout,
+    File(PathBuf),
+}
+
 pub fn run(args: ScanArgs) -> Result<u8> {
-    let secrets = if args.no_secrets {
-        None
-    } else {
-        let mut rules = RuleSet::builtin();
-        for file in &args.secret_rules {
-            rules = Arc::new(rules.with_user_file(file)?);
-        }
-        Some(rules)
-    };
-    let policy = Policy {
-        fail_on: args.fail_on,
-        secrets,
-        ..Policy::default()
-    };
+    let outputs = plan_outputs(&args.formats, args.output.as_deref())?;
+    let mut policy = policy::file::load(&args.policy).context("invalid policy")?;
+    if let Some(fail_on) = args.fail_on {
+        policy.override_fail_on(fail_on);
+    }
+    policy.report_severities = args.severity.clone();
+    let waivers = load_waivers(args.ignore_file.as_deref())?;
+    let today = today()?;
+    let secrets = secret_scan(&args, &policy)?;
+    policy.secrets = secrets.as_ref().map(|s| s.rules().clone());
+
     let options = ScanOptions {
         platform: args.platform.clone(),
         limits: Limits {
@@ -87,28 +180,114 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             max_total_bytes: args.max_uncompressed_size,
             max_entry_size: args.max_file_size,
         },
-        secret_rules: policy.secrets.clone(),
+        secrets,
     };
     let facts = scan::scan_image(&args.image, &options).with_context(|| args.image.clone())?;
-    let report = crate::checks::evaluate(&facts, &policy);
-    emit(&report, args.format, args.output.as_deref())?;
+    let report = crate::checks::evaluate(&facts, &policy, &waivers, today);
+    emit(&report, &outputs)?;
     Ok(match report.gate.result {
         Verdict::Passed => EXIT_PASS,
-        Verdict::Failed => EXIT_FAIL,
+        Verdict::Failed => args.exit_code,
     })
 }
 
-fn emit(report: &Report, format: Format, output: Option<&Path>) -> Result<()> {
-    match output {
-        None => {
+/// The secret scan the policy and the flags ask for; `None` when `--no-secrets` is given or
+/// the policy disables the secrets family.
+fn secret_scan(args: &ScanArgs, policy: &policy::Policy) -> Result<Option<Secrets>> {
+    if args.no_secrets || !policy.family_enabled(&crate::checks::secrets::FAMILY) {
+        return Ok(None);
+    }
+    let mut secrets =
+        Secrets::from_params(&policy.params.secrets).context("invalid secret rules")?;
+    for file in &args.secret_rules {
+        secrets = secrets
+            .with_user_file(file)
+            .context("invalid secret rules")?;
+    }
+    Ok(Some(secrets))
+}
+
+/// The waiver file: `explicit`, or `.portcullisignore.toml` when the working directory has
+/// one.
+pub(crate) fn load_waivers(explicit: Option<&Path>) -> Result<Waivers> {
+    let path = match explicit {
+        Some(p) => p,
+        None if Path::new(waivers::DEFAULT_FILE).is_file() => Path::new(waivers::DEFAULT_FILE),
+        None => return Ok(Waivers::default()),
+    };
+    Waivers::load(path).context("invalid waiver file")
+}
+
+/// The date waivers are judged on: `PORTCULLIS_NOW` when set, else today (UTC).
+pub(crate) fn today() -> Result<Date> {
+    match std::env::var(NOW_ENV) {
+        Ok(text) if !text.is_empty() => text.parse().with_context(|| format!("{NOW_ENV}={text}")),
+        _ => Ok(Date::today_utc()),
+    }
+}
+
+/// Decides where each format goes: `FORMAT=FILE` to its file, the one format without a
+/// file to `-o FILE` or stdout.
+fn plan_outputs(specs: &[OutputSpec], output: Option<&Path>) -> Result<Vec<(Format, Destination)>> {
+    let unnamed: Vec<&OutputSpec> = specs.iter().filter(|s| s.file.is_none()).collect();
+    if unnamed.len() > 1 {
+        bail!(
+            "--format {} all write to {}: give all but one a file (--format {}=FILE)",
+            unnamed
+                .iter()
+                .map(|s| s.format.name())
+                .collect::<Vec<_>>()
+                .join(", --format "),
+            output.map_or("stdout".to_string(), |p| p.display().to_string()),
+            unnamed[1].format.name()
+        );
+    }
+    if unnamed.is_empty()
+        && let Some(path) = output
+    {
+        bail!(
+            "-o {} names no format: every --format has its own file",
+            path.display()
+        );
+    }
+    let mut plan = Vec::new();
+    for spec in specs {
+        let destination = match (&spec.file, output) {
+            (Some(file), _) => Destination::File(file.clone()),
+            (None, Some(path)) => Destination::File(path.to_path_buf()),
+            (None, None) => Destination::Stdout,
+        };
+        if destination != Destination::Stdout && plan.iter().any(|(_, d)| *d == destination) {
+            bail!(
+                "two formats would write to {}",
+                match &destination {
+                    Destination::File(p) => p.display().to_string(),
+                    Destination::Stdout => "stdout".into(),
+                }
+            );
+        }
+        plan.push((spec.format, destination));
+    }
+    Ok(plan)
+}
+
+/// Writes every file first, then stdout, so a pipeline reading stdout sees the files in
+/// place.
+fn emit(report: &Report, outputs: &[(Format, Destination)]) -> Result<()> {
+    for (format, destination) in outputs {
+        if let Destination::File(path) = destination {
+            write_atomically(path, |w| render(report, *format, w, false))?;
+        }
+    }
+    for (format, destination) in outputs {
+        if *destination == Destination::Stdout {
             let stdout = std::io::stdout();
             let color =
                 stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
             let mut lock = stdout.lock();
-            render(report, format, &mut lock, color)?;
+            render(report, *format, &mut lock, color)?;
             lock.flush()?;
         }
-        Some(path) => write_atomically(path, |w| render(report, format, w, false))?,
     }
     Ok(())
 }
@@ -122,6 +301,9 @@ fn render(
     match format {
         Format::Table => report::table::write(report, out, &Style { color }),
         Format::Json => report::json::write(report, out),
+        Format::Sarif => report::sarif::write(report, out),
+        Format::Junit => report::junit::write(report, out),
+        Format::Markdown => report::markdown::write(report, out),
     }
 }
 
@@ -147,8 +329,75 @@ pub fn write_atomically(
         write(&mut buffered).with_context(|| format!("writing {}", path.display()))?;
         buffered.flush()?;
     }
+    keep_permissions(tmp.as_file(), path)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path)
         .with_context(|| format!("{}: cannot replace the file", path.display()))?;
     Ok(())
+}
+
+/// A temporary file is private (0600); a report is not: give the new file the mode of the
+/// file it replaces, or the usual 0644.
+#[cfg(unix)]
+fn keep_permissions(tmp: &std::fs::File, path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+    tmp.set_permissions(std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("{}: cannot set permissions", path.display()))
+}
+
+#[cfg(not(unix))]
+fn keep_permissions(_tmp: &std::fs::File, _path: &Path) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(text: &str) -> OutputSpec {
+        parse_output(text).unwrap()
+    }
+
+    #[test]
+    fn formats_parse_with_and_without_a_file() {
+        assert_eq!(
+            spec("sarif=out/r.sarif"),
+            OutputSpec {
+                format: Format::Sarif,
+                file: Some(PathBuf::from("out/r.sarif"))
+            }
+        );
+        assert_eq!(spec("MD").format, Format::Markdown);
+        assert!(parse_output("xml").unwrap_err().contains("expected one of"));
+        assert!(parse_output("json=").is_err());
+    }
+
+    #[test]
+    fn outputs_go_to_their_files_and_one_to_stdout_or_output() {
+        let plan = plan_outputs(&[spec("table"), spec("json=r.json")], None).unwrap();
+        assert_eq!(
+            plan,
+            [
+                (Format::Table, Destination::Stdout),
+                (Format::Json, Destination::File("r.json".into()))
+            ]
+        );
+        let plan = plan_outputs(&[spec("json")], Some(Path::new("o.json"))).unwrap();
+        assert_eq!(plan, [(Format::Json, Destination::File("o.json".into()))]);
+        let e = plan_outputs(&[spec("table"), spec("json")], None).unwrap_err();
+        assert!(e.to_string().contains("give all but one a file"), "{e}");
+        let e = plan_outputs(&[spec("json=a"), spec("sarif=a")], None).unwrap_err();
+        assert!(
+            e.to_string().contains("two formats would write to a"),
+            "{e}"
+        );
+        let e = plan_outputs(&[spec("json=a")], Some(Path::new("b"))).unwrap_err();
+        assert!(e.to_string().contains("names no format"), "{e}");
+        let e = plan_outputs(&[spec("json=a"), spec("sarif")], Some(Path::new("a"))).unwrap_err();
+        assert!(
+            e.to_string().contains("two formats would write to a"),
+            "{e}"
+        );
+    }
 }

@@ -11,6 +11,8 @@ const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_MARKER: &str = ".wh..wh..opq";
 /// Size of the pieces content is handed to analyzers in.
 const READ_CHUNK: usize = 64 * 1024;
+/// Capacity of the whole-content buffer kept between entries.
+const RETAINED_WHOLE: usize = 4 << 20;
 
 /// Reads every entry of the tar stream, feeding analyzers, and returns the layer report.
 pub fn walk<R: Read>(
@@ -181,6 +183,9 @@ fn feed_content<R: Read>(
 
     whole_buf.clear();
     let want_whole = max_whole.unwrap_or(0).min(entry.size);
+    // One allocation of the final size: growing by doubling would briefly hold the old and
+    // the new buffer, up to three times the file (package databases reach 100 MiB).
+    whole_buf.reserve_exact(want_whole as usize);
     let mut offset = 0u64;
     loop {
         if !streaming && offset >= want_whole {
@@ -213,6 +218,10 @@ fn feed_content<R: Read>(
             Interest::Stream => a.end(entry),
             Interest::None => {}
         }
+    }
+    if whole_buf.capacity() > RETAINED_WHOLE {
+        // A large database is not kept allocated for the rest of the layer.
+        *whole_buf = Vec::new();
     }
     Ok(())
 }

@@ -29,7 +29,7 @@ impl Style {
     }
 }
 
-fn human_size(bytes: u64) -> String {
+pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -44,7 +44,8 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-fn location(f: &Finding) -> String {
+/// Where a finding is, for one line of text.
+pub(crate) fn location(f: &Finding) -> String {
     let mut parts = Vec::new();
     if let Some(path) = &f.location.path {
         let mut p = if path.starts_with('/') {
@@ -148,10 +149,28 @@ pub fn write(report: &Report, out: &mut dyn Write, style: &Style) -> io::Result<
     if !waived.is_empty() {
         writeln!(out, "WAIVED ({})", waived.len())?;
         for f in waived {
-            let reason = f.waived.as_ref().map(|w| w.reason.as_str()).unwrap_or("");
-            writeln!(out, "  {}  {}  ({reason})", f.check, location(f))?;
+            let (reason, until) = match &f.waived {
+                Some(w) => (
+                    w.reason.as_str(),
+                    w.expires
+                        .as_deref()
+                        .map(|d| format!(", until {d}"))
+                        .unwrap_or_default(),
+                ),
+                None => ("", String::new()),
+            };
+            let loc = location(f);
+            let at = if loc.is_empty() {
+                String::new()
+            } else {
+                format!("  {loc}")
+            };
+            writeln!(out, "  {}{at}  ({reason}{until})", f.check)?;
         }
         writeln!(out)?;
+    }
+    for (_, warning) in report.waiver_warnings() {
+        writeln!(out, "{}: {warning}", style.paint("33", "warning"))?;
     }
     for d in &report.diagnostics {
         let mut at = String::new();

@@ -107,6 +107,79 @@ pub fn parse_shadow(data: &[u8]) -> Vec<ShadowEntry> {
         .collect()
 }
 
+/// Who a container started from the image runs as: what runc makes of `config.User` with the
+/// image's /etc/passwd and /etc/group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeUser {
+    /// The account name, when /etc/passwd knows the uid.
+    pub name: Option<String>,
+    pub uid: u32,
+    pub gid: u32,
+    /// Primary and supplementary groups, sorted, without duplicates.
+    pub groups: Vec<u32>,
+}
+
+impl RuntimeUser {
+    pub fn is_root(&self) -> bool {
+        self.uid == 0
+    }
+
+    pub fn in_group(&self, gid: u32) -> bool {
+        self.groups.binary_search(&gid).is_ok()
+    }
+}
+
+/// Resolves `USER[:GROUP]` the way runc does: a name must exist in /etc/passwd (a group name in
+/// /etc/group); a numeric uid without a passwd entry runs with gid 0; supplementary groups are
+/// the /etc/group entries that list the account's name. `None` when runc would refuse to start
+/// the container (a name it cannot find).
+pub fn resolve_runtime_user(
+    spec: &str,
+    passwd: &[PasswdEntry],
+    groups: &[GroupEntry],
+) -> Option<RuntimeUser> {
+    let spec = spec.trim();
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let user = if user.is_empty() { "0" } else { user };
+    let account = match user.parse::<u32>() {
+        Ok(uid) => passwd.iter().find(|e| e.uid == uid),
+        Err(_) => Some(passwd.iter().find(|e| e.name == user)?),
+    };
+    let uid = match account {
+        Some(a) => a.uid,
+        None => user.parse().ok()?,
+    };
+    let primary = account.map_or(0, |a| a.gid);
+    let gid = match group.filter(|g| !g.is_empty()) {
+        None => primary,
+        Some(g) => match g.parse::<u32>() {
+            Ok(gid) => gid,
+            Err(_) => groups.iter().find(|e| e.name == g)?.gid,
+        },
+    };
+    let name = account.map(|a| a.name.clone());
+    let mut all: Vec<u32> = vec![gid];
+    if let Some(name) = &name {
+        all.extend(
+            groups
+                .iter()
+                .filter(|g| g.members.iter().any(|m| m == name))
+                .map(|g| g.gid),
+        );
+    }
+    all.sort_unstable();
+    all.dedup();
+    Some(RuntimeUser {
+        name,
+        uid,
+        gid,
+        groups: all,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +208,31 @@ mod tests {
         let shadow = parse_shadow(b"root:!::0:::::\nnopw::19000:0:99999:7:::\n");
         assert_eq!(shadow[0].password, "!");
         assert_eq!(shadow[1].password, "");
+    }
+
+    #[test]
+    fn runtime_user_resolves_like_runc() {
+        let passwd =
+            parse_passwd(b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n");
+        let groups = parse_group(b"root:x:0:\napp:x:1000:\nwheel:x:10:app\ndocker:x:999:\n");
+        let resolve = |spec: &str| resolve_runtime_user(spec, &passwd, &groups);
+
+        let root = resolve("").unwrap();
+        assert!(root.is_root());
+        assert_eq!(root.groups, vec![0]);
+
+        let app = resolve("app").unwrap();
+        assert_eq!((app.uid, app.gid), (1000, 1000));
+        assert_eq!(app.groups, vec![10, 1000]);
+        assert!(app.in_group(10) && !app.in_group(999));
+
+        // A uid /etc/passwd does not know runs with gid 0 and no supplementary groups.
+        let stranger = resolve("4242").unwrap();
+        assert_eq!((stranger.uid, stranger.gid, stranger.name), (4242, 0, None));
+
+        assert_eq!(resolve("1000:docker").unwrap().gid, 999);
+        assert_eq!(resolve("app:7").unwrap().groups, vec![7, 10]);
+        assert_eq!(resolve("nobody"), None);
+        assert_eq!(resolve("app:nogroup"), None);
     }
 }

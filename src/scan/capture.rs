@@ -1,5 +1,5 @@
-//! Keeps the small configuration files that checks read after the merge: accounts and the
-//! distribution's release files.
+//! Keeps the small configuration files that checks read after the merge: accounts, the
+//! distribution's release files, sudoers.
 
 use super::analyzer::{Analyzer, Interest};
 use super::layer_report::{Entry, LayerReport, Note};
@@ -27,7 +27,12 @@ pub const KEY_FILES: &[&str] = &[
     "etc/fedora-release",
     "etc/system-release",
     "etc/SuSE-release",
+    "etc/sudoers",
 ];
+
+/// Directories whose files (direct children) are kept like `KEY_FILES`, matched by the
+/// directory's name for the same reason.
+pub const KEY_DIRS: &[&str] = &["etc/sudoers.d"];
 
 #[derive(Default)]
 pub struct Capture {
@@ -36,10 +41,11 @@ pub struct Capture {
 }
 
 fn is_key_file(path: &str) -> bool {
-    let name = crate::layer::path::file_name(path);
-    KEY_FILES
-        .iter()
-        .any(|key| crate::layer::path::file_name(key) == name)
+    use crate::layer::path::{file_name, parent};
+    let name = file_name(path);
+    let dir = file_name(parent(path));
+    KEY_FILES.iter().any(|key| file_name(key) == name)
+        || (!dir.is_empty() && KEY_DIRS.iter().any(|key| file_name(key) == dir))
 }
 
 impl Analyzer for Capture {

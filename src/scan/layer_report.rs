@@ -3,12 +3,13 @@
 //! A `LayerReport` never looks at other layers, so layers scan in parallel, a stream can be
 //! scanned as it arrives, and a report can be cached under the layer's diff_id.
 
+use crate::inventory::PackageDb;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Bumped whenever the analyzers change what they put into a `LayerReport`, so that cached
 /// reports from an older analyzer are never reused.
-pub const ANALYZER_VERSION: u32 = 2;
+pub const ANALYZER_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -91,6 +92,10 @@ pub struct LayerReport {
     /// Contents of the small configuration files later steps need (passwd, group, shadow,
     /// os-release ...), keyed by path. Bounded by `capture::MAX_CAPTURE`.
     pub files: BTreeMap<String, Vec<u8>>,
+    /// Packages from `presence::WATCHED` that a package database in this layer lists as
+    /// installed, keyed by the database's path.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub watched_packages: BTreeMap<String, Vec<String>>,
     /// Total bytes of file content in the layer.
     pub content_bytes: u64,
     /// Secrets, credential files and build leftovers in this layer, redacted.
@@ -99,4 +104,8 @@ pub struct LayerReport {
     /// Tar entries in the stream (the root directory and whiteout markers included).
     pub tar_entries: u64,
     pub notes: Vec<Note>,
+    /// Package records of the databases (and executables, archives) the layer writes, one
+    /// entry per file, in stream order.
+    #[serde(default)]
+    pub packages: Vec<PackageDb>,
 }

@@ -6,10 +6,10 @@ pub mod capture;
 pub mod facts;
 pub mod layer_report;
 pub mod merge;
+pub mod presence;
 pub mod secrets;
 
 use analyzer::{Analyzer, AnalyzerSet};
-use std::sync::Arc;
 
 /// The analyzers every scan runs. Building them per layer is cheap: the secret rules are
 /// compiled once and shared.
@@ -19,24 +19,22 @@ pub struct DefaultAnalyzers {
     pub secrets: Option<secrets::Secrets>,
 }
 
-impl DefaultAnalyzers {
-    pub fn new(secret_rules: Option<Arc<secrets::RuleSet>>) -> DefaultAnalyzers {
-        DefaultAnalyzers {
-            secrets: secret_rules.map(secrets::Secrets::new),
-        }
-    }
-}
-
 impl Default for DefaultAnalyzers {
     /// With the built-in secret rules.
     fn default() -> Self {
-        DefaultAnalyzers::new(Some(secrets::RuleSet::builtin()))
+        DefaultAnalyzers {
+            secrets: Some(secrets::Secrets::new(secrets::RuleSet::builtin())),
+        }
     }
 }
 
 impl AnalyzerSet for DefaultAnalyzers {
     fn build(&self) -> Vec<Box<dyn Analyzer>> {
-        let mut set: Vec<Box<dyn Analyzer>> = vec![Box::new(capture::Capture::default())];
+        let mut set: Vec<Box<dyn Analyzer>> = vec![
+            Box::new(capture::Capture::default()),
+            Box::new(presence::Presence::default()),
+            Box::new(crate::inventory::analyzer::InventoryAnalyzer::default()),
+        ];
         if let Some(secrets) = &self.secrets {
             set.push(Box::new(secrets.analyzer()));
         }
@@ -60,8 +58,8 @@ pub enum ScanError {
 pub struct ScanOptions {
     pub platform: Option<Platform>,
     pub limits: Limits,
-    /// The secret rules to run while the layers stream; `None` skips the secret scan.
-    pub secret_rules: Option<Arc<secrets::RuleSet>>,
+    /// The secret scan to run while the layers stream; `None` skips it.
+    pub secrets: Option<secrets::Secrets>,
 }
 
 impl Default for ScanOptions {
@@ -70,7 +68,7 @@ impl Default for ScanOptions {
         ScanOptions {
             platform: None,
             limits: Limits::default(),
-            secret_rules: Some(secrets::RuleSet::builtin()),
+            secrets: Some(secrets::Secrets::new(secrets::RuleSet::builtin())),
         }
     }
 }
@@ -79,7 +77,9 @@ impl Default for ScanOptions {
 pub fn scan_image(reference: &str, options: &ScanOptions) -> Result<ImageFacts, ScanError> {
     let image_ref = ImageRef::parse(reference)?;
     let budget = Budget::new(options.limits);
-    let analyzers = DefaultAnalyzers::new(options.secret_rules.clone());
+    let analyzers = DefaultAnalyzers {
+        secrets: options.secrets.clone(),
+    };
     let loaded = image::load(
         reference,
         &image_ref,

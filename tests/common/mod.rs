@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod builder;
+pub mod gate;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -53,6 +54,12 @@ impl Run {
     /// Check ids of the findings in the JSON report, in report order.
     pub fn check_ids(&self) -> Vec<String> {
         check_ids(&self.json())
+    }
+
+    /// Check ids of one family's findings (`user` for `user-*`), in report order: what a
+    /// test of that family compares, whatever other families find in the same image.
+    pub fn family_ids(&self, family: &str) -> Vec<String> {
+        family_ids(&self.json(), family)
     }
 
     /// Asserts the exit code, showing the output when it differs.
@@ -137,6 +144,15 @@ pub fn check_ids(report: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Check ids of a JSON report's findings of one family (`user` for `user-*`).
+pub fn family_ids(report: &Value, family: &str) -> Vec<String> {
+    let prefix = format!("{family}-");
+    check_ids(report)
+        .into_iter()
+        .filter(|id| id.starts_with(&prefix))
+        .collect()
 }
 
 /// A path as a `&str` (test paths are always UTF-8).

@@ -18,9 +18,43 @@
 //! version that goes on with the earlier kind of part is higher (`1.0.1 > 1.0b >
 //! 1.0_p1 > 1.0-r1 > 1.0`).
 //!
-//! apk-tools reads versions lazily, one token at a time, and so does this module:
-//! [`compare`] and [`fuzzy_matches`] only refuse an input when the answer would
-//! depend on a malformed token. [`Version::parse`] checks the whole string.
+//! [`Version::parse`] checks a whole string against that grammar, and [`Version`]'s
+//! order and [`fuzzy_matches`] are apk-tools', which reads versions lazily, one
+//! token at a time.
+//!
+//! # Strings that are not apk versions
+//!
+//! OSV advisories for Alpine and its relatives are matched by OSV-Scanner, whose
+//! ordering (osv-scalibr's `semantic` package) also orders strings apk-tools
+//! rejects: `1-r`, `0..8`, `6.6.2p1`, `1.2_blah`, `a`. Since portcullis matches
+//! the same advisories, [`compare`] falls back on a lenient reading whenever
+//! either side is not a valid version, built to reproduce OSV's order on its
+//! published vectors (osv-scalibr's `alpine-versions.txt`); two valid versions are
+//! always ordered by apk-tools' rules. Where those vectors say nothing (unknown
+//! suffixes against each other, the number after a letter, hashes), the rules
+//! below are ours. The lenient reader extends the grammar above, so that it yields
+//! exactly apk-tools' tokens for a valid version and the two orders agree wherever
+//! both apply:
+//!
+//! - a number may be empty (`.1`, `0..8`, or no number at all before a letter, as
+//!   in `a`); an empty number sorts below every other part, and below the end of
+//!   the version, so `0.r1 < 0r1` and `.1 < 0.1`;
+//! - the letter may be upper case, and compares by its ASCII code (`1.0A < 1.0a`);
+//! - the letter may carry a number (`6.6.2p1`, OpenSSH style), which sorts like a
+//!   suffix's number: after the letter, before any suffix;
+//! - a suffix is the whole run of letters after `_`; one apk does not know
+//!   (`_blah`, `_csv`, or none at all) is a pre-release below `_alpha`, and two
+//!   unknown suffixes compare by name;
+//! - the hash may be empty or hold any ASCII letters and digits;
+//! - `-r` is a revision only when the `r` is a word of its own (`-ruff` is not);
+//!   its number may be missing, and then is `0` (`1-r` = `1-r0`);
+//! - whatever is left where the grammar cannot go on is a remainder: its text is
+//!   not ordered (`1-r0-1` = `1-r0-2`, `1-ruff1` = `1--ruff2`), but a version with
+//!   a remainder sorts below everything else at that point, even an empty number,
+//!   so `1-r0-1 < 1-r0` and `1-ruff < 1`.
+//!
+//! The lenient order is total: every pair of strings, the empty one included, is
+//! ordered, and the order is transitive.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -60,7 +94,7 @@ impl Version {
         if input.is_empty() {
             return Err(ParseError::Empty);
         }
-        for token in Tokens::new(input) {
+        for token in Tokens::strict(input) {
             token?;
         }
         Ok(Version {
@@ -80,13 +114,17 @@ impl Version {
     }
 }
 
-/// Orders two apk versions; `None` if the answer rests on a malformed token (or
-/// either string is empty).
+/// Orders two strings as apk versions: by apk-tools' rules when both are valid,
+/// and otherwise by the lenient reading described in the [module docs](self),
+/// which OSV uses. Always `Some`: every pair of strings is ordered.
 pub fn compare(a: &str, b: &str) -> Option<Ordering> {
-    if a.is_empty() || b.is_empty() {
-        return None;
-    }
-    compare_tokens(Tokens::new(a), Tokens::new(b), false).ok()
+    let both_valid = Version::parse(a).is_ok() && Version::parse(b).is_ok();
+    let (a, b) = if both_valid {
+        (Tokens::strict(a), Tokens::strict(b))
+    } else {
+        (Tokens::lenient(a), Tokens::lenient(b))
+    };
+    compare_tokens(a, b, false).ok()
 }
 
 /// apk's fuzzy match (`~`): whether the tokens of `prefix` begin `version`. Like
@@ -97,7 +135,7 @@ pub fn fuzzy_matches(version: &str, prefix: &str) -> Option<bool> {
     if version.is_empty() || prefix.is_empty() {
         return None;
     }
-    let ord = compare_tokens(Tokens::new(version), Tokens::new(prefix), true).ok()?;
+    let ord = compare_tokens(Tokens::strict(version), Tokens::strict(prefix), true).ok()?;
     Some(ord == Ordering::Equal)
 }
 
@@ -129,16 +167,29 @@ fn compare_tokens<'a, 'b>(
 
 /// Orders two versions at the first token where their kinds differ (`None` is the end).
 fn cmp_diverging(a: Option<&Token<'_>>, b: Option<&Token<'_>>) -> Ordering {
-    let is_pre_release =
-        |t: Option<&Token<'_>>| matches!(t, Some(Token::Suffix(suffix)) if suffix.is_pre_release());
-    if is_pre_release(a) {
-        return Ordering::Less;
-    }
-    if is_pre_release(b) {
-        return Ordering::Greater;
-    }
     let kind = |t: Option<&Token<'_>>| t.map_or(Kind::End, Token::kind);
-    kind(b).cmp(&kind(a))
+    rank(a).cmp(&rank(b)).then_with(|| kind(b).cmp(&kind(a)))
+}
+
+/// Where a version goes at the token that sets it apart: the parts that sort
+/// below anything come first, and everything else is [`Rank::Ordinary`], placed by
+/// its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Rank {
+    Remainder,
+    EmptyNumber,
+    PreRelease,
+    Ordinary,
+}
+
+fn rank(token: Option<&Token<'_>>) -> Rank {
+    match token {
+        Some(Token::Remainder) => Rank::Remainder,
+        Some(Token::Number { digits: [], .. }) => Rank::EmptyNumber,
+        Some(Token::UnknownSuffix(_)) => Rank::PreRelease,
+        Some(Token::Suffix(suffix)) if suffix.is_pre_release() => Rank::PreRelease,
+        _ => Rank::Ordinary,
+    }
 }
 
 /// The kinds of token, in the order they may appear; a version that goes on with
@@ -147,10 +198,12 @@ fn cmp_diverging(a: Option<&Token<'_>>, b: Option<&Token<'_>>) -> Ordering {
 enum Kind {
     Number,
     Letter,
+    LetterNumber,
     Suffix,
     SuffixNumber,
     CommitHash,
     Revision,
+    Remainder,
     End,
 }
 
@@ -188,14 +241,19 @@ impl Suffix {
     }
 }
 
+/// A part of a version. `LetterNumber`, `UnknownSuffix`, `Remainder` and an empty
+/// `Number` only come from the lenient reader.
 #[derive(Debug, Clone, Copy)]
 enum Token<'a> {
     Number { digits: &'a [u8], first: bool },
     Letter(u8),
+    LetterNumber(&'a [u8]),
     Suffix(Suffix),
+    UnknownSuffix(&'a [u8]),
     SuffixNumber(&'a [u8]),
     CommitHash(&'a [u8]),
     Revision(&'a [u8]),
+    Remainder,
 }
 
 impl Token<'_> {
@@ -203,10 +261,12 @@ impl Token<'_> {
         match self {
             Token::Number { .. } => Kind::Number,
             Token::Letter(_) => Kind::Letter,
-            Token::Suffix(_) => Kind::Suffix,
+            Token::LetterNumber(_) => Kind::LetterNumber,
+            Token::Suffix(_) | Token::UnknownSuffix(_) => Kind::Suffix,
             Token::SuffixNumber(_) => Kind::SuffixNumber,
             Token::CommitHash(_) => Kind::CommitHash,
             Token::Revision(_) => Kind::Revision,
+            Token::Remainder => Kind::Remainder,
         }
     }
 
@@ -215,7 +275,9 @@ impl Token<'_> {
         match (self, other) {
             (Token::Number { digits: a, first }, Token::Number { digits: b, .. }) => {
                 let leading_zero = a.first() == Some(&b'0') || b.first() == Some(&b'0');
-                if !first && leading_zero {
+                if a.is_empty() || b.is_empty() {
+                    b.is_empty().cmp(&a.is_empty())
+                } else if !first && leading_zero {
                     a.cmp(b)
                 } else {
                     cmp_decimal(a, b)
@@ -223,29 +285,45 @@ impl Token<'_> {
             }
             (Token::Letter(a), Token::Letter(b)) => a.cmp(b),
             (Token::Suffix(a), Token::Suffix(b)) => a.cmp(b),
-            (Token::SuffixNumber(a), Token::SuffixNumber(b))
+            (Token::UnknownSuffix(a), Token::UnknownSuffix(b))
+            | (Token::CommitHash(a), Token::CommitHash(b)) => a.cmp(b),
+            (Token::UnknownSuffix(_), Token::Suffix(_)) => Ordering::Less,
+            (Token::Suffix(_), Token::UnknownSuffix(_)) => Ordering::Greater,
+            (Token::LetterNumber(a), Token::LetterNumber(b))
+            | (Token::SuffixNumber(a), Token::SuffixNumber(b))
             | (Token::Revision(a), Token::Revision(b)) => cmp_decimal(a, b),
-            (Token::CommitHash(a), Token::CommitHash(b)) => a.cmp(b),
+            // A remainder's text is not ordered (see the module docs).
+            (Token::Remainder, Token::Remainder) => Ordering::Equal,
             _ => self.kind().cmp(&other.kind()),
         }
     }
 }
 
-/// Reads a version one token at a time; stops after the first error.
+/// Reads a version one token at a time. The strict reader stops after the first
+/// error; the lenient one never fails (see the module docs).
 struct Tokens<'a> {
     text: &'a str,
     offset: usize,
     last: Option<Kind>,
     failed: bool,
+    lenient: bool,
 }
 
 impl<'a> Tokens<'a> {
-    fn new(text: &'a str) -> Self {
+    fn strict(text: &'a str) -> Self {
         Tokens {
             text,
             offset: 0,
             last: None,
             failed: false,
+            lenient: false,
+        }
+    }
+
+    fn lenient(text: &'a str) -> Self {
+        Tokens {
+            lenient: true,
+            ..Tokens::strict(text)
         }
     }
 
@@ -272,7 +350,7 @@ impl<'a> Tokens<'a> {
         let start = self.offset;
         let Some(last) = self.last else {
             let digits = self.take(0, |c| c.is_ascii_digit());
-            if digits.is_empty() {
+            if digits.is_empty() && !self.lenient {
                 return Some(Err(ParseError::MissingNumber));
             }
             return Some(Ok(Token::Number {
@@ -285,13 +363,20 @@ impl<'a> Tokens<'a> {
             b'0'..=b'9' if last == Kind::Suffix => {
                 Token::SuffixNumber(self.take(0, |c| c.is_ascii_digit()))
             }
+            b'0'..=b'9' if self.lenient && last == Kind::Letter => {
+                Token::LetterNumber(self.take(0, |c| c.is_ascii_digit()))
+            }
             b'a'..=b'z' if last == Kind::Number => {
+                self.offset += 1;
+                Token::Letter(next)
+            }
+            b'A'..=b'Z' if self.lenient && last == Kind::Number => {
                 self.offset += 1;
                 Token::Letter(next)
             }
             b'.' if last == Kind::Number => {
                 let digits = self.take(1, |c| c.is_ascii_digit());
-                if digits.is_empty() {
+                if digits.is_empty() && !self.lenient {
                     return Some(Err(ParseError::EmptyNumber(start)));
                 }
                 Token::Number {
@@ -300,9 +385,14 @@ impl<'a> Tokens<'a> {
                 }
             }
             b'_' if last <= Kind::SuffixNumber => {
-                let name = self.take(1, |c| c.is_ascii_lowercase());
+                let name = if self.lenient {
+                    self.take(1, |c| c.is_ascii_alphabetic())
+                } else {
+                    self.take(1, |c| c.is_ascii_lowercase())
+                };
                 match Suffix::from_name(name) {
                     Some(suffix) => Token::Suffix(suffix),
+                    None if self.lenient => Token::UnknownSuffix(name),
                     None => {
                         let name = String::from_utf8_lossy(name).into_owned();
                         return Some(Err(ParseError::UnknownSuffix(name)));
@@ -310,22 +400,40 @@ impl<'a> Tokens<'a> {
                 }
             }
             b'~' if last < Kind::CommitHash => {
-                let hash = self.take(1, |c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
-                if hash.is_empty() {
+                let hash = if self.lenient {
+                    self.take(1, |c| c.is_ascii_alphanumeric())
+                } else {
+                    self.take(1, |c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+                };
+                if hash.is_empty() && !self.lenient {
                     return Some(Err(ParseError::EmptyCommitHash(start)));
                 }
                 Token::CommitHash(hash)
             }
-            b'-' if last < Kind::Revision && self.rest().get(1) == Some(&b'r') => {
+            b'-' if last < Kind::Revision && self.at_revision() => {
                 let digits = self.take(2, |c| c.is_ascii_digit());
-                if digits.is_empty() {
+                if digits.is_empty() && !self.lenient {
                     return Some(Err(ParseError::EmptyRevision(start)));
                 }
                 Token::Revision(digits)
             }
+            _ if self.lenient => {
+                self.offset = self.text.len();
+                Token::Remainder
+            }
             _ => return Some(Err(self.unexpected())),
         };
         Some(Ok(token))
+    }
+
+    /// Whether the rest starts with `-r`: for the lenient reader, an `r` that is a
+    /// word of its own, so that `-ruff` is no revision.
+    fn at_revision(&self) -> bool {
+        let rest = self.rest();
+        if rest.get(1) != Some(&b'r') {
+            return false;
+        }
+        !self.lenient || !rest.get(2).is_some_and(u8::is_ascii_alphabetic)
     }
 }
 
@@ -348,8 +456,12 @@ impl<'a> Iterator for Tokens<'a> {
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
         // Both were checked whole by `parse`, so no token can fail here.
-        compare_tokens(Tokens::new(&self.text), Tokens::new(&other.text), false)
-            .unwrap_or(Ordering::Equal)
+        compare_tokens(
+            Tokens::strict(&self.text),
+            Tokens::strict(&other.text),
+            false,
+        )
+        .unwrap_or(Ordering::Equal)
     }
 }
 
@@ -375,6 +487,7 @@ impl fmt::Display for Version {
 
 #[cfg(test)]
 mod tests {
+    use super::super::order_checks;
     use super::*;
     use Ordering::{Equal, Greater, Less};
 
@@ -534,12 +647,124 @@ mod tests {
     }
 
     #[test]
-    fn comparison_reads_only_as_far_as_it_needs() {
-        assert_eq!(compare("23_foo", "4_beta"), Some(Greater));
-        assert_eq!(compare("1.0", "1.0bc"), Some(Less));
-        assert_eq!(compare("1.0_foo", "1.0_bar"), None);
-        assert_eq!(compare("1-r", "1-r0"), None);
-        assert_eq!(compare("", ""), None);
+    fn strings_that_are_not_versions_order_leniently() {
+        let cases: &[(&str, &str, Ordering)] = &[
+            // Empty numbers: below any number, letter or end.
+            (".1", "1", Less),
+            (".1", "0.1", Less),
+            ("1..2", "1.0.2", Less),
+            ("1.", "1", Less),
+            ("0.r1", "0r1", Less),
+            ("1..2", "1..2", Equal),
+            // Letters: any case, with an optional number.
+            ("1.0A", "1.0a", Less),
+            ("1.0Z", "1.0a", Less),
+            ("6.6p1", "6.6p2", Less),
+            ("6.6p", "6.6p0", Less),
+            ("6.6p1", "6.6_p9", Greater),
+            ("6.6p1", "6.6.1", Less),
+            ("a", "b", Less),
+            ("a", "1", Less),
+            // Unknown suffixes: pre-releases below `_alpha`, ordered by name.
+            ("1.0_blah", "1.0", Less),
+            ("1.0_blah", "1.0_alpha", Less),
+            ("1.0_blah", "1.0_csv", Less),
+            ("1.0_blah2", "1.0_blah10", Less),
+            ("1.0_", "1.0_a", Less),
+            ("1.0_Beta", "1.0_beta", Less),
+            // Revisions: a missing number is 0; `-r` followed by a word is none.
+            ("1-r", "1-r0", Equal),
+            ("1-r", "1-r1", Less),
+            ("1-ruff", "1", Less),
+            ("1-ruff", "1-r0", Less),
+            // Remainders: unordered among themselves, below anything else.
+            ("1-r0-1", "1-r0-2", Equal),
+            ("1-r0-1", "1-r0", Less),
+            ("1-r1-1", "1-r0", Greater),
+            ("1.0bc", "1.0bz", Equal),
+            ("1.0bc", "1.0b", Less),
+            ("1+x", "1..", Less),
+            ("1\u{e9}", "1", Less),
+            // Hashes: any letters and digits, possibly none.
+            ("1~", "1", Greater),
+            ("1~", "1~0", Less),
+            ("1~XYZ", "1~abc", Less),
+            // The empty string is an empty number.
+            ("", "", Equal),
+            ("", "0", Less),
+            ("", "-r1", Less),
+            ("", "!", Greater),
+        ];
+        for &(a, b, want) in cases {
+            assert_eq!(cmp(a, b), want, "{a:?} vs {b:?}");
+            assert_eq!(cmp(b, a), want.reverse(), "{b:?} vs {a:?}");
+        }
+    }
+
+    #[test]
+    fn a_valid_version_orders_against_an_invalid_one() {
+        let cases: &[(&str, &str, Ordering)] = &[
+            ("4_beta", "23_foo", Less),
+            ("1.0", "1.0bc", Less),
+            ("1.2", "1.2_blah", Greater),
+            ("1.2_alpha", "1.2_blah", Greater),
+            ("6.6.2_p1", "6.6.2p1", Less),
+            ("1-r0", "1-r", Equal),
+            ("1-r0", "1-r-0", Greater),
+            ("1", "1-ruff", Greater),
+            ("1.0", "1.0.", Greater),
+            ("0.1", ".1", Greater),
+            ("1.0a", "1.0A", Greater),
+            ("1.0~abc", "1.0~abz", Less),
+            ("1.0", "v1.0", Greater),
+            ("0", "", Greater),
+        ];
+        for &(a, b, want) in cases {
+            assert!(Version::parse(a).is_ok(), "{a:?} should be valid");
+            assert!(Version::parse(b).is_err(), "{b:?} should be invalid");
+            assert_eq!(cmp(a, b), want, "{a:?} vs {b:?}");
+            assert_eq!(cmp(b, a), want.reverse(), "{b:?} vs {a:?}");
+        }
+    }
+
+    #[test]
+    fn lenient_reading_agrees_with_apk_tools_on_valid_versions() {
+        let sample = [
+            "0",
+            "1",
+            "1.0",
+            "1.00",
+            "1.01",
+            "1.0.1",
+            "1.0a",
+            "1.0z",
+            "1.0_alpha",
+            "1.0_alpha1",
+            "1.0_beta_pre2",
+            "1.0_rc1",
+            "1.0_cvs",
+            "1.0_p1",
+            "1.0_p1-r2",
+            "1.0~0ab",
+            "1.0~0ab-r1",
+            "1.0-r0",
+            "1.0-r10",
+            "8.2.001",
+            "2.34",
+        ];
+        for a in sample {
+            for b in sample {
+                let strict = compare_tokens(Tokens::strict(a), Tokens::strict(b), false);
+                let lenient = compare_tokens(Tokens::lenient(a), Tokens::lenient(b), false);
+                assert_eq!(strict.ok(), lenient.ok(), "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn compare_orders_arbitrary_strings_totally() {
+        let sample = order_checks::arbitrary_strings(0x5eed_a9c0, 120, b"0123456789._-~rpaAbz");
+        order_checks::assert_total_order(&sample, compare);
     }
 
     #[test]

@@ -2,10 +2,18 @@
 //!
 //! Each module follows its format's own specification and reference tool, not a
 //! common approximation: a Debian version orders the way `dpkg --compare-versions`
-//! orders it, an Alpine one the way apk-tools does, and so on. Nothing here guesses:
-//! [`compare`] answers `None` wherever the scheme's reference tool would refuse the
-//! input or fall back on an undocumented order, and [`Scheme::is_valid`] tells
-//! strictly well-formed versions apart.
+//! orders it, an Alpine one the way apk-tools does, and so on. [`Scheme::is_valid`]
+//! tells strictly well-formed versions apart, and [`compare`] orders them as the
+//! reference tool does.
+//!
+//! Strings that are not well formed are where the schemes differ. Deb, semver and
+//! Maven order what their reference tool orders and answer `None` for the rest.
+//! For apk and PyPI, [`compare`] falls back on the ordering OSV-Scanner uses to
+//! match OSV advisories (osv-scalibr's `semantic` package), since those advisories
+//! are what portcullis matches versions against: a lenient apk reading (see
+//! [`apk`]) and the pre-PEP 440 setuptools ordering of legacy versions (see
+//! [`pep440`]). The fallback is only taken when a side is not valid, so two valid
+//! versions are always ordered by the reference tool's rules.
 //!
 //! | scheme | module | reference |
 //! |---|---|---|
@@ -102,16 +110,18 @@ impl fmt::Display for Scheme {
 
 /// Orders `a` against `b` in `scheme`; `None` when the scheme cannot order them.
 ///
-/// Each scheme answers as its reference tool does, and `None` stands where that tool
-/// refuses the input or where its answer would rest on a malformed part:
+/// Each scheme answers as its reference tool does for valid versions. For the rest:
 ///
 /// - [`Scheme::Deb`]: `dpkg --compare-versions`; `None` for what dpkg rejects as an
 ///   error, while versions it only warns about are ordered, as dpkg orders them.
-/// - [`Scheme::Apk`]: apk-tools; versions are compared token by token, so `None` only
-///   when the comparison reaches a malformed token before it is decided.
+/// - [`Scheme::Apk`]: when either side is not a valid apk version, OSV's lenient
+///   order (see [`apk`]); never `None`.
 /// - [`Scheme::Rpm`], [`Scheme::Maven`]: rpm's EVR comparison and Maven's
 ///   `ComparableVersion`, which order any non-empty string.
-/// - [`Scheme::Pep440`], [`Scheme::Semver`]: `None` unless both parse.
+/// - [`Scheme::Pep440`]: a string that is not PEP 440 is a setuptools legacy
+///   version, below every PEP 440 version, as OSV orders it (see [`pep440`]);
+///   never `None`.
+/// - [`Scheme::Semver`]: `None` unless both parse.
 pub fn compare(scheme: Scheme, a: &str, b: &str) -> Option<Ordering> {
     match scheme {
         Scheme::Deb => deb::compare(a, b),
@@ -142,6 +152,70 @@ fn strip_leading_zeros(digits: &[u8]) -> &[u8] {
 fn split_run(bytes: &[u8], keep: impl Fn(u8) -> bool) -> (&[u8], &[u8]) {
     let len = bytes.iter().take_while(|&&b| keep(b)).count();
     bytes.split_at(len)
+}
+
+/// Checks shared by the schemes' tests on orders that must be total.
+#[cfg(test)]
+mod order_checks {
+    use std::cmp::Ordering;
+
+    /// Pseudo-random strings: `count` strings of up to 12 bytes, most of them drawn
+    /// from `favoured` (the bytes a scheme's grammar cares about) and the rest from
+    /// all 256 byte values, read as lossy UTF-8. The generator is xorshift64* from a
+    /// fixed `seed`, so a failure reproduces.
+    pub(super) fn arbitrary_strings(seed: u64, count: usize, favoured: &[u8]) -> Vec<String> {
+        let mut state = seed | 1;
+        let mut next = move || {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32
+        };
+        (0..count)
+            .map(|_| {
+                let len = next() % 13;
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        let roll = next();
+                        if roll % 4 == 0 || favoured.is_empty() {
+                            (roll >> 8) as u8
+                        } else {
+                            favoured[(roll >> 8) as usize % favoured.len()]
+                        }
+                    })
+                    .collect();
+                String::from_utf8_lossy(&bytes).into_owned()
+            })
+            .collect()
+    }
+
+    /// Asserts that `compare` answers for every pair of `sample`, and that its
+    /// answers are reflexive, antisymmetric and transitive.
+    pub(super) fn assert_total_order(
+        sample: &[String],
+        compare: impl Fn(&str, &str) -> Option<Ordering>,
+    ) {
+        let matrix: Vec<Vec<Ordering>> = sample
+            .iter()
+            .map(|a| {
+                sample
+                    .iter()
+                    .map(|b| compare(a, b).unwrap_or_else(|| panic!("{a:?} vs {b:?} refused")))
+                    .collect()
+            })
+            .collect();
+        for (i, a) in sample.iter().enumerate() {
+            assert_eq!(matrix[i][i], Ordering::Equal, "{a:?} vs itself");
+            for (j, b) in sample.iter().enumerate() {
+                assert_eq!(matrix[i][j], matrix[j][i].reverse(), "{a:?} vs {b:?}");
+                for (k, c) in sample.iter().enumerate() {
+                    if matrix[i][j].is_le() && matrix[j][k].is_le() {
+                        assert!(matrix[i][k].is_le(), "{a:?} <= {b:?} <= {c:?}");
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -196,7 +270,7 @@ mod tests {
     }
 
     #[test]
-    fn compare_dispatches_and_refuses_invalid_input() {
+    fn compare_dispatches_and_handles_invalid_input_per_scheme() {
         assert_eq!(
             compare(Scheme::Deb, "1:1.0", "2.0"),
             Some(Ordering::Greater)
@@ -217,11 +291,20 @@ mod tests {
         );
 
         assert_eq!(compare(Scheme::Deb, "", "1.0"), None);
-        assert_eq!(compare(Scheme::Apk, "1.0", "_pre1"), None);
         assert_eq!(compare(Scheme::Rpm, "", "1.0"), None);
-        assert_eq!(compare(Scheme::Pep440, "1.0", "not a version"), None);
         assert_eq!(compare(Scheme::Semver, "1.0.0", "1.0.0-"), None);
         assert_eq!(compare(Scheme::Maven, "", "1.0"), None);
+
+        assert_eq!(
+            compare(Scheme::Apk, "1.0", "_pre1"),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(compare(Scheme::Apk, "", "1.0"), Some(Ordering::Less));
+        assert_eq!(
+            compare(Scheme::Pep440, "1.0", "not a version"),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(compare(Scheme::Pep440, "", "0"), Some(Ordering::Less));
     }
 
     #[test]

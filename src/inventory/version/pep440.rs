@@ -10,8 +10,14 @@
 //! Ordering: epoch, then the release with trailing zeros ignored, then pre-release
 //! (a dev release of a final sorts before its pre-releases), post-release, dev
 //! release, and last the local label, whose numeric parts beat alphanumeric ones.
-//! Strings that are not PEP 440 versions (the "legacy" versions old setuptools
-//! tolerated) are refused, as current `packaging` and pip refuse them.
+//!
+//! [`Version::parse`] refuses strings that are not PEP 440 versions, as current
+//! `packaging` and pip do. [`compare`] still orders them: they are the "legacy"
+//! versions that setuptools accepted before PEP 440, and OSV-Scanner, whose
+//! ordering portcullis follows to match OSV advisories, orders them the legacy way
+//! and below every PEP 440 version (the `legacy` submodule describes the order).
+
+mod legacy;
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -226,9 +232,17 @@ fn normalise(digits: &[u8]) -> String {
     }
 }
 
-/// Orders two PEP 440 versions; `None` if either is not one.
+/// Orders two PyPI versions: by PEP 440 when both are PEP 440 versions, and
+/// otherwise with a string that is not one read as a setuptools legacy version,
+/// below every PEP 440 version. Always `Some`: every pair of strings is ordered.
 pub fn compare(a: &str, b: &str) -> Option<Ordering> {
-    Some(Version::parse(a).ok()?.cmp(&Version::parse(b).ok()?))
+    let ord = match (Version::parse(a), Version::parse(b)) {
+        (Ok(a), Ok(b)) => a.cmp(&b),
+        (Ok(_), Err(_)) => Ordering::Greater,
+        (Err(_), Ok(_)) => Ordering::Less,
+        (Err(_), Err(_)) => legacy::compare(a, b),
+    };
+    Some(ord)
 }
 
 fn cmp_num(a: &str, b: &str) -> Ordering {
@@ -355,13 +369,14 @@ impl fmt::Display for Version {
 
 #[cfg(test)]
 mod tests {
+    use super::super::order_checks;
     use super::*;
     use Ordering::{Equal, Greater, Less};
 
     fn cmp(a: &str, b: &str) -> Ordering {
         match compare(a, b) {
             Some(ord) => ord,
-            None => panic!("{a:?} or {b:?} refused"),
+            None => panic!("{a:?} vs {b:?} refused"),
         }
     }
 
@@ -468,5 +483,52 @@ mod tests {
         assert_eq!(cmp("1.0+0", "1.0+00"), Equal);
         assert_eq!(cmp("1.0+a", "1.0+a.0"), Less);
         assert_eq!(cmp("1.0+b", "1.0+a1"), Greater);
+    }
+
+    #[test]
+    fn legacy_versions_sort_below_every_pep440_version() {
+        let legacy = [
+            "0.1-bulbasaur",
+            "9999.0-final",
+            "2004d-x",
+            "-class.-jw.util.version.version-dev",
+            "1.0 1",
+            "",
+        ];
+        let pep440 = ["0.0.dev0", "0", "1.0", "9999!1.0", "1.0+local"];
+        for a in legacy {
+            assert!(Version::parse(a).is_err(), "{a:?} should not be PEP 440");
+            for b in pep440 {
+                assert_eq!(cmp(a, b), Less, "{a:?} vs {b:?}");
+                assert_eq!(cmp(b, a), Greater, "{b:?} vs {a:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn legacy_versions_order_among_themselves() {
+        let sorted = [
+            "",
+            "0.9-doduo",
+            "0.9-eevee",
+            "1.0-dev-x",
+            "1.0-a1-x",
+            "1.0-x",
+            "1.0-1-x",
+            "1.0.1-x",
+            "2004d-x",
+        ];
+        for (i, a) in sorted.iter().enumerate() {
+            assert!(Version::parse(a).is_err(), "{a:?} should not be PEP 440");
+            for (j, b) in sorted.iter().enumerate() {
+                assert_eq!(cmp(a, b), i.cmp(&j), "{a:?} vs {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn compare_orders_arbitrary_strings_totally() {
+        let sample = order_checks::arbitrary_strings(0x5eed_9e94, 120, b"0123456789.-_!+abcdeprv");
+        order_checks::assert_total_order(&sample, compare);
     }
 }

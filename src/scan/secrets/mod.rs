@@ -20,6 +20,7 @@ pub use rules::{Allow, Origin, Rule, RuleSet, RulesError};
 use super::analyzer::{Analyzer, Interest};
 use super::layer_report::{Entry, EntryKind, LayerReport, Note};
 use crate::policy::Severity;
+use crate::policy::params::{GlobList, SecretParams};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,7 +31,8 @@ const WINDOW: usize = 1 << 20;
 /// next window. Longer than any secret the rules describe (a 16384-bit RSA key in PEM is
 /// about 12 KiB).
 const OVERLAP: usize = 64 << 10;
-/// Text files larger than this are skipped with a note.
+/// Text files larger than this are skipped with a note, unless the policy sets another
+/// limit (`[params.secrets] max_file_size`).
 pub const MAX_SCAN_SIZE: u64 = 64 << 20;
 /// How much of a file the binary sniff looks at (as ripgrep and git do: a NUL byte there
 /// marks a binary file).
@@ -78,19 +80,61 @@ pub struct SecretHit {
     pub anchor: Option<String>,
 }
 
-/// Builds a [`SecretsAnalyzer`] per layer around one compiled rule set.
+/// Builds a [`SecretsAnalyzer`] per layer around one compiled rule set and the policy's
+/// file limits.
 #[derive(Debug, Clone)]
 pub struct Secrets {
     rules: Arc<RuleSet>,
+    skip_paths: Option<GlobList>,
+    max_file_size: u64,
 }
 
 impl Secrets {
     pub fn new(rules: Arc<RuleSet>) -> Secrets {
-        Secrets { rules }
+        Secrets {
+            rules,
+            skip_paths: None,
+            max_file_size: MAX_SCAN_SIZE,
+        }
+    }
+
+    /// The secret scan a policy asks for (`[params.secrets]`): its rule set, the files it
+    /// never reads, the largest file it reads. `None` when the policy leaves the built-in
+    /// rules out and names no rule file.
+    pub fn from_params(params: &SecretParams) -> Result<Secrets, RulesError> {
+        let mut rules = RuleSet::builtin();
+        if !params.builtin_rules {
+            let ids: Vec<String> = rules.rules().iter().map(|r| r.id.clone()).collect();
+            rules = Arc::new(rules.disable(ids)?);
+        }
+        for file in &params.rule_files {
+            rules = Arc::new(rules.with_user_file(file)?);
+        }
+        if !params.disabled_rules.is_empty() {
+            rules = Arc::new(rules.disable(&params.disabled_rules)?);
+        }
+        Ok(Secrets {
+            rules,
+            skip_paths: (!params.skip_paths.is_empty()).then(|| params.skip_paths.clone()),
+            max_file_size: params.max_file_size.bytes(),
+        })
+    }
+
+    /// This scan with one more rule file (`--secret-rules`).
+    pub fn with_user_file(mut self, path: &std::path::Path) -> Result<Secrets, RulesError> {
+        self.rules = Arc::new(self.rules.with_user_file(path)?);
+        Ok(self)
+    }
+
+    pub fn rules(&self) -> &Arc<RuleSet> {
+        &self.rules
     }
 
     pub fn analyzer(&self) -> SecretsAnalyzer {
-        SecretsAnalyzer::new(self.rules.clone())
+        let mut analyzer = SecretsAnalyzer::new(self.rules.clone());
+        analyzer.skip_paths = self.skip_paths.clone();
+        analyzer.max_file_size = self.max_file_size;
+        analyzer
     }
 }
 
@@ -122,6 +166,9 @@ struct FileState {
 /// The secrets analyzer of one layer.
 pub struct SecretsAnalyzer {
     rules: Arc<RuleSet>,
+    /// The policy's `skip_paths` (globs on `/`-rooted image paths).
+    skip_paths: Option<GlobList>,
+    max_file_size: u64,
     file: Option<FileState>,
     buf: Vec<u8>,
     matches: Vec<Match>,
@@ -136,6 +183,8 @@ impl SecretsAnalyzer {
     pub fn new(rules: Arc<RuleSet>) -> SecretsAnalyzer {
         SecretsAnalyzer {
             rules,
+            skip_paths: None,
+            max_file_size: MAX_SCAN_SIZE,
             file: None,
             buf: Vec::new(),
             matches: Vec::new(),
@@ -329,7 +378,12 @@ impl Analyzer for SecretsAnalyzer {
         if entry.kind != EntryKind::File {
             return Interest::None;
         }
-        if self.rules.path_allowed_by(&entry.path).is_some() {
+        if self.rules.path_allowed_by(&entry.path).is_some()
+            || self
+                .skip_paths
+                .as_ref()
+                .is_some_and(|globs| globs.matches(&entry.path))
+        {
             return Interest::None;
         }
         if let Some(kind) = files::Leftover::from_path(&entry.path)
@@ -374,13 +428,13 @@ impl Analyzer for SecretsAnalyzer {
                     file.mode = Mode::Ignore;
                     return;
                 }
-                if file.size > MAX_SCAN_SIZE {
+                if file.size > self.max_file_size {
                     file.mode = Mode::Ignore;
                     self.notes.push(Note {
                         path: Some(file.path.clone()),
                         message: format!(
-                            "secret scan skipped this {} byte text file (limit {MAX_SCAN_SIZE} bytes)",
-                            file.size
+                            "secret scan skipped this {} byte text file (limit {} bytes)",
+                            file.size, self.max_file_size
                         ),
                     });
                     return;

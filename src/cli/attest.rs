@@ -1,0 +1,304 @@
+//! `portcullis attest IMAGE --key KEY [--predicate scan|vsa|vuln] [-o FILE]`
+
+use super::EXIT_PASS;
+use super::passphrase;
+use super::scan::write_atomically;
+use crate::attest::PAYLOAD_TYPE_IN_TOTO;
+use crate::attest::dsse::Envelope;
+use crate::attest::predicates::{self, PolicyRef, PredicateKind};
+use crate::attest::statement::{ImageDigests, ResourceDescriptor, Statement, subject_name};
+use crate::image::model::{Platform, Transport};
+use crate::policy::{Policy, Severity, Verdict};
+use crate::report::{Report, SCHEMA_VERSION};
+use crate::scan::{self, ScanOptions};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde_json::json;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Reports are a few MiB at most even for images with thousands of findings.
+const MAX_REPORT: u64 = 256 << 20;
+
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    /// The image, as for `scan`. With --report it is optional; when given, it must be the
+    /// image the report is about
+    #[arg(required_unless_present = "report")]
+    pub image: Option<String>,
+
+    /// Private key: from `portcullis keygen`, `cosign generate-key-pair`, or any PKCS#8 PEM
+    /// (ECDSA P-256 or Ed25519). Passphrase from PORTCULLIS_PASSWORD / COSIGN_PASSWORD or
+    /// the terminal
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+
+    /// What the attestation says: our scan result, a SLSA verification summary, or cosign's
+    /// vulnerability predicate
+    #[arg(long, value_enum, default_value_t = PredicateKind::Scan)]
+    pub predicate: PredicateKind,
+
+    /// Sign this JSON report (`portcullis scan --format json`) instead of scanning
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Policy the verdict is reached under, as for `scan`: a built-in name or a policy file
+    #[arg(
+        long,
+        value_name = "NAME|FILE",
+        default_value = "default",
+        conflicts_with = "report"
+    )]
+    pub policy: String,
+
+    /// Waiver file, as for `scan` [default: .portcullisignore.toml in the working directory,
+    /// if present]
+    #[arg(long, value_name = "FILE", conflicts_with = "report")]
+    pub ignore_file: Option<PathBuf>,
+
+    /// The verdict is FAILED on a finding at or above this severity, for every check
+    /// (overrides the policy, as for `scan`)
+    #[arg(long, value_name = "SEVERITY", conflicts_with = "report")]
+    pub fail_on: Option<Severity>,
+
+    /// Platform to pick from a multi-platform index
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<Platform>,
+
+    /// Subject name (default: the image's first tag, or the reference as given)
+    #[arg(long, value_name = "NAME")]
+    pub subject_name: Option<String>,
+
+    /// The VSA's resourceUri (default: the reference with its transport,
+    /// e.g. docker-archive:app.tar)
+    #[arg(long, value_name = "URI")]
+    pub resource_uri: Option<String>,
+
+    /// Write the envelope to FILE instead of stdout (replaced atomically)
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// The policy the verdict is reached under, and how the attestation names it: by name, by
+/// the built-in policy's URI or the policy file's `file://` URI, and by the digest of its
+/// effective settings (`Policy::sha256`, which counts `--fail-on` too).
+fn policy_of(args: &AttestArgs) -> Result<(Policy, PolicyRef)> {
+    let mut policy = crate::policy::file::load(&args.policy).context("invalid policy")?;
+    if let Some(fail_on) = args.fail_on {
+        policy.override_fail_on(fail_on);
+    }
+    let builtin = crate::policy::file::BUILTIN
+        .iter()
+        .any(|(name, ..)| *name == args.policy);
+    let uri = if builtin {
+        PolicyRef::builtin(&policy).uri
+    } else {
+        let path = Path::new(&args.policy);
+        let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        format!("file://{}", absolute.display())
+    };
+    let reference = PolicyRef {
+        name: policy.name.clone(),
+        uri,
+        sha256: policy.sha256(),
+    };
+    Ok((policy, reference))
+}
+
+struct Scanned {
+    report: Report,
+    policy: PolicyRef,
+    started: SystemTime,
+    finished: SystemTime,
+    parameters: serde_json::Value,
+}
+
+pub fn run(args: AttestArgs) -> Result<u8> {
+    // The key first: a wrong passphrase should not cost a scan.
+    let key = passphrase::load_signing_key(&args.key)?;
+
+    let scanned = match &args.report {
+        Some(path) => from_report(path, &args)?,
+        None => scan_now(&args)?,
+    };
+    let report = &scanned.report;
+    let digests = ImageDigests::of(&report.image);
+    let name = args
+        .subject_name
+        .clone()
+        .unwrap_or_else(|| subject_name(&report.image));
+    let subject = ResourceDescriptor::image(&name, &digests);
+    let resource_uri = args
+        .resource_uri
+        .clone()
+        .unwrap_or_else(|| resource_uri(&report.image.reference, report.image.transport));
+    let predicate = predicates::build(
+        args.predicate,
+        &predicates::Context {
+            report,
+            policy: &scanned.policy,
+            resource_uri: &resource_uri,
+            scan_started: scanned.started,
+            scan_finished: scanned.finished,
+            parameters: scanned.parameters.clone(),
+        },
+    );
+    let statement = Statement::new(subject, args.predicate.predicate_type(), predicate);
+    let envelope = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, statement.to_json(), &key);
+    let json = envelope.to_json();
+    match &args.output {
+        Some(path) => write_atomically(path, |w| writeln!(w, "{json}"))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{json}")?;
+            out.flush()?;
+        }
+    }
+
+    let (kind, digest) = digests.primary();
+    eprintln!(
+        "portcullis: signed {} attestation for {name} ({kind} digest {digest}): verdict {}, \
+         key {} ({}){}",
+        args.predicate.predicate_type(),
+        match report.gate.result {
+            Verdict::Passed => "PASSED",
+            Verdict::Failed => "FAILED",
+        },
+        key.public_key().keyid(),
+        key.key_type(),
+        args.output
+            .as_ref()
+            .map(|p| format!(", written to {}", p.display()))
+            .unwrap_or_default()
+    );
+    Ok(EXIT_PASS)
+}
+
+fn scan_now(args: &AttestArgs) -> Result<Scanned> {
+    let Some(image) = &args.image else {
+        bail!("an image or --report is needed");
+    };
+    let (policy, policy_ref) = policy_of(args)?;
+    let waivers = super::scan::load_waivers(args.ignore_file.as_deref())?;
+    let today = super::scan::today()?;
+    let options = ScanOptions {
+        platform: args.platform.clone(),
+        ..ScanOptions::default()
+    };
+    let started = SystemTime::now();
+    let facts = scan::scan_image(image, &options).with_context(|| image.clone())?;
+    let report = crate::checks::evaluate(&facts, &policy, &waivers, today);
+    let finished = SystemTime::now();
+    let parameters = json!({
+        "image": image,
+        "policy": policy_ref.name,
+        "fail_on": policy.fail_on,
+        "platform": report.image.platform.to_string(),
+    });
+    Ok(Scanned {
+        report,
+        policy: policy_ref,
+        started,
+        finished,
+        parameters,
+    })
+}
+
+/// A report written earlier. Its gate already holds the verdict and the policy it was reached
+/// under; when an image is given too, the report must be about that image.
+fn from_report(path: &Path, args: &AttestArgs) -> Result<Scanned> {
+    let shown = path.display();
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .with_context(|| format!("{shown}"))?
+        .take(MAX_REPORT + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {shown}"))?;
+    if bytes.len() as u64 > MAX_REPORT {
+        bail!("{shown} is larger than {MAX_REPORT} bytes");
+    }
+    let report: Report = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{shown} is not a portcullis JSON report"))?;
+    let major = |v: &str| v.split('.').next().unwrap_or_default().to_string();
+    if major(&report.schema_version) != major(SCHEMA_VERSION) {
+        bail!(
+            "{shown}: report schema {} is not readable by this portcullis (schema {SCHEMA_VERSION})",
+            report.schema_version
+        );
+    }
+    if let Some(image) = &args.image {
+        let options = ScanOptions {
+            platform: args.platform.clone(),
+            ..ScanOptions::default()
+        };
+        let facts = scan::scan_image(image, &options).with_context(|| image.clone())?;
+        let actual = ImageDigests::of(&facts.summary());
+        let claimed = ImageDigests::of(&report.image);
+        if actual.config != claimed.config
+            || (actual.manifest.is_some()
+                && claimed.manifest.is_some()
+                && actual.manifest != claimed.manifest)
+        {
+            let (kind, digest) = claimed.primary();
+            let (actual_kind, actual_digest) = actual.primary();
+            bail!(
+                "{shown} is about another image ({kind} digest {digest}), not {image} \
+                 ({actual_kind} digest {actual_digest})"
+            );
+        }
+    }
+    let policy = Policy {
+        name: report.gate.policy.clone(),
+        fail_on: report.gate.fail_on,
+        ..Policy::default()
+    };
+    let now = SystemTime::now();
+    let parameters = json!({
+        "report": shown.to_string(),
+        "policy": policy.name,
+        "fail_on": policy.fail_on,
+    });
+    Ok(Scanned {
+        policy: PolicyRef::builtin(&policy),
+        report,
+        started: now,
+        finished: now,
+        parameters,
+    })
+}
+
+/// The reference as a URI: with its transport prefix, as skopeo writes references.
+fn resource_uri(reference: &str, transport: Transport) -> String {
+    let prefix = match transport {
+        Transport::Registry => "docker://".to_string(),
+        other => format!("{}:", other.as_str()),
+    };
+    if reference.starts_with(&prefix) {
+        reference.to_string()
+    } else {
+        format!("{prefix}{reference}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_uris_carry_the_transport_once() {
+        assert_eq!(
+            resource_uri("app.tar", Transport::DockerArchive),
+            "docker-archive:app.tar"
+        );
+        assert_eq!(
+            resource_uri("docker-archive:app.tar", Transport::DockerArchive),
+            "docker-archive:app.tar"
+        );
+        assert_eq!(resource_uri("dir", Transport::OciLayout), "oci:dir");
+        assert_eq!(
+            resource_uri("ghcr.io/acme/app:1", Transport::Registry),
+            "docker://ghcr.io/acme/app:1"
+        );
+    }
+}
