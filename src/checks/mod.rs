@@ -6,6 +6,7 @@ pub mod config;
 pub mod history;
 pub mod hygiene;
 pub mod modes;
+pub mod secrets;
 pub mod user;
 
 use crate::policy::waivers::{Date, Waivers};
@@ -122,6 +123,7 @@ pub static FAMILIES: &[&Family] = &[
     &modes::FAMILY,
     &config::FAMILY,
     &hygiene::FAMILY,
+    &secrets::FAMILY,
 ];
 
 pub fn all() -> impl Iterator<Item = &'static Check> {

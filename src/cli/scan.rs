@@ -10,6 +10,7 @@ use crate::layer::Limits;
 use crate::policy::waivers::{self, Date, Waivers};
 use crate::policy::{self, Severity, Verdict};
 use crate::report::{self, Report, table::Style};
+use crate::scan::secrets::Secrets;
 use crate::scan::{self, ScanOptions};
 use anyhow::{Context, Result, bail};
 use clap::{ArgAction, Args};
@@ -184,6 +185,16 @@ pub struct ScanArgs {
     /// Log each layer (scanned or taken from the cache) and what was read, on stderr
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// Do not look for secrets (files, image config, build history)
+    #[arg(long, conflicts_with = "secret_rules")]
+    pub no_secrets: bool,
+
+    /// Extra secret rules: a TOML file in the format of policies/secret-rules.toml, whose
+    /// rules and allow rules are added to the built-in ones and whose `disable` list switches
+    /// rules off (docs/secrets.md). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub secret_rules: Vec<PathBuf>,
 }
 
 impl ScanArgs {
@@ -237,6 +248,8 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     policy.report_severities = args.severity.clone();
     let waivers = load_waivers(args.ignore_file.as_deref())?;
     let today = today()?;
+    let secrets = secret_scan(&args, &policy)?;
+    policy.secrets = secrets.as_ref().map(|s| s.rules().clone());
 
     let progress = Arc::new(Progress::new(args.quiet, args.verbose));
     let options = ScanOptions {
@@ -249,6 +262,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         remote: args.remote()?,
         cache: args.cache(),
         observer: Some(progress.clone()),
+        secrets,
     };
     let scanned = scan::scan_image(&args.image, &options);
     progress.finish();
@@ -259,6 +273,22 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         Verdict::Passed => EXIT_PASS,
         Verdict::Failed => args.exit_code,
     })
+}
+
+/// The secret scan the policy and the flags ask for; `None` when `--no-secrets` is given or
+/// the policy disables the secrets family.
+fn secret_scan(args: &ScanArgs, policy: &policy::Policy) -> Result<Option<Secrets>> {
+    if args.no_secrets || !policy.family_enabled(&crate::checks::secrets::FAMILY) {
+        return Ok(None);
+    }
+    let mut secrets =
+        Secrets::from_params(&policy.params.secrets).context("invalid secret rules")?;
+    for file in &args.secret_rules {
+        secrets = secrets
+            .with_user_file(file)
+            .context("invalid secret rules")?;
+    }
+    Ok(Some(secrets))
 }
 
 /// The waiver file: `explicit`, or `.portcullisignore.toml` when the working directory has
