@@ -6,6 +6,7 @@ pub mod explain;
 pub mod keygen;
 mod passphrase;
 pub mod progress;
+pub mod remote;
 pub mod scan;
 pub mod verify;
 

@@ -95,6 +95,11 @@ pub fn pull_scope(repository: &str) -> String {
     format!("repository:{repository}:pull")
 }
 
+/// What a client that also writes asks for.
+pub fn push_scope(repository: &str) -> String {
+    format!("repository:{repository}:pull,push")
+}
+
 /// A bearer token. `Debug` does not show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token(pub String);
