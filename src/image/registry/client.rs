@@ -306,16 +306,7 @@ impl Client {
                 service,
                 scope,
             }) => {
-                let repository = &self.target.repository;
-                let scope = match scope {
-                    // The challenge of a read names pull; a writer asks for both at once.
-                    Some(s) if self.push && s == auth::pull_scope(repository) => {
-                        auth::push_scope(repository)
-                    }
-                    Some(s) => s,
-                    None if self.push => auth::push_scope(repository),
-                    None => auth::pull_scope(repository),
-                };
+                let scope = auth::token_scope(scope, &self.target.repository, self.push);
                 let request = auth::token_request(
                     &realm,
                     service.as_deref(),
@@ -771,6 +762,30 @@ fn error_codes(body: &[u8]) -> Option<String> {
         .collect::<Vec<_>>()
         .join("; ");
     (!text.is_empty()).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_become_one_short_line() {
+        assert_eq!(
+            error_codes(
+                br#"{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry","detail":"sha256:aa"},{"code":"DENIED"}]}"#
+            )
+            .as_deref(),
+            Some("MANIFEST_BLOB_UNKNOWN: blob unknown to registry; DENIED")
+        );
+        let long = format!(
+            r#"{{"errors":[{{"message":"a\u0007b{}"}}]}}"#,
+            "x".repeat(500)
+        );
+        let line = error_codes(long.as_bytes()).unwrap();
+        assert!(line.starts_with("abxxx") && line.chars().count() == 200);
+        assert_eq!(error_codes(b"<html>502</html>"), None);
+        assert_eq!(error_codes(br#"{"errors":[]}"#), None);
+    }
 }
 
 async fn read_limited(mut response: reqwest::Response, max: u64) -> Result<Vec<u8>, ReadError> {
