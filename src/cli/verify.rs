@@ -221,8 +221,8 @@ fn verify_in_registry(args: &VerifyArgs) -> Result<u8> {
             );
         } else {
             eprintln!(
-                "portcullis: verification failed: none of the {} attached to {image} \
-                 (manifest digest {manifest}) verifies with key {}",
+                "portcullis: verification failed: {} attached to {image} (manifest digest \
+                 {manifest}), none verifies with key {}",
                 plural(search.found.len(), "attestation"),
                 key.keyid()
             );
