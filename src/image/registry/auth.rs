@@ -266,8 +266,8 @@ mod tests {
         assert_eq!(token_scope(None, "a/b", false), "repository:a/b:pull");
         assert_eq!(token_scope(None, "a/b", true), "repository:a/b:pull,push");
         // A challenge that names something else (another repository, more actions) stands.
-        let other = Some("repository:c:pull,push,delete".to_string());
-        assert_eq!(token_scope(other.clone(), "a/b", true), other.unwrap());
+        let other = "repository:c:pull,push,delete";
+        assert_eq!(token_scope(Some(other.into()), "a/b", true), other);
     }
 
     #[test]

@@ -764,6 +764,24 @@ fn error_codes(body: &[u8]) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
+async fn read_limited(mut response: reqwest::Response, max: u64) -> Result<Vec<u8>, ReadError> {
+    if response.content_length().is_some_and(|n| n > max) {
+        return Err(ReadError::TooLarge);
+    }
+    let mut data = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| ReadError::Network(describe(&e)))?
+    {
+        if (data.len() + chunk.len()) as u64 > max {
+            return Err(ReadError::TooLarge);
+        }
+        data.extend_from_slice(&chunk);
+    }
+    Ok(data)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -786,22 +804,4 @@ mod tests {
         assert_eq!(error_codes(b"<html>502</html>"), None);
         assert_eq!(error_codes(br#"{"errors":[]}"#), None);
     }
-}
-
-async fn read_limited(mut response: reqwest::Response, max: u64) -> Result<Vec<u8>, ReadError> {
-    if response.content_length().is_some_and(|n| n > max) {
-        return Err(ReadError::TooLarge);
-    }
-    let mut data = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| ReadError::Network(describe(&e)))?
-    {
-        if (data.len() + chunk.len()) as u64 > max {
-            return Err(ReadError::TooLarge);
-        }
-        data.extend_from_slice(&chunk);
-    }
-    Ok(data)
 }
