@@ -118,6 +118,9 @@ pub struct ImageIndex {
     /// `null` is read as no manifests, as some registries answer for an empty list.
     #[serde(default, deserialize_with = "null_is_empty")]
     pub manifests: Vec<Descriptor>,
+    /// Kept as read, so that extending another tool's index loses nothing of it.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
 }
 
 fn null_is_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Descriptor>, D::Error> {
@@ -288,6 +291,7 @@ pub fn append_to_referrers_index(
             schema_version: 2,
             media_type: Some(OCI_INDEX.into()),
             manifests: Vec::new(),
+            other: Map::new(),
         },
         Some(data) => serde_json::from_slice(data).map_err(|e| PushError::Existing {
             what: tag.to_string(),
@@ -551,6 +555,13 @@ mod tests {
             append_to_referrers_index(Some(&index), descriptor.clone(), "t").unwrap(),
             None
         );
+        let annotated = br#"{"schemaVersion":2,"manifests":[],"annotations":{"a":"b"}}"#;
+        let extended = append_to_referrers_index(Some(annotated), descriptor.clone(), "t")
+            .unwrap()
+            .unwrap();
+        let value: Value = serde_json::from_slice(&extended).unwrap();
+        assert_eq!(value["annotations"]["a"], "b");
+        assert_eq!(value["manifests"].as_array().map(Vec::len), Some(1));
         let null_list = br#"{"schemaVersion":2,"manifests":null}"#;
         let from_null = append_to_referrers_index(Some(null_list), descriptor, "t")
             .unwrap()
