@@ -1,11 +1,10 @@
 //! `portcullis scan IMAGE`
 
 use super::progress::Progress;
+use super::remote::RemoteArgs;
 use super::{EXIT_PASS, parse_size};
 use crate::image::cache::CacheConfig;
 use crate::image::model::Platform;
-use crate::image::registry::RemoteOptions;
-use crate::image::registry::credentials::Credentials;
 use crate::layer::Limits;
 use crate::policy::waivers::{self, Date, Waivers};
 use crate::policy::{self, Severity, Verdict};
@@ -13,8 +12,8 @@ use crate::report::{self, Report, table::Style};
 use crate::scan::secrets::Secrets;
 use crate::scan::{self, ScanOptions};
 use anyhow::{Context, Result, bail};
-use clap::{ArgAction, Args};
-use std::io::{IsTerminal, Read, Write};
+use clap::Args;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -149,22 +148,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64G")]
     pub max_file_size: u64,
 
-    /// Registry user name (the password is read from stdin with --password-stdin)
-    #[arg(long, value_name = "USER", requires = "password_stdin")]
-    pub username: Option<String>,
-
-    /// Read the registry password or token from stdin
-    #[arg(long, requires = "username")]
-    pub password_stdin: bool,
-
-    /// Do not verify registry certificates, and allow plain-HTTP registries
-    #[arg(long)]
-    pub insecure: bool,
-
-    /// Verify registry certificates (--tls-verify=false is --insecure, as in skopeo)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", action = ArgAction::Set)]
-    pub tls_verify: Option<bool>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 
     /// Layer cache directory (default: $XDG_CACHE_HOME/portcullis or ~/.cache/portcullis)
     #[arg(long, value_name = "DIR", env = "PORTCULLIS_CACHE_DIR")]
@@ -198,28 +183,6 @@ pub struct ScanArgs {
 }
 
 impl ScanArgs {
-    fn remote(&self) -> Result<RemoteOptions> {
-        let credentials = match &self.username {
-            Some(user) => {
-                let mut password = String::new();
-                std::io::stdin()
-                    .take(64 << 10)
-                    .read_to_string(&mut password)
-                    .context("reading the password from stdin")?;
-                let password = password.trim_end_matches(['\n', '\r']);
-                if password.is_empty() {
-                    bail!("--password-stdin: stdin is empty");
-                }
-                Some(Credentials::basic(user.clone(), password))
-            }
-            None => None,
-        };
-        Ok(RemoteOptions {
-            credentials,
-            insecure: self.insecure || self.tls_verify == Some(false),
-        })
-    }
-
     fn cache(&self) -> Option<CacheConfig> {
         if self.no_cache {
             return None;
@@ -259,7 +222,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             max_total_bytes: args.max_uncompressed_size,
             max_entry_size: args.max_file_size,
         },
-        remote: args.remote()?,
+        remote: args.remote.options()?,
         cache: args.cache(),
         observer: Some(progress.clone()),
         secrets,
