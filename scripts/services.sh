@@ -5,8 +5,14 @@
 #                        instances on free loopback ports, one open and one with htpasswd
 #                        auth; exports PORTCULLIS_TEST_DOCKER_HOST, PORTCULLIS_TEST_REGISTRY,
 #                        PORTCULLIS_TEST_AUTH_REGISTRY, PORTCULLIS_TEST_REGISTRY_USER and
-#                        PORTCULLIS_TEST_REGISTRY_PASSWORD for what started.
+#                        PORTCULLIS_TEST_REGISTRY_PASSWORD for what started; and a third
+#                        registry with token auth (start_token_registry).
 #   start_dockerd        only the dockerd;  start_open_registry  only the open registry.
+#   start_token_registry a docker-registry with `auth: token` that trusts a fresh self-signed
+#                        P-256 certificate. The token issuer its realm names is served by the
+#                        tests themselves (tests/common/token_issuer.rs signs with the key);
+#                        exports PORTCULLIS_TEST_TOKEN_REGISTRY, _REALM, _SERVICE, _ISSUER,
+#                        _KEY and _CERT.
 services_dir=""
 service_pids=()
 stop_services() {
@@ -93,5 +99,32 @@ start_services() {
             echo "== docker-registry with htpasswd auth on $auth"
         }
     fi
+    start_token_registry
+}
+
+start_token_registry() {
+    services_tmp
+    command -v docker-registry >/dev/null && command -v openssl >/dev/null || return 0
+    local keys="$services_dir/token-issuer" realm addr
+    local service=portcullis-test-registry issuer=portcullis-test-token-issuer
+    mkdir -p "$keys"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=$issuer" -keyout "$keys/issuer.key" -out "$keys/issuer.crt" 2>/dev/null || {
+        echo "== NOTE: openssl could not make the token issuer's key; the token tests will report SKIPPED"
+        return 0
+    }
+    # Nothing listens here until a test serves the realm (one test process at a time).
+    realm="http://127.0.0.1:$(free_port)/token"
+    start_registry token "auth:
+  token:
+    realm: $realm
+    service: $service
+    issuer: $issuer
+    rootcertbundle: $keys/issuer.crt" >"$services_dir/token.addr" && addr=$(cat "$services_dir/token.addr") && {
+        export PORTCULLIS_TEST_TOKEN_REGISTRY="$addr" PORTCULLIS_TEST_TOKEN_REALM="$realm"
+        export PORTCULLIS_TEST_TOKEN_SERVICE="$service" PORTCULLIS_TEST_TOKEN_ISSUER="$issuer"
+        export PORTCULLIS_TEST_TOKEN_KEY="$keys/issuer.key" PORTCULLIS_TEST_TOKEN_CERT="$keys/issuer.crt"
+        echo "== docker-registry with token auth on $addr (token realm $realm, served by the tests)"
+    }
 }
 

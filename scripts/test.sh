@@ -74,7 +74,7 @@ if [ ! -d ../shared/corpus ]; then
     echo "== NOTE: ../shared/corpus not found: the corpus test tier will report SKIPPED and check nothing"
 fi
 
-# The services the remote-transport tests talk to (scripts/services.sh): a dockerd and two
+# The services the remote-transport tests talk to (scripts/services.sh): a dockerd and three
 # registries, named to the tests in PORTCULLIS_TEST_* variables and stopped when this script
 # exits; a test whose service is missing prints SKIPPED.
 . scripts/services.sh

@@ -63,7 +63,13 @@ fn exit_codes_follow_the_gate_and_the_flags_that_change_it() {
         "{}",
         report_only.stdout
     );
-    scan_in(dir.path(), &[&demo, "--fail-on", "critical"]).expect_code(0);
+    // The demo's deleted AWS credentials are critical: still extractable from layer 1.
+    scan_in(dir.path(), &[&demo, "--fail-on", "critical"]).expect_code(1);
+    scan_in(
+        dir.path(),
+        &[&demo, "--fail-on", "critical", "--no-secrets"],
+    )
+    .expect_code(0);
     scan_in(dir.path(), &["/nonexistent/image.tar"]).expect_code(2);
     scan_in(dir.path(), &["/nonexistent/image.tar", "--exit-code", "7"]).expect_code(2);
 }

@@ -1,13 +1,18 @@
-//! The registry client against an in-process mock registry: bearer tokens from a token
-//! endpoint with Basic credentials, retries after 503, a blob resumed after its connection
-//! was cut, and registries that lie about digests.
+//! The registry client against the real `docker-registry` of scripts/services.sh: bearer
+//! tokens from a token issuer that wants Basic credentials (a registry with `auth: token`,
+//! which verifies the issuer's signed JWTs itself), and, through a `FaultProxy` in front of
+//! the registry, retries after 503, blobs resumed with a range request after their
+//! connection was cut, and answers whose bytes or headers lie about their digests.
 
 mod common;
 
 use common::builder::*;
-use common::mock_registry::{Faults, MockRegistry};
-use common::services::{assert_same, scan_with, without_origin};
-use std::collections::HashMap;
+use common::fault_proxy::{CUT_AFTER, Fault, FaultProxy, Faults};
+use common::services::{
+    assert_same, push, registry, scan_with, token_registry, unique, without_origin,
+};
+use common::text;
+use common::token_issuer::{Answer, TokenIssuer, USER};
 
 /// Bytes that gzip cannot shrink much, so that a layer blob spans many reads.
 fn noise(n: usize, seed: u64) -> Vec<u8> {
@@ -38,119 +43,272 @@ fn image() -> Built {
         .build()
 }
 
-fn serve(built: &Built, faults: Faults) -> MockRegistry {
-    let mut manifests = HashMap::new();
-    let entry = (built.manifest_media_type.clone(), built.manifest.clone());
-    manifests.insert("1".to_string(), entry.clone());
-    manifests.insert(built.manifest_digest.clone(), entry);
-    let blobs: HashMap<String, Vec<u8>> = built.blobs().into_iter().collect();
-    MockRegistry::start("team/app", manifests, blobs, "alice", "pw", faults)
+/// Pushes `built` to `registry` as `repository:1` with skopeo, from an OCI layout (skopeo
+/// keeps its manifest and blobs byte for byte).
+fn push_image(built: &Built, registry: &str, repository: &str, creds: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    Layout::new().image(built, &["1"]).write_dir(dir.path());
+    push(
+        &format!("oci:{}:1", dir.path().display()),
+        &format!("docker://{registry}/{repository}:1"),
+        false,
+        creds,
+    );
 }
 
-fn layout_report(built: &Built) -> serde_json::Value {
+/// The report of `built` read from an OCI layout, as a pull of `name` must give it.
+fn layout_report(built: &Built, name: &str) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     Layout::new().image(built, &["1"]).write_dir(dir.path());
     let run = scan_with(&format!("oci:{}:1", dir.path().display()), &[], &[], None);
     run.expect_code(0);
-    without_origin(run.json())
+    let mut report = without_origin(run.json());
+    report["image"]["names"] = serde_json::json!([name]);
+    report
 }
 
-fn pull(registry: &MockRegistry, reference: &str, password: &str) -> common::Run {
+/// `scan docker://REGISTRY/REFERENCE`, with no Docker config and, given a password, the
+/// issuer's user and that password on stdin.
+fn pull(registry: &str, reference: &str, password: Option<&str>) -> common::Run {
     let empty = tempfile::tempdir().unwrap();
+    let mut flags = vec!["--insecure"];
+    if password.is_some() {
+        flags.extend(["--username", USER, "--password-stdin"]);
+    }
     scan_with(
-        &format!("docker://{}/{reference}", registry.addr),
-        &["--insecure", "--username", "alice", "--password-stdin"],
-        &[("DOCKER_CONFIG", empty.path().to_str().unwrap())],
-        Some(password),
+        &format!("docker://{registry}/{reference}"),
+        &flags,
+        &[("DOCKER_CONFIG", text(empty.path()))],
+        password,
     )
 }
 
 #[test]
 fn bearer_tokens_retries_and_resumed_blobs_give_the_same_report() {
-    let built = image();
-    let faults = Faults {
-        unavailable_once: [built.layers[0].digest.clone()].into(),
-        cut_once: [
-            built.layers[1].digest.clone(),
-            built.layers[0].digest.clone(),
-        ]
-        .into(),
-        ..Faults::default()
+    let Some(registry) = token_registry() else {
+        return;
     };
-    let registry = serve(&built, faults);
-    let run = pull(&registry, "team/app:1", "pw");
-    run.expect_code(0);
-    let mut expected = layout_report(&built);
-    expected["image"]["names"] = serde_json::json!([format!("{}/team/app:1", registry.addr)]);
-    assert_same(
-        "mock registry vs OCI layout",
-        &without_origin(run.json()),
-        &expected,
+    let issuer = TokenIssuer::shared(&registry);
+    let built = image();
+    let repository = unique("bearer");
+    push_image(&built, &registry.addr, &repository, Some(&issuer.creds()));
+    let (layer0, layer1) = (&built.layers[0].digest, &built.layers[1].digest);
+    let proxy = FaultProxy::start(
+        &registry.addr,
+        Faults {
+            unavailable_once: [layer0.clone()].into(),
+            cut_once: [layer1.clone(), layer0.clone()].into(),
+            ..Faults::default()
+        },
     );
 
-    let log = registry.log();
-    let shown = log.join("\n");
+    let run = pull(
+        &proxy.addr,
+        &format!("{repository}:1"),
+        Some(&issuer.password),
+    );
+    run.expect_code(0);
+    assert_same(
+        "the real registry behind the fault proxy vs the OCI layout",
+        &without_origin(run.json()),
+        &layout_report(&built, &format!("{}/{repository}:1", proxy.addr)),
+    );
+    assert!(!run.stderr.contains(&issuer.password), "{}", run.stderr);
+
+    let tokens = issuer.log();
+    let pull_scope = format!("repository:{repository}:pull");
     assert!(
-        log.iter()
-            .any(|l| l.starts_with("GET /token?") && l.ends_with("<Basic>")),
-        "no token request with Basic credentials:\n{shown}"
+        tokens.iter().any(|t| t.answer == Answer::Granted
+            && t.scopes == [pull_scope.clone()]
+            && t.service.as_deref() == Some(registry.service.as_str())),
+        "no token request with Basic credentials for the challenge's scope {pull_scope}:\n\
+         {tokens:#?}"
+    );
+
+    let log = proxy.log();
+    assert_eq!(
+        log.first().map(|e| (e.status, e.authorization.clone())),
+        Some((401, None)),
+        "the registry did not challenge the first request:\n{log:#?}"
     );
     assert!(
-        log.iter()
-            .any(|l| l.contains("scope=repository%3Ateam%2Fapp%3Apull")),
-        "the token request does not carry the challenge's scope:\n{shown}"
+        log[1..]
+            .iter()
+            .all(|e| e.authorization.as_deref() == Some("Bearer")),
+        "after the challenge, every request must carry the token (never the password):\n\
+         {log:#?}"
     );
-    let layer0 = format!("/blobs/{}", built.layers[0].digest);
+    let whole: Vec<_> = log
+        .iter()
+        .filter(|e| e.is_for(layer0) && e.range.is_none())
+        .collect();
     assert!(
-        log.iter()
-            .filter(|l| l.contains(&layer0) && !l.contains("[bytes="))
-            .count()
-            >= 2,
-        "the 503 was not retried:\n{shown}"
+        whole.len() >= 2 && whole[0].fault == Some(Fault::Unavailable),
+        "the 503 was not retried:\n{log:#?}"
     );
+    for layer in [layer0, layer1] {
+        assert!(
+            log.iter()
+                .any(|e| e.is_for(layer) && e.fault == Some(Fault::Cut)),
+            "{layer} was not cut:\n{log:#?}"
+        );
+        let resumed: Vec<_> = log
+            .iter()
+            .filter(|e| e.is_for(layer) && e.range.is_some())
+            .collect();
+        assert!(
+            resumed.len() == 1
+                && resumed[0].range == Some(format!("bytes={CUT_AFTER}-"))
+                && resumed[0].status == 206,
+            "{layer} was not resumed where it was cut, with a range the registry \
+             answered:\n{log:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_token_registry_refuses_anonymous_pulls_and_takes_docker_config() {
+    let Some(registry) = token_registry() else {
+        return;
+    };
+    let issuer = TokenIssuer::shared(&registry);
+    let built = image();
+    let repository = unique("private");
+    push_image(&built, &registry.addr, &repository, Some(&issuer.creds()));
+    let reference = format!("docker://{}/{repository}:1", registry.addr);
+
+    let run = pull(&registry.addr, &format!("{repository}:1"), None);
+    run.expect_scan_error(
+        &reference,
+        &[
+            "denied",
+            "401",
+            &registry.addr,
+            &format!("repository {repository}"),
+            "docker login",
+        ],
+    );
+    // The issuer gave the anonymous client a token that grants nothing: it is the registry
+    // that refused it.
+    let pull_scope = format!("repository:{repository}:pull");
+    let tokens = issuer.log();
     assert!(
-        log.iter().filter(|l| l.contains("[bytes=")).count() >= 2,
-        "the cut blobs were not resumed with a Range request:\n{shown}"
+        tokens
+            .iter()
+            .any(|t| t.answer == Answer::Anonymous && t.scopes == [pull_scope.clone()]),
+        "no anonymous token request for {pull_scope}:\n{tokens:#?}"
     );
-    assert!(!run.stderr.contains("pw"), "{}", run.stderr);
+
+    let config = tempfile::tempdir().unwrap();
+    let auth = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(issuer.creds())
+    };
+    std::fs::write(
+        config.path().join("config.json"),
+        format!(
+            r#"{{"auths": {{"http://{}": {{"auth": "{auth}"}}}}}}"#,
+            registry.addr
+        ),
+    )
+    .unwrap();
+    let run = scan_with(
+        &reference,
+        &["--insecure"],
+        &[("DOCKER_CONFIG", text(config.path()))],
+        None,
+    );
+    run.expect_code(0);
+    assert_same(
+        "with DOCKER_CONFIG",
+        &without_origin(run.json()),
+        &layout_report(&built, &format!("{}/{repository}:1", registry.addr)),
+    );
 }
 
 #[test]
 fn refused_credentials_are_a_clear_error() {
-    let registry = serve(&image(), Faults::default());
-    let run = pull(&registry, "team/app:1", "not-the-password");
-    run.expect_scan_error("team/app", &["denied", &registry.addr]);
-    assert!(!run.stderr.contains("not-the-password"));
+    let Some(registry) = token_registry() else {
+        return;
+    };
+    let issuer = TokenIssuer::shared(&registry);
+    let repository = unique("refused");
+    let run = pull(
+        &registry.addr,
+        &format!("{repository}:1"),
+        Some("not-the-password"),
+    );
+    run.expect_scan_error(
+        &repository,
+        &["denied", &registry.addr, "check the credentials"],
+    );
+    assert!(!run.stderr.contains("not-the-password"), "{}", run.stderr);
+    let pull_scope = format!("repository:{repository}:pull");
+    let tokens = issuer.log();
+    assert!(
+        tokens
+            .iter()
+            .any(|t| t.answer == Answer::Refused && t.scopes == [pull_scope.clone()]),
+        "the issuer did not refuse the credentials for {pull_scope}:\n{tokens:#?}"
+    );
 }
 
 #[test]
 fn bytes_that_do_not_match_their_digests_stop_the_scan() {
+    let Some(registry) = registry() else { return };
     let built = image();
-    let registry = serve(
-        &built,
+    let repository = unique("lying");
+    push_image(&built, &registry, &repository, None);
+    let tag = format!("{repository}:1");
+
+    let proxy = FaultProxy::start(
+        &registry,
         Faults {
-            lying_digest_header: ["1".to_string()].into(),
+            rewritten_digest: ["1".to_string()].into(),
             ..Faults::default()
         },
     );
-    pull(&registry, "team/app:1", "pw")
-        .expect_scan_error("team/app:1", &["digest mismatch", "docker-content-digest"]);
+    pull(&proxy.addr, &tag, None)
+        .expect_scan_error(&tag, &["digest mismatch", "docker-content-digest"]);
+    assert!(
+        proxy
+            .log()
+            .iter()
+            .any(|e| e.fault == Some(Fault::RewrittenDigest))
+    );
 
-    let registry = serve(
-        &built,
+    let layer = &built.layers[1].digest;
+    let proxy = FaultProxy::start(
+        &registry,
         Faults {
-            corrupt: [built.layers[1].digest.clone()].into(),
+            tampered: [layer.clone()].into(),
             ..Faults::default()
         },
     );
-    pull(&registry, "team/app:1", "pw")
-        .expect_scan_error("team/app:1", &["digest mismatch", &built.layers[1].digest]);
+    pull(&proxy.addr, &tag, None).expect_scan_error(&tag, &["digest mismatch", layer]);
+    assert!(
+        proxy
+            .log()
+            .iter()
+            .any(|e| e.is_for(layer) && e.fault == Some(Fault::Tampered))
+    );
 
-    // A digest reference is checked against the bytes received, whatever the headers say.
-    let registry = serve(&built, Faults::default());
+    // A digest reference is checked against the bytes received, whatever the headers say:
+    // here the registry's Docker-Content-Digest is true and the bytes are not.
+    let proxy = FaultProxy::start(
+        &registry,
+        Faults {
+            tampered: [built.manifest_digest.clone()].into(),
+            ..Faults::default()
+        },
+    );
+    let by_digest = format!("{repository}@{}", built.manifest_digest);
+    pull(&proxy.addr, &by_digest, None)
+        .expect_scan_error(&by_digest, &["digest mismatch", "the reference"]);
+
     let wrong = format!("sha256:{}", "1".repeat(64));
-    pull(&registry, &format!("team/app@{wrong}"), "pw")
-        .expect_scan_error("team/app", &["not found"]);
+    pull(&registry, &format!("{repository}@{wrong}"), None)
+        .expect_scan_error(&repository, &["not found"]);
 }
 
 #[test]

@@ -8,6 +8,7 @@ pub mod history;
 pub mod hygiene;
 pub mod modes;
 pub mod outdated;
+pub mod secrets;
 pub mod user;
 
 use crate::policy::waivers::{Date, Waivers};
@@ -124,6 +125,7 @@ pub static FAMILIES: &[&Family] = &[
     &modes::FAMILY,
     &config::FAMILY,
     &hygiene::FAMILY,
+    &secrets::FAMILY,
     &outdated::FAMILY,
     &eol::FAMILY,
 ];

@@ -6,6 +6,7 @@ pub mod explain;
 pub mod keygen;
 mod passphrase;
 pub mod progress;
+pub mod remote;
 pub mod sbom;
 pub mod scan;
 pub mod verify;
@@ -44,9 +45,11 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Generate a key pair for signing attestations
     Keygen(keygen::KeygenArgs),
-    /// Scan an image (or take a report) and sign the result as an in-toto attestation
+    /// Scan an image (or take a report) and sign the result as an in-toto attestation,
+    /// optionally attached to the image in its registry
     Attest(attest::AttestArgs),
-    /// Verify a signed attestation, and that it is about a given image
+    /// Verify a signed attestation (a file, or those attached to an image in its registry),
+    /// and that it is about a given image
     Verify(verify::VerifyArgs),
     /// Write the image's software bill of materials (CycloneDX or SPDX JSON)
     Sbom(sbom::SbomArgs),

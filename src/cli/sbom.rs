@@ -42,12 +42,16 @@ pub struct SbomArgs {
     /// architecture)
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<Platform>,
+
+    #[command(flatten)]
+    pub remote: super::remote::RemoteArgs,
 }
 
 pub fn run(args: SbomArgs) -> Result<u8> {
     let created = creation_time()?;
     let options = ScanOptions {
         platform: args.platform.clone(),
+        remote: args.remote.options()?,
         ..ScanOptions::default()
     };
     let facts = scan::scan_image(&args.image, &options).with_context(|| args.image.clone())?;

@@ -1,21 +1,21 @@
 //! `portcullis scan IMAGE`
 
 use super::progress::Progress;
+use super::remote::RemoteArgs;
 use super::{EXIT_PASS, parse_size};
 use crate::advisories::index::IndexSet;
 use crate::advisories::index::fetch::{self, Fetcher, IndexSpec};
 use crate::image::cache::CacheConfig;
 use crate::image::model::Platform;
-use crate::image::registry::RemoteOptions;
-use crate::image::registry::credentials::Credentials;
 use crate::layer::Limits;
 use crate::policy::waivers::{self, Date, Waivers};
 use crate::policy::{self, Severity, Verdict};
 use crate::report::{self, Report, table::Style};
+use crate::scan::secrets::Secrets;
 use crate::scan::{self, ScanOptions};
 use anyhow::{Context, Result, bail};
-use clap::{ArgAction, Args};
-use std::io::{IsTerminal, Read, Write};
+use clap::Args;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -150,22 +150,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64G")]
     pub max_file_size: u64,
 
-    /// Registry user name (the password is read from stdin with --password-stdin)
-    #[arg(long, value_name = "USER", requires = "password_stdin")]
-    pub username: Option<String>,
-
-    /// Read the registry password or token from stdin
-    #[arg(long, requires = "username")]
-    pub password_stdin: bool,
-
-    /// Do not verify registry certificates, and allow plain-HTTP registries
-    #[arg(long)]
-    pub insecure: bool,
-
-    /// Verify registry certificates (--tls-verify=false is --insecure, as in skopeo)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", action = ArgAction::Set)]
-    pub tls_verify: Option<bool>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 
     /// Layer cache directory (default: $XDG_CACHE_HOME/portcullis or ~/.cache/portcullis)
     #[arg(long, value_name = "DIR", env = "PORTCULLIS_CACHE_DIR")]
@@ -187,6 +173,16 @@ pub struct ScanArgs {
     #[arg(short, long)]
     pub verbose: bool,
 
+    /// Do not look for secrets (files, image config, build history)
+    #[arg(long, conflicts_with = "secret_rules")]
+    pub no_secrets: bool,
+
+    /// Extra secret rules: a TOML file in the format of policies/secret-rules.toml, whose
+    /// rules and allow rules are added to the built-in ones and whose `disable` list switches
+    /// rules off (docs/secrets.md). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub secret_rules: Vec<PathBuf>,
+
     /// Compare the OS packages with this package index: a Debian Packages, Alpine APKINDEX
     /// (or APKINDEX.tar.gz) or RPM primary.xml, plain or compressed, as a file or an http(s)
     /// URL. SUITE names its suite (bookworm-security=Packages.xz), else the location does;
@@ -202,28 +198,6 @@ pub struct ScanArgs {
 }
 
 impl ScanArgs {
-    fn remote(&self) -> Result<RemoteOptions> {
-        let credentials = match &self.username {
-            Some(user) => {
-                let mut password = String::new();
-                std::io::stdin()
-                    .take(64 << 10)
-                    .read_to_string(&mut password)
-                    .context("reading the password from stdin")?;
-                let password = password.trim_end_matches(['\n', '\r']);
-                if password.is_empty() {
-                    bail!("--password-stdin: stdin is empty");
-                }
-                Some(Credentials::basic(user.clone(), password))
-            }
-            None => None,
-        };
-        Ok(RemoteOptions {
-            credentials,
-            insecure: self.insecure || self.tls_verify == Some(false),
-        })
-    }
-
     fn cache(&self) -> Option<CacheConfig> {
         if self.no_cache {
             return None;
@@ -282,6 +256,8 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     policy.report_severities = args.severity.clone();
     let waivers = load_waivers(args.ignore_file.as_deref())?;
     let today = today()?;
+    let secrets = secret_scan(&args, &policy)?;
+    policy.secrets = secrets.as_ref().map(|s| s.rules().clone());
 
     let progress = Arc::new(Progress::new(args.quiet, args.verbose));
     let options = ScanOptions {
@@ -291,9 +267,10 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             max_total_bytes: args.max_uncompressed_size,
             max_entry_size: args.max_file_size,
         },
-        remote: args.remote()?,
+        remote: args.remote.options()?,
         cache: args.cache(),
         observer: Some(progress.clone()),
+        secrets,
     };
     let fetcher = Fetcher::new(&policy.params.packages);
     let explicit = load_package_indexes(&args.package_indexes, &fetcher)?;
@@ -309,6 +286,22 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         Verdict::Passed => EXIT_PASS,
         Verdict::Failed => args.exit_code,
     })
+}
+
+/// The secret scan the policy and the flags ask for; `None` when `--no-secrets` is given or
+/// the policy disables the secrets family.
+fn secret_scan(args: &ScanArgs, policy: &policy::Policy) -> Result<Option<Secrets>> {
+    if args.no_secrets || !policy.family_enabled(&crate::checks::secrets::FAMILY) {
+        return Ok(None);
+    }
+    let mut secrets =
+        Secrets::from_params(&policy.params.secrets).context("invalid secret rules")?;
+    for file in &args.secret_rules {
+        secrets = secrets
+            .with_user_file(file)
+            .context("invalid secret rules")?;
+    }
+    Ok(Some(secrets))
 }
 
 /// The waiver file: `explicit`, or `.portcullisignore.toml` when the working directory has

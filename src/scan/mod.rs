@@ -7,20 +7,47 @@ pub mod facts;
 pub mod layer_report;
 pub mod merge;
 pub mod presence;
+pub mod secrets;
 
 use analyzer::{Analyzer, AnalyzerSet};
 
-/// The analyzers every scan runs.
-#[derive(Debug, Default)]
-pub struct DefaultAnalyzers;
+/// The analyzers every scan runs. Building them per layer is cheap: the secret rules are
+/// compiled once and shared.
+#[derive(Debug)]
+pub struct DefaultAnalyzers {
+    /// `None` turns the secret scan off.
+    pub secrets: Option<secrets::Secrets>,
+}
+
+impl Default for DefaultAnalyzers {
+    /// With the built-in secret rules.
+    fn default() -> Self {
+        DefaultAnalyzers {
+            secrets: Some(secrets::Secrets::new(secrets::RuleSet::builtin())),
+        }
+    }
+}
 
 impl AnalyzerSet for DefaultAnalyzers {
     fn build(&self) -> Vec<Box<dyn Analyzer>> {
-        vec![
+        let mut set: Vec<Box<dyn Analyzer>> = vec![
             Box::new(capture::Capture::default()),
             Box::new(presence::Presence::default()),
             Box::new(crate::inventory::analyzer::InventoryAnalyzer::default()),
-        ]
+        ];
+        if let Some(secrets) = &self.secrets {
+            set.push(Box::new(secrets.analyzer()));
+        }
+        set
+    }
+
+    /// The secret scan's rules and settings change what a layer report holds, so a cached
+    /// report is reused only under the same ones.
+    fn fingerprint(&self) -> String {
+        match &self.secrets {
+            Some(secrets) => format!("secrets:{}", secrets.fingerprint()),
+            None => "secrets:off".to_string(),
+        }
     }
 }
 
@@ -40,7 +67,7 @@ pub enum ScanError {
     Image(#[from] image::ImageError),
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ScanOptions {
     pub platform: Option<Platform>,
     pub limits: Limits,
@@ -50,6 +77,23 @@ pub struct ScanOptions {
     pub cache: Option<CacheConfig>,
     /// Progress and details; `None` is silent.
     pub observer: Option<Arc<dyn Observer>>,
+    /// The secret scan to run while the layers stream; `None` skips it.
+    pub secrets: Option<secrets::Secrets>,
+}
+
+impl Default for ScanOptions {
+    /// The host's platform, the default limits, no cache, silence and the built-in secret
+    /// rules.
+    fn default() -> Self {
+        ScanOptions {
+            platform: None,
+            limits: Limits::default(),
+            remote: RemoteOptions::default(),
+            cache: None,
+            observer: None,
+            secrets: Some(secrets::Secrets::new(secrets::RuleSet::builtin())),
+        }
+    }
 }
 
 impl std::fmt::Debug for ScanOptions {
@@ -59,6 +103,7 @@ impl std::fmt::Debug for ScanOptions {
             .field("limits", &self.limits)
             .field("remote", &self.remote)
             .field("cache", &self.cache)
+            .field("secrets", &self.secrets)
             .finish_non_exhaustive()
     }
 }
@@ -68,7 +113,9 @@ pub fn scan_image(reference: &str, options: &ScanOptions) -> Result<ImageFacts, 
     let image_ref = ImageRef::parse(reference)?;
     let budget = Budget::new(options.limits);
     let observer: &dyn Observer = options.observer.as_deref().unwrap_or(&Silent);
-    let analyzers = DefaultAnalyzers;
+    let analyzers = DefaultAnalyzers {
+        secrets: options.secrets.clone(),
+    };
     // A cache that cannot be opened (read-only home, say) costs speed, not the scan.
     let cache = options.cache.as_ref().and_then(|config| {
         LayerCache::open(config, &analyzers.fingerprint())

@@ -4,7 +4,7 @@
 
 use super::{Run, portcullis, run_command};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The daemon the tests may fill: `PORTCULLIS_TEST_DOCKER_HOST` (never the user's own
@@ -47,6 +47,54 @@ pub fn auth_registry() -> Option<(String, String, String)> {
             eprintln!(
                 "SKIPPED: PORTCULLIS_TEST_AUTH_REGISTRY/_USER/_PASSWORD are not set \
                  (scripts/test.sh starts an htpasswd registry)"
+            );
+            None
+        }
+    }
+}
+
+/// A registry with token authentication (`auth: token`) and what its token issuer needs:
+/// the realm the registry sends clients to, the service (the tokens' audience) and issuer
+/// names it accepts, and the key whose certificate its `rootcertbundle` trusts.
+#[derive(Debug, Clone)]
+pub struct TokenRegistry {
+    /// `host:port`.
+    pub addr: String,
+    /// `http://127.0.0.1:PORT/token`, served by [`super::token_issuer::TokenIssuer`].
+    pub realm: String,
+    pub service: String,
+    pub issuer: String,
+    /// PKCS#8 PEM, P-256.
+    pub key: PathBuf,
+    /// The self-signed certificate of `key`, PEM.
+    pub cert: PathBuf,
+}
+
+/// The registry with token authentication that `scripts/services.sh` starts.
+pub fn token_registry() -> Option<TokenRegistry> {
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (
+        get("PORTCULLIS_TEST_TOKEN_REGISTRY"),
+        get("PORTCULLIS_TEST_TOKEN_REALM"),
+        get("PORTCULLIS_TEST_TOKEN_SERVICE"),
+        get("PORTCULLIS_TEST_TOKEN_ISSUER"),
+        get("PORTCULLIS_TEST_TOKEN_KEY"),
+        get("PORTCULLIS_TEST_TOKEN_CERT"),
+    ) {
+        (Some(addr), Some(realm), Some(service), Some(issuer), Some(key), Some(cert)) => {
+            Some(TokenRegistry {
+                addr,
+                realm,
+                service,
+                issuer,
+                key: key.into(),
+                cert: cert.into(),
+            })
+        }
+        _ => {
+            eprintln!(
+                "SKIPPED: PORTCULLIS_TEST_TOKEN_REGISTRY/_REALM/_SERVICE/_ISSUER/_KEY/_CERT are \
+                 not set (scripts/test.sh starts a registry with token auth)"
             );
             None
         }

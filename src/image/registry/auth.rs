@@ -95,6 +95,23 @@ pub fn pull_scope(repository: &str) -> String {
     format!("repository:{repository}:pull")
 }
 
+/// What a client that also writes asks for.
+pub fn push_scope(repository: &str) -> String {
+    format!("repository:{repository}:pull,push")
+}
+
+/// The scope to ask a token endpoint for: the challenge's, except that a client that writes
+/// asks for `pull,push` where a read's challenge names only `pull`, so that one token serves
+/// its reads and its writes.
+pub fn token_scope(challenge: Option<String>, repository: &str, push: bool) -> String {
+    match challenge {
+        Some(s) if push && s == pull_scope(repository) => push_scope(repository),
+        Some(s) => s,
+        None if push => push_scope(repository),
+        None => pull_scope(repository),
+    }
+}
+
 /// A bearer token. `Debug` does not show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token(pub String);
@@ -236,6 +253,21 @@ mod tests {
         assert_eq!(parse_challenge("Bearer service=x"), None);
         assert_eq!(parse_challenge("Negotiate abc"), None);
         assert_eq!(parse_challenge(""), None);
+    }
+
+    #[test]
+    fn writers_ask_for_push_and_pull() {
+        let pull = Some("repository:a/b:pull".to_string());
+        assert_eq!(
+            token_scope(pull.clone(), "a/b", false),
+            "repository:a/b:pull"
+        );
+        assert_eq!(token_scope(pull, "a/b", true), "repository:a/b:pull,push");
+        assert_eq!(token_scope(None, "a/b", false), "repository:a/b:pull");
+        assert_eq!(token_scope(None, "a/b", true), "repository:a/b:pull,push");
+        // A challenge that names something else (another repository, more actions) stands.
+        let other = "repository:c:pull,push,delete";
+        assert_eq!(token_scope(Some(other.into()), "a/b", true), other);
     }
 
     #[test]

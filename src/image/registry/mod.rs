@@ -72,6 +72,19 @@ pub enum RegistryError {
         status: u16,
         what: String,
     },
+    #[error("{registry}: {what} in repository {repository} refused ({status}){}", if .detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {detail}")
+    })]
+    Rejected {
+        registry: String,
+        repository: String,
+        status: u16,
+        what: String,
+        /// The error codes and messages of the registry's answer, when it sent any.
+        detail: String,
+    },
     #[error("{registry}: {message}")]
     Network { registry: String, message: String },
     #[error("{what} is larger than {max} bytes")]
@@ -84,6 +97,51 @@ pub enum RegistryError {
     },
     #[error("{0}")]
     Unsupported(String),
+}
+
+/// A client for one repository on a runtime of its own, for the work done with a registry
+/// outside a scan (attaching and finding attestations).
+pub struct Session {
+    runtime: tokio::runtime::Runtime,
+    pub client: Client,
+}
+
+impl Session {
+    /// Connects to the repository of `target` with the credentials of `remote`, or Docker's
+    /// for that registry; `push` asks token endpoints for write access too.
+    pub fn open(
+        target: &RegistryRef,
+        remote: &RemoteOptions,
+        push: bool,
+    ) -> Result<Session, RegistryError> {
+        let credentials = match &remote.credentials {
+            Some(c) => Some(c.clone()),
+            None => credentials::lookup(&target.registry)?,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| RegistryError::Network {
+                registry: target.registry.clone(),
+                message: format!("starting the async runtime: {e}"),
+            })?;
+        let client = runtime.block_on(Client::connect(
+            target.clone(),
+            credentials,
+            remote.insecure,
+        ))?;
+        let client = if push {
+            client.with_push_access()
+        } else {
+            client
+        };
+        Ok(Session { runtime, client })
+    }
+
+    /// Runs a future (a call on [`Session::client`]) to its end.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
 }
 
 /// Pulls and scans `reference` (the text after `docker://`, or a bare name).
