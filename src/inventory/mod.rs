@@ -402,16 +402,7 @@ mod tests {
     use crate::scan::layer_report::Entry;
 
     fn file(path: &str) -> Entry {
-        Entry {
-            path: path.into(),
-            kind: EntryKind::File,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            size: 1,
-            link: None,
-            device: None,
-        }
+        Entry::test_file(path)
     }
 
     fn record(name: &str, version: &str) -> PackageRecord {

@@ -57,6 +57,21 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A root-owned regular file of one byte, mode 0644: the starting point of unit tests.
+    #[cfg(test)]
+    pub fn test_file(path: &str) -> Entry {
+        Entry {
+            path: path.into(),
+            kind: EntryKind::File,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: 1,
+            link: None,
+            device: None,
+        }
+    }
+
     pub fn is_setuid(&self) -> bool {
         self.mode & 0o4000 != 0
     }

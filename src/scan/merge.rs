@@ -252,16 +252,7 @@ mod tests {
     use super::*;
 
     fn file(path: &str) -> Entry {
-        Entry {
-            path: path.into(),
-            kind: EntryKind::File,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            size: 1,
-            link: None,
-            device: None,
-        }
+        Entry::test_file(path)
     }
     fn dir(path: &str) -> Entry {
         Entry {
