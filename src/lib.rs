@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod advisories;
 pub mod attest;
 pub mod checks;
 pub mod cli;

@@ -7,6 +7,7 @@ pub mod history;
 pub mod hygiene;
 pub mod modes;
 pub mod user;
+pub mod vulns;
 
 use crate::policy::waivers::{Date, Waivers};
 use crate::policy::{Policy, Severity};
@@ -122,6 +123,7 @@ pub static FAMILIES: &[&Family] = &[
     &modes::FAMILY,
     &config::FAMILY,
     &hygiene::FAMILY,
+    &vulns::FAMILY,
 ];
 
 pub fn all() -> impl Iterator<Item = &'static Check> {
@@ -160,13 +162,15 @@ pub fn evaluate(facts: &ImageFacts, policy: &Policy, waivers: &Waivers, today: D
     let mut findings = run_all(facts, policy);
     let statuses = waivers.apply(&mut findings, today);
     findings.retain(|f| policy.reports(f.severity));
-    Report::under_policy(
+    let mut report = Report::under_policy(
         facts.summary(),
         findings,
         facts.diagnostics.clone(),
         policy,
         statuses,
-    )
+    );
+    report.sources = facts.sources.clone();
+    report
 }
 
 #[cfg(test)]

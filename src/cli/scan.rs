@@ -1,6 +1,7 @@
 //! `portcullis scan IMAGE`
 
 use super::{EXIT_PASS, parse_size};
+use crate::checks::vulns::{self, Lookup, TrivyChoice};
 use crate::image::model::Platform;
 use crate::layer::Limits;
 use crate::policy::waivers::{self, Date, Waivers};
@@ -141,6 +142,57 @@ pub struct ScanArgs {
     /// Largest single file accepted (e.g. 64G)
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64G")]
     pub max_file_size: u64,
+
+    #[command(flatten)]
+    pub vulns: VulnArgs,
+}
+
+/// Where vulnerabilities come from; shared by the commands that scan.
+#[derive(Debug, Clone, Default, Args)]
+pub struct VulnArgs {
+    /// Offline OSV database: a directory of OSV records (JSON, or YAML as
+    /// pypa/advisory-database writes them) or an osv.dev ecosystem all.zip; repeat for
+    /// several (in addition to the policy's osv.databases)
+    #[arg(long = "osv-db", value_name = "DIR|ZIP")]
+    pub osv_db: Vec<PathBuf>,
+
+    /// Trivy for vulnerabilities: `off`, `auto` (when `trivy` is on PATH), or the program
+    /// to run [default: the policy's osv.trivy, auto]
+    #[arg(long, value_name = "PATH|off", env = "PORTCULLIS_TRIVY", value_parser = parse_trivy)]
+    pub trivy: Option<TrivyChoice>,
+
+    /// Leave out vulnerabilities that no released version fixes yet
+    #[arg(long)]
+    pub ignore_unfixed: bool,
+}
+
+fn parse_trivy(text: &str) -> Result<TrivyChoice, String> {
+    Ok(match text {
+        "" => return Err("expected a path, `auto` or `off`".into()),
+        "off" | "never" => TrivyChoice::Off,
+        "auto" => TrivyChoice::Auto,
+        path => TrivyChoice::Program(PathBuf::from(path)),
+    })
+}
+
+impl VulnArgs {
+    /// Applies the flags to the policy (databases and `--ignore-unfixed` are policy
+    /// parameters, so the policy digest counts them) and says what to consult.
+    pub fn lookup(&self, policy: &mut policy::Policy, today: Date) -> Lookup {
+        policy
+            .params
+            .osv
+            .databases
+            .extend(self.osv_db.iter().cloned());
+        if self.ignore_unfixed {
+            policy.params.osv.ignore_unfixed = true;
+        }
+        let mut lookup = Lookup::from_policy(policy, today.to_string());
+        if let Some(choice) = &self.trivy {
+            lookup.trivy = choice.clone();
+        }
+        lookup
+    }
 }
 
 /// Where one rendering goes.
@@ -159,6 +211,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     policy.report_severities = args.severity.clone();
     let waivers = load_waivers(args.ignore_file.as_deref())?;
     let today = today()?;
+    let lookup = args.vulns.lookup(&mut policy, today);
 
     let options = ScanOptions {
         platform: args.platform.clone(),
@@ -168,7 +221,8 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             max_entry_size: args.max_file_size,
         },
     };
-    let facts = scan::scan_image(&args.image, &options).with_context(|| args.image.clone())?;
+    let mut facts = scan::scan_image(&args.image, &options).with_context(|| args.image.clone())?;
+    vulns::look_up(&mut facts, &args.image, &lookup, &policy)?;
     let report = crate::checks::evaluate(&facts, &policy, &waivers, today);
     emit(&report, &outputs)?;
     Ok(match report.gate.result {

@@ -3,8 +3,9 @@
 use super::accounts::{self, GroupEntry, PasswdEntry, ShadowEntry};
 use super::layer_report::{EntryKind, LayerReport};
 use super::merge::FileSystem;
+use crate::advisories::osv::Vulnerability;
 use crate::image::model::{ImageMeta, LayerInfo};
-use crate::report::{Diagnostic, ImageSummary};
+use crate::report::{Diagnostic, ImageSummary, Source};
 
 pub struct ImageFacts {
     pub meta: ImageMeta,
@@ -15,6 +16,11 @@ pub struct ImageFacts {
     /// The final filesystem.
     pub fs: FileSystem,
     pub diagnostics: Vec<Diagnostic>,
+    /// Vulnerable packages, as every source that was consulted reports them (one entry per
+    /// source and record; the `vulns` family merges them).
+    pub vulnerabilities: Vec<Vulnerability>,
+    /// The data sources consulted beyond the image itself, and what became of each.
+    pub sources: Vec<Source>,
 }
 
 impl ImageFacts {
@@ -25,6 +31,7 @@ impl ImageFacts {
             .enumerate()
             .flat_map(|(i, r)| {
                 r.notes.iter().map(move |n| Diagnostic {
+                    source: None,
                     layer: Some(i),
                     path: n.path.clone(),
                     message: n.message.clone(),
@@ -37,6 +44,8 @@ impl ImageFacts {
             reports,
             fs,
             diagnostics,
+            vulnerabilities: Vec::new(),
+            sources: Vec::new(),
         }
     }
 
