@@ -294,7 +294,10 @@ fn corpus_records_match_installed_packages() {
 
     // RustSec: several SEMVER intervals in one range, pre-releases included.
     let lettre = |v| hits(&db, &package("crates.io", "lettre", v, None), None);
-    assert_eq!(lettre("0.9.2"), [("RUSTSEC-2020-0069".into(), some("0.9.5"))]);
+    assert_eq!(
+        lettre("0.9.2"),
+        [("RUSTSEC-2020-0069".into(), some("0.9.5"))]
+    );
     assert_eq!(
         lettre("0.10.0-alpha.2"),
         [("RUSTSEC-2020-0069".into(), some("0.10.0-alpha.4"))]

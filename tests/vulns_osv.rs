@@ -239,9 +239,9 @@ fn osv_records_in_a_directory_become_exact_findings() {
     assert_eq!(
         keys,
         [
-            ("busybox".into(), "ALPINE-CVE-2023-42366".into()),
-            ("libcrypto3".into(), "ALPINE-CVE-2023-5678".into()),
-            ("libssl3".into(), "ALPINE-CVE-2023-5678".into()),
+            ("busybox".into(), "CVE-2023-42366".into()),
+            ("libcrypto3".into(), "CVE-2023-5678".into()),
+            ("libssl3".into(), "CVE-2023-5678".into()),
             ("urllib3".into(), "CVE-2023-45803".into()),
         ]
     );
@@ -253,7 +253,7 @@ fn osv_records_in_a_directory_become_exact_findings() {
             "check": "vuln-package",
             "severity": "medium",
             "title": "Package with a known vulnerability",
-            "message": "libssl3 3.1.4-r2 is affected by ALPINE-CVE-2023-5678; fixed in 3.1.4-r3",
+            "message": "libssl3 3.1.4-r2 is affected by CVE-2023-5678 (ALPINE-CVE-2023-5678); fixed in 3.1.4-r3",
             "location": {
                 "path": "/lib/apk/db/installed",
                 "layer": 0,
@@ -261,12 +261,12 @@ fn osv_records_in_a_directory_become_exact_findings() {
             },
             "data": {
                 "package": "libssl3",
-                "rule": "ALPINE-CVE-2023-5678",
+                "rule": "CVE-2023-5678",
                 "version": "3.1.4-r2",
                 "ecosystem": "Alpine",
-                "vulnerability": "ALPINE-CVE-2023-5678",
+                "vulnerability": "CVE-2023-5678",
                 "ids": ["ALPINE-CVE-2023-5678"],
-                "aliases": [],
+                "aliases": ["CVE-2023-5678"],
                 "upstream": ["CVE-2023-5678"],
                 "fixed_version": "3.1.4-r3",
                 "source": "osv",

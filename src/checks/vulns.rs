@@ -335,10 +335,18 @@ impl Merged<'_> {
     }
 }
 
-/// A report's id and aliases.
+/// The names of the vulnerability a report is about: its id and aliases, and the one
+/// upstream id of a record derived from a single CVE (osv.dev's `ALPINE-CVE-…`,
+/// `DEBIAN-CVE-…`, `UBUNTU-CVE-…` records name their CVE there). A notice derived from
+/// several CVEs (a USN, a DLA) is about all of them, and none of them is its name.
 fn names_of(v: &Vulnerability) -> BTreeSet<&str> {
+    let single_upstream = match v.upstream.as_slice() {
+        [one] => Some(one.as_str()),
+        _ => None,
+    };
     std::iter::once(v.id.as_str())
         .chain(v.aliases.iter().map(String::as_str))
+        .chain(single_upstream)
         .collect()
 }
 
