@@ -144,10 +144,11 @@ fn run_with_timeout(command: &mut Command, timeout: Duration) -> Result<Run, Str
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if Instant::now() >= deadline => {
-                // Best effort: the child may have exited between the two calls.
+                // Best effort: the child may have exited between the two calls. The stderr
+                // reader is left to finish on its own: a process the child started may
+                // hold the pipe open.
                 let _ = child.kill();
                 let _ = child.wait();
-                let _ = reader.join();
                 return Err(format!("timed out after {}s", timeout.as_secs()));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
@@ -166,11 +167,11 @@ fn run_with_timeout(command: &mut Command, timeout: Duration) -> Result<Run, Str
 /// time and level; else the last line it wrote; else the exit status.
 pub fn failure_reason(stderr: &str, code: Option<i32>) -> String {
     let logged = stderr.lines().find_map(|line| {
-        let mut fields = line.splitn(3, '\t');
+        let mut fields = line.split('\t');
         let _time = fields.next()?;
         let level = fields.next()?.trim();
-        let message = fields.next()?.trim();
-        matches!(level, "ERROR" | "FATAL").then(|| message.to_string())
+        let message: Vec<&str> = fields.map(str::trim).filter(|f| !f.is_empty()).collect();
+        (matches!(level, "ERROR" | "FATAL") && !message.is_empty()).then(|| message.join(": "))
     });
     let reason = logged
         .or_else(|| {
@@ -197,6 +198,53 @@ fn truncate(text: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}…", &text[..end])
+}
+
+/// Unpacks an OCI archive (a tar of an OCI layout, optionally gzipped) into `dir`, for
+/// Trivy, whose `--input` reads layout directories but not their archives. Only the
+/// layout's own files are written (`oci-layout`, `index.json`, `blobs/ALG/DIGEST`); any
+/// other name, and `..` or absolute paths, are refused rather than followed.
+pub fn unpack_oci_archive(archive: &Path, dir: &Path) -> Result<(), String> {
+    let file = std::fs::File::open(archive).map_err(|e| format!("{}: {e}", archive.display()))?;
+    let mut reader = std::io::BufReader::new(file);
+    let gzipped = {
+        use std::io::BufRead;
+        let head = reader.fill_buf().map_err(|e| e.to_string())?;
+        head.starts_with(&[0x1f, 0x8b])
+    };
+    let stream: Box<dyn Read> = if gzipped {
+        Box::new(flate2::read::GzDecoder::new(reader))
+    } else {
+        Box::new(reader)
+    };
+    let mut tar = tar::Archive::new(stream);
+    let entries = tar.entries().map_err(|e| e.to_string())?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| format!("{}: {e}", archive.display()))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let name = name.trim_start_matches("./");
+        let parts: Vec<&str> = name.split('/').collect();
+        let allowed = match parts.as_slice() {
+            ["oci-layout"] | ["index.json"] => true,
+            ["blobs", algorithm, digest] => [algorithm, digest]
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric())),
+            _ => false,
+        };
+        if !allowed {
+            continue;
+        }
+        let target = dir.join(name);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+        let mut out = std::fs::File::create(&target).map_err(|e| e.to_string())?;
+        std::io::copy(&mut entry, &mut out).map_err(|e| format!("{name}: {e}"))?;
+    }
+    Ok(())
 }
 
 fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {

@@ -192,7 +192,7 @@ pub fn look_up(
                     program,
                     timeout: lookup.trivy_timeout,
                 };
-                run_trivy(facts, &inventory, &runner, &input)
+                run_trivy(facts, &inventory, &runner, &input.path)
             }
         },
     };
@@ -236,20 +236,38 @@ fn resolve_trivy(choice: &TrivyChoice) -> Result<Resolved, LookupError> {
     })
 }
 
-/// The path Trivy reads the image from: `--input` takes docker archives (gzipped too), OCI
-/// archives and OCI layout directories.
-fn trivy_input(reference: &str, transport: Transport) -> Result<PathBuf, String> {
+/// What Trivy reads the image from: `--input` takes docker archives (gzipped too) and OCI
+/// layout directories; an OCI archive is unpacked into a temporary layout first.
+struct TrivyInput {
+    path: PathBuf,
+    /// The unpacked layout, removed when the input is dropped.
+    _spool: Option<tempfile::TempDir>,
+}
+
+fn trivy_input(reference: &str, transport: Transport) -> Result<TrivyInput, String> {
     let parsed = ImageRef::parse(reference).map_err(|e| e.to_string())?;
-    match parsed {
+    let path = match parsed {
         ImageRef::DockerArchive { path, .. }
         | ImageRef::OciLayout { path, .. }
         | ImageRef::OciArchive { path, .. }
-        | ImageRef::Local { path, .. } => Ok(path),
-        ImageRef::DockerDaemon { .. } | ImageRef::Registry { .. } => Err(format!(
-            "Trivy is run on local archives and OCI layouts, not on {} images",
-            transport.as_str()
-        )),
+        | ImageRef::Local { path, .. } => path,
+        ImageRef::DockerDaemon { .. } | ImageRef::Registry { .. } => {
+            return Err(format!(
+                "Trivy is run on local archives and OCI layouts, not on {} images",
+                transport.as_str()
+            ));
+        }
+    };
+    if transport != Transport::OciArchive {
+        return Ok(TrivyInput { path, _spool: None });
     }
+    let spool = tempfile::tempdir().map_err(|e| format!("cannot unpack the OCI archive: {e}"))?;
+    trivy::unpack_oci_archive(&path, spool.path())
+        .map_err(|e| format!("cannot unpack the OCI archive for Trivy: {e}"))?;
+    Ok(TrivyInput {
+        path: spool.path().to_path_buf(),
+        _spool: Some(spool),
+    })
 }
 
 fn run_trivy(
