@@ -163,8 +163,8 @@ fn run_with_timeout(command: &mut Command, timeout: Duration) -> Result<Run, Str
     })
 }
 
-/// The first error Trivy logged (`2024-01-01T00:00:00Z	FATAL	message`), without its
-/// time and level; else the last line it wrote; else the exit status.
+/// The first error Trivy logged (tab-separated time, level `ERROR` or `FATAL`, message),
+/// without its time and level; else the last line it wrote; else the exit status.
 pub fn failure_reason(stderr: &str, code: Option<i32>) -> String {
     let logged = stderr.lines().find_map(|line| {
         let mut fields = line.split('\t');

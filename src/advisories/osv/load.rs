@@ -410,7 +410,7 @@ mod tests {
             max_record_bytes: 1024,
             ..Limits::default()
         };
-        let db = Database::load(&[path.clone()], None, "2026-01-01", limits).unwrap();
+        let db = Database::load(std::slice::from_ref(&path), None, "2026-01-01", limits).unwrap();
         assert_eq!(db.len(), 1);
         assert_eq!(db.problems.len(), 1);
         assert!(db.problems[0].reason.contains("larger than 1024 bytes"));
