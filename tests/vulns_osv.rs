@@ -543,3 +543,48 @@ fn a_missing_database_is_an_error_and_broken_records_are_notes() {
         "1 database, 4 records, 1 withdrawn, 1 file skipped"
     );
 }
+
+/// `attest` looks vulnerabilities up as `scan` does, and cosign's vuln predicate names the
+/// sources it used as its scanner database.
+#[test]
+fn attestations_carry_the_vulnerability_findings_and_their_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    write_image(dir.path(), &alpine_app());
+    write_db_dir(dir.path());
+    run_command(portcullis().current_dir(dir.path()).args([
+        "keygen",
+        "--type",
+        "ed25519",
+        "--no-password",
+        "--out",
+        "release",
+    ]))
+    .expect_code(0);
+    let run = run_command(
+        portcullis()
+            .current_dir(dir.path())
+            .env(portcullis::cli::scan::NOW_ENV, "2026-06-01")
+            .args([
+                "attest",
+                "app.tar",
+                "--key",
+                "release.key",
+                "--predicate",
+                "vuln",
+            ])
+            .args(["--osv-db", "osv"]),
+    );
+    run.expect_code(0);
+    let envelope: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(envelope["payload"].as_str().unwrap())
+        .unwrap();
+    let statement: Value = serde_json::from_slice(&payload).unwrap();
+    let scanner = &statement["predicate"]["scanner"];
+    assert_eq!(
+        scanner["db"],
+        json!({"uri": "osv", "version": "osv used (1 database, 4 records, 1 withdrawn)"})
+    );
+    assert_eq!(vulns(&scanner["result"]).len(), 4);
+}

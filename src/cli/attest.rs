@@ -78,6 +78,9 @@ pub struct AttestArgs {
     /// Write the envelope to FILE instead of stdout (replaced atomically)
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub vulns: super::scan::VulnArgs,
 }
 
 /// The policy the verdict is reached under, and how the attestation names it: by name, by
@@ -88,6 +91,7 @@ fn policy_of(args: &AttestArgs) -> Result<(Policy, PolicyRef)> {
     if let Some(fail_on) = args.fail_on {
         policy.override_fail_on(fail_on);
     }
+    args.vulns.apply(&mut policy);
     let builtin = crate::policy::file::BUILTIN
         .iter()
         .any(|(name, ..)| *name == args.policy);
@@ -186,8 +190,10 @@ fn scan_now(args: &AttestArgs) -> Result<Scanned> {
         platform: args.platform.clone(),
         ..ScanOptions::default()
     };
+    let lookup = args.vulns.lookup(&policy, today);
     let started = SystemTime::now();
-    let facts = scan::scan_image(image, &options).with_context(|| image.clone())?;
+    let mut facts = scan::scan_image(image, &options).with_context(|| image.clone())?;
+    crate::checks::vulns::look_up(&mut facts, image, &lookup, &policy)?;
     let report = crate::checks::evaluate(&facts, &policy, &waivers, today);
     let finished = SystemTime::now();
     let parameters = json!({

@@ -176,9 +176,9 @@ fn parse_trivy(text: &str) -> Result<TrivyChoice, String> {
 }
 
 impl VulnArgs {
-    /// Applies the flags to the policy (databases and `--ignore-unfixed` are policy
-    /// parameters, so the policy digest counts them) and says what to consult.
-    pub fn lookup(&self, policy: &mut policy::Policy, today: Date) -> Lookup {
+    /// Applies the flags that are policy parameters (databases, `--ignore-unfixed`), so
+    /// that the policy digest counts them.
+    pub fn apply(&self, policy: &mut policy::Policy) {
         policy
             .params
             .osv
@@ -187,6 +187,10 @@ impl VulnArgs {
         if self.ignore_unfixed {
             policy.params.osv.ignore_unfixed = true;
         }
+    }
+
+    /// What to consult, under a policy the flags were applied to.
+    pub fn lookup(&self, policy: &policy::Policy, today: Date) -> Lookup {
         let mut lookup = Lookup::from_policy(policy, today.to_string());
         if let Some(choice) = &self.trivy {
             lookup.trivy = choice.clone();
@@ -211,7 +215,8 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     policy.report_severities = args.severity.clone();
     let waivers = load_waivers(args.ignore_file.as_deref())?;
     let today = today()?;
-    let lookup = args.vulns.lookup(&mut policy, today);
+    args.vulns.apply(&mut policy);
+    let lookup = args.vulns.lookup(&policy, today);
 
     let options = ScanOptions {
         platform: args.platform.clone(),
