@@ -153,9 +153,7 @@ impl Database {
                 continue;
             };
             for (advisory, affected) in entries {
-                if affected_ecosystem_base(&affected.ecosystem) != key.0
-                    || !matching::release_matches(&affected.ecosystem, os)
-                {
+                if !matching::release_matches(&affected.ecosystem, os) {
                     continue;
                 }
                 let Some(verdict) = matching::affects(affected, version) else {
