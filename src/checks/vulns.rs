@@ -8,7 +8,7 @@
 //! package, from several records or from both sources, are one finding.
 
 use super::{Check, Family, Reference, at_layer_path};
-use crate::advisories::osv::{self, AffectedPackage, Database, Finder, Vulnerability};
+use crate::advisories::osv::{self, Database, Finder, Vulnerability};
 use crate::advisories::trivy::{self, Outcome, Runner};
 use crate::image::model::Transport;
 use crate::image::reference::ImageRef;
@@ -18,7 +18,7 @@ use crate::policy::{Policy, Severity};
 use crate::report::{Diagnostic, Finding, Source, SourceStatus};
 use crate::scan::facts::ImageFacts;
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -368,11 +368,6 @@ fn names_of(v: &Vulnerability) -> BTreeSet<&str> {
         .collect()
 }
 
-/// The same installed package: name, version and the file that records it.
-fn same_package(a: &AffectedPackage, b: &AffectedPackage) -> bool {
-    a.name == b.name && a.version == b.version && a.path == b.path
-}
-
 fn run(facts: &ImageFacts, policy: &Policy) -> Vec<Finding> {
     let params = &policy.params.osv;
     let mut reports: Vec<&Vulnerability> = facts
@@ -386,34 +381,41 @@ fn run(facts: &ImageFacts, policy: &Policy) -> Vec<Finding> {
                 })
         })
         .collect();
-    reports.sort_by(|a, b| {
-        (a.found_by, &a.id)
-            .cmp(&(b.found_by, &b.id))
-            .then_with(|| a.package.path.cmp(&b.package.path))
-    });
-    let mut merged: Vec<Merged> = Vec::new();
+    reports.sort_by(|a, b| (a.found_by, &a.id).cmp(&(b.found_by, &b.id)));
+    // Reports about the same installed package: name, version and the file recording it.
+    let mut by_package: BTreeMap<(&str, &str, Option<&str>), Vec<&Vulnerability>> = BTreeMap::new();
     for v in reports {
-        let names = names_of(v);
-        // Groups that share a name with this report on the same package: it joins the
-        // first, and joins them all into one.
-        let overlapping: Vec<usize> = merged
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| {
-                same_package(&m.reports[0].package, &v.package) && !m.names().is_disjoint(&names)
-            })
-            .map(|(i, _)| i)
-            .collect();
-        match overlapping.split_first() {
-            None => merged.push(Merged { reports: vec![v] }),
-            Some((&target, rest)) => {
-                for &i in rest.iter().rev() {
-                    let absorbed = merged.remove(i);
-                    merged[target].reports.extend(absorbed.reports);
+        let p = &v.package;
+        by_package
+            .entry((&p.name, &p.version, p.path.as_deref()))
+            .or_default()
+            .push(v);
+    }
+    let mut merged: Vec<Merged> = Vec::new();
+    for reports in by_package.into_values() {
+        let mut groups: Vec<Merged> = Vec::new();
+        for v in reports {
+            let names = names_of(v);
+            // Groups that share a name with this report: it joins the first, and joins
+            // them all into one.
+            let overlapping: Vec<usize> = groups
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| !m.names().is_disjoint(&names))
+                .map(|(i, _)| i)
+                .collect();
+            match overlapping.split_first() {
+                None => groups.push(Merged { reports: vec![v] }),
+                Some((&target, rest)) => {
+                    for &i in rest.iter().rev() {
+                        let absorbed = groups.remove(i);
+                        groups[target].reports.extend(absorbed.reports);
+                    }
+                    groups[target].reports.push(v);
                 }
-                merged[target].reports.push(v);
             }
         }
+        merged.extend(groups);
     }
     for m in &mut merged {
         m.reports
