@@ -13,7 +13,17 @@
 #             openssl dgst -sha256 ARCHIVE                        (uncompressed archive)
 #   scan      portcullis scan IMAGE --format json
 # and prints the median of N runs, their ratio and the scan's peak resident memory.
-# Needs: mmdebstrap (root), skopeo, libdeflate-tools, zstd, openssl, python3, GNU time.
+#
+# Then the remote paths next to the archive path, when they can run:
+#   daemon    the archives loaded into a Docker daemon: baseline `docker save | openssl dgst`,
+#             scan `docker-daemon:NAME`. Uses DOCKER_HOST when set, else starts a dockerd
+#             (root) on a private socket.
+#   registry  the gzip layouts pushed to a registry: baseline `curl BLOB | libdeflate-gunzip
+#             | openssl dgst` per layer, scan `docker://` without the layer cache, and again
+#             with a warm cache. Uses PORTCULLIS_BENCH_REGISTRY (host:port, plain HTTP) when
+#             set, else starts a docker-registry on loopback.
+# Needs: mmdebstrap (root), skopeo, libdeflate-tools, zstd, openssl, python3, GNU time;
+# for the remote paths also docker.io, docker-registry and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=5
@@ -34,7 +44,7 @@ done
 work="bench/work"
 mkdir -p "$work"
 cargo build --release --quiet
-bin="$PWD/target/release/portcullis"
+bin="${CARGO_TARGET_DIR:-$PWD/target}/release/portcullis"
 
 build_rootfs() { # name, extra packages
     local out="$work/$1.rootfs.tar"
@@ -72,31 +82,28 @@ PY
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 time_cmd() { # runs a shell command N times, prints the median wall seconds
-    local i out
-    out=$(mktemp)
+    local i
     for ((i = 0; i < runs; i++)); do
-        # The scan exits 1 when the image fails its gate; only the time matters here.
-        /usr/bin/time -f "%e" -o "$out" sh -c "$1" >/dev/null 2>&1 || true
-        tail -1 "$out"
+        # -o: the command's own stderr is discarded, time's report is kept. A scan that
+        # fails the gate exits 1; its time still counts.
+        /usr/bin/time -f "%e" -o "$work/.time" sh -c "$1" >/dev/null 2>&1 || true
+        tail -1 "$work/.time"
     done | median
-    rm -f "$out"
 }
 
 peak_rss() { # peak resident KiB of one scan
-    local out
-    out=$(mktemp)
-    /usr/bin/time -f "%M" -o "$out" "$bin" scan "$1" --format json "${extra_args[@]}" >/dev/null 2>&1 || true
-    tail -1 "$out"
-    rm -f "$out"
+    # shellcheck disable=SC2086
+    /usr/bin/time -f "%M" -o "$work/.rss" "$bin" scan "$1" --format json $scan_args >/dev/null 2>&1 || true
+    tail -1 "$work/.rss"
 }
 
 report() { # label baseline_cmd image
     local base scan rss
     base=$(time_cmd "$2")
-    scan=$(time_cmd "'$bin' scan '$3' --format json ${extra_args[*]:-}")
+    scan=$(time_cmd "'$bin' scan '$3' --format json $scan_args")
     rss=$(peak_rss "$3")
     awk -v l="$1" -v b="$base" -v s="$scan" -v m="$rss" \
-        'BEGIN { printf "%-34s %8.2f s %8.2f s %7.2fx %8.1f MiB\n", l, b, s, (b > 0 ? s / b : 0), m / 1024 }'
+        'BEGIN { printf "%-46s %8.2f s %8.2f s %7.2fx %8.1f MiB\n", l, b, s, (b > 0 ? s / b : 0), m / 1024 }'
 }
 
 case "$sizes" in
@@ -104,6 +111,7 @@ case "$sizes" in
     large) names=(large) ;;
     *) names=(small large) ;;
 esac
+scan_args="--no-cache ${extra_args[*]:-}"
 for name in "${names[@]}"; do
     case "$name" in
         small) rootfs=$(build_rootfs small "") ;;
@@ -112,7 +120,7 @@ for name in "${names[@]}"; do
     make_images "$name" "$rootfs"
 done
 
-printf "%-34s %10s %10s %8s %12s\n" "image" "baseline" "scan" "ratio" "peak memory"
+printf "%-46s %10s %10s %8s %12s\n" "image" "baseline" "scan" "ratio" "peak memory"
 for name in "${names[@]}"; do
     dir="$work/$name"
     mib=$(( $(stat -c %s "$dir/one.tar") / 1048576 ))
@@ -124,5 +132,56 @@ for name in "${names[@]}"; do
         report "$name ${mib}MiB $layers-layer gzip" "$gz_cmd" "oci:$dir/$layers-gzip:bench"
         report "$name ${mib}MiB $layers-layer zstd" "$zs_cmd" "oci:$dir/$layers-zstd:bench"
         report "$name ${mib}MiB $layers-layer uncompressed" "openssl dgst -sha256 '$dir/$layers.tar'" "docker-archive:$dir/$layers.tar"
+    done
+done
+
+# ---- remote paths -------------------------------------------------------------------------
+. scripts/services.sh
+daemon_host="${DOCKER_HOST:-}"
+if [ -z "$daemon_host" ] && command -v dockerd >/dev/null; then
+    start_dockerd >&2
+    daemon_host="${PORTCULLIS_TEST_DOCKER_HOST:-}"
+fi
+[ -z "$daemon_host" ] || export DOCKER_HOST="$daemon_host"
+registry="${PORTCULLIS_BENCH_REGISTRY:-}"
+if [ -z "$registry" ] && command -v docker-registry >/dev/null; then
+    start_open_registry >&2
+    registry="${PORTCULLIS_TEST_REGISTRY:-}"
+fi
+have_curl=$(command -v curl || true)
+
+registry_blobs_cmd() { # repository, oci dir: a shell command fetching and hashing each layer
+    local repo="$1" cmd="" b digest
+    while read -r b; do
+        digest="sha256:$(basename "$b")"
+        cmd+="curl -sf 'http://$registry/v2/$repo/blobs/$digest' | libdeflate-gunzip -c | openssl dgst -sha256; "
+    done < <(layer_blobs "$2")
+    echo "$cmd"
+}
+
+for name in "${names[@]}"; do
+    dir="$work/$name"
+    mib=$(( $(stat -c %s "$dir/one.tar") / 1048576 ))
+    for layers in one four; do
+        if [ -n "$daemon_host" ] && docker version >/dev/null 2>&1; then
+            image="portcullis-bench/$name-$layers:latest"
+            loaded=$(docker load -q -i "$dir/$layers.tar" | awk '{print $NF}' | tail -1)
+            docker tag "$loaded" "$image"
+            report "$name ${mib}MiB $layers-layer daemon" \
+                "docker save '$image' | openssl dgst -sha256" "docker-daemon:$image"
+        fi
+        if [ -n "$registry" ] && [ -n "$have_curl" ]; then
+            repo="portcullis-bench/$name-$layers"
+            pulled="docker://$registry/$repo:gzip"
+            skopeo copy -q --dest-tls-verify=false "oci:$dir/$layers-gzip:bench" "$pulled"
+            scan_args="--insecure --no-cache ${extra_args[*]:-}"
+            report "$name ${mib}MiB $layers-layer registry gzip" \
+                "$(registry_blobs_cmd "$repo" "$dir/$layers-gzip")" "$pulled"
+            cache=$(mktemp -d)
+            "$bin" scan "$pulled" --insecure --format json --cache-dir "$cache" >/dev/null 2>&1 || true
+            scan_args="--insecure --cache-dir $cache ${extra_args[*]:-}"
+            report "$name ${mib}MiB $layers-layer registry, warm cache" "true" "$pulled"
+            rm -rf "$cache"
+        fi
     done
 done

@@ -4,6 +4,7 @@
 #
 #   scripts/test.sh            install what is missing, then test
 #   PORTCULLIS_NO_INSTALL=1    skip the installation step
+#   PORTCULLIS_NO_SERVICES=1   start no dockerd or registry (their tests report SKIPPED)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -70,6 +71,12 @@ fi
 if [ ! -d ../shared/corpus ]; then
     echo "== NOTE: ../shared/corpus not found: the corpus test tier will report SKIPPED and check nothing"
 fi
+
+# The services the remote-transport tests talk to (scripts/services.sh): a dockerd and three
+# registries, named to the tests in PORTCULLIS_TEST_* variables and stopped when this script
+# exits; a test whose service is missing prints SKIPPED.
+. scripts/services.sh
+[ -n "${PORTCULLIS_NO_SERVICES:-}" ] || start_services
 
 echo "== cargo fmt --check"
 cargo fmt --check

@@ -9,14 +9,16 @@
 //! - [`statement`]: the in-toto statement binding a predicate to the image digest;
 //! - [`dsse`]: the envelope and the signature over its pre-authentication encoding;
 //! - [`verify`]: every check a consumer makes, each failure its own error.
-//!
-//! Pushing an envelope next to the image in its registry will live in `push.rs`, on top of the
-//! registry client: it takes a signed [`dsse::Envelope`] and needs nothing else from here.
+//! - [`push`]: attaching a signed envelope to the image in its registry, as cosign does and as
+//!   an OCI 1.1 referrer;
+//! - [`fetch`]: finding the envelopes attached to an image there, for [`verify`].
 
 pub mod cosign;
 pub mod dsse;
+pub mod fetch;
 pub mod keys;
 pub mod predicates;
+pub mod push;
 pub mod statement;
 pub mod verify;
 

@@ -6,6 +6,7 @@ pub mod config;
 pub mod history;
 pub mod hygiene;
 pub mod modes;
+pub mod secrets;
 pub mod user;
 pub mod vulns;
 
@@ -123,6 +124,7 @@ pub static FAMILIES: &[&Family] = &[
     &modes::FAMILY,
     &config::FAMILY,
     &hygiene::FAMILY,
+    &secrets::FAMILY,
     &vulns::FAMILY,
 ];
 

@@ -1,13 +1,19 @@
-//! `portcullis attest IMAGE --key KEY [--predicate scan|vsa|vuln] [-o FILE]`
+//! `portcullis attest IMAGE --key KEY [--predicate scan|vsa|vuln] [-o FILE] [--push]`
 
 use super::EXIT_PASS;
 use super::passphrase;
+use super::remote::{RemoteArgs, registry_target};
 use super::scan::write_atomically;
 use crate::attest::PAYLOAD_TYPE_IN_TOTO;
 use crate::attest::dsse::Envelope;
 use crate::attest::predicates::{self, PolicyRef, PredicateKind};
-use crate::attest::statement::{ImageDigests, ResourceDescriptor, Statement, subject_name};
+use crate::attest::push::{self, Listing};
+use crate::attest::statement::{
+    DigestKind, ImageDigests, ResourceDescriptor, Statement, subject_name,
+};
 use crate::image::model::{Platform, Transport};
+use crate::image::registry::name::RegistryRef;
+use crate::image::registry::{RemoteOptions, Session};
 use crate::policy::{Policy, Severity, Verdict};
 use crate::report::{Report, SCHEMA_VERSION};
 use crate::scan::{self, ScanOptions};
@@ -79,6 +85,15 @@ pub struct AttestArgs {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Also attach the envelope to the image in its registry (docker:// images only), as
+    /// cosign does (appended to the tag sha256-<hex>.att) and as an OCI 1.1 referrer of the
+    /// image manifest
+    #[arg(long, requires = "image")]
+    pub push: bool,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+
     #[command(flatten)]
     pub vulns: super::scan::VulnArgs,
 }
@@ -112,6 +127,8 @@ fn policy_of(args: &AttestArgs) -> Result<(Policy, PolicyRef)> {
 
 struct Scanned {
     report: Report,
+    /// The digests of the image as read now, when an image was read.
+    image: Option<ImageDigests>,
     policy: PolicyRef,
     started: SystemTime,
     finished: SystemTime,
@@ -119,12 +136,18 @@ struct Scanned {
 }
 
 pub fn run(args: AttestArgs) -> Result<u8> {
+    // What cannot work is refused before anything is read.
+    let push_to = match (&args.image, args.push) {
+        (Some(image), true) => Some(registry_target(image, "--push")?),
+        _ => None,
+    };
+    let remote = args.remote.options()?;
     // The key first: a wrong passphrase should not cost a scan.
     let key = passphrase::load_signing_key(&args.key)?;
 
     let scanned = match &args.report {
-        Some(path) => from_report(path, &args)?,
-        None => scan_now(&args)?,
+        Some(path) => from_report(path, &args, &remote)?,
+        None => scan_now(&args, &remote)?,
     };
     let report = &scanned.report;
     let digests = ImageDigests::of(&report.image);
@@ -150,6 +173,17 @@ pub fn run(args: AttestArgs) -> Result<u8> {
     );
     let statement = Statement::new(subject, args.predicate.predicate_type(), predicate);
     let envelope = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, statement.to_json(), &key);
+
+    let (kind, digest) = digests.primary();
+    // Checked before anything is written: the envelope is of no use in the registry when it
+    // cannot be pushed.
+    let push_subject = match &push_to {
+        Some(target) => Some((
+            target,
+            pushable_subject(&digests, scanned.image.as_ref(), args.image.as_deref())?,
+        )),
+        None => None,
+    };
     let json = envelope.to_json();
     match &args.output {
         Some(path) => write_atomically(path, |w| writeln!(w, "{json}"))?,
@@ -159,8 +193,6 @@ pub fn run(args: AttestArgs) -> Result<u8> {
             out.flush()?;
         }
     }
-
-    let (kind, digest) = digests.primary();
     eprintln!(
         "portcullis: signed {} attestation for {name} ({kind} digest {digest}): verdict {}, \
          key {} ({}){}",
@@ -176,10 +208,84 @@ pub fn run(args: AttestArgs) -> Result<u8> {
             .map(|p| format!(", written to {}", p.display()))
             .unwrap_or_default()
     );
+
+    if let Some((target, subject)) = push_subject {
+        push_envelope(
+            target,
+            &remote,
+            subject,
+            &envelope,
+            args.predicate.predicate_type(),
+        )?;
+    }
     Ok(EXIT_PASS)
 }
 
-fn scan_now(args: &AttestArgs) -> Result<Scanned> {
+/// The manifest digest to attach the attestation to. The statement must name the image by
+/// the manifest digest its registry has for it: a config digest (a report of a docker-archive)
+/// would be attached where no verifier could match it.
+fn pushable_subject<'a>(
+    digests: &'a ImageDigests,
+    read: Option<&ImageDigests>,
+    image: Option<&str>,
+) -> Result<&'a str> {
+    let image = image.unwrap_or("the image");
+    let (kind, digest) = digests.primary();
+    let registry_digest = read.and_then(|d| d.manifest.as_deref());
+    match registry_digest {
+        Some(actual) if kind == DigestKind::Manifest && digest == actual => Ok(digest),
+        Some(actual) => bail!(
+            "--push: the attestation names the {kind} digest {digest}, but the registry's \
+             manifest digest for {image} is {actual}; a pushed attestation must name that one \
+             (attest {image} itself, or a report of a scan of it)"
+        ),
+        None => bail!("--push: the registry reports no manifest digest for {image}"),
+    }
+}
+
+fn push_envelope(
+    target: &RegistryRef,
+    remote: &RemoteOptions,
+    subject: &str,
+    envelope: &Envelope,
+    predicate_type: &str,
+) -> Result<()> {
+    let repository = target.repository_name();
+    let session = Session::open(target, remote, true).with_context(|| repository.clone())?;
+    let pushed = session
+        .block_on(push::push(
+            &session.client,
+            subject,
+            envelope,
+            predicate_type,
+        ))
+        .with_context(|| format!("pushing the attestation to {repository}"))?;
+    let cosign = if pushed.cosign_appended {
+        format!(
+            "appended to {repository}:{} ({} attestation{} there)",
+            pushed.cosign_tag,
+            pushed.cosign_layers,
+            if pushed.cosign_layers == 1 { "" } else { "s" }
+        )
+    } else {
+        format!("already in {repository}:{}", pushed.cosign_tag)
+    };
+    let listing = match &pushed.listing {
+        Listing::Api => "indexed by the registry's referrers API".to_string(),
+        Listing::Tag { tag, added: true } => {
+            format!("listed in the referrers tag {tag} (the registry has no referrers API)")
+        }
+        Listing::Tag { tag, added: false } => format!("already listed in the referrers tag {tag}"),
+    };
+    eprintln!(
+        "portcullis: pushed the attestation for {repository}@{subject}: {cosign}; as OCI \
+         referrer {}, {listing}",
+        pushed.referrer
+    );
+    Ok(())
+}
+
+fn scan_now(args: &AttestArgs, remote: &RemoteOptions) -> Result<Scanned> {
     let Some(image) = &args.image else {
         bail!("an image or --report is needed");
     };
@@ -188,6 +294,7 @@ fn scan_now(args: &AttestArgs) -> Result<Scanned> {
     let today = super::scan::today()?;
     let options = ScanOptions {
         platform: args.platform.clone(),
+        remote: remote.clone(),
         ..ScanOptions::default()
     };
     let lookup = args.vulns.lookup(&policy, today);
@@ -203,6 +310,7 @@ fn scan_now(args: &AttestArgs) -> Result<Scanned> {
         "platform": report.image.platform.to_string(),
     });
     Ok(Scanned {
+        image: Some(ImageDigests::of(&report.image)),
         report,
         policy: policy_ref,
         started,
@@ -213,7 +321,7 @@ fn scan_now(args: &AttestArgs) -> Result<Scanned> {
 
 /// A report written earlier. Its gate already holds the verdict and the policy it was reached
 /// under; when an image is given too, the report must be about that image.
-fn from_report(path: &Path, args: &AttestArgs) -> Result<Scanned> {
+fn from_report(path: &Path, args: &AttestArgs, remote: &RemoteOptions) -> Result<Scanned> {
     let shown = path.display();
     let mut bytes = Vec::new();
     std::fs::File::open(path)
@@ -233,9 +341,11 @@ fn from_report(path: &Path, args: &AttestArgs) -> Result<Scanned> {
             report.schema_version
         );
     }
+    let mut read = None;
     if let Some(image) = &args.image {
         let options = ScanOptions {
             platform: args.platform.clone(),
+            remote: remote.clone(),
             ..ScanOptions::default()
         };
         let facts = scan::scan_image(image, &options).with_context(|| image.clone())?;
@@ -253,6 +363,7 @@ fn from_report(path: &Path, args: &AttestArgs) -> Result<Scanned> {
                  ({actual_kind} digest {actual_digest})"
             );
         }
+        read = Some(actual);
     }
     let policy = Policy {
         name: report.gate.policy.clone(),
@@ -266,6 +377,7 @@ fn from_report(path: &Path, args: &AttestArgs) -> Result<Scanned> {
         "fail_on": policy.fail_on,
     });
     Ok(Scanned {
+        image: read,
         policy: PolicyRef::builtin(&policy),
         report,
         started: now,

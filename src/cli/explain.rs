@@ -2,13 +2,14 @@
 
 use super::EXIT_PASS;
 use crate::checks;
+use crate::scan::secrets::RuleSet;
 use anyhow::{Result, bail};
 use clap::Args;
 use std::io::Write;
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// A check id (omit to list every check)
+    /// A check id or a secret rule id (omit to list every check)
     pub id: Option<String>,
 
     /// Print the policy reference (Markdown): built-in policies, checks, families and
@@ -39,7 +40,30 @@ pub fn run(args: ExplainArgs) -> Result<u8> {
         }
         Some(id) => {
             let Some(check) = checks::find(&id) else {
-                bail!("unknown check id {id:?}; `portcullis explain` lists them all");
+                let rules = RuleSet::builtin();
+                let Some(rule) = rules.rule(&id.to_ascii_lowercase()) else {
+                    bail!(
+                        "unknown check or secret rule id {id:?}; `portcullis explain` lists the checks, `portcullis explain secrets-in-file` the secret rules"
+                    );
+                };
+                writeln!(out, "{}: {}", rule.id, rule.title)?;
+                writeln!(
+                    out,
+                    "secret rule (checks secrets-in-file, secrets-in-removed-file, secrets-in-env, secrets-in-label, secrets-in-history)"
+                )?;
+                writeln!(out, "category: {}", rule.category)?;
+                writeln!(out, "severity: {}", rule.severity.label())?;
+                writeln!(out, "keywords: {}", rule.keywords.join(", "))?;
+                writeln!(out, "regex:    {}", rule.pattern())?;
+                if let Some(description) = &rule.description {
+                    writeln!(out, "\n{description}")?;
+                }
+                writeln!(
+                    out,
+                    "\nDisable it with `disable = [\"{}\"]` in a secret rule file (docs/secrets.md).",
+                    rule.id
+                )?;
+                return Ok(EXIT_PASS);
             };
             writeln!(out, "{}: {}", check.id, check.title)?;
             writeln!(out, "family:   {}", check.family)?;
@@ -50,6 +74,19 @@ pub fn run(args: ExplainArgs) -> Result<u8> {
             }
             writeln!(out, "\n{}\n", check.description)?;
             writeln!(out, "Remediation: {}", check.remediation)?;
+            if check.id == checks::secrets::IN_FILE.id {
+                let rules = RuleSet::builtin();
+                writeln!(out, "\nSecret rules ({}):", rules.rules().len())?;
+                for rule in rules.rules() {
+                    writeln!(
+                        out,
+                        "  {:<38} {:<9} {}",
+                        rule.id,
+                        rule.severity.label(),
+                        rule.title
+                    )?;
+                }
+            }
         }
     }
     Ok(EXIT_PASS)

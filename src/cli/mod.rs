@@ -5,6 +5,8 @@ pub mod attest;
 pub mod explain;
 pub mod keygen;
 mod passphrase;
+pub mod progress;
+pub mod remote;
 pub mod scan;
 pub mod verify;
 
@@ -42,9 +44,11 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Generate a key pair for signing attestations
     Keygen(keygen::KeygenArgs),
-    /// Scan an image (or take a report) and sign the result as an in-toto attestation
+    /// Scan an image (or take a report) and sign the result as an in-toto attestation,
+    /// optionally attached to the image in its registry
     Attest(attest::AttestArgs),
-    /// Verify a signed attestation, and that it is about a given image
+    /// Verify a signed attestation (a file, or those attached to an image in its registry),
+    /// and that it is about a given image
     Verify(verify::VerifyArgs),
 }
 

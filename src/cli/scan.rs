@@ -1,18 +1,23 @@
 //! `portcullis scan IMAGE`
 
+use super::progress::Progress;
+use super::remote::RemoteArgs;
 use super::{EXIT_PASS, parse_size};
 use crate::checks::vulns::{self, Lookup, TrivyChoice};
+use crate::image::cache::CacheConfig;
 use crate::image::model::Platform;
 use crate::layer::Limits;
 use crate::policy::waivers::{self, Date, Waivers};
 use crate::policy::{self, Severity, Verdict};
 use crate::report::{self, Report, table::Style};
+use crate::scan::secrets::Secrets;
 use crate::scan::{self, ScanOptions};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Fixes the date waiver expiry is judged on (`YYYY-MM-DD`), for tests and reproducible
 /// runs; unset, today's date (UTC) is used.
@@ -86,8 +91,9 @@ fn parse_severities(text: &str) -> Result<Severity, String> {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// The image: docker-archive:PATH, oci:DIR[:TAG], oci-archive:PATH[:TAG], or a path
-    /// (format detected)
+    /// The image: docker-archive:PATH, oci:DIR[:TAG], oci-archive:PATH[:TAG],
+    /// docker-daemon:NAME[:TAG], docker://[REGISTRY/]NAME[:TAG|@DIGEST], or a path (format
+    /// detected) or a name to pull
     pub image: String,
 
     /// Platform to pick from a multi-platform index (default: linux and this host's
@@ -144,7 +150,53 @@ pub struct ScanArgs {
     pub max_file_size: u64,
 
     #[command(flatten)]
+    pub remote: RemoteArgs,
+
+    /// Layer cache directory (default: $XDG_CACHE_HOME/portcullis or ~/.cache/portcullis)
+    #[arg(long, value_name = "DIR", env = "PORTCULLIS_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Scan every layer; neither read nor write the layer cache
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Size the layer cache is trimmed to, least recently used entries first (e.g. 2G)
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "2G")]
+    pub cache_max_size: u64,
+
+    /// No progress on stderr
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Log each layer (scanned or taken from the cache) and what was read, on stderr
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Do not look for secrets (files, image config, build history)
+    #[arg(long, conflicts_with = "secret_rules")]
+    pub no_secrets: bool,
+
+    /// Extra secret rules: a TOML file in the format of policies/secret-rules.toml, whose
+    /// rules and allow rules are added to the built-in ones and whose `disable` list switches
+    /// rules off (docs/secrets.md). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub secret_rules: Vec<PathBuf>,
+
+    #[command(flatten)]
     pub vulns: VulnArgs,
+}
+
+impl ScanArgs {
+    fn cache(&self) -> Option<CacheConfig> {
+        if self.no_cache {
+            return None;
+        }
+        let dir = self.cache_dir.clone().or_else(CacheConfig::default_dir)?;
+        Some(CacheConfig {
+            dir,
+            max_size: self.cache_max_size,
+        })
+    }
 }
 
 /// Where vulnerabilities come from; shared by the commands that scan.
@@ -217,7 +269,10 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     let today = today()?;
     args.vulns.apply(&mut policy);
     let lookup = args.vulns.lookup(&policy, today);
+    let secrets = secret_scan(&args, &policy)?;
+    policy.secrets = secrets.as_ref().map(|s| s.rules().clone());
 
+    let progress = Arc::new(Progress::new(args.quiet, args.verbose));
     let options = ScanOptions {
         platform: args.platform.clone(),
         limits: Limits {
@@ -225,8 +280,14 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             max_total_bytes: args.max_uncompressed_size,
             max_entry_size: args.max_file_size,
         },
+        remote: args.remote.options()?,
+        cache: args.cache(),
+        observer: Some(progress.clone()),
+        secrets,
     };
-    let mut facts = scan::scan_image(&args.image, &options).with_context(|| args.image.clone())?;
+    let scanned = scan::scan_image(&args.image, &options);
+    progress.finish();
+    let mut facts = scanned.with_context(|| args.image.clone())?;
     vulns::look_up(&mut facts, &args.image, &lookup, &policy)?;
     let report = crate::checks::evaluate(&facts, &policy, &waivers, today);
     emit(&report, &outputs)?;
@@ -234,6 +295,22 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         Verdict::Passed => EXIT_PASS,
         Verdict::Failed => args.exit_code,
     })
+}
+
+/// The secret scan the policy and the flags ask for; `None` when `--no-secrets` is given or
+/// the policy disables the secrets family.
+fn secret_scan(args: &ScanArgs, policy: &policy::Policy) -> Result<Option<Secrets>> {
+    if args.no_secrets || !policy.family_enabled(&crate::checks::secrets::FAMILY) {
+        return Ok(None);
+    }
+    let mut secrets =
+        Secrets::from_params(&policy.params.secrets).context("invalid secret rules")?;
+    for file in &args.secret_rules {
+        secrets = secrets
+            .with_user_file(file)
+            .context("invalid secret rules")?;
+    }
+    Ok(Some(secrets))
 }
 
 /// The waiver file: `explicit`, or `.portcullisignore.toml` when the working directory has

@@ -1,7 +1,12 @@
 //! Getting an image: from a reference to its metadata and its scanned layers.
 
+pub mod body;
+pub mod cache;
+pub mod daemon;
 pub mod model;
+pub mod observe;
 pub mod reference;
+pub mod registry;
 pub mod resolve;
 pub mod store;
 pub mod stream;
@@ -9,7 +14,9 @@ pub mod stream;
 use crate::layer::{self, Budget, ScannedLayer};
 use crate::scan::analyzer::AnalyzerSet;
 use crate::scan::layer_report::LayerReport;
+use cache::LayerCache;
 use model::{Compression, ImageMeta, LayerInfo, PlannedLayer, Platform, Transport};
+use observe::{Counted, LayerSource, Observer};
 use reference::{ImageRef, Selector};
 use resolve::{Request, Resolved};
 use std::collections::HashMap;
@@ -40,6 +47,10 @@ pub enum ImageError {
     },
     #[error("layer {what}: {message}")]
     Layer { what: String, message: String },
+    #[error(transparent)]
+    Daemon(#[from] daemon::DaemonError),
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
 }
 
 impl ImageError {
@@ -62,6 +73,11 @@ pub struct LoadOptions<'a> {
     pub platform: Option<&'a Platform>,
     pub analyzers: &'a dyn AnalyzerSet,
     pub budget: &'a Budget,
+    /// Reports of layers seen before, reused when a manifest names a layer's digest.
+    pub cache: Option<&'a LayerCache>,
+    pub observer: &'a dyn Observer,
+    /// Credentials and transport security for registries.
+    pub remote: &'a registry::RemoteOptions,
 }
 
 /// Resolves `image_ref` and reads every layer of the chosen image once.
@@ -77,13 +93,13 @@ pub fn load(text: &str, image_ref: &ImageRef, opts: &LoadOptions) -> Result<Load
             let store = DirStore::new(path);
             let req = request(text, Transport::OciLayout, selector.as_ref(), opts);
             let resolved = resolve::resolve_oci(&store, &req)?;
-            scan_resolved(&store, resolved, opts)
+            scan_resolved(&store, resolved, opts, 1)
         }
         ImageRef::Local { path, selector } if path.is_dir() => {
             let store = DirStore::new(path);
             let req = request(text, Transport::OciLayout, selector.as_ref(), opts);
             let resolved = resolve::resolve_oci(&store, &req)?;
-            scan_resolved(&store, resolved, opts)
+            scan_resolved(&store, resolved, opts, 1)
         }
         ImageRef::DockerArchive { path, selector } => load_archive(
             text,
@@ -102,12 +118,8 @@ pub fn load(text: &str, image_ref: &ImageRef, opts: &LoadOptions) -> Result<Load
         ImageRef::Local { path, selector } => {
             load_archive(text, path, None, selector.as_ref(), opts)
         }
-        ImageRef::DockerDaemon { .. } => Err(ImageError::Unsupported(
-            "the docker-daemon transport is not available in this build".into(),
-        )),
-        ImageRef::Registry { reference } => Err(ImageError::Unsupported(format!(
-            "no local file or directory named {reference:?}, and pulling from registries is not available in this build"
-        ))),
+        ImageRef::DockerDaemon { name } => daemon::load(text, name, opts),
+        ImageRef::Registry { reference } => registry::load(text, reference, opts),
     }
 }
 
@@ -161,39 +173,71 @@ fn load_archive(
             let transport = archive_transport(&store, expected)?;
             let req = request(text, transport, selector, opts);
             let resolved = resolve_archive(&store, &req)?;
-            scan_resolved(&store, resolved, opts)
+            scan_resolved(&store, resolved, opts, 1)
         }
         Some(outer @ (Compression::Gzip | Compression::Zstd)) => {
             let file = File::open(path).map_err(|e| ImageError::io(&shown, e))?;
-            let decoded =
-                layer::decode::decompressor(file, outer).map_err(|e| ImageError::io(&shown, e))?;
-            let store = stream::scan_stream(decoded, opts.analyzers, opts.budget)?;
-            let transport = archive_transport(&store, expected)?;
-            let req = request(text, transport, selector, opts);
-            let resolved = resolve_archive(&store, &req)?;
-            let mut layers = Vec::new();
-            let mut reports = Vec::new();
-            for (i, (planned, blob)) in resolved
-                .meta
-                .layers
-                .iter()
-                .zip(&resolved.layer_paths)
-                .enumerate()
-            {
-                let scanned = store.layer(blob, opts.analyzers, opts.budget)?;
-                let (info, report) = verify(i, planned, blob, scanned)?;
-                layers.push(info);
-                reports.push(report);
-            }
-            Ok(Loaded {
-                meta: resolved.meta,
-                layers,
-                reports,
-            })
+            let counted = Counted {
+                inner: file,
+                observer: opts.observer,
+            };
+            let decoded = layer::decode::decompressor(counted, outer)
+                .map_err(|e| ImageError::io(&shown, e))?;
+            load_stream(decoded, text, expected, None, selector, opts)
         }
         None => Err(ImageError::Invalid(
             "not an image archive (neither a tar archive nor gzip/zstd-compressed)".into(),
         )),
+    }
+}
+
+/// An archive read once from front to back (a compressed archive, a daemon's export),
+/// reported as `report_as` when given.
+fn load_stream<R: Read>(
+    reader: R,
+    text: &str,
+    expected: Option<Transport>,
+    report_as: Option<Transport>,
+    selector: Option<&Selector>,
+    opts: &LoadOptions,
+) -> Result<Loaded, ImageError> {
+    let store = stream::scan_stream(reader, opts.analyzers, opts.budget)?;
+    let transport = archive_transport(&store, expected)?;
+    let req = request(text, transport, selector, opts);
+    let mut resolved = resolve_archive(&store, &req)?;
+    if let Some(t) = report_as {
+        resolved.meta.transport = t;
+    }
+    let mut layers = Vec::new();
+    let mut reports = Vec::new();
+    for (i, (planned, blob)) in resolved
+        .meta
+        .layers
+        .iter()
+        .zip(&resolved.layer_paths)
+        .enumerate()
+    {
+        let scanned = store.layer(blob, opts.analyzers, opts.budget)?;
+        let (info, report) = verify(i, planned, blob, scanned)?;
+        opts.observer.layer_done(&info.digest, LayerSource::Scanned);
+        remember(opts, &info, &report);
+        layers.push(info);
+        reports.push(report);
+    }
+    Ok(Loaded {
+        meta: resolved.meta,
+        layers,
+        reports,
+    })
+}
+
+/// Puts a verified layer into the cache, if there is one. A cache that cannot be written
+/// is not a reason to fail a scan.
+fn remember(opts: &LoadOptions, info: &LayerInfo, report: &LayerReport) {
+    if let Some(cache) = opts.cache
+        && let Err(e) = cache.put(info, report)
+    {
+        opts.observer.detail(&e.to_string());
     }
 }
 
@@ -232,27 +276,33 @@ fn resolve_archive(store: &dyn Store, req: &Request) -> Result<Resolved, ImageEr
 }
 
 /// Scans the resolved image's layers from a random-access store, several at a time.
+/// `min_workers` raises the parallelism above the core count for stores that wait on the
+/// network.
 fn scan_resolved(
     store: &dyn Store,
     resolved: Resolved,
     opts: &LoadOptions,
+    min_workers: usize,
 ) -> Result<Loaded, ImageError> {
     let Resolved { meta, layer_paths } = resolved;
     // A blob listed twice (identical empty layers) is read once.
-    let mut unique: Vec<(&str, Option<u64>)> = Vec::new();
+    let mut unique: Vec<(&str, &PlannedLayer)> = Vec::new();
     let mut slot_of: HashMap<&str, usize> = HashMap::new();
     for (p, planned) in layer_paths.iter().zip(&meta.layers) {
         slot_of.entry(p.as_str()).or_insert_with(|| {
-            unique.push((p.as_str(), planned.size));
+            unique.push((p.as_str(), planned));
             unique.len() - 1
         });
     }
-    let results: Vec<Mutex<Option<Result<ScannedLayer, ImageError>>>> =
-        unique.iter().map(|_| Mutex::new(None)).collect();
+    let sizes: Option<u64> = unique.iter().map(|(_, p)| p.size).sum();
+    opts.observer.layers_planned(unique.len(), sizes);
+    type Outcome = Result<(ScannedLayer, LayerSource), ImageError>;
+    let results: Vec<Mutex<Option<Outcome>>> = unique.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
+        .max(min_workers)
         .min(unique.len())
         .max(1);
     std::thread::scope(|scope| {
@@ -263,19 +313,11 @@ fn scan_resolved(
                     if i >= unique.len() || failed.load(Ordering::Relaxed) {
                         break;
                     }
-                    let (blob, size) = unique[i];
-                    let result = store.open(blob).and_then(|reader| {
-                        // One byte more than declared, so that an overlong blob is caught.
-                        let max = size.map_or(u64::MAX, |s| s.saturating_add(1));
-                        layer::scan_layer(reader, max, opts.analyzers.build(), opts.budget).map_err(
-                            |e| ImageError::Layer {
-                                what: blob.to_string(),
-                                message: e.to_string(),
-                            },
-                        )
-                    });
-                    if result.is_err() {
-                        failed.store(true, Ordering::Relaxed);
+                    let (blob, planned) = unique[i];
+                    let result = scan_one(store, blob, planned, opts);
+                    match &result {
+                        Ok((scanned, source)) => opts.observer.layer_done(&scanned.digest, *source),
+                        Err(_) => failed.store(true, Ordering::Relaxed),
                     }
                     if let Ok(mut slot) = results[i].lock() {
                         *slot = Some(result);
@@ -284,16 +326,17 @@ fn scan_resolved(
             });
         }
     });
-    let mut scanned: Vec<Option<Result<ScannedLayer, ImageError>>> = results
+    let mut scanned: Vec<Option<Outcome>> = results
         .into_iter()
         .map(|m| m.into_inner().ok().flatten())
         .collect();
     // Report the first failure in manifest order.
     let mut layers = Vec::new();
     let mut reports = Vec::new();
+    let mut remembered = vec![false; unique.len()];
     for (i, (planned, blob)) in meta.layers.iter().zip(&layer_paths).enumerate() {
         let slot = slot_of[blob.as_str()];
-        let result = match scanned[slot].take() {
+        let (result, source) = match scanned[slot].take() {
             Some(Ok(s)) => {
                 scanned[slot] = Some(Ok(s.clone()));
                 s
@@ -303,6 +346,10 @@ fn scan_resolved(
             None => continue,
         };
         let (info, report) = verify(i, planned, blob, result)?;
+        if source == LayerSource::Scanned && !remembered[slot] {
+            remembered[slot] = true;
+            remember(opts, &info, &report);
+        }
         layers.push(info);
         reports.push(report);
     }
@@ -314,6 +361,39 @@ fn scan_resolved(
         layers,
         reports,
     })
+}
+
+/// One layer: from the cache when the manifest names its digest and a report is cached,
+/// otherwise read from the store and scanned.
+fn scan_one(
+    store: &dyn Store,
+    blob: &str,
+    planned: &PlannedLayer,
+    opts: &LoadOptions,
+) -> Result<(ScannedLayer, LayerSource), ImageError> {
+    let layer_error = |message: String| ImageError::Layer {
+        what: blob.to_string(),
+        message,
+    };
+    if let Some(cache) = opts.cache
+        && let Some(digest) = &planned.digest
+        && let Some(hit) = cache.get(digest, &planned.diff_id)
+    {
+        opts.budget
+            .charge(&hit.report, hit.uncompressed_size)
+            .map_err(|e| layer_error(e.to_string()))?;
+        return Ok((hit, LayerSource::Cache));
+    }
+    let reader = store.open(blob)?;
+    let counted = Counted {
+        inner: reader,
+        observer: opts.observer,
+    };
+    // One byte more than declared, so that an overlong blob is caught.
+    let max = planned.size.map_or(u64::MAX, |s| s.saturating_add(1));
+    layer::scan_layer(Box::new(counted), max, opts.analyzers.build(), opts.budget)
+        .map(|s| (s, LayerSource::Scanned))
+        .map_err(|e| layer_error(e.to_string()))
 }
 
 /// Checks one scanned layer against what the manifest and config promise.

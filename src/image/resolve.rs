@@ -64,9 +64,44 @@ pub fn blob_path(digest: &str) -> Result<String, ImageError> {
     Ok(format!("blobs/sha256/{}", &digest["sha256:".len()..]))
 }
 
+/// Which kind of metadata blob is asked for: a registry serves manifests and indexes from
+/// another endpoint than configs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobKind {
+    /// An image manifest or an image index.
+    Manifest,
+    /// An image config.
+    Config,
+}
+
+/// Where manifests, indexes and configs come from: the files of a layout or archive, or a
+/// registry's API. Resolution checks whatever a source returns against the digest and size
+/// it asked for, so a source need not.
+pub trait MetadataSource {
+    /// The blob `digest` of at most `max` bytes; `Ok(None)` when the source does not have it.
+    fn fetch(&self, kind: BlobKind, digest: &str, max: u64) -> Result<Option<Vec<u8>>, ImageError>;
+    /// Whether the manifest `digest` is there to be read: an index entry without a platform
+    /// is chosen only when it is.
+    fn has_manifest(&self, digest: &str) -> bool;
+}
+
+/// The blobs of an OCI layout (a directory, or the inside of an archive).
+pub struct StoreSource<'a>(pub &'a dyn Store);
+
+impl MetadataSource for StoreSource<'_> {
+    fn fetch(&self, _: BlobKind, digest: &str, max: u64) -> Result<Option<Vec<u8>>, ImageError> {
+        self.0.read(&blob_path(digest)?, max)
+    }
+
+    fn has_manifest(&self, digest: &str) -> bool {
+        blob_path(digest).is_ok_and(|p| self.0.has_file(&p))
+    }
+}
+
 /// Reads a metadata blob and checks its size and digest.
 fn read_blob(
-    store: &dyn Store,
+    source: &dyn MetadataSource,
+    kind: BlobKind,
     digest: &str,
     size: Option<u64>,
     max: u64,
@@ -79,9 +114,14 @@ fn read_blob(
             "blob {digest} declares {size} bytes, more than the {max} allowed for metadata"
         )));
     }
-    let data = store
-        .read(&path, max)?
+    let data = source
+        .fetch(kind, digest, max)?
         .ok_or_else(|| ImageError::MissingBlob(digest.to_string()))?;
+    if data.len() as u64 > max {
+        return Err(ImageError::Invalid(format!(
+            "blob {digest} is larger than the {max} bytes allowed for metadata"
+        )));
+    }
     let actual = sha256_of(&data);
     if actual != digest {
         return Err(ImageError::DigestMismatch {
@@ -242,23 +282,14 @@ pub fn resolve_oci(store: &dyn Store, req: &Request) -> Result<Resolved, ImageEr
                 None => {
                     // Any blob in the layout may be asked for by digest (a platform image
                     // inside an index, say).
-                    let data = read_blob(store, digest, None, MAX_MANIFEST)?;
-                    let (kind, mt) = kind_of_blob(&data);
-                    let mt = mt.unwrap_or_else(|| match kind {
-                        Kind::Index => INDEX_TYPES[0].to_string(),
-                        _ => MANIFEST_TYPES[0].to_string(),
-                    });
-                    let d = oci_spec::image::DescriptorBuilder::default()
-                        .media_type(mt.as_str())
-                        .digest(
-                            digest
-                                .parse::<oci_spec::image::Digest>()
-                                .map_err(|e| ImageError::Invalid(format!("{digest}: {e}")))?,
-                        )
-                        .size(data.len() as u64)
-                        .build()
-                        .map_err(|e| ImageError::Invalid(e.to_string()))?;
-                    (d, vec![])
+                    let data = read_blob(
+                        &StoreSource(store),
+                        BlobKind::Manifest,
+                        digest,
+                        None,
+                        MAX_MANIFEST,
+                    )?;
+                    (descriptor_of(&data, digest, None)?, vec![])
                 }
             }
         }
@@ -311,10 +342,48 @@ pub fn resolve_oci(store: &dyn Store, req: &Request) -> Result<Resolved, ImageEr
         }
     };
 
+    resolve_from(&StoreSource(store), &descriptor, req, names)
+}
+
+/// A descriptor for a manifest or index received as `data` under `digest`, typed by
+/// `media_type` (a registry's Content-Type) or else by the blob's own `mediaType` or shape.
+pub fn descriptor_of(
+    data: &[u8],
+    digest: &str,
+    media_type: Option<&str>,
+) -> Result<Descriptor, ImageError> {
+    let (kind, own) = kind_of_blob(data);
+    let mt = media_type
+        .filter(|m| matches!(kind_of_media_type(m), Some(Kind::Index | Kind::Manifest)))
+        .map(str::to_string)
+        .or(own)
+        .unwrap_or_else(|| match kind {
+            Kind::Index => INDEX_TYPES[0].to_string(),
+            _ => MANIFEST_TYPES[0].to_string(),
+        });
+    oci_spec::image::DescriptorBuilder::default()
+        .media_type(mt.as_str())
+        .digest(
+            digest
+                .parse::<oci_spec::image::Digest>()
+                .map_err(|e| ImageError::Invalid(format!("{digest}: {e}")))?,
+        )
+        .size(data.len() as u64)
+        .build()
+        .map_err(|e| ImageError::Invalid(e.to_string()))
+}
+
+/// Follows `top` (a manifest or an index, by platform) to one image and reads its config.
+/// Every blob is checked against its descriptor, wherever `source` gets it from.
+pub fn resolve_from(
+    source: &dyn MetadataSource,
+    top: &Descriptor,
+    req: &Request,
+    names: Vec<String>,
+) -> Result<Resolved, ImageError> {
     let mut visited = HashSet::new();
-    let (manifest_digest, manifest_mt, manifest) =
-        descend(store, &descriptor, req, 0, &mut visited)?;
-    image_from_manifest(store, req, manifest_digest, manifest_mt, manifest, names)
+    let (manifest_digest, manifest_mt, manifest) = descend(source, top, req, 0, &mut visited)?;
+    image_from_manifest(source, req, manifest_digest, manifest_mt, manifest, names)
 }
 
 fn list_names(top: &[Descriptor]) -> String {
@@ -334,7 +403,7 @@ fn list_names(top: &[Descriptor]) -> String {
 
 /// Follows a descriptor through (nested) indexes to one image manifest.
 fn descend(
-    store: &dyn Store,
+    source: &dyn MetadataSource,
     descriptor: &Descriptor,
     req: &Request,
     depth: usize,
@@ -351,7 +420,13 @@ fn descend(
             "index cycle: {digest} refers back to itself"
         )));
     }
-    let data = read_blob(store, &digest, Some(descriptor.size()), MAX_MANIFEST)?;
+    let data = read_blob(
+        source,
+        BlobKind::Manifest,
+        &digest,
+        Some(descriptor.size()),
+        MAX_MANIFEST,
+    )?;
     let declared = descriptor.media_type().to_string();
     let (blob_kind, blob_mt) = kind_of_blob(&data);
     if SCHEMA1_TYPES.contains(&declared.as_str())
@@ -374,8 +449,8 @@ fn descend(
         }
         Kind::Index => {
             let index = parse_index(&data, &format!("index {digest}"))?;
-            let child = choose_platform(store, &index, req, &digest)?;
-            descend(store, &child, req, depth + 1, visited)
+            let child = choose_platform(source, &index, req, &digest)?;
+            descend(source, &child, req, depth + 1, visited)
         }
         Kind::Other => Err(ImageError::Unsupported(format!(
             "{digest} has media type {declared:?}, which is not an image manifest or index"
@@ -384,7 +459,7 @@ fn descend(
 }
 
 fn choose_platform(
-    store: &dyn Store,
+    source: &dyn MetadataSource,
     index: &ImageIndex,
     req: &Request,
     index_digest: &str,
@@ -410,7 +485,7 @@ fn choose_platform(
     }
     // Children without a platform: nested indexes, or a lone manifest whose config says.
     for child in &without_platform {
-        if store.has_file(&blob_path(child.digest().as_ref())?) {
+        if source.has_manifest(child.digest().as_ref()) {
             return Ok((*child).clone());
         }
     }
@@ -425,7 +500,7 @@ fn choose_platform(
 }
 
 fn image_from_manifest(
-    store: &dyn Store,
+    source: &dyn MetadataSource,
     req: &Request,
     manifest_digest: String,
     manifest_media_type: Option<String>,
@@ -445,7 +520,13 @@ fn image_from_manifest(
         )));
     }
     let config_digest = config_desc.digest().to_string();
-    let config_data = read_blob(store, &config_digest, Some(config_desc.size()), MAX_CONFIG)?;
+    let config_data = read_blob(
+        source,
+        BlobKind::Config,
+        &config_digest,
+        Some(config_desc.size()),
+        MAX_CONFIG,
+    )?;
     let (config, extras) = parse_config(&config_data, &format!("config {config_digest}"))?;
     let diff_ids = config.rootfs().diff_ids();
     if diff_ids.len() != manifest.layers().len() {
@@ -698,7 +779,13 @@ fn find_manifest_for_config(
         {
             continue;
         }
-        let Ok(blob) = read_blob(store, &digest, Some(desc.size()), MAX_MANIFEST) else {
+        let Ok(blob) = read_blob(
+            &StoreSource(store),
+            BlobKind::Manifest,
+            &digest,
+            Some(desc.size()),
+            MAX_MANIFEST,
+        ) else {
             continue;
         };
         match kind_of_blob(&blob) {

@@ -66,6 +66,30 @@ impl Budget {
         Ok(())
     }
 
+    /// Counts a layer whose report was reused (from the layer cache) as if it had been
+    /// read, so that the limits hold whether or not a layer was cached.
+    pub fn charge(&self, report: &LayerReport, uncompressed: u64) -> Result<(), LayerError> {
+        let n = self
+            .entries
+            .fetch_add(report.tar_entries, Ordering::Relaxed)
+            .saturating_add(report.tar_entries);
+        if n > self.limits.max_entries {
+            return Err(LayerError::TooManyEntries(self.limits.max_entries));
+        }
+        if let Some(e) = report
+            .entries
+            .iter()
+            .find(|e| e.size > self.limits.max_entry_size)
+        {
+            return Err(LayerError::EntryTooLarge {
+                path: e.path.clone(),
+                size: e.size,
+                limit: self.limits.max_entry_size,
+            });
+        }
+        self.count_bytes(uncompressed).map_err(LayerError::Read)
+    }
+
     fn count_bytes(&self, n: u64) -> io::Result<()> {
         let total = self.bytes.fetch_add(n, Ordering::Relaxed) + n;
         if total > self.limits.max_total_bytes {

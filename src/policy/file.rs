@@ -370,6 +370,7 @@ fn finish(name: &str, table: toml::Table) -> Result<Policy, PolicyError> {
         rules: file.checks.into_iter().map(|(k, v)| (k.0, v)).collect(),
         params: file.params,
         report_severities: Vec::new(),
+        secrets: Some(crate::scan::secrets::RuleSet::builtin()),
     })
 }
 

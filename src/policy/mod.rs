@@ -12,6 +12,7 @@
 //! }
 //! ```
 
+use crate::scan::secrets::RuleSet;
 pub mod file;
 pub mod params;
 pub mod reference;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 pub use file::PolicyError;
 
@@ -224,6 +226,9 @@ pub struct Policy {
     pub params: Params,
     /// Report only findings of these severities (`--severity`); empty reports all.
     pub report_severities: Vec<Severity>,
+    /// The secret rules, built-in unless a policy extends or trims them
+    /// (`RuleSet::with_user_file`, `RuleSet::disable`); `None` turns the secrets family off.
+    pub secrets: Option<Arc<RuleSet>>,
 }
 
 impl Default for Policy {

@@ -39,4 +39,10 @@ pub trait Analyzer: Send {
 /// Builds a fresh set of analyzers for each layer.
 pub trait AnalyzerSet: Sync {
     fn build(&self) -> Vec<Box<dyn Analyzer>>;
+
+    /// Names everything besides `ANALYZER_VERSION` that changes what the analyzers write
+    /// (rule files, options): part of the layer cache's key.
+    fn fingerprint(&self) -> String {
+        String::new()
+    }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 /// Bumped whenever the analyzers change what they put into a `LayerReport`, so that cached
 /// reports from an older analyzer are never reused.
-pub const ANALYZER_VERSION: u32 = 3;
+pub const ANALYZER_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -98,6 +98,9 @@ pub struct LayerReport {
     pub watched_packages: BTreeMap<String, Vec<String>>,
     /// Total bytes of file content in the layer.
     pub content_bytes: u64,
+    /// Secrets, credential files and build leftovers in this layer, redacted.
+    #[serde(default)]
+    pub secrets: Vec<super::secrets::SecretHit>,
     /// Tar entries in the stream (the root directory and whiteout markers included).
     pub tar_entries: u64,
     pub notes: Vec<Note>,

@@ -1,11 +1,16 @@
-//! Support shared by the integration tests: the image builder, the third-party corpus, and
-//! running the portcullis binary.
+//! Support shared by the integration tests: the image builder, the third-party corpus,
+//! running the portcullis binary, and the real services the remote tests talk to (with the
+//! token issuer and the fault-injecting proxy that stand beside and in front of them).
 //!
 //! Every test crate compiles this module on its own and uses a different part of it.
 #![allow(dead_code)]
 
 pub mod builder;
+pub mod fault_proxy;
 pub mod gate;
+pub mod http1;
+pub mod services;
+pub mod token_issuer;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,484 @@
+//! The layer cache: the report of every verified layer, stored under its blob digest, its
+//! diff_id and what the analyzers are, so that images sharing base layers scan only the
+//! layers they add.
+//!
+//! An entry is written only after the layer's bytes were read in full and both digests
+//! matched what the manifest and config promise; it is read only when the manifest names the
+//! blob's digest before anything is fetched (registries and OCI layouts). A hit skips reading
+//! the blob at all: the entry's key is the verified digest, so reusing it trusts the cache
+//! directory exactly as far as it trusts the user's own files (see SECURITY.md).
+//!
+//! Entries are zstd-compressed JSON, one file each, written to a temporary file and renamed
+//! into place, so concurrent runs never see half an entry; an entry that does not parse, or
+//! whose key does not match, is ignored. The cache is bounded: once it grows past its size,
+//! the entries used longest ago (by modification time, refreshed on every hit) are removed.
+
+use crate::image::model::{Compression, LayerInfo};
+use crate::layer::ScannedLayer;
+use crate::scan::layer_report::{ANALYZER_VERSION, Entry, LayerReport, Note};
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+use serde::{Deserialize as DeriveDeserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use std::cell::Cell;
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+/// Default bound on the cache's size on disk.
+pub const DEFAULT_MAX_SIZE: u64 = 2 << 30;
+/// Version of the entry format and directory layout.
+const FORMAT: u32 = 1;
+/// A decompressed entry larger than this is not read (a report of a million files is about
+/// 200 MiB of JSON).
+const MAX_ENTRY_BYTES: u64 = 1 << 30;
+/// Temporary files older than this were left by a run that died; eviction removes them.
+const STALE_TEMP: Duration = Duration::from_secs(3600);
+/// Eviction stops once the cache is this fraction of its bound, so that it does not run on
+/// every scan.
+const EVICT_TO_PERCENT: u64 = 90;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("layer cache {path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("layer cache: {0}")]
+    Encode(String),
+}
+
+fn io_error(path: &Path, source: io::Error) -> CacheError {
+    CacheError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Where the cache lives and how large it may grow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheConfig {
+    pub dir: PathBuf,
+    pub max_size: u64,
+}
+
+impl CacheConfig {
+    /// `$XDG_CACHE_HOME/portcullis`, else `~/.cache/portcullis`; `None` without a home.
+    pub fn default_dir() -> Option<PathBuf> {
+        let xdg = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute());
+        let base = xdg.or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|h| h.join(".cache"))
+        })?;
+        Some(base.join("portcullis"))
+    }
+}
+
+/// One cached layer: what `ScannedLayer` holds.
+#[derive(Serialize, DeriveDeserialize)]
+struct StoredLayer<R = LayerReport> {
+    format: u32,
+    salt: String,
+    digest: String,
+    diff_id: String,
+    size: u64,
+    compression: Compression,
+    uncompressed_size: u64,
+    report: R,
+}
+
+/// An open layer cache.
+#[derive(Debug)]
+pub struct LayerCache {
+    root: PathBuf,
+    max_size: u64,
+    /// Everything besides the two digests that decides a report: the analyzer version, the
+    /// report's shape, the analyzers' own configuration.
+    salt: String,
+    stored: AtomicUsize,
+}
+
+impl LayerCache {
+    /// Opens (creating, private to the user) the cache under `config.dir`. `fingerprint`
+    /// names whatever else changes analyzer output (rule files, options).
+    pub fn open(config: &CacheConfig, fingerprint: &str) -> Result<LayerCache, CacheError> {
+        let root = config.dir.join(format!("layers-v{FORMAT}"));
+        create_private_dir(&config.dir)?;
+        create_private_dir(&root)?;
+        Ok(LayerCache {
+            root,
+            max_size: config.max_size,
+            salt: salt(fingerprint),
+            stored: AtomicUsize::new(0),
+        })
+    }
+
+    fn entry_path(&self, digest: &str, diff_id: &str) -> PathBuf {
+        let mut h = Sha256::new();
+        for part in [self.salt.as_str(), digest, diff_id] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        let key = hex::encode(h.finalize());
+        self.root.join(&key[..2]).join(format!("{key}.json.zst"))
+    }
+
+    /// The layer whose blob is `digest` and whose tar stream is `diff_id`, when a report
+    /// for it is cached. Anything unreadable counts as a miss.
+    pub fn get(&self, digest: &str, diff_id: &str) -> Option<ScannedLayer> {
+        let path = self.entry_path(digest, diff_id);
+        let file = File::open(&path).ok()?;
+        let decoder = zstd::stream::read::Decoder::new(BufReader::new(&file)).ok()?;
+        let mut json = Vec::new();
+        decoder
+            .take(MAX_ENTRY_BYTES + 1)
+            .read_to_end(&mut json)
+            .ok()?;
+        if json.len() as u64 > MAX_ENTRY_BYTES {
+            return None;
+        }
+        let stored: StoredLayer = serde_json::from_slice(&json).ok()?;
+        if stored.format != FORMAT
+            || stored.salt != self.salt
+            || stored.digest != digest
+            || stored.diff_id != diff_id
+        {
+            return None;
+        }
+        // The modification time is the LRU clock; a read-only cache still serves hits.
+        let _ = File::options()
+            .append(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(SystemTime::now()));
+        Some(ScannedLayer {
+            digest: stored.digest,
+            size: stored.size,
+            compression: stored.compression,
+            diff_id: stored.diff_id,
+            uncompressed_size: stored.uncompressed_size,
+            report: stored.report,
+        })
+    }
+
+    /// Stores a layer's report. Call it only once the layer's digest and diff_id were
+    /// verified against the manifest and the config.
+    pub fn put(&self, layer: &LayerInfo, report: &LayerReport) -> Result<(), CacheError> {
+        let path = self.entry_path(&layer.digest, &layer.diff_id);
+        let dir = path.parent().unwrap_or(&self.root);
+        create_private_dir(dir)?;
+        let stored: StoredLayer<&LayerReport> = StoredLayer {
+            format: FORMAT,
+            salt: self.salt.clone(),
+            digest: layer.digest.clone(),
+            diff_id: layer.diff_id.clone(),
+            size: layer.size,
+            compression: layer.compression,
+            uncompressed_size: layer.uncompressed_size,
+            report,
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io_error(dir, e))?;
+        {
+            let mut encoder =
+                zstd::stream::write::Encoder::new(BufWriter::new(tmp.as_file_mut()), 3)
+                    .map_err(|e| io_error(&path, e))?;
+            serde_json::to_writer(&mut encoder, &stored)
+                .map_err(|e| CacheError::Encode(e.to_string()))?;
+            encoder
+                .finish()
+                .and_then(|mut w| w.flush())
+                .map_err(|e| io_error(&path, e))?;
+        }
+        tmp.persist(&path).map_err(|e| io_error(&path, e.error))?;
+        self.stored.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Entries this process stored.
+    pub fn stored(&self) -> usize {
+        self.stored.load(Ordering::Relaxed)
+    }
+
+    /// Removes the least recently used entries until the cache fits its bound, and
+    /// temporary files that a dead run left behind. Returns the entries removed.
+    pub fn evict(&self) -> Result<usize, CacheError> {
+        let now = SystemTime::now();
+        let mut entries: Vec<(SystemTime, u64, PathBuf)> = Vec::new();
+        let mut total = 0u64;
+        let shards = fs::read_dir(&self.root).map_err(|e| io_error(&self.root, e))?;
+        for shard in shards.flatten() {
+            let Ok(files) = fs::read_dir(shard.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
+                let Ok(meta) = file.metadata() else { continue };
+                if !meta.is_file() {
+                    continue;
+                }
+                let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                let name = file.file_name();
+                if name.to_string_lossy().starts_with(".tmp") {
+                    if now.duration_since(mtime).unwrap_or_default() > STALE_TEMP {
+                        let _ = fs::remove_file(file.path());
+                    }
+                    continue;
+                }
+                total += meta.len();
+                entries.push((mtime, meta.len(), file.path()));
+            }
+        }
+        if total <= self.max_size {
+            return Ok(0);
+        }
+        let target = self.max_size / 100 * EVICT_TO_PERCENT;
+        entries.sort();
+        let mut removed = 0;
+        for (_, len, path) in entries {
+            if total <= target {
+                break;
+            }
+            match fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                // Another run removed it first.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error(&path, e)),
+            }
+            total = total.saturating_sub(len);
+        }
+        Ok(removed)
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), CacheError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| io_error(dir, e))
+}
+
+/// What, besides the digests, a cached report depends on.
+fn salt(fingerprint: &str) -> String {
+    let mut h = Sha256::new();
+    let parts = [
+        format!("analyzer-version={ANALYZER_VERSION}"),
+        format!("portcullis={}", env!("CARGO_PKG_VERSION")),
+        format!("layer-report={}", field_names::<LayerReport>().join(",")),
+        format!("entry={}", field_names::<Entry>().join(",")),
+        format!("note={}", field_names::<Note>().join(",")),
+        format!("analyzers={fingerprint}"),
+    ];
+    for part in parts {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
+}
+
+/// The field names serde knows for a struct. A field added to `LayerReport` changes the
+/// salt, so that reports cached before it existed (which would read back with the field's
+/// default) are never reused, even if `ANALYZER_VERSION` was not bumped.
+fn field_names<T: for<'de> Deserialize<'de>>() -> Vec<&'static str> {
+    let seen = Cell::new(&[][..]);
+    let _ = T::deserialize(FieldNames(&seen));
+    seen.get().to_vec()
+}
+
+struct FieldNames<'a>(&'a Cell<&'static [&'static str]>);
+
+#[derive(Debug)]
+struct Stop;
+
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("field names collected")
+    }
+}
+
+impl std::error::Error for Stop {}
+
+impl de::Error for Stop {
+    fn custom<T: fmt::Display>(_: T) -> Self {
+        Stop
+    }
+}
+
+impl<'de> Deserializer<'de> for FieldNames<'_> {
+    type Error = Stop;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+        Err(Stop)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Stop> {
+        self.0.set(fields);
+        Err(Stop)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(n: u8) -> (LayerInfo, LayerReport) {
+        let report = LayerReport {
+            content_bytes: u64::from(n),
+            tar_entries: 1,
+            ..LayerReport::default()
+        };
+        let info = LayerInfo {
+            index: 0,
+            digest: format!("sha256:{}", hex::encode([n; 32])),
+            diff_id: format!("sha256:{}", hex::encode([n ^ 0xff; 32])),
+            media_type: None,
+            compression: Compression::Gzip,
+            size: 100,
+            uncompressed_size: 1024,
+            entries: 1,
+        };
+        (info, report)
+    }
+
+    fn open(dir: &Path, max_size: u64, fingerprint: &str) -> LayerCache {
+        LayerCache::open(
+            &CacheConfig {
+                dir: dir.to_path_buf(),
+                max_size,
+            },
+            fingerprint,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_stored_layer_reads_back_under_both_digests_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = open(dir.path(), DEFAULT_MAX_SIZE, "");
+        let (l, report) = layer(1);
+        assert!(cache.get(&l.digest, &l.diff_id).is_none());
+        cache.put(&l, &report).unwrap();
+        let back = cache.get(&l.digest, &l.diff_id).unwrap();
+        assert_eq!(back.report, report);
+        assert_eq!(
+            (back.size, back.uncompressed_size, back.compression),
+            (100, 1024, Compression::Gzip)
+        );
+        assert!(cache.get(&l.digest, &layer(2).0.diff_id).is_none());
+        assert!(cache.get(&layer(2).0.digest, &l.diff_id).is_none());
+        assert_eq!(cache.stored(), 1);
+    }
+
+    #[test]
+    fn other_analyzer_configurations_do_not_share_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let (l, report) = layer(1);
+        open(dir.path(), DEFAULT_MAX_SIZE, "rules=a")
+            .put(&l, &report)
+            .unwrap();
+        assert!(
+            open(dir.path(), DEFAULT_MAX_SIZE, "rules=b")
+                .get(&l.digest, &l.diff_id)
+                .is_none()
+        );
+        assert!(
+            open(dir.path(), DEFAULT_MAX_SIZE, "rules=a")
+                .get(&l.digest, &l.diff_id)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn corrupt_and_truncated_entries_are_misses() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = open(dir.path(), DEFAULT_MAX_SIZE, "");
+        let (l, report) = layer(3);
+        cache.put(&l, &report).unwrap();
+        let path = cache.entry_path(&l.digest, &l.diff_id);
+        let bytes = fs::read(&path).unwrap();
+        fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(cache.get(&l.digest, &l.diff_id).is_none());
+        fs::write(&path, b"not zstd").unwrap();
+        assert!(cache.get(&l.digest, &l.diff_id).is_none());
+        // A valid entry of another layer moved under this key.
+        let (other, other_report) = layer(4);
+        cache.put(&other, &other_report).unwrap();
+        fs::copy(cache.entry_path(&other.digest, &other.diff_id), &path).unwrap();
+        assert!(cache.get(&l.digest, &l.diff_id).is_none());
+    }
+
+    #[test]
+    fn eviction_removes_the_least_recently_used_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = open(dir.path(), u64::MAX, "");
+        let layers: Vec<(LayerInfo, LayerReport)> = (0..6).map(layer).collect();
+        let old = SystemTime::now() - Duration::from_secs(600);
+        for (i, (l, report)) in layers.iter().enumerate() {
+            cache.put(l, report).unwrap();
+            let f = File::options()
+                .append(true)
+                .open(cache.entry_path(&l.digest, &l.diff_id))
+                .unwrap();
+            f.set_modified(old + Duration::from_secs(i as u64)).unwrap();
+        }
+        // A hit makes the oldest entry the newest.
+        assert!(
+            cache
+                .get(&layers[0].0.digest, &layers[0].0.diff_id)
+                .is_some()
+        );
+        let one = fs::metadata(cache.entry_path(&layers[1].0.digest, &layers[1].0.diff_id))
+            .unwrap()
+            .len();
+        let bounded = LayerCache {
+            max_size: one * 3,
+            ..open(dir.path(), 0, "")
+        };
+        assert!(bounded.evict().unwrap() >= 3);
+        let left: Vec<bool> = layers
+            .iter()
+            .map(|(l, _)| bounded.get(&l.digest, &l.diff_id).is_some())
+            .collect();
+        assert!(left[0], "the entry just used survives: {left:?}");
+        assert!(!left[1] && !left[2] && !left[3], "{left:?}");
+    }
+
+    #[test]
+    fn concurrent_writers_and_readers_never_see_half_an_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let (l, report) = layer(9);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    let cache = open(dir.path(), DEFAULT_MAX_SIZE, "");
+                    for _ in 0..20 {
+                        cache.put(&l, &report).unwrap();
+                        if let Some(back) = cache.get(&l.digest, &l.diff_id) {
+                            assert_eq!(back.report, report);
+                        }
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
+    fn the_salt_follows_the_report_shape() {
+        assert!(field_names::<LayerReport>().contains(&"entries"));
+        assert!(field_names::<Entry>().contains(&"mode"));
+        assert_ne!(salt("a"), salt("b"));
+    }
+}

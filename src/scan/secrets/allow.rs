@@ -1,0 +1,133 @@
+//! Value checks that no regex can express: randomness, repetition, and whether a generic
+//! assignment's value is a literal at all. The allow rules proper are data, in
+//! `policies/secret-rules.toml`.
+
+/// Shannon entropy of `data` in bits per byte.
+pub fn shannon_entropy(data: &[u8]) -> f64 {
+    if data.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in data {
+        counts[b as usize] += 1;
+    }
+    let n = data.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// `aaaaaaaa`, `00000000`, `--------`: filler, never a secret.
+pub fn is_one_repeated_byte(data: &[u8]) -> bool {
+    data.split_first()
+        .is_some_and(|(first, rest)| rest.iter().all(|b| b == first))
+}
+
+/// Whether the value of a generic `key = value` assignment is something other than a literal
+/// secret: a variable reference, a function call or expression, a file path, a type name, a
+/// dotted attribute (`self.password`, `settings.DB_PASSWORD`).
+pub fn is_not_a_literal_value(value: &[u8]) -> bool {
+    let Some(&first) = value.first() else {
+        return true;
+    };
+    if matches!(
+        first,
+        b'$' | b'%' | b'&' | b'*' | b'@' | b'!' | b'#' | b'/' | b'~'
+    ) || value.starts_with(b"./")
+        || value.starts_with(b"../")
+    {
+        return true;
+    }
+    if value
+        .iter()
+        .any(|b| matches!(b, b'(' | b')' | b'[' | b']' | b'{' | b'}'))
+    {
+        return true;
+    }
+    is_dotted_identifier(value)
+}
+
+/// `a.b`, `self.password`, `os.environ.get`, `pkg.module:function`: identifiers joined by
+/// dots (or a colon, as in Python entry points), no digits.
+fn is_dotted_identifier(value: &[u8]) -> bool {
+    let mut parts = 0;
+    for part in value.split(|&b| b == b'.' || b == b':') {
+        let ok = part
+            .first()
+            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+            && part.iter().all(|b| b.is_ascii_alphabetic() || *b == b'_');
+        if !ok {
+            return false;
+        }
+        parts += 1;
+    }
+    parts >= 2
+}
+
+/// The line of `data` that holds byte `at`, without its line ending.
+pub fn line_around(data: &[u8], at: usize) -> &[u8] {
+    let at = at.min(data.len());
+    let start = data[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let end = data[at..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(data.len(), |i| at + i);
+    let line = &data[start..end];
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entropy_separates_words_from_random_strings() {
+        assert_eq!(shannon_entropy(b""), 0.0);
+        assert_eq!(shannon_entropy(b"aaaa"), 0.0);
+        assert!((shannon_entropy(b"abcd") - 2.0).abs() < 1e-9);
+        assert!(shannon_entropy(b"somevalue") < 3.0);
+        assert!(shannon_entropy(b"gX69YO4CvBsVjzAwYxdGyDd30t5+9ez31gKATtj4") > 4.0);
+    }
+
+    #[test]
+    fn references_expressions_and_paths_are_not_literals() {
+        for v in [
+            "$DB_PASSWORD",
+            "${DB_PASSWORD}",
+            "%(password)s",
+            "os.getenv(",
+            "self.password",
+            "settings.db_password",
+            "detect_secrets.main:detect_secrets",
+            "/run/secrets/db",
+            "./secret.txt",
+            "{{ vault_password }}",
+        ] {
+            assert!(is_not_a_literal_value(v.as_bytes()), "{v}");
+        }
+        for v in [
+            "hunter2xyz",
+            "123456789a1234",
+            "s3cr3t.value9",
+            "Zq8vN2r+Tk5L",
+        ] {
+            assert!(!is_not_a_literal_value(v.as_bytes()), "{v}");
+        }
+    }
+
+    #[test]
+    fn line_around_finds_the_line_without_its_ending() {
+        let data = b"one\r\ntwo three\nfour";
+        assert_eq!(line_around(data, 0), b"one");
+        assert_eq!(line_around(data, 7), b"two three");
+        assert_eq!(line_around(data, 17), b"four");
+    }
+}

@@ -1,0 +1,392 @@
+use super::*;
+
+fn builtin() -> Arc<RuleSet> {
+    RuleSet::builtin()
+}
+
+fn rule_ids(hits: &[SecretHit]) -> Vec<&str> {
+    hits.iter().map(|h| h.rule.as_str()).collect()
+}
+
+#[test]
+fn the_builtin_rules_compile_and_cover_the_required_families() {
+    let rules = builtin();
+    assert!(rules.rules().len() >= 80, "{} rules", rules.rules().len());
+    for category in [
+        "aws",
+        "gcp",
+        "azure",
+        "github",
+        "gitlab",
+        "slack",
+        "discord",
+        "stripe",
+        "npm",
+        "pypi",
+        "rubygems",
+        "docker",
+        "maven",
+        "openai",
+        "huggingface",
+        "private-key",
+        "jwt",
+        "generic",
+    ] {
+        assert!(
+            rules.rules().iter().any(|r| r.category == category),
+            "no rule for {category}"
+        );
+    }
+    for rule in rules.rules() {
+        assert!(
+            !rule.keywords.is_empty() || rule.pattern().contains("(?m)"),
+            "{} has no keyword",
+            rule.id
+        );
+        assert!(!rule.examples.is_empty(), "{} has no example", rule.id);
+    }
+}
+
+#[test]
+fn every_rule_finds_its_examples_and_the_secret_never_leaks() {
+    let rules = builtin();
+    let mut failures = Vec::new();
+    for rule in rules.rules() {
+        for example in &rule.examples {
+            // Give path-limited rules a path they apply to.
+            let path = match rule.id.as_str() {
+                "netrc-password" => "root/.netrc",
+                "htpasswd-hash" => "etc/nginx/.htpasswd",
+                "generic-secret-block" => "app/deploy.ini",
+                "env-file-random-value" => "app/.env",
+                _ => "app/settings.yaml",
+            };
+            let (hits, _) = scan_file(&rules, path, example.as_bytes(), 7);
+            let content: Vec<&SecretHit> =
+                hits.iter().filter(|h| h.kind == HitKind::Content).collect();
+            match content.as_slice() {
+                [hit] if hit.rule == rule.id => {
+                    assert!(hit.evidence.ends_with(" chars)"));
+                    assert!(!example.contains(&hit.evidence));
+                }
+                other => failures.push(format!(
+                    "{}: {example:?} gave {:?}",
+                    rule.id,
+                    other.iter().map(|h| h.rule.as_str()).collect::<Vec<_>>()
+                )),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn keywords_of_each_rule_occur_in_what_it_matches() {
+    // The prefilter is only sound if a rule cannot match without one of its keywords.
+    let rules = builtin();
+    for rule in rules.rules() {
+        if rule.keywords.is_empty() {
+            continue;
+        }
+        for example in &rule.examples {
+            let lower = example.to_ascii_lowercase();
+            assert!(
+                rule.keywords
+                    .iter()
+                    .any(|k| lower.contains(&k.to_ascii_lowercase())),
+                "{}: no keyword in {example:?}",
+                rule.id
+            );
+        }
+    }
+}
+
+#[test]
+fn placeholders_and_doc_examples_do_not_fire() {
+    let rules = builtin();
+    for text in [
+        "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE",
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "DB_PASSWORD=changeme",
+        "DB_PASSWORD=${DB_PASSWORD}",
+        "password: {{ vault_db_password }}",
+        "api_token: your-api-token-here",
+        "API_KEY=xxxxxxxxxxxxxxxxxxxxxxxx",
+        "password = <your password>",
+        "GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "password = 12345678901234  # pragma: allowlist secret",
+        "password_file = /run/secrets/db",
+        "secret_name: my-app-secrets",
+        "token_url: https://auth.corp.test/token",
+        "password: ********",
+    ] {
+        let (hits, _) = scan_file(&rules, "app/config.yaml", text.as_bytes(), 64);
+        assert!(hits.is_empty(), "{text:?} fired {:?}", rule_ids(&hits));
+    }
+}
+
+#[test]
+fn docs_tests_examples_and_binaries_are_skipped_by_path() {
+    let rules = builtin();
+    let token = b"GITHUB_TOKEN=ghp_R8kLmN2pQ4sT6vX8zA1cE3gI5kM7oQ9sU1wY\n";
+    for path in [
+        "usr/share/doc/git/README",
+        "usr/share/man/man1/x.1",
+        "usr/share/locale/de/LC_MESSAGES/x.po",
+        "usr/share/licenses/x/LICENSE",
+        "app/README.md",
+        "usr/lib/python3/site-packages/x/tests/test_auth.py",
+        "app/testdata/secret.txt",
+        "app/examples/run.sh",
+        "app/.env.example",
+        "app/node_modules/x/index.js",
+        "app/package-lock.json",
+        "app/logo.png",
+        "usr/include/linux/if.h",
+        "usr/lib/python3.11/smtplib.py",
+        "usr/share/perl/5.36/Net/FTP.pm",
+        "var/lib/dpkg/info/git.postinst",
+    ] {
+        let (hits, _) = scan_file(&rules, path, token, 4096);
+        assert!(hits.is_empty(), "{path} fired");
+    }
+    let (hits, _) = scan_file(&rules, "app/run.sh", token, 4096);
+    assert_eq!(rule_ids(&hits), ["github-pat"]);
+    assert_eq!(hits[0].line, Some(1));
+}
+
+#[test]
+fn binaries_are_skipped_but_text_in_pyc_is_scanned() {
+    let rules = builtin();
+    let mut binary = vec![0x7f, b'E', b'L', b'F', 0, 0, 0];
+    binary.extend_from_slice(b"GITHUB_TOKEN=ghp_R8kLmN2pQ4sT6vX8zA1cE3gI5kM7oQ9sU1wY\n");
+    let (hits, _) = scan_file(&rules, "usr/bin/tool", &binary, 4096);
+    assert!(hits.is_empty());
+    let (hits, _) = scan_file(
+        &rules,
+        "app/__pycache__/settings.cpython-311.pyc",
+        &binary,
+        4096,
+    );
+    assert_eq!(rule_ids(&hits), ["github-pat"]);
+    assert_eq!(hits[0].line, None);
+}
+
+#[test]
+fn secrets_across_window_boundaries_are_found_once_with_their_line() {
+    let rules = builtin();
+    let mut text = Vec::new();
+    let mut expected = Vec::new();
+    // Lines of filler, with a token every so often, spanning several windows.
+    for (line, i) in (1u32..).zip(0..60_000u32) {
+        if i % 7919 == 0 {
+            text.extend_from_slice(
+                format!(
+                    "TOKEN{i}=ghp_R8kLmN2pQ4sT6vX8zA1cE3gI5kM7oQ9s{:04}\n",
+                    i % 10_000
+                )
+                .as_bytes(),
+            );
+            expected.push(line);
+        } else {
+            text.extend_from_slice(b"filler line of an ordinary log file, nothing to see\n");
+        }
+    }
+    assert!(text.len() > 2 * WINDOW);
+    for chunk in [4096, 65536, 1 << 20] {
+        let (hits, _) = scan_file(&rules, "var/log/app.log", &text, chunk);
+        let lines: Vec<u32> = hits.iter().filter_map(|h| h.line).collect();
+        assert_eq!(lines, expected, "chunk {chunk}");
+    }
+}
+
+#[test]
+fn a_private_key_reports_its_first_and_last_line() {
+    let rules = builtin();
+    let key = "x\n-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA1234567890abcdefghijklmnopqrstuvwxyz\nABCDEFGHIJKLMNOPQRSTUVWXYZ1234567890abcdefghijklmnop\n-----END RSA PRIVATE KEY-----\n";
+    let (hits, _) = scan_file(&rules, "app/key.txt", key.as_bytes(), 16);
+    assert_eq!(rule_ids(&hits), ["private-key-rsa"]);
+    assert_eq!((hits[0].line, hits[0].end_line), (Some(3), Some(4)));
+}
+
+#[test]
+fn credential_files_fire_when_no_rule_matches_and_only_then() {
+    let rules = builtin();
+    let (hits, _) = scan_file(&rules, "root/.netrc", b"machine h login u password p\n", 64);
+    assert_eq!(rule_ids(&hits), ["netrc-file"]);
+    assert_eq!(hits[0].kind, HitKind::CredentialFile);
+
+    let (hits, _) = scan_file(
+        &rules,
+        "root/.netrc",
+        b"machine h login u password Zq8vN2rTk5Lm\n",
+        64,
+    );
+    assert_eq!(rule_ids(&hits), ["netrc-password"]);
+
+    let (hits, _) = scan_file(&rules, "root/.ssh/id_rsa.pub", b"ssh-rsa AAAA u@h\n", 64);
+    assert!(hits.is_empty());
+    let (hits, _) = scan_file(
+        &rules,
+        "root/.docker/config.json",
+        br#"{"credsStore": "desktop"}"#,
+        64,
+    );
+    assert!(hits.is_empty());
+    let (hits, _) = scan_file(&rules, "app/keystore.jks", b"\xfe\xed\xfe\xed\0\0", 64);
+    assert_eq!(rule_ids(&hits), ["keystore-file"]);
+}
+
+#[test]
+fn leftovers_are_reported_once() {
+    let rules = builtin();
+    let (hits, _) = scan_file(&rules, "app/Dockerfile", b"FROM scratch\n", 64);
+    assert_eq!(rule_ids(&hits), ["build-file"]);
+    let (hits, _) = scan_file(&rules, "root/.bash_history", b"ls\n", 64);
+    assert_eq!(rule_ids(&hits), ["shell-history"]);
+
+    let mut analyzer = SecretsAnalyzer::new(rules.clone());
+    for path in [
+        "app/.git/objects/ab/cdef",
+        "app/.git/HEAD",
+        "app/.git/config",
+    ] {
+        let entry = Entry {
+            path: path.into(),
+            kind: EntryKind::File,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: 3,
+            link: None,
+            device: None,
+        };
+        if analyzer.interest(&entry) == Interest::Stream {
+            analyzer.chunk(&entry, 0, b"[c]");
+            analyzer.end(&entry);
+        }
+    }
+    let mut report = LayerReport::default();
+    Box::new(analyzer).finish(&mut report);
+    assert_eq!(rule_ids(&report.secrets), ["git-directory"]);
+    assert_eq!(report.secrets[0].path, "app/.git");
+    assert_eq!(report.secrets[0].anchor.as_deref(), Some("app/.git/HEAD"));
+}
+
+#[test]
+fn large_text_files_are_skipped_with_a_note() {
+    let rules = builtin();
+    let mut analyzer = SecretsAnalyzer::new(rules);
+    let entry = Entry {
+        path: "var/dump.sql".into(),
+        kind: EntryKind::File,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        size: MAX_SCAN_SIZE + 1,
+        link: None,
+        device: None,
+    };
+    assert_eq!(analyzer.interest(&entry), Interest::Stream);
+    analyzer.chunk(
+        &entry,
+        0,
+        b"INSERT INTO t VALUES ('ghp_R8kLmN2pQ4sT6vX8zA1cE3gI5kM7oQ9sU1wY');\n",
+    );
+    analyzer.end(&entry);
+    let mut report = LayerReport::default();
+    Box::new(analyzer).finish(&mut report);
+    assert!(report.secrets.is_empty());
+    assert_eq!(report.notes.len(), 1);
+    assert!(!report.notes[0].message.contains("ghp_"));
+}
+
+#[test]
+fn users_extend_replace_and_disable_rules() {
+    let rules = builtin();
+    let user = r#"
+        disable = ["jwt-token", "tests"]
+
+        [[rule]]
+        id = "acme-api-key"
+        title = "ACME API key"
+        category = "acme"
+        severity = "critical"
+        keywords = ["acme_"]
+        regex = '''\b(?P<secret>acme_[a-z0-9]{24})\b'''
+
+        [[allow]]
+        id = "acme-sandbox"
+        description = "sandbox keys are public"
+        value = ['''^acme_sandbox''']
+    "#;
+    let extended = Arc::new(rules.with_user_toml(user, "team.toml").unwrap());
+    assert_eq!(extended.rules().len(), rules.rules().len());
+    assert!(extended.rule("jwt-token").is_none());
+    assert_eq!(
+        extended.rule("acme-api-key").unwrap().origin,
+        Origin::User("team.toml".into())
+    );
+    assert_ne!(extended.digest(), rules.digest());
+
+    let (hits, _) = scan_file(
+        &extended,
+        "app/tests/conf.txt",
+        b"key acme_k3y0n3k3y0n3k3y0n3k3y0n3\nkey acme_sandbox0000000000000001\n",
+        64,
+    );
+    assert_eq!(rule_ids(&hits), ["acme-api-key"]);
+
+    let fewer = rules.disable(["github-pat"]).unwrap();
+    assert!(fewer.rule("github-pat").is_none());
+    assert!(matches!(
+        rules.disable(["no-such-rule"]),
+        Err(RulesError::UnknownId(_))
+    ));
+    let bad = rules.with_user_toml(
+        "[[rule]]\nid = \"x\"\ntitle = \"x\"\nregex = '(?P<s>a)'",
+        "bad.toml",
+    );
+    assert!(
+        bad.unwrap_err()
+            .to_string()
+            .contains("no group named \"secret\"")
+    );
+    let bad = rules.with_user_toml(
+        "[[rule]]\nid = \"Bad Id\"\ntitle = \"x\"\nregex = 'x'",
+        "bad.toml",
+    );
+    assert!(bad.is_err());
+}
+
+#[test]
+fn the_documentation_lists_every_rule_and_its_example_file_compiles() {
+    let doc = include_str!("../../../docs/secrets.md");
+    let rules = builtin();
+    for rule in rules.rules() {
+        assert!(
+            doc.contains(&format!("`{}`", rule.id)),
+            "docs/secrets.md misses {}",
+            rule.id
+        );
+    }
+    for allow in rules.allows() {
+        assert!(
+            doc.contains(&format!("`{}`", allow.id)),
+            "docs/secrets.md misses {}",
+            allow.id
+        );
+    }
+    assert!(doc.contains(&format!("({} rules)", rules.rules().len())));
+    let example = doc
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a TOML example");
+    let extended = Arc::new(rules.with_user_toml(example, "docs/secrets.md").unwrap());
+    let rule = extended.rule("acme-api-key").expect("the example rule");
+    for text in &rule.examples {
+        let (hits, _) = scan_file(&extended, "app/settings.yaml", text.as_bytes(), 64);
+        assert_eq!(rule_ids(&hits), ["acme-api-key"]);
+    }
+}

@@ -1,0 +1,388 @@
+//! The docker:// transport against a real registry (docker-registry, started by
+//! scripts/test.sh and named in PORTCULLIS_TEST_REGISTRY / PORTCULLIS_TEST_AUTH_REGISTRY),
+//! images pushed with skopeo: reports equal those of the archives and layouts they were
+//! pushed from; multi-platform indexes resolve by --platform; authentication, errors and the
+//! layer cache behave.
+
+mod common;
+
+use common::builder::*;
+use common::services::*;
+use common::text;
+use std::path::Path;
+
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n";
+
+fn base_layers() -> Vec<Layer> {
+    vec![
+        Layer::new()
+            .gzip()
+            .dir("etc")
+            .file("etc/passwd", PASSWD)
+            .file("etc/os-release", "ID=debian\nVERSION_ID=12\n")
+            .file_with("usr/bin/su", b"\x7fELF", 0o4755, 0, 0),
+        Layer::new()
+            .gzip()
+            .file("usr/lib/libbase.so", "base library"),
+    ]
+}
+
+fn image_on_base(top: Layer, user: &str) -> Image {
+    let mut image = Image::new().user(user);
+    for l in base_layers() {
+        image = image.layer(l);
+    }
+    image.layer(top)
+}
+
+fn scan_ok(reference: &str, extra: &[&str]) -> serde_json::Value {
+    let run = scan_with(reference, extra, &[], None);
+    assert!(
+        run.code == 0 || run.code == 1,
+        "{reference}: exit {}\n{}",
+        run.code,
+        run.stderr
+    );
+    run.json()
+}
+
+#[test]
+fn an_image_pushed_from_a_docker_save_archive_scans_like_the_archive() {
+    let Some(registry) = registry() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("app.tar");
+    let image = Image::new()
+        .layer(
+            Layer::new()
+                .dir("etc")
+                .file("etc/passwd", PASSWD)
+                .file("etc/secret", "x"),
+        )
+        .layer(Layer::new().whiteout("etc/secret"));
+    DockerArchive::classic()
+        .image(&image.build(), &["app:1"])
+        .write(&archive);
+    let name = format!("{registry}/{}:1", unique("archive"));
+    push(
+        &at("docker-archive:", &archive),
+        &format!("docker://{name}"),
+        false,
+        None,
+    );
+
+    let from_archive = scan_ok(&at("docker-archive:", &archive), &[]);
+    let pulled = scan_ok(&format!("docker://{name}"), &["--insecure"]);
+    assert_eq!(pulled["image"]["transport"], "docker");
+    assert_eq!(pulled["image"]["names"][0], name);
+    assert!(
+        pulled["image"]["manifest_digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:"))
+    );
+    assert!(from_archive["image"]["manifest_digest"].is_null());
+    // skopeo compresses the archive's uncompressed layers on the way in: the blobs differ,
+    // the content (diff_ids, config, findings) does not.
+    assert_same(
+        "registry vs docker save",
+        &content_only(pulled),
+        &content_only(from_archive),
+    );
+}
+
+#[test]
+fn an_image_pushed_from_an_oci_layout_scans_exactly_like_it_by_tag_and_by_digest() {
+    let Some(registry) = registry() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    let built = image_on_base(Layer::new().gzip().file("app/run.sh", "#!/bin/sh\n"), "app").build();
+    Layout::new().image(&built, &["v1"]).write_dir(&layout);
+    let name = format!("{registry}/{}", unique("oci"));
+    push(
+        &format!("oci:{}:v1", layout.display()),
+        &format!("docker://{name}:v1"),
+        false,
+        None,
+    );
+
+    let local = scan_ok(&format!("oci:{}:v1", layout.display()), &[]);
+    let by_tag = scan_ok(&format!("docker://{name}:v1"), &["--tls-verify=false"]);
+    let mut local_cmp = without_origin(local);
+    local_cmp["image"]["names"] = serde_json::json!([format!("{name}:v1")]);
+    assert_same(
+        "registry vs OCI layout",
+        &without_origin(by_tag.clone()),
+        &local_cmp,
+    );
+    assert_eq!(by_tag["image"]["manifest_digest"], built.manifest_digest);
+
+    let by_digest = scan_ok(
+        &format!("docker://{name}@{}", built.manifest_digest),
+        &["--insecure"],
+    );
+    assert_eq!(by_digest["image"]["layers"], by_tag["image"]["layers"]);
+    assert_eq!(by_digest["findings"], by_tag["findings"]);
+}
+
+#[test]
+fn a_multi_platform_index_resolves_by_platform() {
+    let Some(registry) = registry() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("multi");
+    let amd = Image::new()
+        .platform("linux/amd64")
+        .user("app")
+        .layer(Layer::new().gzip().dir("etc").file("etc/passwd", PASSWD))
+        .build();
+    let arm = Image::new()
+        .platform("linux/arm64/v8")
+        .layer(
+            Layer::new()
+                .gzip()
+                .file("etc/passwd", PASSWD)
+                .file("arm.txt", "arm"),
+        )
+        .build();
+    Layout::new()
+        .index(&[&amd, &arm], &["multi"])
+        .write_dir(&layout);
+    let name = format!("{registry}/{}:multi", unique("index"));
+    push(
+        &format!("oci:{}:multi", layout.display()),
+        &format!("docker://{name}"),
+        true,
+        None,
+    );
+
+    for (platform, built) in [("linux/arm64", &arm), ("linux/amd64", &amd)] {
+        let local = scan_ok(
+            &format!("oci:{}:multi", layout.display()),
+            &["--platform", platform],
+        );
+        let pulled = scan_ok(
+            &format!("docker://{name}"),
+            &["--insecure", "--platform", platform],
+        );
+        assert_eq!(
+            pulled["image"]["manifest_digest"], built.manifest_digest,
+            "{platform}"
+        );
+        let mut local_cmp = without_origin(local);
+        local_cmp["image"]["names"] = serde_json::json!([name]);
+        assert_same(platform, &without_origin(pulled), &local_cmp);
+    }
+    let run = scan_with(
+        &format!("docker://{name}"),
+        &["--insecure", "--platform", "linux/s390x"],
+        &[],
+        None,
+    );
+    run.expect_scan_error(
+        &name,
+        &[
+            "no image for platform linux/s390x",
+            "linux/amd64",
+            "linux/arm64",
+        ],
+    );
+}
+
+#[test]
+fn missing_repositories_and_tags_are_clear_errors() {
+    let Some(registry) = registry() else { return };
+    let repo = unique("nothing-here");
+    let reference = format!("docker://{registry}/{repo}:1");
+    let run = scan_with(&reference, &["--insecure"], &[], None);
+    run.expect_scan_error(&reference, &["not found", &registry, &repo, "404"]);
+    // Without --insecure a plain-HTTP registry fails the TLS handshake, and says what to do.
+    let run = scan_with(&reference, &[], &[], None);
+    run.expect_scan_error(&reference, &["--insecure"]);
+}
+
+#[test]
+fn an_authenticated_registry_takes_flags_or_docker_config_and_refuses_anonymous_pulls() {
+    let Some((registry, user, password)) = auth_registry() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("private.tar");
+    DockerArchive::classic()
+        .image(
+            &Image::new()
+                .user("app")
+                .layer(Layer::new().file("etc/passwd", PASSWD))
+                .build(),
+            &["p:1"],
+        )
+        .write(&archive);
+    let name = format!("{registry}/{}:1", unique("private"));
+    push(
+        &at("docker-archive:", &archive),
+        &format!("docker://{name}"),
+        false,
+        Some(&format!("{user}:{password}")),
+    );
+    let reference = format!("docker://{name}");
+    let empty_config = dir.path().join("no-docker-config");
+    std::fs::create_dir(&empty_config).unwrap();
+    let no_config = [("DOCKER_CONFIG", text(&empty_config))];
+
+    let run = scan_with(&reference, &["--insecure"], &no_config, None);
+    run.expect_scan_error(&reference, &["denied", "401", &registry]);
+    assert!(!run.stderr.contains(&password));
+
+    let run = scan_with(
+        &reference,
+        &["--insecure", "--username", &user, "--password-stdin"],
+        &no_config,
+        Some(&format!("{password}\n")),
+    );
+    run.expect_code(0);
+    let expected = content_only(scan_ok(&at("docker-archive:", &archive), &[]));
+    assert_same("with --username", &content_only(run.json()), &expected);
+
+    let run = scan_with(
+        &reference,
+        &["--insecure", "--username", &user, "--password-stdin"],
+        &no_config,
+        Some("wrong-password"),
+    );
+    run.expect_scan_error(&reference, &["denied", "check the credentials"]);
+    assert!(!run.stderr.contains("wrong-password"));
+
+    let config_dir = dir.path().join("docker-config");
+    std::fs::create_dir(&config_dir).unwrap();
+    let auth = {
+        use std::io::Write;
+        let mut child = std::process::Command::new("base64")
+            .args(["-w0"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{user}:{password}").as_bytes())
+            .unwrap();
+        String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
+    };
+    std::fs::write(
+        config_dir.join("config.json"),
+        format!(r#"{{"auths": {{"http://{registry}": {{"auth": "{auth}"}}}}}}"#),
+    )
+    .unwrap();
+    let run = scan_with(
+        &reference,
+        &["--insecure"],
+        &[("DOCKER_CONFIG", text(&config_dir))],
+        None,
+    );
+    run.expect_code(0);
+    assert_same("with DOCKER_CONFIG", &content_only(run.json()), &expected);
+}
+
+fn verbose_counts(stderr: &str) -> (usize, usize) {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("portcullis: layers:"))
+        .unwrap_or_else(|| panic!("no summary line in:\n{stderr}"));
+    let number_before = |word: &str| -> usize {
+        let at = line
+            .find(word)
+            .unwrap_or_else(|| panic!("{word:?} not in {line:?}"));
+        line[..at]
+            .split_whitespace()
+            .last()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count before {word:?} in {line:?}"))
+    };
+    (
+        number_before(" scanned"),
+        number_before(" from the layer cache"),
+    )
+}
+
+#[test]
+fn the_layer_cache_reads_only_the_layers_an_image_adds_to_a_shared_base() {
+    let Some(registry) = registry() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let cache_flag = format!("--cache-dir={}", cache.display());
+    let mut pushed = Vec::new();
+    for (n, top) in [
+        ("first", Layer::new().gzip().file("app/first", "first app")),
+        (
+            "second",
+            Layer::new()
+                .gzip()
+                .file("app/second", "second app")
+                .file("etc/secret", "y"),
+        ),
+    ] {
+        let layout = dir.path().join(n);
+        Layout::new()
+            .image(&image_on_base(top, "app").build(), &["1"])
+            .write_dir(&layout);
+        let name = format!("{registry}/{}:1", unique(n));
+        push(
+            &format!("oci:{}:1", layout.display()),
+            &format!("docker://{name}"),
+            false,
+            None,
+        );
+        pushed.push(format!("docker://{name}"));
+    }
+
+    let first = scan_with(
+        &pushed[0],
+        &["--insecure", "--verbose", &cache_flag],
+        &[],
+        None,
+    );
+    first.expect_code(0);
+    assert_eq!(verbose_counts(&first.stderr), (3, 0), "{}", first.stderr);
+
+    let second = scan_with(
+        &pushed[1],
+        &["--insecure", "--verbose", &cache_flag],
+        &[],
+        None,
+    );
+    second.expect_code(0);
+    assert_eq!(
+        verbose_counts(&second.stderr),
+        (1, 2),
+        "the shared base should come from the cache:\n{}",
+        second.stderr
+    );
+    let uncached = scan_with(&pushed[1], &["--insecure", "--no-cache"], &[], None);
+    assert_same("cached vs uncached", &second.json(), &uncached.json());
+
+    // Corrupt entries are ignored (and rewritten), never trusted.
+    for entry in walk(&cache) {
+        std::fs::write(&entry, b"garbage").unwrap();
+    }
+    let again = scan_with(
+        &pushed[1],
+        &["--insecure", "--verbose", &cache_flag],
+        &[],
+        None,
+    );
+    again.expect_code(0);
+    assert_eq!(verbose_counts(&again.stderr), (3, 0), "{}", again.stderr);
+    assert_same("after corruption", &again.json(), &uncached.json());
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
