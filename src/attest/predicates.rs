@@ -173,6 +173,22 @@ fn vsa(ctx: &Context) -> Value {
 
 fn vuln(ctx: &Context) -> Value {
     let report = ctx.report;
+    // The vulnerability sources the scan used (`osv`, `trivy`) and what each read.
+    let used: Vec<&crate::report::Source> = report
+        .sources
+        .iter()
+        .filter(|s| s.status == crate::report::SourceStatus::Used)
+        .collect();
+    let db_uri = used
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>()
+        .join("+");
+    let db_version = used
+        .iter()
+        .map(|s| s.describe())
+        .collect::<Vec<_>>()
+        .join("; ");
     json!({
         "invocation": {
             "parameters": ctx.parameters,
@@ -183,8 +199,7 @@ fn vuln(ctx: &Context) -> Value {
         "scanner": {
             "uri": TOOL_URI,
             "version": report.tool.version,
-            // No vulnerability database yet: the advisories module will name it here.
-            "db": {"uri": "", "version": ""},
+            "db": {"uri": db_uri, "version": db_version},
             "result": report,
         },
         "metadata": {

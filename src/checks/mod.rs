@@ -10,6 +10,7 @@ pub mod modes;
 pub mod outdated;
 pub mod secrets;
 pub mod user;
+pub mod vulns;
 
 use crate::policy::waivers::{Date, Waivers};
 use crate::policy::{Policy, Severity};
@@ -128,6 +129,7 @@ pub static FAMILIES: &[&Family] = &[
     &secrets::FAMILY,
     &outdated::FAMILY,
     &eol::FAMILY,
+    &vulns::FAMILY,
 ];
 
 pub fn all() -> impl Iterator<Item = &'static Check> {
@@ -166,13 +168,15 @@ pub fn evaluate(facts: &ImageFacts, policy: &Policy, waivers: &Waivers, today: D
     let mut findings = run_all(facts, policy);
     let statuses = waivers.apply(&mut findings, today);
     findings.retain(|f| policy.reports(f.severity));
-    Report::under_policy(
+    let mut report = Report::under_policy(
         facts.summary(),
         findings,
         facts.diagnostics.clone(),
         policy,
         statuses,
-    )
+    );
+    report.sources = facts.sources.clone();
+    report
 }
 
 #[cfg(test)]

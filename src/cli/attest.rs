@@ -93,6 +93,9 @@ pub struct AttestArgs {
 
     #[command(flatten)]
     pub remote: RemoteArgs,
+
+    #[command(flatten)]
+    pub vulns: super::scan::VulnArgs,
 }
 
 /// The policy the verdict is reached under, and how the attestation names it: by name, by
@@ -103,6 +106,7 @@ fn policy_of(args: &AttestArgs) -> Result<(Policy, PolicyRef)> {
     if let Some(fail_on) = args.fail_on {
         policy.override_fail_on(fail_on);
     }
+    args.vulns.apply(&mut policy);
     let builtin = crate::policy::file::BUILTIN
         .iter()
         .any(|(name, ..)| *name == args.policy);
@@ -293,9 +297,11 @@ fn scan_now(args: &AttestArgs, remote: &RemoteOptions) -> Result<Scanned> {
         remote: remote.clone(),
         ..ScanOptions::default()
     };
+    let lookup = args.vulns.lookup(&policy, today);
     let started = SystemTime::now();
     let mut facts = scan::scan_image(image, &options).with_context(|| image.clone())?;
     facts.today = today;
+    crate::checks::vulns::look_up(&mut facts, image, &lookup, &policy)?;
     let report = crate::checks::evaluate(&facts, &policy, &waivers, today);
     let finished = SystemTime::now();
     let parameters = json!({

@@ -5,12 +5,13 @@ use super::remote::RemoteArgs;
 use super::{EXIT_PASS, parse_size};
 use crate::advisories::index::IndexSet;
 use crate::advisories::index::fetch::{self, Fetcher, IndexSpec};
+use crate::checks::vulns::{self, Lookup, TrivyChoice};
 use crate::image::cache::CacheConfig;
 use crate::image::model::Platform;
 use crate::layer::Limits;
 use crate::policy::waivers::{self, Date, Waivers};
 use crate::policy::{self, Severity, Verdict};
-use crate::report::{self, Report, table::Style};
+use crate::report::{self, Report, Source, SourceStatus, table::Style};
 use crate::scan::secrets::Secrets;
 use crate::scan::{self, ScanOptions};
 use anyhow::{Context, Result, bail};
@@ -195,6 +196,8 @@ pub struct ScanArgs {
     /// and compare the OS packages with them; what cannot be fetched is a diagnostic
     #[arg(long)]
     pub fetch_indexes: bool,
+    #[command(flatten)]
+    pub vulns: VulnArgs,
 }
 
 impl ScanArgs {
@@ -230,13 +233,118 @@ fn add_package_indexes(
     facts: &mut scan::facts::ImageFacts,
     explicit: IndexSet,
     fetch_indexes: bool,
+    check_outdated: bool,
     fetcher: &Fetcher,
 ) {
+    if !check_outdated {
+        facts.sources.push(Source::new(
+            fetch::SOURCE,
+            SourceStatus::Disabled,
+            Some("packages.check_outdated = false".into()),
+        ));
+        return;
+    }
     facts.package_indexes = explicit;
+    let mut failed = false;
     if fetch_indexes {
         let (fetched, diagnostics) = fetch::fetch_for_image(facts, fetcher);
+        failed = !diagnostics.is_empty() && fetched.is_empty();
         facts.package_indexes.indexes.extend(fetched.indexes);
         facts.diagnostics.extend(diagnostics);
+    }
+    facts
+        .sources
+        .push(package_index_source(&facts.package_indexes, failed));
+}
+
+/// The package indexes as a data source of the report: which suites the outdated checks
+/// compared with, or why they compared with none.
+fn package_index_source(indexes: &IndexSet, failed: bool) -> Source {
+    if indexes.is_empty() {
+        let (status, detail) = if failed {
+            (
+                SourceStatus::Failed,
+                "no index could be fetched (see the diagnostics)",
+            )
+        } else {
+            (
+                SourceStatus::NotConfigured,
+                "no --package-index or --fetch-indexes: outdated packages not checked",
+            )
+        };
+        return Source::new(fetch::SOURCE, status, Some(detail.to_string()));
+    }
+    let suites: Vec<String> = indexes
+        .indexes
+        .iter()
+        .map(|i| {
+            i.origin
+                .suite
+                .clone()
+                .unwrap_or_else(|| i.origin.location.clone())
+        })
+        .collect();
+    let records: usize = indexes.indexes.iter().map(|i| i.records).sum();
+    Source::new(
+        fetch::SOURCE,
+        SourceStatus::Used,
+        Some(format!(
+            "{} index(es), {records} records: {}",
+            suites.len(),
+            suites.join(", ")
+        )),
+    )
+}
+
+/// Where vulnerabilities come from; shared by the commands that scan.
+#[derive(Debug, Clone, Default, Args)]
+pub struct VulnArgs {
+    /// Offline OSV database: a directory of OSV records (JSON, or YAML as
+    /// pypa/advisory-database writes them) or an osv.dev ecosystem all.zip; repeat for
+    /// several (in addition to the policy's osv.databases)
+    #[arg(long = "osv-db", value_name = "DIR|ZIP")]
+    pub osv_db: Vec<PathBuf>,
+
+    /// Trivy for vulnerabilities: `off`, `auto` (when `trivy` is on PATH), or the program
+    /// to run [default: the policy's osv.trivy, auto]
+    #[arg(long, value_name = "PATH|off", env = "PORTCULLIS_TRIVY", value_parser = parse_trivy)]
+    pub trivy: Option<TrivyChoice>,
+
+    /// Leave out vulnerabilities that no released version fixes yet
+    #[arg(long)]
+    pub ignore_unfixed: bool,
+}
+
+fn parse_trivy(text: &str) -> Result<TrivyChoice, String> {
+    Ok(match text {
+        "" => return Err("expected a path, `auto` or `off`".into()),
+        "off" | "never" => TrivyChoice::Off,
+        "auto" => TrivyChoice::Auto,
+        path => TrivyChoice::Program(PathBuf::from(path)),
+    })
+}
+
+impl VulnArgs {
+    /// Applies the flags that are policy parameters (databases, `--ignore-unfixed`), so
+    /// that the policy digest counts them.
+    pub fn apply(&self, policy: &mut policy::Policy) {
+        policy
+            .params
+            .osv
+            .databases
+            .extend(self.osv_db.iter().cloned());
+        if self.ignore_unfixed {
+            policy.params.osv.ignore_unfixed = true;
+        }
+    }
+
+    /// What to consult, under a policy the flags were applied to.
+    pub fn lookup(&self, policy: &policy::Policy, today: Date) -> Lookup {
+        let mut lookup = Lookup::from_policy(policy, today.to_string());
+        if let Some(choice) = &self.trivy {
+            lookup.trivy = choice.clone();
+        }
+        lookup
     }
 }
 
@@ -256,6 +364,8 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     policy.report_severities = args.severity.clone();
     let waivers = load_waivers(args.ignore_file.as_deref())?;
     let today = today()?;
+    args.vulns.apply(&mut policy);
+    let lookup = args.vulns.lookup(&policy, today);
     let secrets = secret_scan(&args, &policy)?;
     policy.secrets = secrets.as_ref().map(|s| s.rules().clone());
 
@@ -278,8 +388,14 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     progress.finish();
     let mut facts = scanned.with_context(|| args.image.clone())?;
     facts.today = today;
-    let fetch_indexes = args.fetch_indexes && policy.params.packages.check_outdated;
-    add_package_indexes(&mut facts, explicit, fetch_indexes, &fetcher);
+    vulns::look_up(&mut facts, &args.image, &lookup, &policy)?;
+    add_package_indexes(
+        &mut facts,
+        explicit,
+        args.fetch_indexes,
+        policy.params.packages.check_outdated,
+        &fetcher,
+    );
     let report = crate::checks::evaluate(&facts, &policy, &waivers, today);
     emit(&report, &outputs)?;
     Ok(match report.gate.result {

@@ -173,6 +173,8 @@ pub struct OsvParams {
     /// OSV ecosystems to match (`Debian`, `Alpine`, `PyPI`, `npm`, `Go`, `crates.io` ...);
     /// empty means all.
     pub ecosystems: Vec<String>,
+    /// Stop Trivy after this many seconds; the scan goes on without its results.
+    pub trivy_timeout_seconds: u32,
 }
 
 impl Default for OsvParams {
@@ -182,6 +184,7 @@ impl Default for OsvParams {
             trivy: TrivyMode::Auto,
             ignore_unfixed: false,
             ecosystems: Vec::new(),
+            trivy_timeout_seconds: 600,
         }
     }
 }
@@ -300,6 +303,11 @@ pub const REFERENCE: &[ParamDoc] = &[
         key: "osv.ecosystems",
         kind: "list of OSV ecosystems",
         doc: "Ecosystems to match (`Debian`, `Alpine`, `PyPI`, `npm` ...); empty: all.",
+    },
+    ParamDoc {
+        key: "osv.trivy_timeout_seconds",
+        kind: "integer",
+        doc: "Stop Trivy after this many seconds; the scan goes on without its results (a diagnostic says so).",
     },
 ];
 

@@ -134,6 +134,14 @@ pub fn render(report: &Report) -> String {
             code(&image.user)
         }
     );
+    if !report.sources.is_empty() {
+        let sources: Vec<String> = report
+            .sources
+            .iter()
+            .map(|s| escape(&s.describe()))
+            .collect();
+        let _ = writeln!(md, "| sources | {} |", sources.join("; "));
+    }
     let _ = writeln!(
         md,
         "\n</details>\n\n<sub>{} {}</sub>",

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 /// Version of the JSON report schema (`docs/report-schema.json`). Minor bumps add fields;
 /// major bumps rename or remove them.
-pub const SCHEMA_VERSION: &str = "1.1";
+pub const SCHEMA_VERSION: &str = "1.2";
 
 /// Where in the image a finding lives.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,13 +246,81 @@ impl WaiverStatus {
 
 /// A diagnostic about the scan itself (a file that could not be parsed, a data source that
 /// was unavailable). Never a finding about the image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
+    /// The data source the note is about (`osv`, `trivy`), when it is not about the image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layer: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     pub message: String,
+}
+
+/// What became of a data source in this scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SourceStatus {
+    /// It was consulted; its results are in the report.
+    #[serde(rename = "used")]
+    Used,
+    /// It was asked and did not answer; `detail` says why, and a diagnostic repeats it.
+    #[serde(rename = "failed")]
+    Failed,
+    /// It would have been used had it been installed.
+    #[serde(rename = "not installed")]
+    NotInstalled,
+    /// Nothing configures it (no database given).
+    #[serde(rename = "not configured")]
+    NotConfigured,
+    /// Turned off by a flag or the policy.
+    #[serde(rename = "disabled")]
+    Disabled,
+    /// Not applicable to this image (Trivy on a daemon or registry image).
+    #[serde(rename = "skipped")]
+    Skipped,
+}
+
+impl SourceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceStatus::Used => "used",
+            SourceStatus::Failed => "failed",
+            SourceStatus::NotInstalled => "not installed",
+            SourceStatus::NotConfigured => "not configured",
+            SourceStatus::Disabled => "disabled",
+            SourceStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// A data source the scan consulted or could have (an OSV database, Trivy), and what
+/// became of it: a report says plainly where its vulnerability findings come from, and
+/// where they could not come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub name: String,
+    pub status: SourceStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Source {
+    pub fn new(name: &str, status: SourceStatus, detail: Option<String>) -> Source {
+        Source {
+            name: name.to_string(),
+            status,
+            detail,
+        }
+    }
+
+    /// `osv used (2 databases, 224 records)`, for one line of text.
+    pub fn describe(&self) -> String {
+        match &self.detail {
+            Some(detail) => format!("{} {} ({detail})", self.name, self.status.as_str()),
+            None => format!("{} {}", self.name, self.status.as_str()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -265,6 +333,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diagnostics: Vec<Diagnostic>,
+    /// The data sources vulnerability findings come from, and what became of each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<Source>,
     /// Every waiver of the ignore file, and what it did.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waivers: Vec<WaiverStatus>,
@@ -344,6 +415,7 @@ impl Report {
             summary: Summary::of(&findings),
             findings,
             diagnostics,
+            sources: Vec::new(),
             waivers,
         }
     }

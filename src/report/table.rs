@@ -85,7 +85,7 @@ pub fn write(report: &Report, out: &mut dyn Write, style: &Style) -> io::Result<
     } else {
         img.user.clone()
     };
-    let rows: Vec<(&str, String)> = vec![
+    let mut rows: Vec<(&str, String)> = vec![
         (
             "names",
             if img.names.is_empty() {
@@ -108,6 +108,10 @@ pub fn write(report: &Report, out: &mut dyn Write, style: &Style) -> io::Result<
         ),
         ("user", user),
     ];
+    if !report.sources.is_empty() {
+        let sources: Vec<String> = report.sources.iter().map(|s| s.describe()).collect();
+        rows.push(("sources", sources.join("; ")));
+    }
     for (k, v) in rows {
         writeln!(out, "  {k:<9} {v}")?;
     }

@@ -4,9 +4,10 @@ use super::accounts::{self, GroupEntry, PasswdEntry, ShadowEntry};
 use super::layer_report::{EntryKind, LayerReport};
 use super::merge::FileSystem;
 use crate::advisories::index::IndexSet;
+use crate::advisories::osv::Vulnerability;
 use crate::image::model::{ImageMeta, LayerInfo};
 use crate::policy::waivers::Date;
-use crate::report::{Diagnostic, ImageSummary};
+use crate::report::{Diagnostic, ImageSummary, Source};
 
 pub struct ImageFacts {
     pub meta: ImageMeta,
@@ -23,6 +24,11 @@ pub struct ImageFacts {
     /// Package indexes of the distribution's repositories, which the outdated checks
     /// compare the installed packages with; the command line loads them.
     pub package_indexes: IndexSet,
+    /// Vulnerable packages, as every source that was consulted reports them (one entry per
+    /// source and record; the `vulns` family merges them).
+    pub vulnerabilities: Vec<Vulnerability>,
+    /// The data sources consulted beyond the image itself, and what became of each.
+    pub sources: Vec<Source>,
 }
 
 impl ImageFacts {
@@ -33,6 +39,7 @@ impl ImageFacts {
             .enumerate()
             .flat_map(|(i, r)| {
                 r.notes.iter().map(move |n| Diagnostic {
+                    source: None,
                     layer: Some(i),
                     path: n.path.clone(),
                     message: n.message.clone(),
@@ -47,6 +54,8 @@ impl ImageFacts {
             diagnostics,
             today: Date::today_utc(),
             package_indexes: IndexSet::default(),
+            vulnerabilities: Vec::new(),
+            sources: Vec::new(),
         }
     }
 

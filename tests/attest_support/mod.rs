@@ -11,7 +11,8 @@ use std::process::{Command, Output, Stdio};
 /// The binary with no passphrase in its environment and no terminal to prompt on.
 pub fn portcullis() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
-    cmd.env_remove("PORTCULLIS_PASSWORD")
+    cmd.env("PORTCULLIS_TRIVY", "off")
+        .env_remove("PORTCULLIS_PASSWORD")
         .env_remove("COSIGN_PASSWORD")
         .stdin(Stdio::null());
     cmd

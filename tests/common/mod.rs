@@ -29,10 +29,14 @@ pub fn corpus() -> Option<PathBuf> {
 }
 
 /// A command for the portcullis binary built with the tests, with colour and terminal
-/// detection out of the way.
+/// detection out of the way, and Trivy off (`PORTCULLIS_TRIVY=off`): whether Trivy is
+/// installed, and whether it has a database, must not change what other tests see. The
+/// Trivy tests turn it back on with `--trivy`.
 pub fn portcullis() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
-    cmd.env("NO_COLOR", "1").env_remove("RUST_BACKTRACE");
+    cmd.env("NO_COLOR", "1")
+        .env("PORTCULLIS_TRIVY", "off")
+        .env_remove("RUST_BACKTRACE");
     cmd
 }
 

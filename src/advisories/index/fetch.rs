@@ -451,6 +451,9 @@ pub fn image_sources(facts: &ImageFacts) -> Sources {
     sources::sources(&files, &facts.meta.platform, os.as_ref())
 }
 
+/// The name package indexes go by in the report's sources and diagnostics.
+pub const SOURCE: &str = "package-index";
+
 /// The indexes of the repositories the image is configured with, and diagnostics for
 /// what could not be fetched.
 pub fn fetch_for_image(facts: &ImageFacts, fetcher: &Fetcher) -> (IndexSet, Vec<Diagnostic>) {
@@ -458,6 +461,7 @@ pub fn fetch_for_image(facts: &ImageFacts, fetcher: &Fetcher) -> (IndexSet, Vec<
     let mut diagnostics = Vec::new();
     if sources.sources.is_empty() && sources.notes.is_empty() {
         diagnostics.push(Diagnostic {
+            source: Some(SOURCE.into()),
             layer: None,
             path: None,
             message: "--fetch-indexes: the image configures no apt, apk or yum repository".into(),
@@ -465,6 +469,7 @@ pub fn fetch_for_image(facts: &ImageFacts, fetcher: &Fetcher) -> (IndexSet, Vec<
     }
     let (indexes, notes) = fetcher.load_sources(&sources);
     diagnostics.extend(notes.into_iter().map(|(file, message)| Diagnostic {
+        source: Some(SOURCE.into()),
         layer: None,
         path: Some(format!("/{file}")),
         message,
