@@ -8,6 +8,9 @@
 #                        PORTCULLIS_TEST_REGISTRY_PASSWORD for what started; and a third
 #                        registry with token auth (start_token_registry).
 #   start_dockerd        only the dockerd;  start_open_registry  only the open registry.
+#   start_podman         Podman's Docker-compatible API service on a private socket (root
+#                        only, vfs storage); exports PORTCULLIS_TEST_PODMAN_HOST and
+#                        PORTCULLIS_TEST_PODMAN_ROOT (its storage, for `podman --root`).
 #   start_token_registry a docker-registry with `auth: token` that trusts a fresh self-signed
 #                        P-256 certificate. The token issuer its realm names is served by the
 #                        tests themselves (tests/common/token_issuer.rs signs with the key);
@@ -74,6 +77,23 @@ start_dockerd() {
     fi
 }
 
+start_podman() {
+    services_tmp
+    if [ "$(id -u)" -ne 0 ] || ! command -v podman >/dev/null; then
+        echo "== NOTE: podman (as root) not available; the Podman socket tests will report SKIPPED"
+        return 0
+    fi
+    local root="$services_dir/podman" host="unix://$services_dir/podman.sock"
+    mkdir -p "$root"
+    podman --root "$root/storage" --runroot "$root/run" --storage-driver vfs \
+        system service --time=0 "$host" >"$services_dir/podman.log" 2>&1 &
+    service_pids+=($!)
+    if wait_for "podman system service" test -S "$services_dir/podman.sock"; then
+        export PORTCULLIS_TEST_PODMAN_HOST="$host" PORTCULLIS_TEST_PODMAN_ROOT="$root"
+        echo "== podman API service on $host"
+    fi
+}
+
 start_open_registry() {
     services_tmp
     command -v docker-registry >/dev/null || return 0
@@ -85,6 +105,7 @@ start_open_registry() {
 
 start_services() {
     start_dockerd
+    start_podman
     start_open_registry
     if command -v docker-registry >/dev/null && command -v htpasswd >/dev/null; then
         local auth user=portcullis password

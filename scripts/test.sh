@@ -13,6 +13,7 @@ apt_packages=(
     zstd libdeflate-tools   # reference decompressors (benchmark, zstd fixtures)
     openssl                 # reference hashing (benchmark), key interop
     docker.io               # a real dockerd for the docker-daemon transport
+    podman                  # Podman's Docker-compatible API socket for the same transport
     docker-registry         # a real registry for docker:// pulls and attestation pushes
     apache2-utils           # htpasswd for the authenticated registry
     mmdebstrap              # real Debian root filesystems

@@ -77,6 +77,56 @@ fn a_loaded_image_scans_like_its_docker_save_archive() {
 }
 
 #[test]
+fn podmans_docker_compatible_socket_serves_the_same_image() {
+    let Some((host, root)) = podman_service() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let name = unique("podman");
+    let archive = dir.path().join("load.tar");
+    DockerArchive::classic()
+        .image(&sample("root").build(), &[&format!("{name}:1")])
+        .write(&archive);
+    tool(podman(&root).args(["load", "-q", "-i", text(&archive)]));
+    // Podman names the image localhost/NAME:1; its own `save` is the reference archive.
+    let saved = dir.path().join("saved.tar");
+    tool(podman(&root).args([
+        "save",
+        "--format",
+        "docker-archive",
+        "-o",
+        text(&saved),
+        &format!("localhost/{name}:1"),
+    ]));
+    let expected = scan_with(&at("docker-archive:", &saved), &[], &[], None);
+    assert!(
+        expected.code == 0 || expected.code == 1,
+        "{}",
+        expected.stderr
+    );
+    let run = scan_with(
+        &format!("docker-daemon:localhost/{name}:1"),
+        &[],
+        &[("DOCKER_HOST", &host)],
+        None,
+    );
+    run.expect_code(1);
+    let report = run.json();
+    assert_eq!(report["image"]["transport"], "docker-daemon");
+    assert_same(
+        "podman socket vs podman save",
+        &content_only(report.clone()),
+        &content_only(expected.json()),
+    );
+    // The image is the one loaded: same config digest and user finding as the archive.
+    assert_eq!(
+        report["image"]["config_digest"],
+        serde_json::Value::String(sample("root").build().config_digest.clone())
+    );
+    assert!(common::check_ids(&report).contains(&"user-root".to_string()));
+}
+
+#[test]
 fn an_imported_root_filesystem_scans_by_name_and_by_id() {
     let Some(host) = docker_host() else { return };
     let dir = tempfile::tempdir().unwrap();

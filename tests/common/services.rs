@@ -113,6 +113,40 @@ pub fn tool(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Podman's API service started by scripts/services.sh: its socket (`unix://…`) and the
+/// storage root the `podman` command must use to reach the same images.
+pub fn podman_service() -> Option<(String, String)> {
+    let host = std::env::var("PORTCULLIS_TEST_PODMAN_HOST")
+        .ok()
+        .filter(|h| !h.is_empty());
+    let root = std::env::var("PORTCULLIS_TEST_PODMAN_ROOT")
+        .ok()
+        .filter(|r| !r.is_empty());
+    match (host, root) {
+        (Some(host), Some(root)) => Some((host, root)),
+        _ => {
+            eprintln!(
+                "SKIPPED: PORTCULLIS_TEST_PODMAN_HOST is not set (scripts/test.sh starts podman's API service)"
+            );
+            None
+        }
+    }
+}
+
+/// The podman CLI, on the storage of the test service.
+pub fn podman(root: &str) -> Command {
+    let mut cmd = Command::new("podman");
+    cmd.args([
+        "--root",
+        &format!("{root}/storage"),
+        "--runroot",
+        &format!("{root}/run"),
+        "--storage-driver",
+        "vfs",
+    ]);
+    cmd
+}
+
 /// The docker CLI, pointed at the test daemon.
 pub fn docker(host: &str) -> Command {
     let mut cmd = Command::new("docker");
