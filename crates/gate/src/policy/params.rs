@@ -1,0 +1,430 @@
+//! Check parameters: the part of a policy that families read while they run.
+//!
+//! Every section has defaults (the balanced policy), so a family reads its settings as plain
+//! fields: `policy.params.setuid_allowlist.matches(path)`, `policy.params.secrets.max_file_size`,
+//! `policy.params.osv.databases` ... A policy file sets them under `[params]`:
+//!
+//! ```toml
+//! [params]
+//! setuid_allowlist = ["/usr/bin/passwd", "/usr/bin/su"]
+//! max_image_size = "1G"
+//!
+//! [params.secrets]
+//! disabled_rules = ["jwt"]
+//! ```
+//!
+//! Adding a parameter: add the field with a doc comment and a default here, and a line to
+//! [`REFERENCE`]; the policy reference (`docs/policy-reference.md`) is generated from both, and a
+//! test fails if a serialised field has no entry there.
+
+use globset::{GlobBuilder, GlobMatcher};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::path::PathBuf;
+
+/// Setuid and setgid programs that Debian, Ubuntu, Alpine and the RHEL family ship by design;
+/// found elsewhere, or not on this list, a setuid file is reported at high severity.
+pub const DISTRO_SETUID: &[&str] = &[
+    "/usr/bin/passwd",
+    "/usr/bin/su",
+    "/usr/bin/mount",
+    "/usr/bin/umount",
+    "/usr/bin/newgrp",
+    "/usr/bin/chsh",
+    "/usr/bin/chfn",
+    "/usr/bin/gpasswd",
+    "/usr/bin/chage",
+    "/usr/bin/expiry",
+    "/usr/bin/wall",
+    "/usr/bin/write",
+    "/usr/bin/crontab",
+    "/usr/bin/ssh-agent",
+    "/usr/bin/ping",
+    "/usr/bin/ping6",
+    "/usr/bin/fusermount",
+    "/usr/bin/fusermount3",
+    "/usr/bin/bbsuid",
+    "/usr/sbin/unix_chkpwd",
+    "/usr/sbin/pam_timestamp_check",
+    "/usr/lib/openssh/ssh-keysign",
+    "/usr/libexec/openssh/ssh-keysign",
+    "/usr/lib/ssh/ssh-keysign",
+    "/usr/lib/dbus-1.0/dbus-daemon-launch-helper",
+    "/usr/libexec/dbus-1/dbus-daemon-launch-helper",
+    "/usr/libexec/utempter/utempter",
+    "/usr/lib/utempter/utempter",
+    // Merged-/usr layouts and Alpine keep some of these under /bin and /sbin.
+    "/bin/su",
+    "/bin/mount",
+    "/bin/umount",
+    "/bin/ping",
+    "/bin/bbsuid",
+    "/sbin/unix_chkpwd",
+];
+
+/// Every parameter, with the balanced defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Params {
+    /// Files that may carry the setuid or setgid bit (globs on image paths).
+    pub setuid_allowlist: GlobList,
+    /// Paths that may be world-writable (files, and directories without the sticky bit);
+    /// world-writable directories with the sticky bit (/tmp) are never reported.
+    pub world_writable_allowlist: GlobList,
+    /// Largest acceptable image: the sum of its uncompressed layers.
+    pub max_image_size: SizeLimit,
+    /// Most layers an image may have.
+    pub max_layers: CountLimit,
+    pub secrets: SecretParams,
+    pub packages: PackageParams,
+    pub osv: OsvParams,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            setuid_allowlist: GlobList::of(DISTRO_SETUID),
+            world_writable_allowlist: GlobList::default(),
+            max_image_size: SizeLimit::Unlimited,
+            max_layers: CountLimit::Unlimited,
+            secrets: SecretParams::default(),
+            packages: PackageParams::default(),
+            osv: OsvParams::default(),
+        }
+    }
+}
+
+/// `[params.secrets]`: the secret scanner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretParams {
+    /// Use the rules shipped in `policies/secret-rules.toml`.
+    pub builtin_rules: bool,
+    /// More rule files in the format of `policies/secret-rules.toml`; relative paths are
+    /// relative to the policy file that names them.
+    pub rule_files: Vec<PathBuf>,
+    /// Rule ids that never report.
+    pub disabled_rules: Vec<String>,
+    /// Files never searched for secrets (globs on image paths).
+    pub skip_paths: GlobList,
+    /// Files larger than this are not searched.
+    pub max_file_size: Size,
+    /// Also search files that a later layer deleted or replaced: they are still extractable
+    /// from the layer that added them.
+    pub scan_removed_files: bool,
+}
+
+impl Default for SecretParams {
+    fn default() -> Self {
+        SecretParams {
+            builtin_rules: true,
+            rule_files: Vec::new(),
+            disabled_rules: Vec::new(),
+            skip_paths: GlobList::of(&["/usr/share/doc/**", "/usr/share/man/**"]),
+            max_file_size: Size(10 << 20),
+            scan_removed_files: true,
+        }
+    }
+}
+
+/// `[params.packages]`: the package inventory, the image's own package indexes and the
+/// end-of-life table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PackageParams {
+    /// Compare installed OS packages with package indexes: those given with
+    /// `--package-index`, and with `--fetch-indexes` those of the repositories the image
+    /// itself is configured with (apt sources, apk repositories, yum repositories).
+    pub check_outdated: bool,
+    /// Where downloaded package indexes are cached; empty means the user cache directory.
+    pub index_cache: PathBuf,
+    /// Re-download a cached index older than this many hours.
+    pub index_max_age_hours: u32,
+    /// Never download: use cached indexes only, and report a diagnostic when one is missing.
+    pub offline: bool,
+    /// Warn this many days before a distribution reaches its end of life.
+    pub eol_warning_days: u32,
+}
+
+impl Default for PackageParams {
+    fn default() -> Self {
+        PackageParams {
+            check_outdated: true,
+            index_cache: PathBuf::new(),
+            index_max_age_hours: 24,
+            offline: false,
+            eol_warning_days: 90,
+        }
+    }
+}
+
+/// `[params.osv]`: known vulnerabilities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OsvParams {
+    /// Offline OSV databases: directories of OSV JSON records, or osv.dev `all.zip` exports;
+    /// relative paths are relative to the policy file.
+    pub databases: Vec<PathBuf>,
+    /// Run Trivy for vulnerabilities: `auto` (when it is installed), `always` (an error when
+    /// it is not), `never`.
+    pub trivy: TrivyMode,
+    /// Leave out vulnerabilities that no released version fixes yet.
+    pub ignore_unfixed: bool,
+    /// OSV ecosystems to match (`Debian`, `Alpine`, `PyPI`, `npm`, `Go`, `crates.io` ...);
+    /// empty means all.
+    pub ecosystems: Vec<String>,
+    /// Stop Trivy after this many seconds; the scan goes on without its results.
+    pub trivy_timeout_seconds: u32,
+}
+
+impl Default for OsvParams {
+    fn default() -> Self {
+        OsvParams {
+            databases: Vec::new(),
+            trivy: TrivyMode::Auto,
+            ignore_unfixed: false,
+            ecosystems: Vec::new(),
+            trivy_timeout_seconds: 600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrivyMode {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Documentation of one parameter, for `portcullis explain --policy-reference`.
+pub struct ParamDoc {
+    /// Dotted key below `[params]`.
+    pub key: &'static str,
+    /// The value's type as a policy file writes it.
+    pub kind: &'static str,
+    pub doc: &'static str,
+}
+
+/// Every parameter, in the order the reference lists them. A unit test keeps it in step
+/// with the fields of [`Params`].
+pub const REFERENCE: &[ParamDoc] = &[
+    ParamDoc {
+        key: "setuid_allowlist",
+        kind: "list of globs",
+        doc: "Files that may carry the setuid or setgid bit.",
+    },
+    ParamDoc {
+        key: "world_writable_allowlist",
+        kind: "list of globs",
+        doc: "Paths that may be world-writable: files, and directories without the sticky bit (sticky directories such as /tmp are never reported).",
+    },
+    ParamDoc {
+        key: "max_image_size",
+        kind: "size or \"unlimited\"",
+        doc: "Largest acceptable image, counting uncompressed layers (`512M`, `2G`).",
+    },
+    ParamDoc {
+        key: "max_layers",
+        kind: "integer or \"unlimited\"",
+        doc: "Most layers an image may have.",
+    },
+    ParamDoc {
+        key: "secrets.builtin_rules",
+        kind: "boolean",
+        doc: "Use the rules shipped in `policies/secret-rules.toml`.",
+    },
+    ParamDoc {
+        key: "secrets.rule_files",
+        kind: "list of paths",
+        doc: "More secret rule files (same format); relative to the policy file.",
+    },
+    ParamDoc {
+        key: "secrets.disabled_rules",
+        kind: "list of rule ids",
+        doc: "Secret rules that never report.",
+    },
+    ParamDoc {
+        key: "secrets.skip_paths",
+        kind: "list of globs",
+        doc: "Files never searched for secrets.",
+    },
+    ParamDoc {
+        key: "secrets.max_file_size",
+        kind: "size",
+        doc: "Files larger than this are not searched for secrets.",
+    },
+    ParamDoc {
+        key: "secrets.scan_removed_files",
+        kind: "boolean",
+        doc: "Also search files a later layer deleted or replaced (still extractable).",
+    },
+    ParamDoc {
+        key: "packages.check_outdated",
+        kind: "boolean",
+        doc: "Compare OS packages with package indexes (`--package-index`, and with `--fetch-indexes` those of the repositories the image is configured with).",
+    },
+    ParamDoc {
+        key: "packages.index_cache",
+        kind: "path",
+        doc: "Cache directory for downloaded package indexes; empty: the user cache directory.",
+    },
+    ParamDoc {
+        key: "packages.index_max_age_hours",
+        kind: "integer",
+        doc: "Re-download a cached package index older than this.",
+    },
+    ParamDoc {
+        key: "packages.offline",
+        kind: "boolean",
+        doc: "Never download package indexes: use cached copies whatever their age; a missing one is a diagnostic.",
+    },
+    ParamDoc {
+        key: "packages.eol_warning_days",
+        kind: "integer",
+        doc: "Warn this many days before the distribution's end of life.",
+    },
+    ParamDoc {
+        key: "osv.databases",
+        kind: "list of paths",
+        doc: "Offline OSV databases (directories of OSV JSON, or osv.dev `all.zip`); relative to the policy file.",
+    },
+    ParamDoc {
+        key: "osv.trivy",
+        kind: "\"auto\", \"always\" or \"never\"",
+        doc: "Run Trivy for vulnerabilities when installed, always (error if missing), or never.",
+    },
+    ParamDoc {
+        key: "osv.ignore_unfixed",
+        kind: "boolean",
+        doc: "Leave out vulnerabilities no released version fixes.",
+    },
+    ParamDoc {
+        key: "osv.ecosystems",
+        kind: "list of OSV ecosystems",
+        doc: "Ecosystems to match (`Debian`, `Alpine`, `PyPI`, `npm` ...); empty: all.",
+    },
+    ParamDoc {
+        key: "osv.trivy_timeout_seconds",
+        kind: "integer",
+        doc: "Stop Trivy after this many seconds; the scan goes on without its results (a diagnostic says so).",
+    },
+];
+
+/// Keys of [`Params`] holding a path or a list of paths, which a policy file writes
+/// relative to itself.
+pub(crate) const PATH_KEYS: &[(&str, &str)] = &[
+    ("secrets", "rule_files"),
+    ("packages", "index_cache"),
+    ("osv", "databases"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn leaf_keys(prefix: &str, table: &toml::Table, out: &mut BTreeSet<String>) {
+        for (k, v) in table {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                toml::Value::Table(t) => leaf_keys(&key, t, out),
+                _ => {
+                    out.insert(key);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_parameter_is_documented_in_the_reference() {
+        let table = toml::Table::try_from(Params::default()).unwrap();
+        let mut fields = BTreeSet::new();
+        leaf_keys("", &table, &mut fields);
+        let documented: BTreeSet<String> = REFERENCE.iter().map(|d| d.key.to_string()).collect();
+        assert_eq!(
+            fields, documented,
+            "params fields and params::REFERENCE differ"
+        );
+        assert_eq!(
+            documented.len(),
+            REFERENCE.len(),
+            "a key is documented twice"
+        );
+    }
+
+    #[test]
+    fn path_keys_name_path_fields() {
+        let table = toml::Table::try_from(Params::default()).unwrap();
+        for (section, key) in PATH_KEYS {
+            let value = &table[*section][*key];
+            assert!(value.is_array() || value.is_str(), "{section}.{key}");
+        }
+    }
+
+    #[test]
+    fn defaults_round_trip_through_toml() {
+        let text = toml::to_string(&Params::default()).unwrap();
+        let back: Params = toml::from_str(&text).unwrap();
+        assert_eq!(back, Params::default());
+    }
+
+    #[test]
+    fn globs_match_whole_paths_with_or_without_a_leading_slash() {
+        let list =
+            GlobList::new(&["/usr/bin/*", "opt/**/bin/tool", "etc/ssh/ssh_host_?sa_key"]).unwrap();
+        assert!(list.matches("/usr/bin/su"));
+        assert!(list.matches("usr/bin/su"));
+        assert!(!list.matches("usr/bin/sub/su"), "* stays in one component");
+        assert!(list.matches("opt/a/b/bin/tool"));
+        assert!(list.matches("opt/bin/tool"));
+        assert!(list.matches("/etc/ssh/ssh_host_rsa_key"));
+        assert!(!list.matches("usr/bin"));
+        assert!(
+            GlobList::new(&["[unclosed"])
+                .unwrap_err()
+                .contains("[unclosed")
+        );
+    }
+
+    #[test]
+    fn sizes_and_limits_parse_both_spellings() {
+        #[derive(Deserialize)]
+        struct T {
+            a: Size,
+            b: SizeLimit,
+            c: SizeLimit,
+            d: CountLimit,
+        }
+        let t: T = toml::from_str("a = 1024\nb = \"2G\"\nc = \"unlimited\"\nd = 40\n").unwrap();
+        assert_eq!(t.a, Size(1024));
+        assert_eq!(t.b, SizeLimit::At(Size(2 << 30)));
+        assert_eq!(t.c, SizeLimit::Unlimited);
+        assert_eq!(t.d, CountLimit::At(40));
+        assert!(SizeLimit::At(Size(10)).exceeded_by(11));
+        assert!(!SizeLimit::Unlimited.exceeded_by(u64::MAX));
+        assert_eq!(Size(2 << 30).to_string(), "2G");
+        assert_eq!(Size(1000).to_string(), "1000");
+        for bad in [
+            "a = -1\nb=1\nc=1\nd=1",
+            "a = \"5X\"\nb=1\nc=1\nd=1",
+            "a=1\nb=1\nc=1\nd=\"x\"",
+        ] {
+            assert!(toml::from_str::<T>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("512").unwrap(), 512);
+        assert_eq!(parse_size("64KiB").unwrap(), 64 << 10);
+        assert_eq!(parse_size("10G").unwrap(), 10 << 30);
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5X").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
+}

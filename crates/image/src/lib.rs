@@ -1,0 +1,489 @@
+//! Getting an image: from a reference to its metadata and its scanned layers.
+
+#![forbid(unsafe_code)]
+
+pub mod body;
+pub mod daemon;
+pub mod observe;
+pub mod reference;
+pub mod registry;
+pub mod resolve;
+pub mod store;
+pub mod stream;
+
+pub use portcullis_model::image as model;
+
+use model::{Compression, ImageMeta, LayerInfo, PlannedLayer, Platform, Transport};
+use observe::{Counted, LayerSource, Observer};
+use portcullis_layer::{self as layer, Budget, LayerError, ScannedLayer};
+use reference::{ImageRef, Selector};
+use resolve::{Request, Resolved};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use store::{DirStore, Store, TarStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Select(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("blob {0} is missing")]
+    MissingBlob(String),
+    #[error("{what}: digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch {
+        what: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("layer {what}: {message}")]
+    Layer { what: String, message: String },
+    #[error(transparent)]
+    Daemon(#[from] daemon::DaemonError),
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
+}
+
+impl ImageError {
+    pub fn io(path: &str, source: io::Error) -> ImageError {
+        ImageError::Io {
+            path: path.to_string(),
+            source,
+        }
+    }
+}
+
+/// An image read end to end: its metadata and, per layer, what the layer scanner made of it.
+pub struct Loaded<R> {
+    pub meta: ImageMeta,
+    pub layers: Vec<LayerInfo>,
+    pub reports: Vec<R>,
+}
+
+/// The stage after this one, as acquiring sees it: it turns one layer's stream into a report
+/// `R` while the stream's digests are computed, and may know a layer's report already.
+pub trait LayerScanner<R>: Sync {
+    /// Reads one layer blob to its end (see [`layer::scan_layer`]).
+    fn scan(
+        &self,
+        raw: Box<dyn Read + Send + '_>,
+        max_blob_size: u64,
+        budget: &Budget,
+    ) -> Result<ScannedLayer<R>, LayerError>;
+
+    /// The report of a layer seen before, by the digests a manifest names, charged to
+    /// `budget` as if the layer had been read.
+    fn cached(
+        &self,
+        _digest: &str,
+        _diff_id: &str,
+        _budget: &Budget,
+    ) -> Result<Option<ScannedLayer<R>>, LayerError> {
+        Ok(None)
+    }
+
+    /// A layer was read and its digests verified: the scanner may keep its report. What
+    /// goes wrong here costs speed, not the scan, and is returned to be shown as a detail.
+    fn remember(&self, _layer: &LayerInfo, _report: &R) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+pub struct LoadOptions<'a, R> {
+    pub platform: Option<&'a Platform>,
+    pub scanner: &'a dyn LayerScanner<R>,
+    pub budget: &'a Budget,
+    pub observer: &'a dyn Observer,
+    /// Credentials and transport security for registries.
+    pub remote: &'a registry::RemoteOptions,
+}
+
+/// Resolves `image_ref` and reads every layer of the chosen image once.
+pub fn load<R: Clone + Send + Sync>(
+    text: &str,
+    image_ref: &ImageRef,
+    opts: &LoadOptions<R>,
+) -> Result<Loaded<R>, ImageError> {
+    match image_ref {
+        ImageRef::OciLayout { path, selector } => {
+            if !path.is_dir() {
+                return Err(not_found_or(
+                    path,
+                    "is not a directory (an OCI layout is a directory)",
+                ));
+            }
+            let store = DirStore::new(path);
+            let req = request(text, Transport::OciLayout, selector.as_ref(), opts);
+            let resolved = resolve::resolve_oci(&store, &req)?;
+            scan_resolved(&store, resolved, opts, 1)
+        }
+        ImageRef::Local { path, selector } if path.is_dir() => {
+            let store = DirStore::new(path);
+            let req = request(text, Transport::OciLayout, selector.as_ref(), opts);
+            let resolved = resolve::resolve_oci(&store, &req)?;
+            scan_resolved(&store, resolved, opts, 1)
+        }
+        ImageRef::DockerArchive { path, selector } => load_archive(
+            text,
+            path,
+            Some(Transport::DockerArchive),
+            selector.as_ref(),
+            opts,
+        ),
+        ImageRef::OciArchive { path, selector } => load_archive(
+            text,
+            path,
+            Some(Transport::OciArchive),
+            selector.as_ref(),
+            opts,
+        ),
+        ImageRef::Local { path, selector } => {
+            load_archive(text, path, None, selector.as_ref(), opts)
+        }
+        ImageRef::DockerDaemon { name } => daemon::load(text, name, opts),
+        ImageRef::Registry { reference } => registry::load(text, reference, opts),
+    }
+}
+
+fn not_found_or(path: &Path, otherwise: &str) -> ImageError {
+    let shown = path.display().to_string();
+    match std::fs::metadata(path) {
+        Err(e) => ImageError::io(&shown, e),
+        Ok(_) => ImageError::Invalid(format!("{shown} {otherwise}")),
+    }
+}
+
+fn request<'a, R>(
+    text: &'a str,
+    transport: Transport,
+    selector: Option<&'a Selector>,
+    opts: &LoadOptions<'a, R>,
+) -> Request<'a> {
+    Request {
+        reference: text,
+        transport,
+        selector,
+        platform: opts.platform,
+    }
+}
+
+/// An archive file: plain tar archives are indexed and read at random; compressed ones are
+/// read once as a stream.
+fn load_archive<R: Clone + Send + Sync>(
+    text: &str,
+    path: &Path,
+    expected: Option<Transport>,
+    selector: Option<&Selector>,
+    opts: &LoadOptions<R>,
+) -> Result<Loaded<R>, ImageError> {
+    let shown = path.display().to_string();
+    let mut file = File::open(path).map_err(|e| ImageError::io(&shown, e))?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(ImageError::Invalid(format!(
+            "{shown} is a directory; use oci:{shown} for an OCI layout"
+        )));
+    }
+    let mut head = Vec::with_capacity(512);
+    (&mut file)
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(|e| ImageError::io(&shown, e))?;
+    drop(file);
+    match Compression::sniff(&head) {
+        Some(Compression::None) => {
+            let store = TarStore::index(path)?;
+            let transport = archive_transport(&store, expected)?;
+            let req = request(text, transport, selector, opts);
+            let resolved = resolve_archive(&store, &req)?;
+            scan_resolved(&store, resolved, opts, 1)
+        }
+        Some(outer @ (Compression::Gzip | Compression::Zstd)) => {
+            let file = File::open(path).map_err(|e| ImageError::io(&shown, e))?;
+            let counted = Counted {
+                inner: file,
+                observer: opts.observer,
+            };
+            let decoded = layer::decode::decompressor(counted, outer)
+                .map_err(|e| ImageError::io(&shown, e))?;
+            load_stream(decoded, text, expected, None, selector, opts)
+        }
+        None => Err(ImageError::Invalid(
+            "not an image archive (neither a tar archive nor gzip/zstd-compressed)".into(),
+        )),
+    }
+}
+
+/// An archive read once from front to back (a compressed archive, a daemon's export),
+/// reported as `report_as` when given.
+fn load_stream<T: Read, R: Clone + Send + Sync>(
+    reader: T,
+    text: &str,
+    expected: Option<Transport>,
+    report_as: Option<Transport>,
+    selector: Option<&Selector>,
+    opts: &LoadOptions<R>,
+) -> Result<Loaded<R>, ImageError> {
+    let store = stream::scan_stream(reader, opts.scanner, opts.budget)?;
+    let transport = archive_transport(&store, expected)?;
+    let req = request(text, transport, selector, opts);
+    let mut resolved = resolve_archive(&store, &req)?;
+    if let Some(t) = report_as {
+        resolved.meta.transport = t;
+    }
+    let mut layers = Vec::new();
+    let mut reports = Vec::new();
+    for (i, (planned, blob)) in resolved
+        .meta
+        .layers
+        .iter()
+        .zip(&resolved.layer_paths)
+        .enumerate()
+    {
+        let scanned = store.layer(blob, opts.scanner, opts.budget)?;
+        let (info, report) = verify(i, planned, blob, scanned)?;
+        opts.observer.layer_done(&info.digest, LayerSource::Scanned);
+        remember(opts, &info, &report);
+        layers.push(info);
+        reports.push(report);
+    }
+    Ok(Loaded {
+        meta: resolved.meta,
+        layers,
+        reports,
+    })
+}
+
+/// Puts a verified layer into the cache, if there is one. A cache that cannot be written
+/// is not a reason to fail a scan.
+fn remember<R: Clone + Send + Sync>(opts: &LoadOptions<R>, info: &LayerInfo, report: &R) {
+    if let Err(e) = opts.scanner.remember(info, report) {
+        opts.observer.detail(&e);
+    }
+}
+
+fn archive_transport(
+    store: &dyn Store,
+    expected: Option<Transport>,
+) -> Result<Transport, ImageError> {
+    let docker = store.has_file("manifest.json");
+    let oci = store.has_file("index.json");
+    match expected {
+        Some(Transport::DockerArchive) if !docker => Err(ImageError::Invalid(if oci {
+            "no manifest.json in the archive: this is an OCI archive (use oci-archive:)".into()
+        } else {
+            "manifest.json is missing: not a docker-archive".into()
+        })),
+        Some(Transport::OciArchive) if !oci => Err(ImageError::Invalid(if docker {
+            "no index.json in the archive: this is a docker-archive (use docker-archive:)".into()
+        } else {
+            "index.json is missing: not an OCI archive".into()
+        })),
+        Some(t) => Ok(t),
+        None if docker => Ok(Transport::DockerArchive),
+        None if oci => Ok(Transport::OciArchive),
+        None => Err(ImageError::Invalid(
+            "neither manifest.json nor index.json found: not a docker-archive or OCI archive"
+                .into(),
+        )),
+    }
+}
+
+fn resolve_archive(store: &dyn Store, req: &Request) -> Result<Resolved, ImageError> {
+    match req.transport {
+        Transport::DockerArchive => resolve::resolve_docker_archive(store, req),
+        _ => resolve::resolve_oci(store, req),
+    }
+}
+
+/// Scans the resolved image's layers from a random-access store, several at a time.
+/// `min_workers` raises the parallelism above the core count for stores that wait on the
+/// network.
+fn scan_resolved<R: Clone + Send + Sync>(
+    store: &dyn Store,
+    resolved: Resolved,
+    opts: &LoadOptions<R>,
+    min_workers: usize,
+) -> Result<Loaded<R>, ImageError> {
+    let Resolved { meta, layer_paths } = resolved;
+    // A blob listed twice (identical empty layers) is read once.
+    let mut unique: Vec<(&str, &PlannedLayer)> = Vec::new();
+    let mut slot_of: HashMap<&str, usize> = HashMap::new();
+    for (p, planned) in layer_paths.iter().zip(&meta.layers) {
+        slot_of.entry(p.as_str()).or_insert_with(|| {
+            unique.push((p.as_str(), planned));
+            unique.len() - 1
+        });
+    }
+    let sizes: Option<u64> = unique.iter().map(|(_, p)| p.size).sum();
+    opts.observer.layers_planned(unique.len(), sizes);
+    type Outcome<R> = Result<(ScannedLayer<R>, LayerSource), ImageError>;
+    let results: Vec<Mutex<Option<Outcome<R>>>> = unique.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(min_workers)
+        .min(unique.len())
+        .max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= unique.len() || failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let (blob, planned) = unique[i];
+                    let result = scan_one(store, blob, planned, opts);
+                    match &result {
+                        Ok((scanned, source)) => opts.observer.layer_done(&scanned.digest, *source),
+                        Err(_) => failed.store(true, Ordering::Relaxed),
+                    }
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    let mut scanned: Vec<Option<Outcome<R>>> = results
+        .into_iter()
+        .map(|m| m.into_inner().ok().flatten())
+        .collect();
+    // Report the first failure in manifest order.
+    let mut layers = Vec::new();
+    let mut reports = Vec::new();
+    let mut remembered = vec![false; unique.len()];
+    for (i, (planned, blob)) in meta.layers.iter().zip(&layer_paths).enumerate() {
+        let slot = slot_of[blob.as_str()];
+        let (result, source) = match scanned[slot].take() {
+            Some(Ok(s)) => {
+                scanned[slot] = Some(Ok(s.clone()));
+                s
+            }
+            Some(Err(e)) => return Err(e),
+            // A worker stopped before this layer because another one failed.
+            None => continue,
+        };
+        let (info, report) = verify(i, planned, blob, result)?;
+        if source == LayerSource::Scanned && !remembered[slot] {
+            remembered[slot] = true;
+            remember(opts, &info, &report);
+        }
+        layers.push(info);
+        reports.push(report);
+    }
+    if layers.len() != meta.layers.len() {
+        return Err(ImageError::Invalid("a layer could not be scanned".into()));
+    }
+    Ok(Loaded {
+        meta,
+        layers,
+        reports,
+    })
+}
+
+/// One layer: from the cache when the manifest names its digest and a report is cached,
+/// otherwise read from the store and scanned.
+fn scan_one<R: Clone + Send + Sync>(
+    store: &dyn Store,
+    blob: &str,
+    planned: &PlannedLayer,
+    opts: &LoadOptions<R>,
+) -> Result<(ScannedLayer<R>, LayerSource), ImageError> {
+    let layer_error = |message: String| ImageError::Layer {
+        what: blob.to_string(),
+        message,
+    };
+    if let Some(digest) = &planned.digest
+        && let Some(hit) = opts
+            .scanner
+            .cached(digest, &planned.diff_id, opts.budget)
+            .map_err(|e| layer_error(e.to_string()))?
+    {
+        return Ok((hit, LayerSource::Cache));
+    }
+    let reader = store.open(blob)?;
+    let counted = Counted {
+        inner: reader,
+        observer: opts.observer,
+    };
+    // One byte more than declared, so that an overlong blob is caught.
+    let max = planned.size.map_or(u64::MAX, |s| s.saturating_add(1));
+    opts.scanner
+        .scan(Box::new(counted), max, opts.budget)
+        .map(|s| (s, LayerSource::Scanned))
+        .map_err(|e| layer_error(e.to_string()))
+}
+
+/// Checks one scanned layer against what the manifest and config promise.
+fn verify<R>(
+    index: usize,
+    planned: &PlannedLayer,
+    blob: &str,
+    scanned: ScannedLayer<R>,
+) -> Result<(LayerInfo, R), ImageError> {
+    let what = format!(
+        "layer {index} ({})",
+        planned.digest.as_deref().unwrap_or(blob)
+    );
+    if let Some(expected) = &planned.digest
+        && *expected != scanned.digest
+    {
+        return Err(ImageError::DigestMismatch {
+            what,
+            expected: expected.clone(),
+            actual: scanned.digest,
+        });
+    }
+    if planned.diff_id != scanned.diff_id {
+        return Err(ImageError::DigestMismatch {
+            what: format!("{what} diff_id"),
+            expected: planned.diff_id.clone(),
+            actual: scanned.diff_id,
+        });
+    }
+    if let Some(size) = planned.size
+        && size != scanned.size
+    {
+        return Err(ImageError::Layer {
+            what,
+            message: format!(
+                "blob is {} bytes but the manifest says {size}",
+                scanned.size
+            ),
+        });
+    }
+    if let Some(mt) = &planned.media_type
+        && let Some(declared) = Compression::from_media_type(mt)
+        && declared != scanned.compression
+    {
+        return Err(ImageError::Layer {
+            what,
+            message: format!(
+                "media type {mt} says {} but the blob is {}",
+                declared.as_str(),
+                scanned.compression.as_str()
+            ),
+        });
+    }
+    let info = LayerInfo {
+        index,
+        digest: scanned.digest,
+        diff_id: scanned.diff_id,
+        media_type: planned.media_type.clone(),
+        compression: scanned.compression,
+        size: scanned.size,
+        uncompressed_size: scanned.uncompressed_size,
+        entries: scanned.tar_entries as usize,
+    };
+    Ok((info, scanned.report))
+}

@@ -1,0 +1,807 @@
+//! The HTTP side of the distribution API: manifests, blobs and referrers, read and written,
+//! with authentication, retries with backoff, and blob bodies handed to the scanner as they
+//! arrive (resumed with a range request when a connection breaks mid-blob).
+
+use super::RegistryError;
+use super::auth::{self, Challenge, TokenRequest};
+use super::credentials::Credentials;
+use super::name::RegistryRef;
+use crate::body::BodySender;
+use bytes::{Buf as _, Bytes};
+use portcullis_layer::decode::sha256_of;
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_RANGE, CONTENT_TYPE, HeaderName, LOCATION, RANGE,
+    WWW_AUTHENTICATE,
+};
+use reqwest::{Method, StatusCode};
+use std::time::Duration;
+
+/// Manifest media types asked for, most specific last (as Docker's client sends them).
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+    application/vnd.docker.distribution.manifest.list.v2+json, \
+    application/vnd.oci.image.manifest.v1+json, \
+    application/vnd.docker.distribution.manifest.v2+json";
+const SCHEMA1_PREFIX: &str = "application/vnd.docker.distribution.manifest.v1";
+/// Retries after the first attempt, for 5xx, 429 and broken connections.
+const RETRIES: u32 = 4;
+/// First backoff; doubled on each retry.
+const BACKOFF: Duration = Duration::from_millis(250);
+/// Times a blob download is resumed after its connection broke.
+const RESUMES: u32 = 4;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// A connection silent for this long is broken.
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
+/// The part of an error response read for the registry's error codes.
+const MAX_ERROR_BODY: u64 = 64 << 10;
+const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
+
+/// A manifest or index as received: its bytes, its Content-Type and the digest of the bytes.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub data: Vec<u8>,
+    pub media_type: Option<String>,
+    pub digest: String,
+}
+
+/// What a manifest PUT answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutManifest {
+    /// The digest of the bytes sent, which the registry's `Docker-Content-Digest` confirmed
+    /// when it sent one.
+    pub digest: String,
+    /// The `OCI-Subject` header: a registry that supports the referrers API sends it when it
+    /// indexed the manifest's `subject`.
+    pub subject: Option<String>,
+}
+
+/// A client for one repository of one registry.
+pub struct Client {
+    http: reqwest::Client,
+    /// `https://host[:port]` or, with `--insecure`, possibly `http://`.
+    base: String,
+    target: RegistryRef,
+    credentials: Option<Credentials>,
+    insecure: bool,
+    /// Whether tokens are asked for with push access too.
+    push: bool,
+    /// The `Authorization` header that last worked (Basic, or a bearer token).
+    authorization: tokio::sync::Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field("target", &self.target)
+            .field("credentials", &self.credentials)
+            .field("insecure", &self.insecure)
+            .field("push", &self.push)
+            .finish_non_exhaustive()
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    // reqwest's Display stops at the outermost layer ("error sending request"); the cause
+    // (connection refused, certificate unknown ...) is what a user needs.
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn transient(e: &reqwest::Error) -> bool {
+    e.is_connect() || e.is_timeout() || e.is_request() || e.is_body()
+}
+
+fn backoff(attempt: u32) -> Duration {
+    BACKOFF * 2u32.saturating_pow(attempt.min(8))
+}
+
+impl Client {
+    /// A client for `target`. With `insecure`, certificates are not verified and a registry
+    /// that does not speak TLS is reached over plain HTTP.
+    pub async fn connect(
+        target: RegistryRef,
+        credentials: Option<Credentials>,
+        insecure: bool,
+    ) -> Result<Client, RegistryError> {
+        // reqwest is built without a default crypto provider; ring is the one compiled in.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
+            .tls_danger_accept_invalid_certs(insecure)
+            .build()
+            .map_err(|e| RegistryError::Network {
+                registry: target.registry.clone(),
+                message: describe(&e),
+            })?;
+        let host = target.api_host().to_string();
+        let mut base = format!("https://{host}");
+        if insecure {
+            // A plain HTTP registry fails the TLS handshake: fall back to HTTP.
+            let probe = http.get(format!("{base}/v2/")).send().await;
+            if let Err(e) = probe
+                && e.is_connect()
+            {
+                base = format!("http://{host}");
+            }
+        }
+        Ok(Client {
+            http,
+            base,
+            target,
+            credentials,
+            insecure,
+            push: false,
+            authorization: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// Asks token endpoints for `push,pull` access rather than `pull`, so that a client that
+    /// writes gets one token for its reads and writes.
+    pub fn with_push_access(mut self) -> Client {
+        self.push = true;
+        self
+    }
+
+    fn url(&self, kind: &str, reference: &str) -> String {
+        format!(
+            "{}/v2/{}/{kind}/{reference}",
+            self.base, self.target.repository
+        )
+    }
+
+    fn not_found(&self, what: String) -> RegistryError {
+        RegistryError::NotFound {
+            registry: self.target.registry.clone(),
+            repository: self.target.repository.clone(),
+            what,
+        }
+    }
+
+    /// Sends a GET (with `range_from` as a Range header); see [`Client::send`].
+    async fn get(
+        &self,
+        url: &str,
+        accept: Option<&str>,
+        range_from: u64,
+        what: &str,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let mut headers = Vec::new();
+        if let Some(a) = accept {
+            headers.push((ACCEPT, a.to_string()));
+        }
+        if range_from > 0 {
+            headers.push((RANGE, format!("bytes={range_from}-")));
+        }
+        self.send(Method::GET, url, &headers, None, what).await
+    }
+
+    /// Sends a request, answering one authentication challenge and retrying transient
+    /// failures with exponential backoff. Credentials go only to the registry itself: a URL
+    /// elsewhere (an upload location on another host) is sent none. A refused write says
+    /// what the registry's error body says.
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(HeaderName, String)],
+        body: Option<&Bytes>,
+        what: &str,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let same_origin = url.starts_with(&format!("{}/", self.base));
+        let mut attempt = 0;
+        let mut challenged = false;
+        loop {
+            let mut request = self.http.request(method.clone(), url);
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            if let Some(b) = body {
+                request = request.body(b.clone());
+            }
+            if same_origin && let Some(h) = self.authorization.lock().await.clone() {
+                request = request.header(AUTHORIZATION, h);
+            }
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) if transient(&e) && attempt < RETRIES => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                    continue;
+                }
+                Err(e) => {
+                    let mut message = describe(&e);
+                    if e.is_connect() && !self.insecure {
+                        message.push_str(
+                            " (for a registry that serves plain HTTP or a self-signed \
+                             certificate, pass --insecure)",
+                        );
+                    }
+                    return Err(RegistryError::Network {
+                        registry: self.target.registry.clone(),
+                        message,
+                    });
+                }
+            };
+            let status = response.status();
+            if status.is_success() {
+                return Ok(response);
+            }
+            match status {
+                StatusCode::UNAUTHORIZED if !challenged && same_origin => {
+                    challenged = true;
+                    self.authenticate(&response).await?;
+                }
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                    return Err(RegistryError::Denied {
+                        registry: self.target.registry.clone(),
+                        repository: self.target.repository.clone(),
+                        status: status.as_u16(),
+                        anonymous: self.credentials.is_none(),
+                    });
+                }
+                StatusCode::NOT_FOUND => return Err(self.not_found(what.to_string())),
+                s if (s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS)
+                    && attempt < RETRIES =>
+                {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                s if method != Method::GET && method != Method::HEAD => {
+                    let detail = read_limited(response, MAX_ERROR_BODY)
+                        .await
+                        .ok()
+                        .and_then(|body| error_codes(&body))
+                        .unwrap_or_default();
+                    return Err(RegistryError::Rejected {
+                        registry: self.target.registry.clone(),
+                        repository: self.target.repository.clone(),
+                        status: s.as_u16(),
+                        what: what.to_string(),
+                        detail,
+                    });
+                }
+                s => {
+                    return Err(RegistryError::Status {
+                        registry: self.target.registry.clone(),
+                        repository: self.target.repository.clone(),
+                        status: s.as_u16(),
+                        what: what.to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Answers a 401's challenge: Basic credentials, or a token from the token endpoint.
+    async fn authenticate(&self, response: &reqwest::Response) -> Result<(), RegistryError> {
+        let challenge = response
+            .headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(auth::parse_challenge);
+        let denied = || RegistryError::Denied {
+            registry: self.target.registry.clone(),
+            repository: self.target.repository.clone(),
+            status: 401,
+            anonymous: self.credentials.is_none(),
+        };
+        let header = match challenge {
+            None => return Err(denied()),
+            Some(Challenge::Basic) => self
+                .credentials
+                .as_ref()
+                .and_then(Credentials::basic_header)
+                .ok_or_else(denied)?,
+            Some(Challenge::Bearer {
+                realm,
+                service,
+                scope,
+            }) => {
+                let scope = auth::token_scope(scope, &self.target.repository, self.push);
+                let request = auth::token_request(
+                    &realm,
+                    service.as_deref(),
+                    &scope,
+                    self.credentials.as_ref(),
+                    self.insecure,
+                )?;
+                format!("Bearer {}", self.fetch_token(request).await?.0)
+            }
+        };
+        *self.authorization.lock().await = Some(header);
+        Ok(())
+    }
+
+    async fn fetch_token(&self, request: TokenRequest) -> Result<auth::Token, RegistryError> {
+        let mut attempt = 0;
+        loop {
+            let builder = match &request {
+                TokenRequest::Get { url, basic } => {
+                    let b = self.http.get(url.clone());
+                    match basic {
+                        Some(h) => b.header(AUTHORIZATION, h),
+                        None => b,
+                    }
+                }
+                TokenRequest::Post { url, form } => self
+                    .http
+                    .post(url.clone())
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(form.clone()),
+            };
+            let failed = |message: String| RegistryError::Auth { message };
+            let response = match builder.send().await {
+                Ok(r) => r,
+                Err(e) if transient(&e) && attempt < RETRIES => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                    continue;
+                }
+                Err(e) => return Err(failed(format!("token endpoint: {}", describe(&e)))),
+            };
+            let status = response.status();
+            if (status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS)
+                && attempt < RETRIES
+            {
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+                continue;
+            }
+            if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                return Err(RegistryError::Denied {
+                    registry: self.target.registry.clone(),
+                    repository: self.target.repository.clone(),
+                    status: status.as_u16(),
+                    anonymous: self.credentials.is_none(),
+                });
+            }
+            if !status.is_success() {
+                return Err(failed(format!("the token endpoint answered {status}")));
+            }
+            let body = read_limited(response, auth::MAX_TOKEN_RESPONSE as u64)
+                .await
+                .map_err(|e| failed(format!("token endpoint: {e}")))?;
+            return auth::parse_token_response(&body)
+                .ok_or_else(|| failed("the token endpoint's answer holds no token".into()));
+        }
+    }
+
+    /// A manifest or index by tag or digest, checked against the digest it was asked by and
+    /// the one the registry says it sent.
+    pub async fn manifest(&self, reference: &str, max: u64) -> Result<Fetched, RegistryError> {
+        let fetched = self
+            .get_manifest_raw(reference, MANIFEST_ACCEPT, max)
+            .await?
+            .ok_or_else(|| self.not_found(format!("manifest {reference}")))?;
+        if fetched
+            .media_type
+            .as_deref()
+            .is_some_and(|m| m.starts_with(SCHEMA1_PREFIX))
+        {
+            return Err(RegistryError::Unsupported(format!(
+                "{}: manifest {reference} is a Docker schema 1 manifest, which is deprecated \
+                 and not supported",
+                self.target.repository_name()
+            )));
+        }
+        Ok(fetched)
+    }
+
+    /// Whatever the manifests endpoint serves for `reference` (a tag or a digest) when asked
+    /// with `accept`, or `None` when it has nothing (404). Its digest is checked against a
+    /// digest reference and against the registry's `Docker-Content-Digest`.
+    pub async fn get_manifest_raw(
+        &self,
+        reference: &str,
+        accept: &str,
+        max: u64,
+    ) -> Result<Option<Fetched>, RegistryError> {
+        let url = self.url("manifests", reference);
+        let what = format!("manifest {reference}");
+        let mut attempt = 0;
+        let (response_digest, media_type, data) = loop {
+            let response = match self.get(&url, Some(accept), 0, &what).await {
+                Ok(r) => r,
+                Err(RegistryError::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| v.trim().to_string())
+            };
+            let media_type = header(CONTENT_TYPE.as_str())
+                .map(|m| m.split(';').next().unwrap_or("").trim().to_string());
+            let response_digest = header("docker-content-digest");
+            match read_limited(response, max).await {
+                Ok(data) => break (response_digest, media_type, data),
+                Err(ReadError::Network(_)) if attempt < RETRIES => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(self.read_failed(&what, e, max)),
+            }
+        };
+        let digest = sha256_of(&data);
+        let expected = [
+            (
+                reference.starts_with("sha256:").then_some(reference),
+                "the reference",
+            ),
+            (
+                response_digest
+                    .as_deref()
+                    .filter(|d| d.starts_with("sha256:")),
+                "the registry's Docker-Content-Digest",
+            ),
+        ];
+        for (claimed, by) in expected {
+            if let Some(claimed) = claimed
+                && claimed != digest
+            {
+                return Err(RegistryError::Digest {
+                    what: format!("{what} (digest named by {by})"),
+                    expected: claimed.to_string(),
+                    actual: digest,
+                });
+            }
+        }
+        Ok(Some(Fetched {
+            data,
+            media_type,
+            digest,
+        }))
+    }
+
+    /// Stores `data` as the manifest `reference` (a tag, or its own digest), sent as
+    /// `media_type`.
+    pub async fn put_manifest(
+        &self,
+        reference: &str,
+        media_type: &str,
+        data: Bytes,
+    ) -> Result<PutManifest, RegistryError> {
+        let digest = sha256_of(&data);
+        let what = format!("manifest {reference}");
+        let response = self
+            .send(
+                Method::PUT,
+                &self.url("manifests", reference),
+                &[(CONTENT_TYPE, media_type.to_string())],
+                Some(&data),
+                &what,
+            )
+            .await?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_string())
+        };
+        if let Some(stored) = header("docker-content-digest").filter(|d| d.starts_with("sha256:"))
+            && stored != digest
+        {
+            return Err(RegistryError::Digest {
+                what: format!("{what} (the registry stored other bytes than those sent)"),
+                expected: digest,
+                actual: stored,
+            });
+        }
+        Ok(PutManifest {
+            digest,
+            subject: header("oci-subject"),
+        })
+    }
+
+    /// Whether the repository holds the blob `digest`.
+    pub async fn has_blob(&self, digest: &str) -> Result<bool, RegistryError> {
+        let what = format!("blob {digest}");
+        match self
+            .send(Method::HEAD, &self.url("blobs", digest), &[], None, &what)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(RegistryError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Uploads `data` as a blob unless the repository already has it (a monolithic upload:
+    /// POST for a session, PUT of the whole body with its digest). Returns the digest.
+    pub async fn put_blob(&self, data: Bytes) -> Result<String, RegistryError> {
+        let digest = sha256_of(&data);
+        if self.has_blob(&digest).await? {
+            return Ok(digest);
+        }
+        let what = format!("upload of blob {digest}");
+        let started = self
+            .send(
+                Method::POST,
+                &format!("{}/v2/{}/blobs/uploads/", self.base, self.target.repository),
+                &[],
+                None,
+                &what,
+            )
+            .await?;
+        let location = started
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| RegistryError::Rejected {
+                registry: self.target.registry.clone(),
+                repository: self.target.repository.clone(),
+                status: started.status().as_u16(),
+                what: what.clone(),
+                detail: "the upload session has no Location".into(),
+            })?;
+        let mut url = reqwest::Url::parse(&format!("{}/", self.base))
+            .and_then(|base| base.join(location))
+            .map_err(|e| RegistryError::Network {
+                registry: self.target.registry.clone(),
+                message: format!("the upload location {location:?} is not a URL: {e}"),
+            })?;
+        url.query_pairs_mut().append_pair("digest", &digest);
+        let sent = self
+            .send(
+                Method::PUT,
+                url.as_str(),
+                &[(CONTENT_TYPE, "application/octet-stream".to_string())],
+                Some(&data),
+                &what,
+            )
+            .await;
+        match sent {
+            Ok(_) => Ok(digest),
+            // A PUT that went through but whose answer was lost is retried into a session
+            // that no longer exists: the blob being there is what counts.
+            Err(e) => match self.has_blob(&digest).await {
+                Ok(true) => Ok(digest),
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// The referrers API's index of the manifests whose `subject` is `digest`, optionally
+    /// filtered by `artifact_type` (a registry may ignore the filter), or `None` when the
+    /// registry does not implement the API (404).
+    pub async fn referrers(
+        &self,
+        digest: &str,
+        artifact_type: Option<&str>,
+        max: u64,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let mut url = self.url("referrers", digest);
+        if let Some(t) = artifact_type {
+            let mut parsed = reqwest::Url::parse(&url).map_err(|e| RegistryError::Network {
+                registry: self.target.registry.clone(),
+                message: format!("{url}: {e}"),
+            })?;
+            parsed.query_pairs_mut().append_pair("artifactType", t);
+            url = parsed.into();
+        }
+        let what = format!("referrers of {digest}");
+        let mut attempt = 0;
+        loop {
+            let response = match self.get(&url, Some(INDEX_MEDIA_TYPE), 0, &what).await {
+                Ok(r) => r,
+                Err(RegistryError::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            match read_limited(response, max).await {
+                Ok(data) => return Ok(Some(data)),
+                Err(ReadError::Network(_)) if attempt < RETRIES => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(self.read_failed(&what, e, max)),
+            }
+        }
+    }
+
+    fn read_failed(&self, what: &str, e: ReadError, max: u64) -> RegistryError {
+        match e {
+            ReadError::TooLarge => RegistryError::TooLarge {
+                what: what.to_string(),
+                max,
+            },
+            ReadError::Network(message) => RegistryError::Network {
+                registry: self.target.registry.clone(),
+                message: format!("reading {what}: {message}"),
+            },
+        }
+    }
+
+    /// A small blob (a config), whole. The caller checks its digest.
+    pub async fn blob(&self, digest: &str, max: u64) -> Result<Vec<u8>, RegistryError> {
+        let url = self.url("blobs", digest);
+        let what = format!("blob {digest}");
+        let mut attempt = 0;
+        loop {
+            let response = self.get(&url, None, 0, &what).await?;
+            match read_limited(response, max).await {
+                Ok(data) => return Ok(data),
+                Err(ReadError::Network(_)) if attempt < RETRIES => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(self.read_failed(&what, e, max)),
+            }
+        }
+    }
+
+    /// Streams the blob `digest` into `tx` until it ends, the receiver hangs up, or it fails
+    /// for good. A connection that breaks mid-blob is resumed where it stopped. The bytes
+    /// are not checked here: the scanner hashes them as they pass.
+    pub async fn stream_blob(&self, digest: String, tx: BodySender) {
+        let url = self.url("blobs", &digest);
+        let what = format!("blob {digest}");
+        let mut sent = 0u64;
+        let mut resumes = 0;
+        loop {
+            let mut response = match self.get(&url, None, sent, &what).await {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.send(Err(std::io::Error::other(e))).await;
+                    return;
+                }
+            };
+            // A server that ignores Range sends the blob from the start again.
+            let mut skip = 0u64;
+            if sent > 0 {
+                if response.status() == StatusCode::PARTIAL_CONTENT {
+                    let range = response
+                        .headers()
+                        .get(CONTENT_RANGE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    if !range.starts_with(&format!("bytes {sent}-")) {
+                        let e = self.read_failed(
+                            &what,
+                            ReadError::Network(format!("resumed at the wrong offset ({range:?})")),
+                            0,
+                        );
+                        let _ = tx.send(Err(std::io::Error::other(e))).await;
+                        return;
+                    }
+                } else {
+                    skip = sent;
+                }
+            }
+            loop {
+                match response.chunk().await {
+                    Ok(Some(mut chunk)) => {
+                        if skip > 0 {
+                            let n = skip.min(chunk.len() as u64);
+                            chunk.advance(n as usize);
+                            skip -= n;
+                            if chunk.is_empty() {
+                                continue;
+                            }
+                        }
+                        sent += chunk.len() as u64;
+                        if tx.send(Ok(chunk)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) if resumes < RESUMES => {
+                        let _ = e;
+                        tokio::time::sleep(backoff(resumes)).await;
+                        resumes += 1;
+                        break;
+                    }
+                    Err(e) => {
+                        let e = self.read_failed(&what, ReadError::Network(describe(&e)), 0);
+                        let _ = tx.send(Err(std::io::Error::other(e))).await;
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+enum ReadError {
+    TooLarge,
+    Network(String),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::TooLarge => f.write_str("the response is too large"),
+            ReadError::Network(m) => f.write_str(m),
+        }
+    }
+}
+
+/// The codes and messages of a distribution API error body
+/// (`{"errors": [{"code": "MANIFEST_INVALID", "message": "…"}]}`), as one line.
+fn error_codes(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        errors: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    let body: Body = serde_json::from_slice(body).ok()?;
+    let text = body
+        .errors
+        .iter()
+        .take(4)
+        .map(|e| {
+            let line = match (e.code.is_empty(), e.message.is_empty()) {
+                (false, false) => format!("{}: {}", e.code, e.message),
+                (false, true) => e.code.clone(),
+                _ => e.message.clone(),
+            };
+            // The body is the registry's text: keep it to one short printable line.
+            line.chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    (!text.is_empty()).then_some(text)
+}
+
+async fn read_limited(mut response: reqwest::Response, max: u64) -> Result<Vec<u8>, ReadError> {
+    if response.content_length().is_some_and(|n| n > max) {
+        return Err(ReadError::TooLarge);
+    }
+    let mut data = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| ReadError::Network(describe(&e)))?
+    {
+        if (data.len() + chunk.len()) as u64 > max {
+            return Err(ReadError::TooLarge);
+        }
+        data.extend_from_slice(&chunk);
+    }
+    Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_become_one_short_line() {
+        assert_eq!(
+            error_codes(
+                br#"{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry","detail":"sha256:aa"},{"code":"DENIED"}]}"#
+            )
+            .as_deref(),
+            Some("MANIFEST_BLOB_UNKNOWN: blob unknown to registry; DENIED")
+        );
+        let long = format!(
+            r#"{{"errors":[{{"message":"a\u0007b{}"}}]}}"#,
+            "x".repeat(500)
+        );
+        let line = error_codes(long.as_bytes()).unwrap();
+        assert!(line.starts_with("abxxx") && line.chars().count() == 200);
+        assert_eq!(error_codes(b"<html>502</html>"), None);
+        assert_eq!(error_codes(br#"{"errors":[]}"#), None);
+    }
+}

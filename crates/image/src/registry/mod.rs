@@ -1,0 +1,261 @@
+//! `docker://[REGISTRY/]NAME[:TAG|@DIGEST]`: pulling from a registry that speaks the OCI
+//! distribution API (Docker Hub, a `registry:2`, Harbor, ghcr.io, quay.io ...).
+//!
+//! Only the network side is asynchronous. The top manifest is fetched and checked against
+//! the digest of the bytes received; indexes, manifests and the config are then resolved by
+//! the same code as a local OCI layout (`resolve::resolve_from`, platform choice included),
+//! each checked against its descriptor. Layer blobs are fetched several at a time and
+//! streamed straight into the scanner, which hashes them as they pass; a layer whose
+//! report is in the layer cache is not fetched at all.
+
+pub mod auth;
+pub mod client;
+pub mod credentials;
+pub mod name;
+
+use super::body::body_channel;
+use super::model::Transport;
+use super::resolve::{self, BlobKind, MetadataSource, Request};
+use super::store::Store;
+use super::{ImageError, LoadOptions, Loaded, scan_resolved};
+use client::{Client, Fetched};
+use credentials::Credentials;
+use name::RegistryRef;
+use std::io::Read;
+use std::sync::Arc;
+
+/// Layers fetched at once: a pull waits on the network more than on the scanner.
+const PARALLEL_BLOBS: usize = 4;
+
+/// How to reach registries.
+#[derive(Debug, Clone, Default)]
+pub struct RemoteOptions {
+    /// Credentials for the registry named in the reference (`--username`,
+    /// `--password-stdin`); otherwise Docker's config file is consulted.
+    pub credentials: Option<Credentials>,
+    /// Skip certificate verification and allow plain HTTP (`--insecure`).
+    pub insecure: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("{reference:?} is not an image reference: {reason}")]
+    BadReference { reference: String, reason: String },
+    #[error("credentials from {source_name}: {message}")]
+    Credentials {
+        source_name: String,
+        message: String,
+    },
+    #[error("authentication failed: {message}")]
+    Auth { message: String },
+    #[error("{registry}: access to repository {repository} denied ({status}){}", if *.anonymous {
+        "; log in (docker login) or pass --username and --password-stdin"
+    } else {
+        "; check the credentials and the repository's permissions"
+    })]
+    Denied {
+        registry: String,
+        repository: String,
+        status: u16,
+        anonymous: bool,
+    },
+    #[error("{registry}: {what} not found in repository {repository} (404)")]
+    NotFound {
+        registry: String,
+        repository: String,
+        what: String,
+    },
+    #[error("{registry}: {what} in repository {repository}: the registry answered {status}")]
+    Status {
+        registry: String,
+        repository: String,
+        status: u16,
+        what: String,
+    },
+    #[error("{registry}: {what} in repository {repository} refused ({status}){}", if .detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {detail}")
+    })]
+    Rejected {
+        registry: String,
+        repository: String,
+        status: u16,
+        what: String,
+        /// The error codes and messages of the registry's answer, when it sent any.
+        detail: String,
+    },
+    #[error("{registry}: {message}")]
+    Network { registry: String, message: String },
+    #[error("{what} is larger than {max} bytes")]
+    TooLarge { what: String, max: u64 },
+    #[error("{what}: digest mismatch: expected {expected}, got {actual}")]
+    Digest {
+        what: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// A client for one repository on a runtime of its own, for the work done with a registry
+/// outside a scan (attaching and finding attestations).
+pub struct Session {
+    runtime: tokio::runtime::Runtime,
+    pub client: Client,
+}
+
+impl Session {
+    /// Connects to the repository of `target` with the credentials of `remote`, or Docker's
+    /// for that registry; `push` asks token endpoints for write access too.
+    pub fn open(
+        target: &RegistryRef,
+        remote: &RemoteOptions,
+        push: bool,
+    ) -> Result<Session, RegistryError> {
+        let credentials = match &remote.credentials {
+            Some(c) => Some(c.clone()),
+            None => credentials::lookup(&target.registry)?,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| RegistryError::Network {
+                registry: target.registry.clone(),
+                message: format!("starting the async runtime: {e}"),
+            })?;
+        let client = runtime.block_on(Client::connect(
+            target.clone(),
+            credentials,
+            remote.insecure,
+        ))?;
+        let client = if push {
+            client.with_push_access()
+        } else {
+            client
+        };
+        Ok(Session { runtime, client })
+    }
+
+    /// Runs a future (a call on [`Session::client`]) to its end.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+}
+
+/// Pulls and scans `reference` (the text after `docker://`, or a bare name).
+pub fn load<R: Clone + Send + Sync>(
+    text: &str,
+    reference: &str,
+    opts: &LoadOptions<R>,
+) -> Result<Loaded<R>, ImageError> {
+    let target = RegistryRef::parse(reference).map_err(|e| match e {
+        // A bare argument that is neither a file nor an image name is most likely a path
+        // with a typo.
+        RegistryError::BadReference { reference, reason } if !text.starts_with("docker://") => {
+            RegistryError::BadReference {
+                reference,
+                reason: format!(
+                    "no such file or directory, and not an image name to pull either ({reason})"
+                ),
+            }
+        }
+        other => other,
+    })?;
+    let credentials = match &opts.remote.credentials {
+        Some(c) => Some(c.clone()),
+        None => credentials::lookup(&target.registry)?,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| ImageError::io("the async runtime", e))?;
+    let client = Arc::new(runtime.block_on(Client::connect(
+        target.clone(),
+        credentials,
+        opts.remote.insecure,
+    ))?);
+    let top =
+        runtime.block_on(client.manifest(target.manifest_reference(), resolve::MAX_MANIFEST))?;
+    let descriptor = resolve::descriptor_of(&top.data, &top.digest, top.media_type.as_deref())?;
+    let source = Metadata {
+        client: &client,
+        runtime: &runtime,
+        top,
+    };
+    let req = Request {
+        reference: text,
+        transport: Transport::Registry,
+        selector: None,
+        platform: opts.platform,
+    };
+    let resolved = resolve::resolve_from(&source, &descriptor, &req, vec![target.to_string()])?;
+    let blobs = Blobs {
+        client,
+        runtime: runtime.handle().clone(),
+    };
+    scan_resolved(&blobs, resolved, opts, PARALLEL_BLOBS)
+}
+
+/// Manifests, indexes and configs, fetched on demand; the top manifest is already here.
+struct Metadata<'a> {
+    client: &'a Client,
+    runtime: &'a tokio::runtime::Runtime,
+    top: Fetched,
+}
+
+impl MetadataSource for Metadata<'_> {
+    fn fetch(&self, kind: BlobKind, digest: &str, max: u64) -> Result<Option<Vec<u8>>, ImageError> {
+        if kind == BlobKind::Manifest && digest == self.top.digest {
+            return Ok(Some(self.top.data.clone()));
+        }
+        let data = match kind {
+            BlobKind::Manifest => {
+                self.runtime
+                    .block_on(self.client.manifest(digest, max))?
+                    .data
+            }
+            BlobKind::Config => self.runtime.block_on(self.client.blob(digest, max))?,
+        };
+        Ok(Some(data))
+    }
+
+    fn has_manifest(&self, _digest: &str) -> bool {
+        // A registry is asked, not listed: an index entry is there until a fetch says not.
+        true
+    }
+}
+
+/// Layer blobs, each opened as a stream that a task on the runtime feeds.
+struct Blobs {
+    client: Arc<Client>,
+    runtime: tokio::runtime::Handle,
+}
+
+fn digest_of_path(path: &str) -> Result<String, ImageError> {
+    path.strip_prefix("blobs/sha256/")
+        .map(|hex| format!("sha256:{hex}"))
+        .ok_or_else(|| ImageError::Invalid(format!("{path} is not a blob")))
+}
+
+impl Store for Blobs {
+    fn read(&self, path: &str, max: u64) -> Result<Option<Vec<u8>>, ImageError> {
+        let digest = digest_of_path(path)?;
+        Ok(Some(self.runtime.block_on(self.client.blob(&digest, max))?))
+    }
+
+    fn has_file(&self, path: &str) -> bool {
+        digest_of_path(path).is_ok()
+    }
+
+    fn open(&self, path: &str) -> Result<Box<dyn Read + Send + '_>, ImageError> {
+        let digest = digest_of_path(path)?;
+        let (tx, reader) = body_channel();
+        let client = Arc::clone(&self.client);
+        self.runtime
+            .spawn(async move { client.stream_blob(digest, tx).await });
+        Ok(Box::new(reader))
+    }
+}

@@ -1,0 +1,158 @@
+//! Findings, and the notes a scan makes about itself.
+
+use crate::Severity;
+use serde::{Deserialize, Serialize};
+
+/// Where in the image a finding lives.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    /// Path inside the image filesystem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Index (0-based, manifest order) of the layer that holds the evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_digest: Option<String>,
+    /// The layer that deleted or overwrote the path. The evidence is not in the final
+    /// filesystem but still extractable from `layer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_by: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// Image config field (`config.User`, `config.Env[2]`, `history[3].created_by` ...) when
+    /// the evidence is in the config rather than the filesystem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+}
+
+/// A waiver that applies to a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waived {
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Check id from the check table (`portcullis explain ID`).
+    pub check: String,
+    pub severity: Severity,
+    pub title: String,
+    /// What was found, for a human. Never holds a secret in full.
+    pub message: String,
+    #[serde(default)]
+    pub location: Location,
+    /// Redacted evidence (a secret's first characters and its length, a config value ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    /// Family-specific facts (rule id, package and versions ...).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub data: serde_json::Map<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waived: Option<Waived>,
+}
+
+impl Finding {
+    pub fn at_path(mut self, path: impl Into<String>) -> Self {
+        self.location.path = Some(path.into());
+        self
+    }
+    pub fn in_config(mut self, field: impl Into<String>) -> Self {
+        self.location.config = Some(field.into());
+        self
+    }
+    pub fn in_layer(mut self, index: usize, digest: impl Into<String>) -> Self {
+        self.location.layer = Some(index);
+        self.location.layer_digest = Some(digest.into());
+        self
+    }
+    pub fn with_evidence(mut self, evidence: impl Into<String>) -> Self {
+        self.evidence = Some(evidence.into());
+        self
+    }
+    pub fn with_data(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.data.insert(key.to_string(), value.into());
+        self
+    }
+}
+
+/// A diagnostic about the scan itself (a file that could not be parsed, a data source that
+/// was unavailable). Never a finding about the image.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    /// The data source the note is about (`osv`, `trivy`), when it is not about the image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    pub message: String,
+}
+
+/// What became of a data source in this scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SourceStatus {
+    /// It was consulted; its results are in the report.
+    #[serde(rename = "used")]
+    Used,
+    /// It was asked and did not answer; `detail` says why, and a diagnostic repeats it.
+    #[serde(rename = "failed")]
+    Failed,
+    /// It would have been used had it been installed.
+    #[serde(rename = "not installed")]
+    NotInstalled,
+    /// Nothing configures it (no database given).
+    #[serde(rename = "not configured")]
+    NotConfigured,
+    /// Turned off by a flag or the policy.
+    #[serde(rename = "disabled")]
+    Disabled,
+    /// Not applicable to this image (Trivy on a daemon or registry image).
+    #[serde(rename = "skipped")]
+    Skipped,
+}
+
+impl SourceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceStatus::Used => "used",
+            SourceStatus::Failed => "failed",
+            SourceStatus::NotInstalled => "not installed",
+            SourceStatus::NotConfigured => "not configured",
+            SourceStatus::Disabled => "disabled",
+            SourceStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// A data source the scan consulted or could have (an OSV database, Trivy), and what
+/// became of it: a report says plainly where its vulnerability findings come from, and
+/// where they could not come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub name: String,
+    pub status: SourceStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Source {
+    pub fn new(name: &str, status: SourceStatus, detail: Option<String>) -> Source {
+        Source {
+            name: name.to_string(),
+            status,
+            detail,
+        }
+    }
+
+    /// `osv used (2 databases, 224 records)`, for one line of text.
+    pub fn describe(&self) -> String {
+        match &self.detail {
+            Some(detail) => format!("{} {} ({detail})", self.name, self.status.as_str()),
+            None => format!("{} {}", self.name, self.status.as_str()),
+        }
+    }
+}
