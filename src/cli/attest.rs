@@ -4,18 +4,18 @@ use super::EXIT_PASS;
 use super::passphrase;
 use super::remote::{RemoteArgs, registry_target};
 use super::scan::write_atomically;
-use crate::attest::PAYLOAD_TYPE_IN_TOTO;
-use crate::attest::dsse::Envelope;
-use crate::attest::predicates::{self, PolicyRef, PredicateKind};
-use crate::attest::push::{self, Listing};
-use crate::attest::statement::{
+use portcullis_attest::PAYLOAD_TYPE_IN_TOTO;
+use portcullis_attest::dsse::Envelope;
+use portcullis_attest::predicates::{self, PolicyRef, PredicateKind};
+use portcullis_attest::push::{self, Listing};
+use portcullis_attest::statement::{
     DigestKind, ImageDigests, ResourceDescriptor, Statement, subject_name,
 };
-use crate::image::model::{Platform, Transport};
-use crate::image::registry::name::RegistryRef;
-use crate::image::registry::{RemoteOptions, Session};
-use crate::policy::{Policy, Severity, Verdict};
-use crate::report::{Report, SCHEMA_VERSION};
+use portcullis_model::image::{Platform, Transport};
+use portcullis_image::registry::name::RegistryRef;
+use portcullis_image::registry::{RemoteOptions, Session};
+use portcullis_gate::policy::{Policy, Severity, Verdict};
+use portcullis_gate::report::{Report, SCHEMA_VERSION};
 use crate::scan::{self, ScanOptions};
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -102,12 +102,12 @@ pub struct AttestArgs {
 /// the built-in policy's URI or the policy file's `file://` URI, and by the digest of its
 /// effective settings (`Policy::sha256`, which counts `--fail-on` too).
 fn policy_of(args: &AttestArgs) -> Result<(Policy, PolicyRef)> {
-    let mut policy = crate::policy::file::load(&args.policy).context("invalid policy")?;
+    let mut policy = portcullis_gate::policy::file::load(&args.policy).context("invalid policy")?;
     if let Some(fail_on) = args.fail_on {
         policy.override_fail_on(fail_on);
     }
     args.vulns.apply(&mut policy);
-    let builtin = crate::policy::file::BUILTIN
+    let builtin = portcullis_gate::policy::file::BUILTIN
         .iter()
         .any(|(name, ..)| *name == args.policy);
     let uri = if builtin {
@@ -301,8 +301,8 @@ fn scan_now(args: &AttestArgs, remote: &RemoteOptions) -> Result<Scanned> {
     let started = SystemTime::now();
     let mut facts = scan::scan_image(image, &options).with_context(|| image.clone())?;
     facts.today = today;
-    crate::checks::vulns::look_up(&mut facts, image, &lookup, &policy)?;
-    let report = crate::checks::evaluate(&facts, &policy, &waivers, today);
+    portcullis_gate::checks::vulns::look_up(&mut facts, image, &lookup, &policy)?;
+    let report = portcullis_gate::checks::evaluate(&facts, &policy, &waivers, today);
     let finished = SystemTime::now();
     let parameters = json!({
         "image": image,

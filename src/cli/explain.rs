@@ -1,8 +1,8 @@
 //! `portcullis explain [ID]`, `portcullis explain --policy-reference`
 
 use super::EXIT_PASS;
-use crate::checks;
-use crate::scan::secrets::RuleSet;
+use portcullis_gate::checks;
+use portcullis_secrets::RuleSet;
 use anyhow::{Result, bail};
 use clap::Args;
 use std::io::Write;
@@ -22,7 +22,7 @@ pub fn run(args: ExplainArgs) -> Result<u8> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.policy_reference {
-        out.write_all(crate::policy::reference::markdown()?.as_bytes())?;
+        out.write_all(portcullis_gate::policy::reference::markdown()?.as_bytes())?;
         return Ok(EXIT_PASS);
     }
     match args.id {

@@ -2,7 +2,7 @@
 
 use super::EXIT_PASS;
 use super::passphrase;
-use crate::attest::keys::{KeyType, SigningKey};
+use portcullis_attest::keys::{KeyType, SigningKey};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::io::Write;
@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
     /// Key algorithm
-    #[arg(long = "type", value_enum, default_value_t = KeyType::EcdsaP256)]
-    pub key_type: KeyType,
+    #[arg(long = "type", value_enum, default_value_t = KeyTypeArg::EcdsaP256)]
+    pub key_type: KeyTypeArg,
 
     /// Write the private key to PREFIX.key (mode 0600) and the public key to PREFIX.pub
     /// (mode 0644)
@@ -53,7 +53,7 @@ pub fn run(args: KeygenArgs) -> Result<u8> {
     } else {
         Some(passphrase::for_new_key()?)
     };
-    let key = SigningKey::generate(args.key_type)?;
+    let key = SigningKey::generate(args.key_type.into())?;
     let private_pem = key.to_pkcs8_pem(passphrase.as_ref().map(|p| p.as_bytes()))?;
     let public_pem = key.public_key().to_pem()?;
 
@@ -124,4 +124,30 @@ fn write_new(path: &Path, contents: &[u8], mode: u32, replace: bool) -> Result<(
         })?;
     }
     Ok(())
+}
+
+/// `--type`: the algorithms portcullis signs with ([`KeyType`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyTypeArg {
+    /// ECDSA over NIST P-256 with SHA-256 (cosign's default)
+    #[value(name = "ecdsa-p256")]
+    EcdsaP256,
+    /// Ed25519 (RFC 8032)
+    #[value(name = "ed25519")]
+    Ed25519,
+}
+
+impl From<KeyTypeArg> for KeyType {
+    fn from(arg: KeyTypeArg) -> KeyType {
+        match arg {
+            KeyTypeArg::EcdsaP256 => KeyType::EcdsaP256,
+            KeyTypeArg::Ed25519 => KeyType::Ed25519,
+        }
+    }
+}
+
+impl std::fmt::Display for KeyTypeArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        KeyType::from(*self).fmt(f)
+    }
 }

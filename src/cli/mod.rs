@@ -14,7 +14,7 @@ pub mod verify;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-pub use crate::policy::params::parse_size;
+pub use portcullis_gate::policy::params::parse_size;
 
 /// The image passed the gate.
 pub const EXIT_PASS: u8 = 0;

@@ -1,7 +1,7 @@
 //! Where passphrases come from: an environment variable (CI), or a prompt on the terminal.
 //! A passphrase is never echoed, logged, or put in an error message.
 
-use crate::attest::keys::{KeyError, PermissionVerdict, PrivateKeyFile, Protection, SigningKey};
+use portcullis_attest::keys::{KeyError, PermissionVerdict, PrivateKeyFile, Protection, SigningKey};
 use anyhow::{Context, Result, bail};
 use std::io::IsTerminal;
 use std::path::Path;
@@ -52,11 +52,11 @@ pub fn for_new_key() -> Result<Zeroizing<String>> {
 /// Reads a private key file, checks who else can read it, and decrypts it if needed.
 pub fn load_signing_key(path: &Path) -> Result<SigningKey> {
     let shown = path.display();
-    let file = crate::attest::keys::read_key_file(path)?;
+    let file = portcullis_attest::keys::read_key_file(path)?;
     let key_file = PrivateKeyFile::parse(&file.text).with_context(|| format!("{shown}"))?;
     let protection = key_file.protection();
     if let PermissionVerdict::Loose { mode } =
-        crate::attest::keys::check_permissions(path, file.mode, protection)?
+        portcullis_attest::keys::check_permissions(path, file.mode, protection)?
     {
         eprintln!(
             "portcullis: warning: {shown} is accessible by other users (mode {mode:04o}); \

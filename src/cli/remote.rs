@@ -1,10 +1,10 @@
 //! The registry flags `scan`, `attest` and `verify` share: credentials for the registry named
 //! in the reference, and transport security.
 
-use crate::image::reference::ImageRef;
-use crate::image::registry::RemoteOptions;
-use crate::image::registry::credentials::Credentials;
-use crate::image::registry::name::RegistryRef;
+use portcullis_image::reference::ImageRef;
+use portcullis_image::registry::RemoteOptions;
+use portcullis_image::registry::credentials::Credentials;
+use portcullis_image::registry::name::RegistryRef;
 use anyhow::{Context, Result, bail};
 use clap::{ArgAction, Args};
 use std::io::Read;

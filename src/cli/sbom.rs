@@ -3,9 +3,9 @@
 
 use super::EXIT_PASS;
 use super::scan::{NOW_ENV, write_atomically};
-use crate::image::model::Platform;
-use crate::report::sbom::Sbom;
-use crate::report::{cyclonedx, spdx};
+use portcullis_model::image::Platform;
+use portcullis_gate::report::sbom::Sbom;
+use portcullis_gate::report::{cyclonedx, spdx};
 use crate::scan::{self, ScanOptions};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -55,9 +55,9 @@ pub fn run(args: SbomArgs) -> Result<u8> {
         ..ScanOptions::default()
     };
     let facts = scan::scan_image(&args.image, &options).with_context(|| args.image.clone())?;
-    let inventory = crate::inventory::inventory(&facts);
+    let inventory = portcullis_inventory::inventory(&facts);
     let summary = facts.summary();
-    let sbom = Sbom::new(&summary, &inventory, crate::attest::rfc3339(created));
+    let sbom = Sbom::new(&summary, &inventory, portcullis_attest::rfc3339(created));
     let render = |out: &mut dyn Write| match args.format {
         SbomFormat::Cyclonedx => cyclonedx::write(&sbom, out),
         SbomFormat::Spdx => spdx::write(&sbom, out),
@@ -84,10 +84,10 @@ fn creation_time() -> Result<SystemTime> {
     if let Ok(text) = std::env::var(NOW_ENV)
         && !text.is_empty()
     {
-        if let Some(time) = crate::attest::parse_rfc3339(&text) {
+        if let Some(time) = portcullis_attest::parse_rfc3339(&text) {
             return Ok(time);
         }
-        let date: crate::policy::waivers::Date =
+        let date: portcullis_model::Date =
             text.parse().with_context(|| format!("{NOW_ENV}={text}"))?;
         let days = u64::try_from(date.unix_days())
             .with_context(|| format!("{NOW_ENV}={text}: before 1970"))?;

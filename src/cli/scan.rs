@@ -3,16 +3,16 @@
 use super::progress::Progress;
 use super::remote::RemoteArgs;
 use super::{EXIT_PASS, parse_size};
-use crate::advisories::index::IndexSet;
-use crate::advisories::index::fetch::{self, Fetcher, IndexSpec};
-use crate::checks::vulns::{self, Lookup, TrivyChoice};
-use crate::image::cache::CacheConfig;
-use crate::image::model::Platform;
-use crate::layer::Limits;
-use crate::policy::waivers::{self, Date, Waivers};
-use crate::policy::{self, Severity, Verdict};
-use crate::report::{self, Report, Source, SourceStatus, table::Style};
-use crate::scan::secrets::Secrets;
+use portcullis_advisories::index::IndexSet;
+use portcullis_advisories::index::fetch::{self, Fetcher, IndexSpec};
+use portcullis_gate::checks::vulns::{self, Lookup, TrivyChoice};
+use portcullis_gate::analyze::cache::CacheConfig;
+use portcullis_model::image::Platform;
+use portcullis_layer::Limits;
+use portcullis_gate::policy::waivers::{self, Date, Waivers};
+use portcullis_gate::policy::{self, Severity, Verdict};
+use portcullis_gate::report::{self, Report, Source, SourceStatus, table::Style};
+use portcullis_secrets::Secrets;
 use crate::scan::{self, ScanOptions};
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -396,7 +396,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         policy.params.packages.check_outdated,
         &fetcher,
     );
-    let report = crate::checks::evaluate(&facts, &policy, &waivers, today);
+    let report = portcullis_gate::checks::evaluate(&facts, &policy, &waivers, today);
     emit(&report, &outputs)?;
     Ok(match report.gate.result {
         Verdict::Passed => EXIT_PASS,
@@ -407,7 +407,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
 /// The secret scan the policy and the flags ask for; `None` when `--no-secrets` is given or
 /// the policy disables the secrets family.
 fn secret_scan(args: &ScanArgs, policy: &policy::Policy) -> Result<Option<Secrets>> {
-    if args.no_secrets || !policy.family_enabled(&crate::checks::secrets::FAMILY) {
+    if args.no_secrets || !policy.family_enabled(&portcullis_gate::checks::secrets::FAMILY) {
         return Ok(None);
     }
     let mut secrets =

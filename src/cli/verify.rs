@@ -7,14 +7,14 @@
 
 use super::remote::{RemoteArgs, registry_target};
 use super::{EXIT_FAIL, EXIT_PASS, parse_duration};
-use crate::attest::dsse::Envelope;
-use crate::attest::fetch;
-use crate::attest::keys::{PublicKey, read_key_file};
-use crate::attest::statement::ImageDigests;
-use crate::attest::verify::{self, Expectations, Verified};
-use crate::image::model::Platform;
-use crate::image::registry::{RemoteOptions, Session};
-use crate::policy::Verdict;
+use portcullis_attest::dsse::Envelope;
+use portcullis_attest::fetch;
+use portcullis_attest::keys::{PublicKey, read_key_file};
+use portcullis_attest::statement::ImageDigests;
+use portcullis_attest::verify::{self, Expectations, Verified};
+use portcullis_model::image::Platform;
+use portcullis_image::registry::{RemoteOptions, Session};
+use portcullis_gate::policy::Verdict;
 use crate::scan::{self, ScanOptions};
 use anyhow::{Context, Result, bail};
 use clap::Args;

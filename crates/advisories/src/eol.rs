@@ -2,15 +2,15 @@
 //! `policies/eol.toml` (embedded at build time), and the host's distro-info-data files for
 //! Debian and Ubuntu, which win when they are newer than the embedded table.
 
-use crate::inventory::os::OsRelease;
-use crate::policy::waivers::Date;
+use portcullis_inventory::os::OsRelease;
+use portcullis_model::Date;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::OnceLock;
 
 /// The embedded table.
-pub const EMBEDDED: &str = include_str!("../../policies/eol.toml");
+pub const EMBEDDED: &str = include_str!("../../../policies/eol.toml");
 /// Where Debian's distro-info-data installs its CSV files.
 pub const DISTRO_INFO_DIR: &str = "/usr/share/distro-info";
 /// Largest distro-info CSV read (they are a few KiB).

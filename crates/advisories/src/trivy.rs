@@ -9,8 +9,8 @@
 
 use super::osv::record::Rating;
 use super::osv::{AffectedPackage, Finder, Vulnerability};
-use crate::inventory::{DbFormat, Inventory};
-use crate::policy::Severity;
+use portcullis_inventory::{DbFormat, Inventory};
+use portcullis_model::Severity;
 use serde::Deserialize;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -463,12 +463,12 @@ impl Report {
                 if v.id.is_empty() || v.pkg_name.is_empty() {
                     continue;
                 }
-                let same = |p: &&crate::inventory::Package| {
+                let same = |p: &&portcullis_inventory::Package| {
                     p.name == v.pkg_name
                         && trivy_version_matches(&p.version, &v.installed_version)
                         && is_os_format(p.format) == os_packages
                 };
-                let candidates: Vec<&crate::inventory::Package> =
+                let candidates: Vec<&portcullis_inventory::Package> =
                     inventory.packages.iter().filter(same).collect();
                 let by_path = v.pkg_path.as_deref().and_then(|path| {
                     let path = path.trim_start_matches('/');

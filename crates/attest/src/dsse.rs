@@ -155,7 +155,7 @@ impl Envelope {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attest::keys::KeyType;
+    use crate::keys::KeyType;
 
     #[test]
     fn pae_matches_the_dsse_specification() {

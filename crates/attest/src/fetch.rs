@@ -13,11 +13,11 @@ use super::dsse::Envelope;
 use super::push::{
     DSSE_MEDIA_TYPE, ImageIndex, ImageManifest, OCI_INDEX, OCI_MANIFEST, cosign_tag, referrers_tag,
 };
-use crate::image::reference::is_sha256_digest;
-use crate::image::registry::RegistryError;
-use crate::image::registry::client::{Client, MANIFEST_ACCEPT};
-use crate::image::resolve::MAX_MANIFEST;
-use crate::layer::decode::sha256_of;
+use portcullis_image::reference::is_sha256_digest;
+use portcullis_image::registry::RegistryError;
+use portcullis_image::registry::client::{Client, MANIFEST_ACCEPT};
+use portcullis_image::resolve::MAX_MANIFEST;
+use portcullis_layer::decode::sha256_of;
 
 /// Envelopes carry one report; even large ones stay far below this.
 pub const MAX_ENVELOPE: u64 = 64 << 20;

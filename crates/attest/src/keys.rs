@@ -73,13 +73,11 @@ pub enum KeyError {
 }
 
 /// The algorithms portcullis signs with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyType {
     /// ECDSA over NIST P-256 with SHA-256 (cosign's default)
-    #[value(name = "ecdsa-p256")]
     EcdsaP256,
     /// Ed25519 (RFC 8032)
-    #[value(name = "ed25519")]
     Ed25519,
 }
 

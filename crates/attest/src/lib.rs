@@ -5,7 +5,7 @@
 //! - [`keys`]: signing and verifying keys (ECDSA P-256, Ed25519), PKCS#8 and PKIX PEM files,
 //!   passphrase-encrypted PKCS#8, and [`cosign`]'s encrypted key format;
 //! - [`predicates`]: what is said about the image (our scan predicate, a SLSA verification
-//!   summary, cosign's vulnerability predicate), built from a [`Report`](crate::report::Report);
+//!   summary, cosign's vulnerability predicate), built from a [`Report`](portcullis_gate::report::Report);
 //! - [`statement`]: the in-toto statement binding a predicate to the image digest;
 //! - [`dsse`]: the envelope and the signature over its pre-authentication encoding;
 //! - [`verify`]: every check a consumer makes, each failure its own error.

@@ -8,8 +8,8 @@
 //! Each is built from a [`Report`]; [`verdict`] and [`time`] read the decision and its time
 //! back from any of them, for `verify`.
 
-use crate::policy::{Policy, Verdict};
-use crate::report::{Report, Summary};
+use portcullis_gate::policy::{Policy, Verdict};
+use portcullis_gate::report::{Report, Summary};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -22,7 +22,8 @@ pub const COSIGN_VULN_V1: &str = "https://cosign.sigstore.dev/attestation/vuln/v
 /// Who made the attestation, as the VSA's `verifier.id` and the vuln predicate's scanner URI.
 pub const TOOL_URI: &str = "https://portcullis.dev";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// What an attestation says about the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PredicateKind {
     /// portcullis scan result: verdict, findings summary and the full report
     Scan,
@@ -174,10 +175,10 @@ fn vsa(ctx: &Context) -> Value {
 fn vuln(ctx: &Context) -> Value {
     let report = ctx.report;
     // The vulnerability sources the scan used (`osv`, `trivy`) and what each read.
-    let used: Vec<&crate::report::Source> = report
+    let used: Vec<&portcullis_gate::report::Source> = report
         .sources
         .iter()
-        .filter(|s| s.status == crate::report::SourceStatus::Used)
+        .filter(|s| s.status == portcullis_gate::report::SourceStatus::Used)
         .collect();
     let db_uri = used
         .iter()
@@ -253,9 +254,9 @@ pub fn time<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::model::{Platform, Transport};
-    use crate::policy::Severity;
-    use crate::report::{Finding, ImageSummary, Location};
+    use portcullis_model::image::{Platform, Transport};
+    use portcullis_model::Severity;
+    use portcullis_gate::report::{Finding, ImageSummary, Location};
     use std::time::{Duration, UNIX_EPOCH};
 
     fn report(failing: bool) -> Report {

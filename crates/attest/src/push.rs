@@ -16,10 +16,10 @@
 //! pushing the same envelope twice changes nothing.
 
 use super::dsse::Envelope;
-use crate::image::registry::RegistryError;
-use crate::image::registry::client::{Client, MANIFEST_ACCEPT};
-use crate::image::resolve::MAX_MANIFEST;
-use crate::layer::decode::sha256_of;
+use portcullis_image::registry::RegistryError;
+use portcullis_image::registry::client::{Client, MANIFEST_ACCEPT};
+use portcullis_image::resolve::MAX_MANIFEST;
+use portcullis_layer::decode::sha256_of;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -423,7 +423,7 @@ pub async fn push(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attest::dsse::Signature;
+    use crate::dsse::Signature;
 
     fn envelope(payload: &str) -> Envelope {
         Envelope {

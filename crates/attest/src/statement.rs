@@ -1,6 +1,6 @@
 //! The in-toto Statement v1: which artifact (the image, by digest) a predicate is about.
 
-use crate::report::ImageSummary;
+use portcullis_gate::report::ImageSummary;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -155,7 +155,7 @@ impl Statement {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::model::{Platform, Transport};
+    use portcullis_model::image::{Platform, Transport};
 
     fn summary(manifest: Option<&str>, names: &[&str]) -> ImageSummary {
         ImageSummary {

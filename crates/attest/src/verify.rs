@@ -9,7 +9,7 @@ use super::statement::{
     DigestKind, ImageDigests, ResourceDescriptor, STATEMENT_TYPE_V1, Statement,
 };
 use super::{PAYLOAD_TYPE_IN_TOTO, parse_rfc3339};
-use crate::policy::Verdict;
+use portcullis_gate::policy::Verdict;
 use std::time::{Duration, SystemTime};
 
 /// Clocks disagree; a statement dated this far ahead of ours is still accepted.
@@ -271,8 +271,8 @@ fn match_subject(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attest::keys::{KeyType, SigningKey};
-    use crate::attest::predicates::{SCAN_V1, VSA_V1};
+    use crate::keys::{KeyType, SigningKey};
+    use crate::predicates::{SCAN_V1, VSA_V1};
     use serde_json::json;
     use std::time::UNIX_EPOCH;
 

@@ -8,8 +8,8 @@ use super::gobin::GoScanner;
 use super::java::{self, JarScanner};
 use super::rustbin::RustScanner;
 use super::{DbFormat, PackageDb, PackageRecord, apk, dpkg, npm, python, rpm};
-use crate::scan::analyzer::{Analyzer, Interest};
-use crate::scan::layer_report::{Entry, EntryKind, LayerReport, Note};
+use portcullis_layer::analyzer::{Analyzer, Interest};
+use portcullis_layer::entry::{Entry, EntryKind, Note};
 
 const DPKG_STATUS: &str = "var/lib/dpkg/status";
 const DPKG_STATUS_D: &str = "var/lib/dpkg/status.d/";
@@ -237,17 +237,21 @@ impl Analyzer for InventoryAnalyzer {
         }
     }
 
-    fn finish(self: Box<Self>, report: &mut LayerReport) {
-        report.packages.extend(self.dbs);
-        report.notes.extend(self.notes);
+}
+
+impl InventoryAnalyzer {
+    /// The layer ended: the package databases it writes, one per file in stream order, and
+    /// the notes about those that could not be read.
+    pub fn finish(self) -> (Vec<PackageDb>, Vec<Note>) {
+        (self.dbs, self.notes)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layer::walk::walk;
-    use crate::layer::{Budget, Limits};
+    use portcullis_layer::walk::walk;
+    use portcullis_layer::{Budget, Limits};
 
     fn tar(files: &[(&str, &[u8], u32)]) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
@@ -264,9 +268,9 @@ mod tests {
     #[test]
     fn a_layer_walk_fills_the_report() {
         let status = b"Package: curl\nStatus: install ok installed\nVersion: 7.88.1-10\n";
-        let jar = crate::inventory::java::tests::fat_jar();
-        let go = crate::inventory::gobin::tests::inline_binary();
-        let rust = crate::inventory::rustbin::tests::binary();
+        let jar = crate::java::tests::fat_jar();
+        let go = crate::gobin::tests::inline_binary();
+        let rust = crate::rustbin::tests::binary();
         let layer = tar(&[
             ("var/lib/dpkg/status", status, 0o644),
             (
@@ -286,14 +290,11 @@ mod tests {
             ("usr/local/bin/script", &[b'#'; 4096], 0o755),
             ("usr/share/doc/readme", &go, 0o644),
         ]);
-        let report = walk(
-            &layer[..],
-            vec![Box::new(InventoryAnalyzer::default())],
-            &Budget::new(Limits::default()),
-        )
-        .unwrap();
-        let found: Vec<(&str, DbFormat, usize, bool)> = report
-            .packages
+        let mut analyzers = [Box::new(InventoryAnalyzer::default())];
+        walk(&layer[..], &mut analyzers, &Budget::new(Limits::default())).unwrap();
+        let [analyzer] = analyzers;
+        let (packages, notes) = analyzer.finish();
+        let found: Vec<(&str, DbFormat, usize, bool)> = packages
             .iter()
             .map(|d| {
                 (
@@ -315,11 +316,8 @@ mod tests {
                 ("usr/local/bin/tool", DbFormat::RustBinary, 2, false),
             ]
         );
-        assert_eq!(report.notes.len(), 1);
-        assert_eq!(
-            report.notes[0].path.as_deref(),
-            Some("lib/apk/db/installed")
-        );
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].path.as_deref(), Some("lib/apk/db/installed"));
     }
 
     #[test]
@@ -340,9 +338,8 @@ mod tests {
             Interest::Whole { max: MAX_STATUS_D }
         );
         analyzer.whole(&entry, b"Package: x\nVersion: 1\n", true);
-        let mut report = LayerReport::default();
-        Box::new(analyzer).finish(&mut report);
-        assert!(report.packages[0].error.is_some());
-        assert_eq!(report.notes.len(), 1);
+        let (packages, notes) = analyzer.finish();
+        assert!(packages[0].error.is_some());
+        assert_eq!(notes.len(), 1);
     }
 }

@@ -247,6 +247,24 @@ pub struct PlannedLayer {
     pub size: Option<u64>,
 }
 
+/// The image's identity, printed at the top of every report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageSummary {
+    pub reference: String,
+    pub transport: Transport,
+    /// `None` for a classic `docker save` archive, which stores no manifest.
+    pub manifest_digest: Option<String>,
+    pub config_digest: String,
+    pub platform: Platform,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    /// `config.User` as written in the image (empty means root).
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    pub layers: Vec<LayerInfo>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use super::allow;
 use super::engine::Match;
 use super::redact;
 use super::rules::RuleSet;
-use crate::policy::Severity;
+use portcullis_model::Severity;
 use regex::{Regex, RegexBuilder};
 use std::sync::OnceLock;
 

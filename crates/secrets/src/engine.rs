@@ -238,7 +238,7 @@ fn secret_span(rule: &Rule, locs: &CaptureLocations) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::secrets::rules::Origin;
+    use crate::rules::Origin;
 
     fn found(rules: &RuleSet, path: &str, text: &str) -> Vec<(String, String)> {
         let ctx = rules.path_context(path);

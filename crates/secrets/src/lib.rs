@@ -6,21 +6,24 @@
 //! them. What is found is stored in the layer report redacted, with a fingerprint for
 //! deduplication; the secret itself never leaves this module.
 
+#![forbid(unsafe_code)]
+
 pub mod allow;
 pub mod config;
 pub mod engine;
 pub mod files;
+pub mod params;
 pub mod redact;
 pub mod rules;
 
 pub use engine::{Match, PathContext, Scratch};
 pub use files::{CredentialFile, Leftover};
+pub use params::SecretParams;
 pub use rules::{Allow, Origin, Rule, RuleSet, RulesError};
 
-use super::analyzer::{Analyzer, Interest};
-use super::layer_report::{Entry, EntryKind, LayerReport, Note};
-use crate::policy::Severity;
-use crate::policy::params::{GlobList, SecretParams};
+use portcullis_layer::{Analyzer, Entry, EntryKind, Interest, Note};
+use portcullis_model::Severity;
+use portcullis_model::params::GlobList;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -466,11 +469,14 @@ impl Analyzer for SecretsAnalyzer {
     fn end(&mut self, _entry: &Entry) {
         self.finish_file();
     }
+}
 
-    fn finish(mut self: Box<Self>, report: &mut LayerReport) {
+impl SecretsAnalyzer {
+    /// The layer ended: what was found in it, redacted, and the notes about what could not
+    /// be searched.
+    pub fn finish(mut self) -> (Vec<SecretHit>, Vec<Note>) {
         self.finish_file();
-        report.secrets.append(&mut self.hits);
-        report.notes.append(&mut self.notes);
+        (self.hits, self.notes)
     }
 }
 
@@ -501,9 +507,7 @@ pub fn scan_file(
         }
         analyzer.end(&entry);
     }
-    let mut report = LayerReport::default();
-    Box::new(analyzer).finish(&mut report);
-    (report.secrets, report.notes)
+    analyzer.finish()
 }
 
 #[cfg(test)]

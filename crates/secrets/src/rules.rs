@@ -4,7 +4,7 @@
 //! A rule set compiles once: every regex, one RegexSet per allow kind, and one Aho-Corasick
 //! automaton over all rules' keywords that decides which regexes run on a file at all.
 
-use crate::policy::Severity;
+use portcullis_model::Severity;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::Deserialize;

@@ -266,11 +266,10 @@ fn leftovers_are_reported_once() {
             analyzer.end(&entry);
         }
     }
-    let mut report = LayerReport::default();
-    Box::new(analyzer).finish(&mut report);
-    assert_eq!(rule_ids(&report.secrets), ["git-directory"]);
-    assert_eq!(report.secrets[0].path, "app/.git");
-    assert_eq!(report.secrets[0].anchor.as_deref(), Some("app/.git/HEAD"));
+    let (secrets, _) = analyzer.finish();
+    assert_eq!(rule_ids(&secrets), ["git-directory"]);
+    assert_eq!(secrets[0].path, "app/.git");
+    assert_eq!(secrets[0].anchor.as_deref(), Some("app/.git/HEAD"));
 }
 
 #[test]
@@ -294,11 +293,10 @@ fn large_text_files_are_skipped_with_a_note() {
         b"INSERT INTO t VALUES ('ghp_R8kLmN2pQ4sT6vX8zA1cE3gI5kM7oQ9sU1wY');\n",
     );
     analyzer.end(&entry);
-    let mut report = LayerReport::default();
-    Box::new(analyzer).finish(&mut report);
-    assert!(report.secrets.is_empty());
-    assert_eq!(report.notes.len(), 1);
-    assert!(!report.notes[0].message.contains("ghp_"));
+    let (secrets, notes) = analyzer.finish();
+    assert!(secrets.is_empty());
+    assert_eq!(notes.len(), 1);
+    assert!(!notes[0].message.contains("ghp_"));
 }
 
 #[test]

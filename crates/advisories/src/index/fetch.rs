@@ -8,12 +8,10 @@
 //! `params.packages.index_max_age_hours`, and always when `params.packages.offline` is set;
 //! when a download fails, an older copy is used with a note saying so.
 
-use super::sources::{self, ConfigFile, IndexSource, Sources};
+use super::sources::{IndexSource, Sources};
 use super::{IndexError, IndexFormat, IndexSet, Origin, PackageIndex};
-use crate::policy::params::PackageParams;
-use crate::report::Diagnostic;
-use crate::scan::facts::ImageFacts;
-use crate::scan::layer_report::EntryKind;
+use crate::params::PackageParams;
+use portcullis_model::Diagnostic;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
@@ -405,59 +403,21 @@ impl Fetcher {
 }
 
 /// Configuration files that name repositories (see [`sources`]).
-const SOURCE_FILES: &[&str] = &["etc/apt/sources.list", "etc/apk/repositories"];
+pub const SOURCE_FILES: &[&str] = &["etc/apt/sources.list", "etc/apk/repositories"];
 /// Directories of such files.
-const SOURCE_DIRS: &[&str] = &[
+pub const SOURCE_DIRS: &[&str] = &[
     "etc/apt/sources.list.d",
     "etc/yum.repos.d",
     "etc/dnf/vars",
     "etc/yum/vars",
 ];
 
-/// The repository configuration of the image's final filesystem.
-pub fn image_sources(facts: &ImageFacts) -> Sources {
-    let mut files = Vec::new();
-    for path in SOURCE_FILES {
-        if let Some(data) = facts.read_file(path) {
-            files.push(ConfigFile {
-                path: path.to_string(),
-                data,
-            });
-        }
-    }
-    for dir in SOURCE_DIRS {
-        let Some((resolved, node)) = facts.fs.resolve(dir) else {
-            continue;
-        };
-        if node.entry.kind != EntryKind::Dir {
-            continue;
-        }
-        let prefix = format!("{resolved}/");
-        let mut children: Vec<String> = facts
-            .fs
-            .iter()
-            .filter_map(|n| n.entry.path.strip_prefix(&prefix))
-            .filter(|name| !name.contains('/'))
-            .map(|name| format!("{dir}/{name}"))
-            .collect();
-        children.sort();
-        for path in children {
-            if let Some(data) = facts.read_file(&path) {
-                files.push(ConfigFile { path, data });
-            }
-        }
-    }
-    let os = crate::inventory::os::detect(|p| facts.read_file(p));
-    sources::sources(&files, &facts.meta.platform, os.as_ref())
-}
-
 /// The name package indexes go by in the report's sources and diagnostics.
 pub const SOURCE: &str = "package-index";
 
-/// The indexes of the repositories the image is configured with, and diagnostics for
-/// what could not be fetched.
-pub fn fetch_for_image(facts: &ImageFacts, fetcher: &Fetcher) -> (IndexSet, Vec<Diagnostic>) {
-    let sources = image_sources(facts);
+/// The indexes of the repositories an image is configured with (`sources`), and diagnostics
+/// for what could not be fetched.
+pub fn fetch_for_sources(sources: &Sources, fetcher: &Fetcher) -> (IndexSet, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     if sources.sources.is_empty() && sources.notes.is_empty() {
         diagnostics.push(Diagnostic {
@@ -467,7 +427,7 @@ pub fn fetch_for_image(facts: &ImageFacts, fetcher: &Fetcher) -> (IndexSet, Vec<
             message: "--fetch-indexes: the image configures no apt, apk or yum repository".into(),
         });
     }
-    let (indexes, notes) = fetcher.load_sources(&sources);
+    let (indexes, notes) = fetcher.load_sources(sources);
     diagnostics.extend(notes.into_iter().map(|(file, message)| Diagnostic {
         source: Some(SOURCE.into()),
         layer: None,

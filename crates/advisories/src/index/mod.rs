@@ -17,8 +17,8 @@ pub mod fetch;
 pub mod rpm;
 pub mod sources;
 
-use crate::inventory::DbFormat;
-use crate::inventory::version::{self, Scheme};
+use portcullis_inventory::DbFormat;
+use portcullis_version::{self as version, Scheme};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::fmt;

@@ -7,8 +7,8 @@
 //! is reported as a note, never guessed at.
 
 use super::IndexFormat;
-use crate::image::model::Platform;
-use crate::inventory::os::OsRelease;
+use portcullis_model::image::Platform;
+use portcullis_inventory::os::OsRelease;
 use std::collections::BTreeMap;
 
 /// Most sources read from an image: configuration files are small, but untrusted.
@@ -273,7 +273,7 @@ fn apt_one_line(text: &str, file: &str, platform: &Platform, out: &mut Sources) 
 
 /// deb822 `.sources` stanzas (sources.list(5), "DEB822-STYLE FORMAT").
 fn apt_deb822(text: &str, file: &str, platform: &Platform, out: &mut Sources) {
-    let stanzas = match crate::inventory::dpkg::parse_stanzas(text.as_bytes()) {
+    let stanzas = match portcullis_inventory::dpkg::parse_stanzas(text.as_bytes()) {
         Ok(s) => s,
         Err(e) => {
             out.note(file, e.to_string());
@@ -372,7 +372,7 @@ fn yum_vars(
     for file in files {
         let path = file.path.as_str();
         if path.contains("dnf/vars/") || path.contains("yum/vars/") {
-            let name = crate::layer::path::file_name(path);
+            let name = portcullis_model::path::file_name(path);
             let value = String::from_utf8_lossy(file.data);
             if let Some(value) = value.lines().next().map(str::trim) {
                 vars.insert(name.to_string(), value.to_string());

@@ -7,7 +7,7 @@
 //! vector are accepted and ignored, as every scanner's "base score" does. CVSS v4 scores
 //! come from a lookup table of macro vectors rather than a formula and are not computed.
 
-use crate::policy::Severity;
+use portcullis_model::Severity;
 
 /// A computed base score and the band it falls in.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -10,8 +10,8 @@
 //! record's order, later events winning.
 
 use super::record::{Affected, Event, Range, RangeKind};
-use crate::inventory::os::OsRelease;
-use crate::inventory::version::{self, Scheme};
+use portcullis_inventory::os::OsRelease;
+use portcullis_version::{self as version, Scheme};
 use std::cmp::Ordering;
 
 /// Why a version is affected by an entry, and what fixes it.

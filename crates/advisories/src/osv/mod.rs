@@ -12,7 +12,7 @@
 //! the other distributions the OSV ecosystem list describes by source package are looked
 //! up by the package's source name (an advisory for `openssl` covers `libssl3`), Red Hat
 //! by binary and source name, PyPI by PEP 503 normalised name, the rest by name. Versions
-//! are ordered by [`crate::inventory::version`], the ordering each ecosystem's tools use.
+//! are ordered by [`portcullis_version`], the ordering each ecosystem's tools use.
 
 pub mod cvss;
 mod load;
@@ -21,9 +21,9 @@ pub mod record;
 
 pub use load::{Limits, LoadError};
 
-use crate::inventory::Package;
-use crate::inventory::os::OsRelease;
-use crate::inventory::purl::normalize_python_name;
+use portcullis_inventory::Package;
+use portcullis_inventory::os::OsRelease;
+use portcullis_inventory::purl::normalize_python_name;
 use record::{Affected, Rating, Record};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;

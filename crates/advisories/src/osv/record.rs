@@ -9,7 +9,7 @@
 //! id is not an OSV record.
 
 use super::cvss;
-use crate::policy::Severity;
+use portcullis_model::Severity;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 

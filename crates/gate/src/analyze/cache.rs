@@ -13,9 +13,10 @@
 //! whose key does not match, is ignored. The cache is bounded: once it grows past its size,
 //! the entries used longest ago (by modification time, refreshed on every hit) are removed.
 
-use crate::image::model::{Compression, LayerInfo};
-use crate::layer::ScannedLayer;
-use crate::scan::layer_report::{ANALYZER_VERSION, Entry, LayerReport, Note};
+use portcullis_model::image::{Compression, LayerInfo};
+use super::{ANALYZER_VERSION, LayerReport};
+use portcullis_layer::ScannedLayer;
+use portcullis_layer::{Entry, Note};
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde::{Deserialize as DeriveDeserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -129,7 +130,7 @@ impl LayerCache {
 
     /// The layer whose blob is `digest` and whose tar stream is `diff_id`, when a report
     /// for it is cached. Anything unreadable counts as a miss.
-    pub fn get(&self, digest: &str, diff_id: &str) -> Option<ScannedLayer> {
+    pub fn get(&self, digest: &str, diff_id: &str) -> Option<ScannedLayer<LayerReport>> {
         let path = self.entry_path(digest, diff_id);
         let file = File::open(&path).ok()?;
         let decoder = zstd::stream::read::Decoder::new(BufReader::new(&file)).ok()?;
@@ -160,6 +161,7 @@ impl LayerCache {
             compression: stored.compression,
             diff_id: stored.diff_id,
             uncompressed_size: stored.uncompressed_size,
+            tar_entries: stored.report.tar_entries,
             report: stored.report,
         })
     }

@@ -1,8 +1,9 @@
 //! Keeps the small configuration files that checks read after the merge: accounts, the
 //! distribution's release files, sudoers, the package managers' repository lists.
 
-use super::analyzer::{Analyzer, Interest};
-use super::layer_report::{Entry, LayerReport, Note};
+use super::{LayerAnalyzer, LayerReport};
+use portcullis_layer::{Analyzer, Interest};
+use portcullis_layer::{Entry, Note};
 use std::collections::BTreeMap;
 
 /// Largest file kept; real account and release files are a few KiB.
@@ -47,7 +48,7 @@ pub struct Capture {
 }
 
 fn is_key_file(path: &str) -> bool {
-    use crate::layer::path::{file_name, parent};
+    use portcullis_model::path::{file_name, parent};
     let name = file_name(path);
     let dir = file_name(parent(path));
     fn last_two(p: &str) -> (&str, &str) {
@@ -83,7 +84,9 @@ impl Analyzer for Capture {
         }
         self.files.insert(entry.path.clone(), data.to_vec());
     }
+}
 
+impl LayerAnalyzer for Capture {
     fn finish(self: Box<Self>, report: &mut LayerReport) {
         report.files.extend(self.files);
         report.notes.extend(self.notes);

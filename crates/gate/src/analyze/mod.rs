@@ -1,39 +1,123 @@
-//! The single pass: per-entry analyzers fed while each layer streams, then the merge.
+//! Analyze: one layer's stream → its [`LayerReport`], computed from that layer's bytes alone.
+//!
+//! The walk (`portcullis-layer`) feeds every entry to the analyzers of the pass: the capture
+//! of small configuration files, the watch for packages that matter to hygiene, the package
+//! inventory and the secret scan. A `LayerReport` never looks at other layers, so layers
+//! scan in parallel, a stream can be scanned as it arrives, and a report can be cached under
+//! the layer's diff_id ([`cache`]).
 
-pub mod accounts;
-pub mod analyzer;
+pub mod cache;
 pub mod capture;
-pub mod facts;
-pub mod layer_report;
-pub mod merge;
 pub mod presence;
-pub mod secrets;
 
-use analyzer::{Analyzer, AnalyzerSet};
+use cache::LayerCache;
+use portcullis_image::LayerScanner;
+use portcullis_image::model::LayerInfo;
+use portcullis_inventory::PackageDb;
+use portcullis_inventory::analyzer::InventoryAnalyzer;
+use portcullis_layer::{self as layer, Analyzer, Budget, Entry, LayerError, Listing, Note};
+use portcullis_layer::ScannedLayer;
+use portcullis_secrets::{SecretHit, Secrets, SecretsAnalyzer};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Read;
 
-/// The analyzers every scan runs. Building them per layer is cheap: the secret rules are
-/// compiled once and shared.
-#[derive(Debug)]
-pub struct DefaultAnalyzers {
-    /// `None` turns the secret scan off.
-    pub secrets: Option<secrets::Secrets>,
+/// Bumped whenever the analyzers change what they put into a `LayerReport`, so that cached
+/// reports from an older analyzer are never reused.
+pub const ANALYZER_VERSION: u32 = 4;
+
+/// What one layer holds, computed from that layer's bytes alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerReport {
+    /// Entries in stream order, whiteout markers excluded. A path may appear twice when the
+    /// tar holds duplicates; the later one wins, as on extraction.
+    pub entries: Vec<Entry>,
+    /// Paths removed from lower layers by `.wh.NAME` markers.
+    pub whiteouts: Vec<String>,
+    /// Directories whose lower-layer contents are hidden by `.wh..wh..opq`.
+    pub opaque_dirs: Vec<String>,
+    /// Contents of the small configuration files later steps need (passwd, group, shadow,
+    /// os-release ...), keyed by path. Bounded by `capture::MAX_CAPTURE`.
+    pub files: BTreeMap<String, Vec<u8>>,
+    /// Packages from `presence::WATCHED` that a package database in this layer lists as
+    /// installed, keyed by the database's path.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub watched_packages: BTreeMap<String, Vec<String>>,
+    /// Total bytes of file content in the layer.
+    pub content_bytes: u64,
+    /// Secrets, credential files and build leftovers in this layer, redacted.
+    #[serde(default)]
+    pub secrets: Vec<SecretHit>,
+    /// Tar entries in the stream (the root directory and whiteout markers included).
+    pub tar_entries: u64,
+    pub notes: Vec<Note>,
+    /// Package records of the databases (and executables, archives) the layer writes, one
+    /// entry per file, in stream order.
+    #[serde(default)]
+    pub packages: Vec<PackageDb>,
 }
 
-impl Default for DefaultAnalyzers {
-    /// With the built-in secret rules.
-    fn default() -> Self {
-        DefaultAnalyzers {
-            secrets: Some(secrets::Secrets::new(secrets::RuleSet::builtin())),
+impl From<Listing> for LayerReport {
+    /// What the walk saw; the analyzers add theirs.
+    fn from(listing: Listing) -> LayerReport {
+        LayerReport {
+            entries: listing.entries,
+            whiteouts: listing.whiteouts,
+            opaque_dirs: listing.opaque_dirs,
+            content_bytes: listing.content_bytes,
+            tar_entries: listing.tar_entries,
+            notes: listing.notes,
+            ..LayerReport::default()
         }
     }
 }
 
-impl AnalyzerSet for DefaultAnalyzers {
-    fn build(&self) -> Vec<Box<dyn Analyzer>> {
-        let mut set: Vec<Box<dyn Analyzer>> = vec![
+/// An analyzer of the pass: fed by the layer walk, then asked to put what it found into the
+/// layer's report when the layer ends.
+pub trait LayerAnalyzer: Analyzer {
+    fn finish(self: Box<Self>, report: &mut LayerReport);
+}
+
+impl LayerAnalyzer for InventoryAnalyzer {
+    fn finish(self: Box<Self>, report: &mut LayerReport) {
+        let (packages, notes) = (*self).finish();
+        report.packages.extend(packages);
+        report.notes.extend(notes);
+    }
+}
+
+impl LayerAnalyzer for SecretsAnalyzer {
+    fn finish(self: Box<Self>, report: &mut LayerReport) {
+        let (hits, notes) = (*self).finish();
+        report.secrets.extend(hits);
+        report.notes.extend(notes);
+    }
+}
+
+/// The analyzers every scan runs. Building them per layer is cheap: the secret rules are
+/// compiled once and shared.
+#[derive(Debug, Clone)]
+pub struct Analyzers {
+    /// `None` turns the secret scan off.
+    pub secrets: Option<Secrets>,
+}
+
+impl Default for Analyzers {
+    /// With the built-in secret rules.
+    fn default() -> Self {
+        Analyzers {
+            secrets: Some(Secrets::new(portcullis_secrets::RuleSet::builtin())),
+        }
+    }
+}
+
+impl Analyzers {
+    /// A fresh set for one layer.
+    pub fn build(&self) -> Vec<Box<dyn LayerAnalyzer>> {
+        let mut set: Vec<Box<dyn LayerAnalyzer>> = vec![
             Box::new(capture::Capture::default()),
             Box::new(presence::Presence::default()),
-            Box::new(crate::inventory::analyzer::InventoryAnalyzer::default()),
+            Box::new(InventoryAnalyzer::default()),
         ];
         if let Some(secrets) = &self.secrets {
             set.push(Box::new(secrets.analyzer()));
@@ -41,104 +125,69 @@ impl AnalyzerSet for DefaultAnalyzers {
         set
     }
 
-    /// The secret scan's rules and settings change what a layer report holds, so a cached
+    /// Names everything besides `ANALYZER_VERSION` that changes what the analyzers write:
+    /// the secret scan's rules and settings. Part of the layer cache's key, so that a cached
     /// report is reused only under the same ones.
-    fn fingerprint(&self) -> String {
+    pub fn fingerprint(&self) -> String {
         match &self.secrets {
             Some(secrets) => format!("secrets:{}", secrets.fingerprint()),
             None => "secrets:off".to_string(),
         }
     }
+
+    /// Reads one layer blob through these analyzers.
+    pub fn scan_layer(
+        &self,
+        raw: Box<dyn Read + Send + '_>,
+        max_blob_size: u64,
+        budget: &Budget,
+    ) -> Result<ScannedLayer<LayerReport>, LayerError> {
+        let mut set = self.build();
+        let scanned = layer::scan_layer(raw, max_blob_size, &mut set, budget)?;
+        Ok(scanned.map(|listing| {
+            let mut report = LayerReport::from(listing);
+            for analyzer in set {
+                analyzer.finish(&mut report);
+            }
+            report
+        }))
+    }
 }
 
-use crate::image::cache::{CacheConfig, LayerCache};
-use crate::image::observe::{Observer, Silent};
-use crate::image::registry::RemoteOptions;
-use crate::image::{self, LoadOptions, model::Platform, reference::ImageRef};
-use crate::layer::{Budget, Limits};
-use facts::ImageFacts;
-use std::sync::Arc;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ScanError {
-    #[error(transparent)]
-    Reference(#[from] image::reference::RefError),
-    #[error(transparent)]
-    Image(#[from] image::ImageError),
+/// The analyze stage as the acquire stage calls it: the analyzers, and the layer cache
+/// when there is one.
+pub struct Scanner<'a> {
+    pub analyzers: &'a Analyzers,
+    pub cache: Option<&'a LayerCache>,
 }
 
-#[derive(Clone)]
-pub struct ScanOptions {
-    pub platform: Option<Platform>,
-    pub limits: Limits,
-    /// Registry credentials and transport security.
-    pub remote: RemoteOptions,
-    /// The layer cache; `None` scans every layer.
-    pub cache: Option<CacheConfig>,
-    /// Progress and details; `None` is silent.
-    pub observer: Option<Arc<dyn Observer>>,
-    /// The secret scan to run while the layers stream; `None` skips it.
-    pub secrets: Option<secrets::Secrets>,
-}
+impl LayerScanner<LayerReport> for Scanner<'_> {
+    fn scan(
+        &self,
+        raw: Box<dyn Read + Send + '_>,
+        max_blob_size: u64,
+        budget: &Budget,
+    ) -> Result<ScannedLayer<LayerReport>, LayerError> {
+        self.analyzers.scan_layer(raw, max_blob_size, budget)
+    }
 
-impl Default for ScanOptions {
-    /// The host's platform, the default limits, no cache, silence and the built-in secret
-    /// rules.
-    fn default() -> Self {
-        ScanOptions {
-            platform: None,
-            limits: Limits::default(),
-            remote: RemoteOptions::default(),
-            cache: None,
-            observer: None,
-            secrets: Some(secrets::Secrets::new(secrets::RuleSet::builtin())),
+    fn cached(
+        &self,
+        digest: &str,
+        diff_id: &str,
+        budget: &Budget,
+    ) -> Result<Option<ScannedLayer<LayerReport>>, LayerError> {
+        let Some(hit) = self.cache.and_then(|cache| cache.get(digest, diff_id)) else {
+            return Ok(None);
+        };
+        budget.charge(hit.tar_entries, &hit.report.entries, hit.uncompressed_size)?;
+        Ok(Some(hit))
+    }
+
+    fn remember(&self, layer: &LayerInfo, report: &LayerReport) -> Result<(), String> {
+        match self.cache {
+            Some(cache) => cache.put(layer, report).map_err(|e| e.to_string()),
+            None => Ok(()),
         }
     }
-}
-
-impl std::fmt::Debug for ScanOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScanOptions")
-            .field("platform", &self.platform)
-            .field("limits", &self.limits)
-            .field("remote", &self.remote)
-            .field("cache", &self.cache)
-            .field("secrets", &self.secrets)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Reads the image `reference` once and returns what its layers hold, merged.
-pub fn scan_image(reference: &str, options: &ScanOptions) -> Result<ImageFacts, ScanError> {
-    let image_ref = ImageRef::parse(reference)?;
-    let budget = Budget::new(options.limits);
-    let observer: &dyn Observer = options.observer.as_deref().unwrap_or(&Silent);
-    let analyzers = DefaultAnalyzers {
-        secrets: options.secrets.clone(),
-    };
-    // A cache that cannot be opened (read-only home, say) costs speed, not the scan.
-    let cache = options.cache.as_ref().and_then(|config| {
-        LayerCache::open(config, &analyzers.fingerprint())
-            .map_err(|e| observer.detail(&e.to_string()))
-            .ok()
-    });
-    let loaded = image::load(
-        reference,
-        &image_ref,
-        &LoadOptions {
-            platform: options.platform.as_ref(),
-            analyzers: &analyzers,
-            budget: &budget,
-            cache: cache.as_ref(),
-            observer,
-            remote: &options.remote,
-        },
-    )?;
-    if let Some(cache) = &cache
-        && cache.stored() > 0
-        && let Err(e) = cache.evict()
-    {
-        observer.detail(&e.to_string());
-    }
-    Ok(ImageFacts::new(loaded.meta, loaded.layers, loaded.reports))
 }

@@ -6,8 +6,9 @@
 //! by line without holding it. rpm databases are binary; the checks fall back to the
 //! installed binaries there.
 
-use super::analyzer::{Analyzer, Interest};
-use super::layer_report::{Entry, LayerReport};
+use super::{LayerAnalyzer, LayerReport};
+use portcullis_layer::{Analyzer, Interest};
+use portcullis_layer::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The packages looked for.
@@ -79,7 +80,9 @@ impl Analyzer for Presence {
     fn end(&mut self, entry: &Entry) {
         self.end_line(&entry.path);
     }
+}
 
+impl LayerAnalyzer for Presence {
     fn finish(self: Box<Self>, report: &mut LayerReport) {
         report.watched_packages.extend(
             self.found
@@ -102,7 +105,7 @@ impl Presence {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::layer_report::EntryKind;
+    use portcullis_layer::entry::EntryKind;
 
     fn db_entry(size: u64) -> Entry {
         Entry {

@@ -6,9 +6,9 @@
 
 use super::{Check, Family, Reference, at_layer_path};
 use crate::policy::{Policy, Severity};
-use crate::report::Finding;
-use crate::scan::accounts::{PasswdEntry, ShadowEntry};
-use crate::scan::facts::ImageFacts;
+use portcullis_model::Finding;
+use crate::facts::accounts::{PasswdEntry, ShadowEntry};
+use crate::facts::ImageFacts;
 use std::collections::{BTreeMap, HashSet};
 
 pub static EMPTY_PASSWORD: Check = Check {

@@ -7,11 +7,11 @@
 
 use super::history::{self, AddSource};
 use super::{Check, Family, Reference, hygiene, user};
-use crate::image::model::{DockerConfigExtras, ImageMeta, Transport};
-use crate::image::reference::{ImageRef, Selector};
+use portcullis_model::image::{DockerConfigExtras, ImageMeta, Transport};
+use portcullis_image::reference::{ImageRef, Selector};
 use crate::policy::{Policy, Severity};
-use crate::report::Finding;
-use crate::scan::facts::ImageFacts;
+use portcullis_model::Finding;
+use crate::facts::ImageFacts;
 use oci_spec::image::ImageConfiguration;
 
 pub static NO_HEALTHCHECK: Check = Check {
@@ -465,7 +465,7 @@ mod tests {
             full.extend(extra.clone());
         }
         let data = serde_json::to_vec(&full).unwrap();
-        crate::image::resolve::parse_config(&data, "test").unwrap()
+        portcullis_image::resolve::parse_config(&data, "test").unwrap()
     }
 
     fn ids(findings: &[Finding]) -> Vec<&str> {

@@ -1,18 +1,18 @@
 //! The `eol` family: is the image's distribution release still supported?
 //!
 //! The release comes from the image's os-release (or older release files), the date from
-//! the end-of-life table ([`crate::advisories::eol`]), and the day it is judged on from
+//! the end-of-life table ([`portcullis_advisories::eol`]), and the day it is judged on from
 //! the scan (`PORTCULLIS_NOW` fixes it). A release past its end gets no more security
 //! updates: every vulnerability found after that day stays in the image. A release within
 //! `params.packages.eol_warning_days` of its end is reported so the move can be planned.
 
 use super::{Check, Family, Reference, at_layer_path};
-use crate::advisories::eol::{self, EolTable};
-use crate::inventory::os::{self, OsRelease};
-use crate::policy::waivers::Date;
+use portcullis_advisories::eol::{self, EolTable};
+use portcullis_inventory::os::{self, OsRelease};
+use portcullis_model::Date;
 use crate::policy::{Policy, Severity};
-use crate::report::Finding;
-use crate::scan::facts::ImageFacts;
+use portcullis_model::Finding;
+use crate::facts::ImageFacts;
 
 const REFS: &[Reference] = &[
     Reference::Cis("4.4"),

@@ -13,11 +13,11 @@
 use super::history;
 use super::{Check, Family, Reference, at_layer_path};
 use crate::policy::{Policy, Severity};
-use crate::report::Finding;
+use portcullis_model::Finding;
 use crate::report::table::human_size;
-use crate::scan::facts::ImageFacts;
-use crate::scan::layer_report::EntryKind;
-use crate::scan::presence;
+use crate::facts::ImageFacts;
+use portcullis_layer::entry::EntryKind;
+use crate::analyze::presence;
 use oci_spec::image::ImageConfiguration;
 use serde_json::json;
 use std::collections::BTreeMap;

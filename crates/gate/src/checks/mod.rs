@@ -13,11 +13,11 @@ pub mod user;
 pub mod vulns;
 
 use crate::policy::waivers::{Date, Waivers};
-use crate::policy::{Policy, Severity};
+use crate::policy::Policy;
 use crate::report::{Finding, Report};
-use crate::scan::facts::ImageFacts;
-use crate::scan::merge::Fate;
-use serde::Serialize;
+use crate::facts::ImageFacts;
+use crate::facts::merge::Fate;
+pub use portcullis_model::{Check, Reference};
 
 /// Places `finding` at `path` (normalised, as the layers store it) in the version written
 /// by `layer`: the layer's index and digest, and the layer that hid it when it is not in the

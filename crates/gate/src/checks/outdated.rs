@@ -9,13 +9,13 @@
 //! would eventually report as fixed, so it ranks above a plain update.
 
 use super::{Check, Family, Reference, at_layer_path};
-use crate::advisories::index::{IndexFormat, IndexSet, PackageIndex};
-use crate::inventory::version;
-use crate::inventory::{self, Package};
+use portcullis_advisories::index::{IndexFormat, IndexSet, PackageIndex};
+use portcullis_version as version;
+use portcullis_inventory::{self, Package};
 use crate::policy::waivers::DATA_PACKAGE;
 use crate::policy::{Policy, Severity};
-use crate::report::Finding;
-use crate::scan::facts::ImageFacts;
+use portcullis_model::Finding;
+use crate::facts::ImageFacts;
 use std::cmp::Ordering;
 
 pub static PACKAGE: Check = Check {
@@ -88,7 +88,7 @@ fn run(facts: &ImageFacts, policy: &Policy) -> Vec<Finding> {
     if !policy.params.packages.check_outdated || facts.package_indexes.is_empty() {
         return Vec::new();
     }
-    let inventory = inventory::inventory(facts);
+    let inventory = crate::facts::inventory::inventory(facts);
     let mut findings = Vec::new();
     for package in &inventory.packages {
         let Some(format) = IndexFormat::for_db(package.format) else {
@@ -142,8 +142,8 @@ fn run(facts: &ImageFacts, policy: &Policy) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::advisories::index::Origin;
-    use crate::inventory::DbFormat;
+    use portcullis_advisories::index::Origin;
+    use portcullis_inventory::DbFormat;
 
     fn package(name: &str, version: &str, arch: &str) -> Package {
         Package {

@@ -9,11 +9,11 @@
 
 use super::{Check, Family, Reference};
 use crate::policy::{Policy, Severity};
-use crate::report::Finding;
-use crate::scan::facts::ImageFacts;
-use crate::scan::merge::{Fate, HiddenHow};
-use crate::scan::secrets::config::{self, ConfigSecret};
-use crate::scan::secrets::{HitKind, SecretHit};
+use portcullis_model::Finding;
+use crate::facts::ImageFacts;
+use crate::facts::merge::{Fate, HiddenHow};
+use portcullis_secrets::config::{self, ConfigSecret};
+use portcullis_secrets::{HitKind, SecretHit};
 use std::collections::{BTreeMap, HashSet};
 
 const REFS: &[Reference] = &[
@@ -301,7 +301,7 @@ fn file_finding(facts: &ImageFacts, placed: &Placed) -> Finding {
     finding
 }
 
-fn config_findings(facts: &ImageFacts, rules: &crate::scan::secrets::RuleSet) -> Vec<Finding> {
+fn config_findings(facts: &ImageFacts, rules: &portcullis_secrets::RuleSet) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut reported: HashSet<String> = HashSet::new();
     let image_config = facts.meta.config.config().as_ref();

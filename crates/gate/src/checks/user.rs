@@ -8,8 +8,8 @@
 
 use super::{Check, Family, Reference};
 use crate::policy::{Policy, Severity};
-use crate::report::Finding;
-use crate::scan::facts::ImageFacts;
+use portcullis_model::Finding;
+use crate::facts::ImageFacts;
 
 const REFS: &[Reference] = &[
     Reference::Cis("4.1"),

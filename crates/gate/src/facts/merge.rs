@@ -6,8 +6,9 @@
 //! overwrote is remembered with the layer that hid it: it is gone from the running
 //! container but anyone can still extract it from the lower layer.
 
-use super::layer_report::{Entry, EntryKind, LayerReport};
-use crate::layer::path;
+use crate::analyze::LayerReport;
+use portcullis_layer::{Entry, EntryKind};
+use portcullis_model::path;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 

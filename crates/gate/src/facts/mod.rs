@@ -1,13 +1,19 @@
 //! Everything the checks know about an image after its single pass.
 
-use super::accounts::{self, GroupEntry, PasswdEntry, ShadowEntry};
-use super::layer_report::{EntryKind, LayerReport};
-use super::merge::FileSystem;
-use crate::advisories::index::IndexSet;
-use crate::advisories::osv::Vulnerability;
-use crate::image::model::{ImageMeta, LayerInfo};
-use crate::policy::waivers::Date;
-use crate::report::{Diagnostic, ImageSummary, Source};
+pub mod accounts;
+pub mod inventory;
+pub mod merge;
+
+use crate::analyze::LayerReport;
+use accounts::{GroupEntry, PasswdEntry, ShadowEntry};
+use merge::FileSystem;
+use portcullis_layer::EntryKind;
+use portcullis_advisories::index::IndexSet;
+use portcullis_advisories::osv::Vulnerability;
+use portcullis_model::image::{ImageMeta, LayerInfo};
+use portcullis_model::Date;
+use portcullis_model::image::ImageSummary;
+use portcullis_model::{Diagnostic, Source};
 
 pub struct ImageFacts {
     pub meta: ImageMeta,

@@ -36,17 +36,17 @@ pub const BUILTIN: &[(&str, &str, &str)] = &[
     (
         "default",
         "balanced: fails on high and critical findings",
-        include_str!("../../policies/default.toml"),
+        include_str!("../../../../policies/default.toml"),
     ),
     (
         "strict",
         "release gate: fails on medium and above, tighter parameters",
-        include_str!("../../policies/strict.toml"),
+        include_str!("../../../../policies/strict.toml"),
     ),
     (
         "cis",
         "CIS Docker Benchmark section 4 view: only checks mapped to a CIS item",
-        include_str!("../../policies/cis.toml"),
+        include_str!("../../../../policies/cis.toml"),
     ),
 ];
 
@@ -370,7 +370,7 @@ fn finish(name: &str, table: toml::Table) -> Result<Policy, PolicyError> {
         rules: file.checks.into_iter().map(|(k, v)| (k.0, v)).collect(),
         params: file.params,
         report_severities: Vec::new(),
-        secrets: Some(crate::scan::secrets::RuleSet::builtin()),
+        secrets: Some(portcullis_secrets::RuleSet::builtin()),
     })
 }
 

@@ -12,7 +12,7 @@
 //! }
 //! ```
 
-use crate::scan::secrets::RuleSet;
+use portcullis_secrets::RuleSet;
 pub mod file;
 pub mod params;
 pub mod reference;
@@ -23,10 +23,10 @@ use params::Params;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 pub use file::PolicyError;
+pub use portcullis_model::{Severity, UnknownSeverity};
 
 
 /// The severity from which a check's findings fail the gate; `never` reports them without

@@ -17,10 +17,10 @@
 //! [`REFERENCE`]; the policy reference (`docs/policy-reference.md`) is generated from both, and a
 //! test fails if a serialised field has no entry there.
 
-use globset::{GlobBuilder, GlobMatcher};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::fmt;
-use std::path::PathBuf;
+pub use portcullis_advisories::params::{OsvParams, PackageParams, TrivyMode};
+pub use portcullis_model::params::{CountLimit, GlobList, Size, SizeLimit, compile_glob, parse_size};
+pub use portcullis_secrets::SecretParams;
+use serde::{Deserialize, Serialize};
 
 /// Setuid and setgid programs that Debian, Ubuntu, Alpine and the RHEL family ship by design;
 /// found elsewhere, or not on this list, a setuid file is reported at high severity.
@@ -92,109 +92,6 @@ impl Default for Params {
             osv: OsvParams::default(),
         }
     }
-}
-
-/// `[params.secrets]`: the secret scanner.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SecretParams {
-    /// Use the rules shipped in `policies/secret-rules.toml`.
-    pub builtin_rules: bool,
-    /// More rule files in the format of `policies/secret-rules.toml`; relative paths are
-    /// relative to the policy file that names them.
-    pub rule_files: Vec<PathBuf>,
-    /// Rule ids that never report.
-    pub disabled_rules: Vec<String>,
-    /// Files never searched for secrets (globs on image paths).
-    pub skip_paths: GlobList,
-    /// Files larger than this are not searched.
-    pub max_file_size: Size,
-    /// Also search files that a later layer deleted or replaced: they are still extractable
-    /// from the layer that added them.
-    pub scan_removed_files: bool,
-}
-
-impl Default for SecretParams {
-    fn default() -> Self {
-        SecretParams {
-            builtin_rules: true,
-            rule_files: Vec::new(),
-            disabled_rules: Vec::new(),
-            skip_paths: GlobList::of(&["/usr/share/doc/**", "/usr/share/man/**"]),
-            max_file_size: Size(10 << 20),
-            scan_removed_files: true,
-        }
-    }
-}
-
-/// `[params.packages]`: the package inventory, the image's own package indexes and the
-/// end-of-life table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PackageParams {
-    /// Compare installed OS packages with package indexes: those given with
-    /// `--package-index`, and with `--fetch-indexes` those of the repositories the image
-    /// itself is configured with (apt sources, apk repositories, yum repositories).
-    pub check_outdated: bool,
-    /// Where downloaded package indexes are cached; empty means the user cache directory.
-    pub index_cache: PathBuf,
-    /// Re-download a cached index older than this many hours.
-    pub index_max_age_hours: u32,
-    /// Never download: use cached indexes only, and report a diagnostic when one is missing.
-    pub offline: bool,
-    /// Warn this many days before a distribution reaches its end of life.
-    pub eol_warning_days: u32,
-}
-
-impl Default for PackageParams {
-    fn default() -> Self {
-        PackageParams {
-            check_outdated: true,
-            index_cache: PathBuf::new(),
-            index_max_age_hours: 24,
-            offline: false,
-            eol_warning_days: 90,
-        }
-    }
-}
-
-/// `[params.osv]`: known vulnerabilities.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct OsvParams {
-    /// Offline OSV databases: directories of OSV JSON records, or osv.dev `all.zip` exports;
-    /// relative paths are relative to the policy file.
-    pub databases: Vec<PathBuf>,
-    /// Run Trivy for vulnerabilities: `auto` (when it is installed), `always` (an error when
-    /// it is not), `never`.
-    pub trivy: TrivyMode,
-    /// Leave out vulnerabilities that no released version fixes yet.
-    pub ignore_unfixed: bool,
-    /// OSV ecosystems to match (`Debian`, `Alpine`, `PyPI`, `npm`, `Go`, `crates.io` ...);
-    /// empty means all.
-    pub ecosystems: Vec<String>,
-    /// Stop Trivy after this many seconds; the scan goes on without its results.
-    pub trivy_timeout_seconds: u32,
-}
-
-impl Default for OsvParams {
-    fn default() -> Self {
-        OsvParams {
-            databases: Vec::new(),
-            trivy: TrivyMode::Auto,
-            ignore_unfixed: false,
-            ecosystems: Vec::new(),
-            trivy_timeout_seconds: 600,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TrivyMode {
-    Auto,
-    Always,
-    Never,
 }
 
 /// Documentation of one parameter, for `portcullis explain --policy-reference`.

@@ -22,6 +22,8 @@
 //! nothing is reported as unused, as cargo-deny reports unmatched ignores, so stale waivers
 //! are noticed and removed.
 
+pub use portcullis_model::{BadDate, Date};
+
 use super::PolicyError;
 use super::file::line_column;
 use super::params::compile_glob;
@@ -29,9 +31,7 @@ use crate::checks;
 use crate::report::{Finding, Waived, WaiverState, WaiverStatus};
 use globset::GlobMatcher;
 use serde::{Deserialize, Deserializer};
-use std::fmt;
 use std::path::Path;
-use std::str::FromStr;
 use toml::Spanned;
 
 /// The file read when `--ignore-file` is not given, if it exists in the working directory.

@@ -127,7 +127,7 @@ pub fn document(sbom: &Sbom) -> Value {
 }
 
 /// The name of a package database format, as the JSON report writes it.
-pub(super) fn package_format(format: crate::inventory::DbFormat) -> String {
+pub(super) fn package_format(format: portcullis_inventory::DbFormat) -> String {
     serde_json::to_value(format)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

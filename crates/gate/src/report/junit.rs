@@ -269,7 +269,7 @@ fn attr(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::checks::user;
-    use crate::policy::Severity;
+    use portcullis_model::Severity;
 
     #[test]
     fn failing_checks_fail_disabled_ones_skip_unknown_ones_get_a_suite() {

@@ -264,7 +264,7 @@ mod tests {
     #[test]
     fn long_tables_are_capped_for_comment_limits() {
         use crate::checks::user;
-        use crate::policy::Severity;
+        use portcullis_model::Severity;
         let findings = (0..MAX_ROWS + 10)
             .map(|i| user::ROOT.finding(format!("finding {i}")))
             .collect();

@@ -9,7 +9,8 @@ pub mod sbom;
 pub mod spdx;
 pub mod table;
 
-use crate::image::model::{LayerInfo, Platform, Transport};
+pub use portcullis_model::image::ImageSummary;
+pub use portcullis_model::{Diagnostic, Finding, Location, Source, SourceStatus, Waived};
 use crate::policy::{Policy, Severity, Threshold, Verdict};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -32,24 +33,6 @@ impl Tool {
             version: env!("CARGO_PKG_VERSION").to_string(),
         }
     }
-}
-
-/// The image's identity, printed at the top of every report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ImageSummary {
-    pub reference: String,
-    pub transport: Transport,
-    /// `None` for a classic `docker save` archive, which stores no manifest.
-    pub manifest_digest: Option<String>,
-    pub config_digest: String,
-    pub platform: Platform,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub names: Vec<String>,
-    /// `config.User` as written in the image (empty means root).
-    pub user: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
-    pub layers: Vec<LayerInfo>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

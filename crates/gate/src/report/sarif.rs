@@ -14,7 +14,7 @@
 
 use super::{Finding, Report, WaiverState};
 use crate::checks::{self, Check, Reference};
-use crate::policy::Severity;
+use portcullis_model::Severity;
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
@@ -504,7 +504,7 @@ fn strip_tag(name: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Finding;
+    use portcullis_model::Finding;
 
     fn report(findings: Vec<Finding>) -> Report {
         Report::new(

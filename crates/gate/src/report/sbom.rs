@@ -3,9 +3,9 @@
 //! identifiers derived from the content so the same image always gives the same document.
 
 use super::{ImageSummary, Tool};
-use crate::inventory::os::OsRelease;
-use crate::inventory::purl::Purl;
-use crate::inventory::{Inventory, Package};
+use portcullis_inventory::os::OsRelease;
+use portcullis_inventory::purl::Purl;
+use portcullis_inventory::{Inventory, Package};
 use sha2::{Digest, Sha256};
 
 /// The inputs of one SBOM.

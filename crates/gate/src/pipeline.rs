@@ -1,0 +1,312 @@
+//! The pipeline every front end calls: a [`Gate`] built once from [`Settings`], then for one
+//! image [`Gate::read`] (acquire → analyze → facts), [`Gate::enrich`] (data sources),
+//! [`Gate::judge`] (checks → verdict), or all of them at once with [`Gate::run`].
+//!
+//! ```no_run
+//! use portcullis_gate::{Gate, ReadOptions, Settings};
+//!
+//! let gate = Gate::new(&Settings::default())?;
+//! let scanned = gate.run("docker-archive:app.tar", &ReadOptions::default())?;
+//! println!("{:?}: {} findings", scanned.report.gate.result, scanned.report.findings.len());
+//! # Ok::<(), portcullis_gate::GateError>(())
+//! ```
+
+use crate::analyze::cache::{CacheConfig, LayerCache};
+use crate::analyze::{Analyzers, Scanner};
+use crate::enrich::indexes::{self, IndexError};
+use crate::enrich::vulns::{self, Lookup, LookupError, TrivyChoice};
+use crate::facts::ImageFacts;
+use crate::policy::waivers::{self, Waivers};
+use crate::policy::{self, Policy, PolicyError};
+use crate::report::Report;
+use portcullis_advisories::index::IndexSet;
+use portcullis_advisories::index::fetch::{Fetcher, IndexSpec};
+use portcullis_image::observe::{Observer, Silent};
+use portcullis_image::registry::RemoteOptions;
+use portcullis_image::{self as image, LoadOptions, reference::ImageRef};
+use portcullis_layer::{Budget, Limits};
+use portcullis_model::image::Platform;
+use portcullis_model::{Date, Severity};
+use portcullis_secrets::{RulesError, Secrets};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How an image is read: where from and within which bounds. Nothing here changes what is
+/// found in it.
+#[derive(Clone, Default)]
+pub struct ReadOptions {
+    pub platform: Option<Platform>,
+    pub limits: Limits,
+    /// Registry credentials and transport security.
+    pub remote: RemoteOptions,
+    /// The layer cache; `None` scans every layer.
+    pub cache: Option<CacheConfig>,
+    /// Progress and details; `None` is silent.
+    pub observer: Option<Arc<dyn Observer>>,
+}
+
+impl std::fmt::Debug for ReadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOptions")
+            .field("platform", &self.platform)
+            .field("limits", &self.limits)
+            .field("remote", &self.remote)
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Reference(#[from] image::reference::RefError),
+    #[error(transparent)]
+    Image(#[from] image::ImageError),
+}
+
+/// Acquire → analyze → facts: reads the image `reference` once, every layer through
+/// `analyzers`, and returns what its layers hold, merged.
+pub fn read_image(
+    reference: &str,
+    options: &ReadOptions,
+    analyzers: &Analyzers,
+) -> Result<ImageFacts, ReadError> {
+    let image_ref = ImageRef::parse(reference)?;
+    let budget = Budget::new(options.limits);
+    let observer: &dyn Observer = options.observer.as_deref().unwrap_or(&Silent);
+    // A cache that cannot be opened (read-only home, say) costs speed, not the scan.
+    let cache = options.cache.as_ref().and_then(|config| {
+        LayerCache::open(config, &analyzers.fingerprint())
+            .map_err(|e| observer.detail(&e.to_string()))
+            .ok()
+    });
+    let scanner = Scanner {
+        analyzers,
+        cache: cache.as_ref(),
+    };
+    let loaded = image::load(
+        reference,
+        &image_ref,
+        &LoadOptions {
+            platform: options.platform.as_ref(),
+            scanner: &scanner,
+            budget: &budget,
+            observer,
+            remote: &options.remote,
+        },
+    )?;
+    if let Some(cache) = &cache
+        && cache.stored() > 0
+        && let Err(e) = cache.evict()
+    {
+        observer.detail(&e.to_string());
+    }
+    Ok(ImageFacts::new(loaded.meta, loaded.layers, loaded.reports))
+}
+
+/// Everything that decides what a scan finds and how the gate judges it. `scan`, `attest`
+/// and every other front end take these same settings, so that what is signed is what is
+/// gated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// A built-in policy's name (`default`, `strict`, `cis`) or a policy file.
+    pub policy: String,
+    /// The waiver file; `None` reads `.portcullisignore.toml` when the working directory
+    /// has one.
+    pub ignore_file: Option<PathBuf>,
+    /// One fail threshold for every check, replacing the policy's.
+    pub fail_on: Option<Severity>,
+    /// Report only findings of these severities; empty reports all.
+    pub severities: Vec<Severity>,
+    /// Do not look for secrets at all.
+    pub no_secrets: bool,
+    /// Secret rule files added to the policy's.
+    pub secret_rules: Vec<PathBuf>,
+    /// Package indexes to compare the OS packages with.
+    pub package_indexes: Vec<IndexSpec>,
+    /// Also fetch the indexes of the repositories the image is configured with.
+    pub fetch_indexes: bool,
+    /// OSV databases added to the policy's.
+    pub osv_databases: Vec<PathBuf>,
+    /// Trivy, instead of the policy's `osv.trivy`.
+    pub trivy: Option<TrivyChoice>,
+    /// Leave out vulnerabilities that no released version fixes yet.
+    pub ignore_unfixed: bool,
+    /// The day waivers and end-of-life dates are judged on.
+    pub today: Date,
+}
+
+impl Default for Settings {
+    /// The default policy, no extra data, judged today.
+    fn default() -> Self {
+        Settings {
+            policy: policy::file::DEFAULT_POLICY.to_string(),
+            ignore_file: None,
+            fail_on: None,
+            severities: Vec::new(),
+            no_secrets: false,
+            secret_rules: Vec::new(),
+            package_indexes: Vec::new(),
+            fetch_indexes: false,
+            osv_databases: Vec::new(),
+            trivy: None,
+            ignore_unfixed: false,
+            today: Date::today_utc(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("invalid policy")]
+    Policy(#[source] PolicyError),
+    #[error("invalid waiver file")]
+    Waivers(#[source] PolicyError),
+    #[error("invalid secret rules")]
+    SecretRules(#[source] RulesError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("{reference}")]
+    Read {
+        reference: String,
+        #[source]
+        source: ReadError,
+    },
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+}
+
+/// One image through the whole pipeline: its facts, and the report the gate made of them.
+pub struct Scanned {
+    pub facts: ImageFacts,
+    pub report: Report,
+}
+
+/// The gate: the policy with every setting applied, the waivers, and the data sources, ready
+/// to judge images.
+pub struct Gate {
+    policy: Policy,
+    waivers: Waivers,
+    today: Date,
+    lookup: Lookup,
+    analyzers: Analyzers,
+    fetcher: Fetcher,
+    explicit_indexes: IndexSet,
+    fetch_indexes: bool,
+    warnings: Vec<String>,
+}
+
+impl Gate {
+    /// Loads the policy, the waivers, the secret rules and the explicit package indexes.
+    pub fn new(settings: &Settings) -> Result<Gate, GateError> {
+        let mut policy = policy::file::load(&settings.policy).map_err(GateError::Policy)?;
+        if let Some(fail_on) = settings.fail_on {
+            policy.override_fail_on(fail_on);
+        }
+        policy.report_severities = settings.severities.clone();
+        let waivers = load_waivers(settings.ignore_file.as_deref())?;
+        // Databases and `ignore_unfixed` are policy parameters, so the policy digest counts
+        // them.
+        policy
+            .params
+            .osv
+            .databases
+            .extend(settings.osv_databases.iter().cloned());
+        if settings.ignore_unfixed {
+            policy.params.osv.ignore_unfixed = true;
+        }
+        let mut lookup = Lookup::from_policy(&policy, settings.today.to_string());
+        if let Some(choice) = &settings.trivy {
+            lookup.trivy = choice.clone();
+        }
+        let secrets = secret_scan(settings, &policy)?;
+        policy.secrets = secrets.as_ref().map(|s| s.rules().clone());
+        let fetcher = Fetcher::new(&policy.params.packages);
+        let (explicit_indexes, warnings) =
+            indexes::load_explicit(&settings.package_indexes, &fetcher)?;
+        Ok(Gate {
+            policy,
+            waivers,
+            today: settings.today,
+            lookup,
+            analyzers: Analyzers { secrets },
+            fetcher,
+            explicit_indexes,
+            fetch_indexes: settings.fetch_indexes,
+            warnings,
+        })
+    }
+
+    /// The policy the gate judges under, with every setting applied.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// What loading the settings noticed but did not stop for (an old cached index, say).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Acquire → analyze → facts, with the analyzers the settings ask for.
+    pub fn read(&self, reference: &str, options: &ReadOptions) -> Result<ImageFacts, GateError> {
+        let mut facts =
+            read_image(reference, options, &self.analyzers).map_err(|source| GateError::Read {
+                reference: reference.to_string(),
+                source,
+            })?;
+        facts.today = self.today;
+        Ok(facts)
+    }
+
+    /// Enrich: consults the data sources for the image read from `reference`.
+    pub fn enrich(&self, facts: &mut ImageFacts, reference: &str) -> Result<(), GateError> {
+        vulns::look_up(facts, reference, &self.lookup, &self.policy)?;
+        indexes::add(
+            facts,
+            self.explicit_indexes.clone(),
+            self.fetch_indexes,
+            self.policy.params.packages.check_outdated,
+            &self.fetcher,
+        );
+        Ok(())
+    }
+
+    /// Checks → verdict: the report of enriched facts.
+    pub fn judge(&self, facts: &ImageFacts) -> Report {
+        crate::checks::evaluate(facts, &self.policy, &self.waivers, self.today)
+    }
+
+    /// The whole pipeline for one image.
+    pub fn run(&self, reference: &str, options: &ReadOptions) -> Result<Scanned, GateError> {
+        let mut facts = self.read(reference, options)?;
+        self.enrich(&mut facts, reference)?;
+        let report = self.judge(&facts);
+        Ok(Scanned { facts, report })
+    }
+}
+
+/// The waiver file: `explicit`, or `.portcullisignore.toml` when the working directory has
+/// one.
+fn load_waivers(explicit: Option<&Path>) -> Result<Waivers, GateError> {
+    let path = match explicit {
+        Some(p) => p,
+        None if Path::new(waivers::DEFAULT_FILE).is_file() => Path::new(waivers::DEFAULT_FILE),
+        None => return Ok(Waivers::default()),
+    };
+    Waivers::load(path).map_err(GateError::Waivers)
+}
+
+/// The secret scan the policy and the settings ask for; `None` when secrets are turned off
+/// or the policy disables the secrets family.
+fn secret_scan(settings: &Settings, policy: &Policy) -> Result<Option<Secrets>, GateError> {
+    if settings.no_secrets || !policy.family_enabled(&crate::checks::secrets::FAMILY) {
+        return Ok(None);
+    }
+    let mut secrets = Secrets::from_params(&policy.params.secrets).map_err(GateError::SecretRules)?;
+    for file in &settings.secret_rules {
+        secrets = secrets
+            .with_user_file(file)
+            .map_err(GateError::SecretRules)?;
+    }
+    Ok(Some(secrets))
+}
