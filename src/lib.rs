@@ -1,19 +1,23 @@
 //! portcullis: a container image hardening gate.
 //!
-//! The data flows through the modules in this order: [`image`] gets an image and its
-//! layers, [`layer`] reads one layer as a stream, [`scan`] runs the analyzers and merges
-//! the layers, [`checks`] turn the facts into findings, [`policy`] decides the verdict, and
-//! [`report`] renders it; [`attest`] signs it.
+//! This crate is the command line ([`cli`]): one file per subcommand, no pipeline logic.
+//! The pipeline is [`gate`] (`portcullis-gate`); the crates it stands on are re-exported
+//! here under their stage names, in the order the data flows through them: [`image`]
+//! (acquire), [`layer`], [`inventory`], [`secrets`] and [`advisories`] (data), then the
+//! gate's analyze, facts, enrich, [`checks`], [`policy`] and [`report`] stages, and
+//! [`attest`] to sign the result. docs/architecture.md draws the graph.
 
 #![forbid(unsafe_code)]
 
-pub mod advisories;
-pub mod attest;
-pub mod checks;
 pub mod cli;
-pub mod image;
-pub mod inventory;
-pub mod layer;
-pub mod policy;
-pub mod report;
-pub mod scan;
+
+pub use portcullis_advisories as advisories;
+pub use portcullis_attest as attest;
+pub use portcullis_gate as gate;
+pub use portcullis_gate::{checks, policy, report};
+pub use portcullis_image as image;
+pub use portcullis_inventory as inventory;
+pub use portcullis_layer as layer;
+pub use portcullis_model as model;
+pub use portcullis_secrets as secrets;
+pub use portcullis_version as version;

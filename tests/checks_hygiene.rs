@@ -6,9 +6,10 @@ mod common;
 use common::builder::*;
 use common::{run, scan_json, text};
 use portcullis::checks;
+use portcullis::gate::analyze::Analyzers;
+use portcullis::gate::{ReadOptions, read_image};
 use portcullis::policy::Policy;
 use portcullis::report::Finding;
-use portcullis::scan::{ScanOptions, scan_image};
 use serde_json::json;
 use std::path::Path;
 
@@ -77,7 +78,7 @@ fn write(image: &Image, dir: &Path) -> String {
 fn scan(image: &Image) -> Vec<Finding> {
     let dir = tempfile::tempdir().unwrap();
     let reference = format!("docker-archive:{}", write(image, dir.path()));
-    let facts = scan_image(&reference, &ScanOptions::default()).unwrap();
+    let facts = read_image(&reference, &ReadOptions::default(), &Analyzers::default()).unwrap();
     checks::run_all(&facts, &Policy::default())
 }
 
@@ -204,7 +205,7 @@ fn the_policy_allowlists_decide_which_setuid_and_world_writable_paths_are_expect
             dir.path(),
         )
     );
-    let facts = scan_image(&reference, &ScanOptions::default()).unwrap();
+    let facts = read_image(&reference, &ReadOptions::default(), &Analyzers::default()).unwrap();
     let ids = |policy: &Policy| {
         let mut found: Vec<(String, String)> = checks::run_all(&facts, policy)
             .into_iter()
@@ -568,7 +569,7 @@ fn latest_tag_when_named() {
         .image(&app().build(), &["test:1", "test:latest"])
         .write(&path);
     let findings = |reference: String| {
-        let facts = scan_image(&reference, &ScanOptions::default()).unwrap();
+        let facts = read_image(&reference, &ReadOptions::default(), &Analyzers::default()).unwrap();
         checks::run_all(&facts, &Policy::default())
     };
     let latest = findings(format!("docker-archive:{}:test:latest", text(&path)));

@@ -7,10 +7,11 @@ mod common;
 use common::builder::*;
 use common::{corpus, text};
 use portcullis::checks::{self, config, history};
+use portcullis::gate::analyze::Analyzers;
+use portcullis::gate::{ReadOptions, read_image};
 use portcullis::image::resolve::parse_config;
 use portcullis::policy::Policy;
 use portcullis::report::Finding;
-use portcullis::scan::{ScanOptions, scan_image};
 use serde_json::Value;
 use std::path::Path;
 
@@ -127,7 +128,7 @@ fn scan(image: &Image, dir: &Path) -> Vec<Finding> {
     DockerArchive::classic()
         .image(&image.build(), &["dockle:test"])
         .write(&path);
-    let facts = scan_image(text(&path), &ScanOptions::default()).unwrap();
+    let facts = read_image(text(&path), &ReadOptions::default(), &Analyzers::default()).unwrap();
     checks::run_all(&facts, &Policy::default())
 }
 
@@ -243,7 +244,7 @@ fn dockle_history_heuristics() {
 
 /// (check, path or config field) of the findings of this file's families.
 fn exact(reference: &str) -> Vec<(String, String)> {
-    let facts = scan_image(reference, &ScanOptions::default())
+    let facts = read_image(reference, &ReadOptions::default(), &Analyzers::default())
         .unwrap_or_else(|e| panic!("{reference}: {e}"));
     let mut out: Vec<(String, String)> = checks::run_all(&facts, &Policy::default())
         .into_iter()

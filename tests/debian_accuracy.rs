@@ -17,8 +17,9 @@ mod common;
 
 use common::builder::{DockerArchive, Image, Layer};
 use common::{have_tool, portcullis, run_command, text};
+use portcullis::gate::analyze::Analyzers;
+use portcullis::gate::{ReadOptions, read_image};
 use portcullis::inventory::DbFormat;
-use portcullis::scan::{ScanOptions, scan_image};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -169,8 +170,8 @@ fn the_dpkg_inventory_equals_dpkg_query() {
     }
     let db = extracted_dpkg_db(rootfs);
     let expected = dpkg_query(&db.path().join("var/lib/dpkg"));
-    let facts = scan_image(text(image), &ScanOptions::default()).unwrap();
-    let inventory = portcullis::inventory::inventory(&facts);
+    let facts = read_image(text(image), &ReadOptions::default(), &Analyzers::default()).unwrap();
+    let inventory = facts.inventory();
     let got: BTreeSet<(String, String, String)> = inventory
         .packages
         .iter()

@@ -736,12 +736,13 @@ fn os_release_files_match_claircore() {
 fn alpine_image_inventory() {
     let Some(corpus) = corpus() else { return };
     let image = corpus.join("aquasecurity_trivy/pkg/fanal/test/testdata/alpine-310.tar.gz");
-    let facts = portcullis::scan::scan_image(
+    let facts = portcullis::gate::read_image(
         image.to_str().unwrap(),
-        &portcullis::scan::ScanOptions::default(),
+        &portcullis::gate::ReadOptions::default(),
+        &portcullis::gate::analyze::Analyzers::default(),
     )
     .unwrap();
-    let inventory = portcullis::inventory::inventory(&facts);
+    let inventory = facts.inventory();
     let os = inventory.os.unwrap();
     assert_eq!(
         (os.id.as_str(), os.version_id.as_deref()),

@@ -11,8 +11,8 @@
 //! Trivy's custom-rule cases (`rule1` in its YAML configs) are replayed through
 //! `RuleSet::with_user_toml`, with the same rule written in portcullis' format.
 
-use portcullis::scan::secrets::config::scan_config_text;
-use portcullis::scan::secrets::{HitKind, RuleSet, SecretHit, scan_file};
+use portcullis::secrets::config::scan_config_text;
+use portcullis::secrets::{HitKind, RuleSet, SecretHit, scan_file};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

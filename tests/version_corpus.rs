@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use portcullis::inventory::version::{self, Scheme, apk, deb, rpm};
+use portcullis::version::{self, Scheme, apk, deb, rpm};
 use serde_json::Value;
 
 /// go-rpm-version splits an EVR at the first `-` and reads any text before a `:`

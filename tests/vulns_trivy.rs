@@ -15,8 +15,8 @@ mod common;
 use common::builder::{DockerArchive, Image, Layer, Layout};
 use common::{Run, have_tool, portcullis, run_command, text};
 use portcullis::advisories::trivy::{self, Report};
-use portcullis::inventory;
-use portcullis::scan::{ScanOptions, scan_image};
+use portcullis::gate::analyze::Analyzers;
+use portcullis::gate::{ReadOptions, read_image};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -111,8 +111,9 @@ fn trivy_packages(input: &Path) -> Report {
 
 /// (name, version) of every package in portcullis' inventory of `reference`.
 fn inventory_of(reference: &str) -> BTreeSet<(String, String)> {
-    let facts = scan_image(reference, &ScanOptions::default()).unwrap();
-    inventory::inventory(&facts)
+    let facts = read_image(reference, &ReadOptions::default(), &Analyzers::default()).unwrap();
+    facts
+        .inventory()
         .packages
         .into_iter()
         .map(|p| (p.name, p.version))
@@ -140,7 +141,7 @@ fn package_lists_agree_with_trivy_on_alpine_310() {
     assert_eq!(ours.len(), 14);
     assert_eq!(trivy_set(&report), ours);
     // Trivy read the image portcullis read.
-    let facts = scan_image(text(&path), &ScanOptions::default()).unwrap();
+    let facts = read_image(text(&path), &ReadOptions::default(), &Analyzers::default()).unwrap();
     assert_eq!(report.image_id(), Some(facts.meta.config_digest.as_str()));
 }
 
@@ -521,7 +522,7 @@ const OSV_RECORD: &str = r#"{
 }"#;
 
 fn image_ids(archive: &str) -> (String, Vec<String>) {
-    let facts = scan_image(archive, &ScanOptions::default()).unwrap();
+    let facts = read_image(archive, &ReadOptions::default(), &Analyzers::default()).unwrap();
     (
         facts.meta.config_digest.clone(),
         facts.layers.iter().map(|l| l.diff_id.clone()).collect(),

@@ -2,8 +2,11 @@
 
 use super::EXIT_PASS;
 use super::passphrase;
-use super::remote::{RemoteArgs, registry_target};
+use super::remote::registry_target;
 use super::scan::write_atomically;
+use super::scan::{GateArgs, ReadArgs};
+use anyhow::{Context, Result, bail};
+use clap::Args;
 use portcullis_attest::PAYLOAD_TYPE_IN_TOTO;
 use portcullis_attest::dsse::Envelope;
 use portcullis_attest::predicates::{self, PolicyRef, PredicateKind};
@@ -11,14 +14,13 @@ use portcullis_attest::push::{self, Listing};
 use portcullis_attest::statement::{
     DigestKind, ImageDigests, ResourceDescriptor, Statement, subject_name,
 };
-use portcullis_model::image::{Platform, Transport};
+use portcullis_gate::analyze::Analyzers;
+use portcullis_gate::policy::{Policy, Verdict};
+use portcullis_gate::report::{Report, SCHEMA_VERSION};
+use portcullis_gate::{Gate, ReadOptions};
 use portcullis_image::registry::name::RegistryRef;
 use portcullis_image::registry::{RemoteOptions, Session};
-use portcullis_gate::policy::{Policy, Severity, Verdict};
-use portcullis_gate::report::{Report, SCHEMA_VERSION};
-use crate::scan::{self, ScanOptions};
-use anyhow::{Context, Result, bail};
-use clap::Args;
+use portcullis_model::image::Transport;
 use serde_json::json;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -42,35 +44,13 @@ pub struct AttestArgs {
 
     /// What the attestation says: our scan result, a SLSA verification summary, or cosign's
     /// vulnerability predicate
-    #[arg(long, value_enum, default_value_t = PredicateKind::Scan)]
-    pub predicate: PredicateKind,
+    #[arg(long, value_enum, default_value_t = PredicateArg::Scan)]
+    pub predicate: PredicateArg,
 
-    /// Sign this JSON report (`portcullis scan --format json`) instead of scanning
+    /// Sign this JSON report (`portcullis scan --format json`) instead of scanning; its gate
+    /// already holds the verdict, so none of the options that decide one may be given
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-
-    /// Policy the verdict is reached under, as for `scan`: a built-in name or a policy file
-    #[arg(
-        long,
-        value_name = "NAME|FILE",
-        default_value = "default",
-        conflicts_with = "report"
-    )]
-    pub policy: String,
-
-    /// Waiver file, as for `scan` [default: .portcullisignore.toml in the working directory,
-    /// if present]
-    #[arg(long, value_name = "FILE", conflicts_with = "report")]
-    pub ignore_file: Option<PathBuf>,
-
-    /// The verdict is FAILED on a finding at or above this severity, for every check
-    /// (overrides the policy, as for `scan`)
-    #[arg(long, value_name = "SEVERITY", conflicts_with = "report")]
-    pub fail_on: Option<Severity>,
-
-    /// Platform to pick from a multi-platform index
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
-    pub platform: Option<Platform>,
 
     /// Subject name (default: the image's first tag, or the reference as given)
     #[arg(long, value_name = "NAME")]
@@ -91,38 +71,54 @@ pub struct AttestArgs {
     #[arg(long, requires = "image")]
     pub push: bool,
 
+    /// The options of `scan` that decide findings and the verdict, with the same meaning
     #[command(flatten)]
-    pub remote: RemoteArgs,
+    pub gate: GateArgs,
 
     #[command(flatten)]
-    pub vulns: super::scan::VulnArgs,
+    pub read: ReadArgs,
 }
 
-/// The policy the verdict is reached under, and how the attestation names it: by name, by
-/// the built-in policy's URI or the policy file's `file://` URI, and by the digest of its
-/// effective settings (`Policy::sha256`, which counts `--fail-on` too).
-fn policy_of(args: &AttestArgs) -> Result<(Policy, PolicyRef)> {
-    let mut policy = portcullis_gate::policy::file::load(&args.policy).context("invalid policy")?;
-    if let Some(fail_on) = args.fail_on {
-        policy.override_fail_on(fail_on);
+/// `--predicate` ([`PredicateKind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PredicateArg {
+    /// portcullis scan result: verdict, findings summary and the full report
+    Scan,
+    /// SLSA Verification Summary v1: the policy decision only
+    Vsa,
+    /// cosign's vulnerability scan predicate (scanner result = the full report)
+    Vuln,
+}
+
+impl From<PredicateArg> for PredicateKind {
+    fn from(arg: PredicateArg) -> PredicateKind {
+        match arg {
+            PredicateArg::Scan => PredicateKind::Scan,
+            PredicateArg::Vsa => PredicateKind::Vsa,
+            PredicateArg::Vuln => PredicateKind::Vuln,
+        }
     }
-    args.vulns.apply(&mut policy);
+}
+
+/// How the attestation names the gate's policy: by name, by the built-in policy's URI or the
+/// policy file's `file://` URI, and by the digest of its effective settings (`Policy::sha256`,
+/// which counts `--fail-on` and every other setting too).
+fn policy_ref(args: &AttestArgs, policy: &Policy) -> PolicyRef {
     let builtin = portcullis_gate::policy::file::BUILTIN
         .iter()
-        .any(|(name, ..)| *name == args.policy);
+        .any(|(name, ..)| *name == args.gate.policy);
     let uri = if builtin {
-        PolicyRef::builtin(&policy).uri
+        PolicyRef::builtin(policy).uri
     } else {
-        let path = Path::new(&args.policy);
+        let path = Path::new(&args.gate.policy);
         let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         format!("file://{}", absolute.display())
     };
-    let reference = PolicyRef {
+    PolicyRef {
         name: policy.name.clone(),
         uri,
         sha256: policy.sha256(),
-    };
-    Ok((policy, reference))
+    }
 }
 
 struct Scanned {
@@ -141,13 +137,21 @@ pub fn run(args: AttestArgs) -> Result<u8> {
         (Some(image), true) => Some(registry_target(image, "--push")?),
         _ => None,
     };
-    let remote = args.remote.options()?;
+    if args.report.is_some() && args.gate.any_given() {
+        bail!(
+            "--report signs the verdict the report holds: the options that decide a verdict \
+             (--policy, --fail-on, --severity, --ignore-file, secret, package index and \
+             vulnerability options) cannot be given with it"
+        );
+    }
+    let read = args.read.options()?;
+    let remote = read.remote.clone();
     // The key first: a wrong passphrase should not cost a scan.
     let key = passphrase::load_signing_key(&args.key)?;
 
     let scanned = match &args.report {
-        Some(path) => from_report(path, &args, &remote)?,
-        None => scan_now(&args, &remote)?,
+        Some(path) => from_report(path, &args, &read)?,
+        None => scan_now(&args, &read)?,
     };
     let report = &scanned.report;
     let digests = ImageDigests::of(&report.image);
@@ -160,8 +164,9 @@ pub fn run(args: AttestArgs) -> Result<u8> {
         .resource_uri
         .clone()
         .unwrap_or_else(|| resource_uri(&report.image.reference, report.image.transport));
+    let predicate_kind = PredicateKind::from(args.predicate);
     let predicate = predicates::build(
-        args.predicate,
+        predicate_kind,
         &predicates::Context {
             report,
             policy: &scanned.policy,
@@ -171,7 +176,7 @@ pub fn run(args: AttestArgs) -> Result<u8> {
             parameters: scanned.parameters.clone(),
         },
     );
-    let statement = Statement::new(subject, args.predicate.predicate_type(), predicate);
+    let statement = Statement::new(subject, predicate_kind.predicate_type(), predicate);
     let envelope = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, statement.to_json(), &key);
 
     let (kind, digest) = digests.primary();
@@ -196,7 +201,7 @@ pub fn run(args: AttestArgs) -> Result<u8> {
     eprintln!(
         "portcullis: signed {} attestation for {name} ({kind} digest {digest}): verdict {}, \
          key {} ({}){}",
-        args.predicate.predicate_type(),
+        predicate_kind.predicate_type(),
         match report.gate.result {
             Verdict::Passed => "PASSED",
             Verdict::Failed => "FAILED",
@@ -215,7 +220,7 @@ pub fn run(args: AttestArgs) -> Result<u8> {
             &remote,
             subject,
             &envelope,
-            args.predicate.predicate_type(),
+            predicate_kind.predicate_type(),
         )?;
     }
     Ok(EXIT_PASS)
@@ -285,35 +290,28 @@ fn push_envelope(
     Ok(())
 }
 
-fn scan_now(args: &AttestArgs, remote: &RemoteOptions) -> Result<Scanned> {
+fn scan_now(args: &AttestArgs, read: &ReadOptions) -> Result<Scanned> {
     let Some(image) = &args.image else {
         bail!("an image or --report is needed");
     };
-    let (policy, policy_ref) = policy_of(args)?;
-    let waivers = super::scan::load_waivers(args.ignore_file.as_deref())?;
-    let today = super::scan::today()?;
-    let options = ScanOptions {
-        platform: args.platform.clone(),
-        remote: remote.clone(),
-        ..ScanOptions::default()
-    };
-    let lookup = args.vulns.lookup(&policy, today);
+    let gate = Gate::new(&args.gate.settings(super::scan::today()?))?;
+    for warning in gate.warnings() {
+        eprintln!("portcullis: warning: {warning}");
+    }
+    let policy = gate.policy();
     let started = SystemTime::now();
-    let mut facts = scan::scan_image(image, &options).with_context(|| image.clone())?;
-    facts.today = today;
-    portcullis_gate::checks::vulns::look_up(&mut facts, image, &lookup, &policy)?;
-    let report = portcullis_gate::checks::evaluate(&facts, &policy, &waivers, today);
+    let report = gate.run(image, read)?.report;
     let finished = SystemTime::now();
     let parameters = json!({
         "image": image,
-        "policy": policy_ref.name,
+        "policy": policy.name,
         "fail_on": policy.fail_on,
         "platform": report.image.platform.to_string(),
     });
     Ok(Scanned {
         image: Some(ImageDigests::of(&report.image)),
         report,
-        policy: policy_ref,
+        policy: policy_ref(args, policy),
         started,
         finished,
         parameters,
@@ -322,7 +320,7 @@ fn scan_now(args: &AttestArgs, remote: &RemoteOptions) -> Result<Scanned> {
 
 /// A report written earlier. Its gate already holds the verdict and the policy it was reached
 /// under; when an image is given too, the report must be about that image.
-fn from_report(path: &Path, args: &AttestArgs, remote: &RemoteOptions) -> Result<Scanned> {
+fn from_report(path: &Path, args: &AttestArgs, options: &ReadOptions) -> Result<Scanned> {
     let shown = path.display();
     let mut bytes = Vec::new();
     std::fs::File::open(path)
@@ -344,12 +342,8 @@ fn from_report(path: &Path, args: &AttestArgs, remote: &RemoteOptions) -> Result
     }
     let mut read = None;
     if let Some(image) = &args.image {
-        let options = ScanOptions {
-            platform: args.platform.clone(),
-            remote: remote.clone(),
-            ..ScanOptions::default()
-        };
-        let facts = scan::scan_image(image, &options).with_context(|| image.clone())?;
+        let facts = portcullis_gate::read_image(image, options, &Analyzers::default())
+            .with_context(|| image.clone())?;
         let actual = ImageDigests::of(&facts.summary());
         let claimed = ImageDigests::of(&report.image);
         if actual.config != claimed.config

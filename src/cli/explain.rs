@@ -1,10 +1,10 @@
 //! `portcullis explain [ID]`, `portcullis explain --policy-reference`
 
 use super::EXIT_PASS;
-use portcullis_gate::checks;
-use portcullis_secrets::RuleSet;
 use anyhow::{Result, bail};
 use clap::Args;
+use portcullis_gate::checks;
+use portcullis_secrets::RuleSet;
 use std::io::Write;
 
 #[derive(Debug, Args)]

@@ -2,9 +2,9 @@
 
 use super::EXIT_PASS;
 use super::passphrase;
-use portcullis_attest::keys::{KeyType, SigningKey};
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use portcullis_attest::keys::{KeyType, SigningKey};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

@@ -47,7 +47,7 @@ pub enum Command {
     Keygen(keygen::KeygenArgs),
     /// Scan an image (or take a report) and sign the result as an in-toto attestation,
     /// optionally attached to the image in its registry
-    Attest(attest::AttestArgs),
+    Attest(Box<attest::AttestArgs>),
     /// Verify a signed attestation (a file, or those attached to an image in its registry),
     /// and that it is about a given image
     Verify(verify::VerifyArgs),
@@ -60,7 +60,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Scan(args) => scan::run(*args),
         Command::Explain(args) => explain::run(args),
         Command::Keygen(args) => keygen::run(args),
-        Command::Attest(args) => attest::run(args),
+        Command::Attest(args) => attest::run(*args),
         Command::Verify(args) => verify::run(args),
         Command::Sbom(args) => sbom::run(args),
     };

@@ -1,8 +1,10 @@
 //! Where passphrases come from: an environment variable (CI), or a prompt on the terminal.
 //! A passphrase is never echoed, logged, or put in an error message.
 
-use portcullis_attest::keys::{KeyError, PermissionVerdict, PrivateKeyFile, Protection, SigningKey};
 use anyhow::{Context, Result, bail};
+use portcullis_attest::keys::{
+    KeyError, PermissionVerdict, PrivateKeyFile, Protection, SigningKey,
+};
 use std::io::IsTerminal;
 use std::path::Path;
 use zeroize::Zeroizing;

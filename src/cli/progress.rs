@@ -1,8 +1,8 @@
 //! Progress on stderr while an image loads: a bar of bytes pulled and layers done when
 //! stderr is a terminal, one line per layer with `--verbose`, nothing with `--quiet`.
 
-use portcullis_image::observe::{LayerSource, Observer};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use portcullis_image::observe::{LayerSource, Observer};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 

@@ -1,18 +1,18 @@
 //! The registry flags `scan`, `attest` and `verify` share: credentials for the registry named
 //! in the reference, and transport security.
 
+use anyhow::{Context, Result, bail};
+use clap::{ArgAction, Args};
 use portcullis_image::reference::ImageRef;
 use portcullis_image::registry::RemoteOptions;
 use portcullis_image::registry::credentials::Credentials;
 use portcullis_image::registry::name::RegistryRef;
-use anyhow::{Context, Result, bail};
-use clap::{ArgAction, Args};
 use std::io::Read;
 
 /// A password or token longer than this is not a password.
 const MAX_PASSWORD: u64 = 64 << 10;
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RemoteArgs {
     /// Registry user name (the password is read from stdin with --password-stdin)
     #[arg(long, value_name = "USER", requires = "password_stdin")]

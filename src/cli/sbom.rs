@@ -3,12 +3,13 @@
 
 use super::EXIT_PASS;
 use super::scan::{NOW_ENV, write_atomically};
-use portcullis_model::image::Platform;
-use portcullis_gate::report::sbom::Sbom;
-use portcullis_gate::report::{cyclonedx, spdx};
-use crate::scan::{self, ScanOptions};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
+use portcullis_gate::analyze::Analyzers;
+use portcullis_gate::report::sbom::Sbom;
+use portcullis_gate::report::{cyclonedx, spdx};
+use portcullis_gate::{ReadOptions, read_image};
+use portcullis_model::image::Platform;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -49,13 +50,14 @@ pub struct SbomArgs {
 
 pub fn run(args: SbomArgs) -> Result<u8> {
     let created = creation_time()?;
-    let options = ScanOptions {
+    let options = ReadOptions {
         platform: args.platform.clone(),
         remote: args.remote.options()?,
-        ..ScanOptions::default()
+        ..ReadOptions::default()
     };
-    let facts = scan::scan_image(&args.image, &options).with_context(|| args.image.clone())?;
-    let inventory = portcullis_inventory::inventory(&facts);
+    let facts = read_image(&args.image, &options, &Analyzers::default())
+        .with_context(|| args.image.clone())?;
+    let inventory = facts.inventory();
     let summary = facts.summary();
     let sbom = Sbom::new(&summary, &inventory, portcullis_attest::rfc3339(created));
     let render = |out: &mut dyn Write| match args.format {

@@ -3,19 +3,17 @@
 use super::progress::Progress;
 use super::remote::RemoteArgs;
 use super::{EXIT_PASS, parse_size};
-use portcullis_advisories::index::IndexSet;
-use portcullis_advisories::index::fetch::{self, Fetcher, IndexSpec};
-use portcullis_gate::checks::vulns::{self, Lookup, TrivyChoice};
-use portcullis_gate::analyze::cache::CacheConfig;
-use portcullis_model::image::Platform;
-use portcullis_layer::Limits;
-use portcullis_gate::policy::waivers::{self, Date, Waivers};
-use portcullis_gate::policy::{self, Severity, Verdict};
-use portcullis_gate::report::{self, Report, Source, SourceStatus, table::Style};
-use portcullis_secrets::Secrets;
-use crate::scan::{self, ScanOptions};
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use portcullis_advisories::index::fetch::IndexSpec;
+use portcullis_gate::analyze::cache::CacheConfig;
+use portcullis_gate::enrich::vulns::TrivyChoice;
+use portcullis_gate::policy::{self, Severity, Verdict};
+use portcullis_gate::report::{self, Report, table::Style};
+use portcullis_gate::{Gate, ReadOptions, Settings};
+use portcullis_layer::Limits;
+use portcullis_model::Date;
+use portcullis_model::image::Platform;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -98,11 +96,6 @@ pub struct ScanArgs {
     /// detected) or a name to pull
     pub image: String,
 
-    /// Platform to pick from a multi-platform index (default: linux and this host's
-    /// architecture)
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
-    pub platform: Option<Platform>,
-
     /// Output format, to stdout or to FILE (replaced atomically); repeat to write several:
     /// table, json, sarif, junit, markdown
     #[arg(
@@ -118,6 +111,29 @@ pub struct ScanArgs {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Exit code when the gate fails (0 reports without failing)
+    #[arg(long, value_name = "N", default_value_t = super::EXIT_FAIL)]
+    pub exit_code: u8,
+
+    #[command(flatten)]
+    pub gate: GateArgs,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    /// No progress on stderr
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Log each layer (scanned or taken from the cache) and what was read, on stderr
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// Every option that changes what a scan finds or how the gate judges it. `scan` and
+/// `attest` share this one group, so that an attestation signs the verdict `scan` gates on.
+#[derive(Debug, Clone, Args)]
+pub struct GateArgs {
     /// Policy: a built-in name (default, strict, cis) or a policy file
     #[arg(long, value_name = "NAME|FILE", default_value = "default")]
     pub policy: String,
@@ -135,9 +151,75 @@ pub struct ScanArgs {
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_severities)]
     pub severity: Vec<Severity>,
 
-    /// Exit code when the gate fails (0 reports without failing)
-    #[arg(long, value_name = "N", default_value_t = super::EXIT_FAIL)]
-    pub exit_code: u8,
+    /// Do not look for secrets (files, image config, build history)
+    #[arg(long, conflicts_with = "secret_rules")]
+    pub no_secrets: bool,
+
+    /// Extra secret rules: a TOML file in the format of policies/secret-rules.toml, whose
+    /// rules and allow rules are added to the built-in ones and whose `disable` list switches
+    /// rules off (docs/secrets.md). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub secret_rules: Vec<PathBuf>,
+
+    /// Compare the OS packages with this package index: a Debian Packages, Alpine APKINDEX
+    /// (or APKINDEX.tar.gz) or RPM primary.xml, plain or compressed, as a file or an http(s)
+    /// URL. SUITE names its suite (bookworm-security=Packages.xz), else the location does;
+    /// updates from a *-security suite rank higher. Repeatable
+    #[arg(long = "package-index", value_name = "[SUITE=]FILE|URL")]
+    pub package_indexes: Vec<IndexSpec>,
+
+    /// Download the package indexes of the repositories the image is configured with (apt
+    /// sources, /etc/apk/repositories, yum repositories with a baseurl) into the index cache,
+    /// and compare the OS packages with them; what cannot be fetched is a diagnostic
+    #[arg(long)]
+    pub fetch_indexes: bool,
+
+    #[command(flatten)]
+    pub vulns: VulnArgs,
+}
+
+impl GateArgs {
+    /// The gate's settings, judged on `today`.
+    pub fn settings(&self, today: Date) -> Settings {
+        Settings {
+            policy: self.policy.clone(),
+            ignore_file: self.ignore_file.clone(),
+            fail_on: self.fail_on,
+            severities: self.severity.clone(),
+            no_secrets: self.no_secrets,
+            secret_rules: self.secret_rules.clone(),
+            package_indexes: self.package_indexes.clone(),
+            fetch_indexes: self.fetch_indexes,
+            osv_databases: self.vulns.osv_db.clone(),
+            trivy: self.vulns.trivy.clone(),
+            ignore_unfixed: self.vulns.ignore_unfixed,
+            today,
+        }
+    }
+
+    /// Whether any option was given on the command line (or differs from its default).
+    pub fn any_given(&self) -> bool {
+        self.policy != policy::file::DEFAULT_POLICY
+            || self.ignore_file.is_some()
+            || self.fail_on.is_some()
+            || !self.severity.is_empty()
+            || self.no_secrets
+            || !self.secret_rules.is_empty()
+            || !self.package_indexes.is_empty()
+            || self.fetch_indexes
+            || !self.vulns.osv_db.is_empty()
+            || self.vulns.ignore_unfixed
+    }
+}
+
+/// How the image is read: which platform, within which bounds, from which cache. None of
+/// these change what is found.
+#[derive(Debug, Clone, Args)]
+pub struct ReadArgs {
+    /// Platform to pick from a multi-platform index (default: linux and this host's
+    /// architecture)
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<Platform>,
 
     /// Most tar entries accepted over all layers
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_entries)]
@@ -165,42 +247,24 @@ pub struct ScanArgs {
     /// Size the layer cache is trimmed to, least recently used entries first (e.g. 2G)
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "2G")]
     pub cache_max_size: u64,
-
-    /// No progress on stderr
-    #[arg(short, long, conflicts_with = "verbose")]
-    pub quiet: bool,
-
-    /// Log each layer (scanned or taken from the cache) and what was read, on stderr
-    #[arg(short, long)]
-    pub verbose: bool,
-
-    /// Do not look for secrets (files, image config, build history)
-    #[arg(long, conflicts_with = "secret_rules")]
-    pub no_secrets: bool,
-
-    /// Extra secret rules: a TOML file in the format of policies/secret-rules.toml, whose
-    /// rules and allow rules are added to the built-in ones and whose `disable` list switches
-    /// rules off (docs/secrets.md). Repeatable.
-    #[arg(long, value_name = "FILE")]
-    pub secret_rules: Vec<PathBuf>,
-
-    /// Compare the OS packages with this package index: a Debian Packages, Alpine APKINDEX
-    /// (or APKINDEX.tar.gz) or RPM primary.xml, plain or compressed, as a file or an http(s)
-    /// URL. SUITE names its suite (bookworm-security=Packages.xz), else the location does;
-    /// updates from a *-security suite rank higher. Repeatable
-    #[arg(long = "package-index", value_name = "[SUITE=]FILE|URL")]
-    pub package_indexes: Vec<IndexSpec>,
-
-    /// Download the package indexes of the repositories the image is configured with (apt
-    /// sources, /etc/apk/repositories, yum repositories with a baseurl) into the index cache,
-    /// and compare the OS packages with them; what cannot be fetched is a diagnostic
-    #[arg(long)]
-    pub fetch_indexes: bool,
-    #[command(flatten)]
-    pub vulns: VulnArgs,
 }
 
-impl ScanArgs {
+impl ReadArgs {
+    /// The read options, silent.
+    pub fn options(&self) -> Result<ReadOptions> {
+        Ok(ReadOptions {
+            platform: self.platform.clone(),
+            limits: Limits {
+                max_entries: self.max_entries,
+                max_total_bytes: self.max_uncompressed_size,
+                max_entry_size: self.max_file_size,
+            },
+            remote: self.remote.options()?,
+            cache: self.cache(),
+            observer: None,
+        })
+    }
+
     fn cache(&self) -> Option<CacheConfig> {
         if self.no_cache {
             return None;
@@ -211,89 +275,6 @@ impl ScanArgs {
             max_size: self.cache_max_size,
         })
     }
-}
-
-/// The explicit `--package-index` files and URLs; one that cannot be read fails the scan.
-fn load_package_indexes(specs: &[IndexSpec], fetcher: &Fetcher) -> Result<IndexSet> {
-    let mut set = IndexSet::default();
-    for spec in specs {
-        let (index, note) = fetcher
-            .load(spec)
-            .with_context(|| format!("--package-index {spec}"))?;
-        if let Some(note) = note {
-            eprintln!("portcullis: warning: --package-index {spec}: {note}");
-        }
-        set.push(index);
-    }
-    Ok(set)
-}
-
-/// Adds the indexes of `--package-index` and `--fetch-indexes` to the scanned image.
-fn add_package_indexes(
-    facts: &mut scan::facts::ImageFacts,
-    explicit: IndexSet,
-    fetch_indexes: bool,
-    check_outdated: bool,
-    fetcher: &Fetcher,
-) {
-    if !check_outdated {
-        facts.sources.push(Source::new(
-            fetch::SOURCE,
-            SourceStatus::Disabled,
-            Some("packages.check_outdated = false".into()),
-        ));
-        return;
-    }
-    facts.package_indexes = explicit;
-    let mut failed = false;
-    if fetch_indexes {
-        let (fetched, diagnostics) = fetch::fetch_for_image(facts, fetcher);
-        failed = !diagnostics.is_empty() && fetched.is_empty();
-        facts.package_indexes.indexes.extend(fetched.indexes);
-        facts.diagnostics.extend(diagnostics);
-    }
-    facts
-        .sources
-        .push(package_index_source(&facts.package_indexes, failed));
-}
-
-/// The package indexes as a data source of the report: which suites the outdated checks
-/// compared with, or why they compared with none.
-fn package_index_source(indexes: &IndexSet, failed: bool) -> Source {
-    if indexes.is_empty() {
-        let (status, detail) = if failed {
-            (
-                SourceStatus::Failed,
-                "no index could be fetched (see the diagnostics)",
-            )
-        } else {
-            (
-                SourceStatus::NotConfigured,
-                "no --package-index or --fetch-indexes: outdated packages not checked",
-            )
-        };
-        return Source::new(fetch::SOURCE, status, Some(detail.to_string()));
-    }
-    let suites: Vec<String> = indexes
-        .indexes
-        .iter()
-        .map(|i| {
-            i.origin
-                .suite
-                .clone()
-                .unwrap_or_else(|| i.origin.location.clone())
-        })
-        .collect();
-    let records: usize = indexes.indexes.iter().map(|i| i.records).sum();
-    Source::new(
-        fetch::SOURCE,
-        SourceStatus::Used,
-        Some(format!(
-            "{} index(es), {records} records: {}",
-            suites.len(),
-            suites.join(", ")
-        )),
-    )
 }
 
 /// Where vulnerabilities come from; shared by the commands that scan.
@@ -324,30 +305,6 @@ fn parse_trivy(text: &str) -> Result<TrivyChoice, String> {
     })
 }
 
-impl VulnArgs {
-    /// Applies the flags that are policy parameters (databases, `--ignore-unfixed`), so
-    /// that the policy digest counts them.
-    pub fn apply(&self, policy: &mut policy::Policy) {
-        policy
-            .params
-            .osv
-            .databases
-            .extend(self.osv_db.iter().cloned());
-        if self.ignore_unfixed {
-            policy.params.osv.ignore_unfixed = true;
-        }
-    }
-
-    /// What to consult, under a policy the flags were applied to.
-    pub fn lookup(&self, policy: &policy::Policy, today: Date) -> Lookup {
-        let mut lookup = Lookup::from_policy(policy, today.to_string());
-        if let Some(choice) = &self.trivy {
-            lookup.trivy = choice.clone();
-        }
-        lookup
-    }
-}
-
 /// Where one rendering goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Destination {
@@ -357,78 +314,25 @@ enum Destination {
 
 pub fn run(args: ScanArgs) -> Result<u8> {
     let outputs = plan_outputs(&args.formats, args.output.as_deref())?;
-    let mut policy = policy::file::load(&args.policy).context("invalid policy")?;
-    if let Some(fail_on) = args.fail_on {
-        policy.override_fail_on(fail_on);
+    let gate = Gate::new(&args.gate.settings(today()?))?;
+    for warning in gate.warnings() {
+        eprintln!("portcullis: warning: {warning}");
     }
-    policy.report_severities = args.severity.clone();
-    let waivers = load_waivers(args.ignore_file.as_deref())?;
-    let today = today()?;
-    args.vulns.apply(&mut policy);
-    let lookup = args.vulns.lookup(&policy, today);
-    let secrets = secret_scan(&args, &policy)?;
-    policy.secrets = secrets.as_ref().map(|s| s.rules().clone());
-
     let progress = Arc::new(Progress::new(args.quiet, args.verbose));
-    let options = ScanOptions {
-        platform: args.platform.clone(),
-        limits: Limits {
-            max_entries: args.max_entries,
-            max_total_bytes: args.max_uncompressed_size,
-            max_entry_size: args.max_file_size,
-        },
-        remote: args.remote.options()?,
-        cache: args.cache(),
+    let options = ReadOptions {
         observer: Some(progress.clone()),
-        secrets,
+        ..args.read.options()?
     };
-    let fetcher = Fetcher::new(&policy.params.packages);
-    let explicit = load_package_indexes(&args.package_indexes, &fetcher)?;
-    let scanned = scan::scan_image(&args.image, &options);
+    let read = gate.read(&args.image, &options);
     progress.finish();
-    let mut facts = scanned.with_context(|| args.image.clone())?;
-    facts.today = today;
-    vulns::look_up(&mut facts, &args.image, &lookup, &policy)?;
-    add_package_indexes(
-        &mut facts,
-        explicit,
-        args.fetch_indexes,
-        policy.params.packages.check_outdated,
-        &fetcher,
-    );
-    let report = portcullis_gate::checks::evaluate(&facts, &policy, &waivers, today);
+    let mut facts = read?;
+    gate.enrich(&mut facts, &args.image)?;
+    let report = gate.judge(&facts);
     emit(&report, &outputs)?;
     Ok(match report.gate.result {
         Verdict::Passed => EXIT_PASS,
         Verdict::Failed => args.exit_code,
     })
-}
-
-/// The secret scan the policy and the flags ask for; `None` when `--no-secrets` is given or
-/// the policy disables the secrets family.
-fn secret_scan(args: &ScanArgs, policy: &policy::Policy) -> Result<Option<Secrets>> {
-    if args.no_secrets || !policy.family_enabled(&portcullis_gate::checks::secrets::FAMILY) {
-        return Ok(None);
-    }
-    let mut secrets =
-        Secrets::from_params(&policy.params.secrets).context("invalid secret rules")?;
-    for file in &args.secret_rules {
-        secrets = secrets
-            .with_user_file(file)
-            .context("invalid secret rules")?;
-    }
-    Ok(Some(secrets))
-}
-
-/// The waiver file: `explicit`, or `.portcullisignore.toml` when the working directory has
-/// one.
-pub(crate) fn load_waivers(explicit: Option<&Path>) -> Result<Waivers> {
-    let path = match explicit {
-        Some(p) => p,
-        None if Path::new(waivers::DEFAULT_FILE).is_file() => Path::new(waivers::DEFAULT_FILE),
-        None => return Ok(Waivers::default()),
-    };
-    Waivers::load(path).context("invalid waiver file")
 }
 
 /// The date waivers and end of life are judged on: `PORTCULLIS_NOW` when set, else today

@@ -7,17 +7,18 @@
 
 use super::remote::{RemoteArgs, registry_target};
 use super::{EXIT_FAIL, EXIT_PASS, parse_duration};
+use anyhow::{Context, Result, bail};
+use clap::Args;
 use portcullis_attest::dsse::Envelope;
 use portcullis_attest::fetch;
 use portcullis_attest::keys::{PublicKey, read_key_file};
 use portcullis_attest::statement::ImageDigests;
 use portcullis_attest::verify::{self, Expectations, Verified};
-use portcullis_model::image::Platform;
-use portcullis_image::registry::{RemoteOptions, Session};
+use portcullis_gate::analyze::Analyzers;
 use portcullis_gate::policy::Verdict;
-use crate::scan::{self, ScanOptions};
-use anyhow::{Context, Result, bail};
-use clap::Args;
+use portcullis_gate::{ReadOptions, read_image};
+use portcullis_image::registry::{RemoteOptions, Session};
+use portcullis_model::image::Platform;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -83,12 +84,13 @@ fn image_digests(
     args: &VerifyArgs,
     remote: &RemoteOptions,
 ) -> Result<ImageDigests> {
-    let options = ScanOptions {
+    let options = ReadOptions {
         platform: args.platform.clone(),
         remote: remote.clone(),
-        ..ScanOptions::default()
+        ..ReadOptions::default()
     };
-    let facts = scan::scan_image(reference, &options).with_context(|| reference.to_string())?;
+    let facts = read_image(reference, &options, &Analyzers::default())
+        .with_context(|| reference.to_string())?;
     Ok(ImageDigests::of(&facts.summary()))
 }
 

@@ -254,9 +254,9 @@ pub fn time<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portcullis_model::image::{Platform, Transport};
-    use portcullis_model::Severity;
     use portcullis_gate::report::{Finding, ImageSummary, Location};
+    use portcullis_model::Severity;
+    use portcullis_model::image::{Platform, Transport};
     use std::time::{Duration, UNIX_EPOCH};
 
     fn report(failing: bool) -> Report {

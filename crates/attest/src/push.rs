@@ -16,11 +16,11 @@
 //! pushing the same envelope twice changes nothing.
 
 use super::dsse::Envelope;
+use bytes::Bytes;
 use portcullis_image::registry::RegistryError;
 use portcullis_image::registry::client::{Client, MANIFEST_ACCEPT};
 use portcullis_image::resolve::MAX_MANIFEST;
 use portcullis_layer::decode::sha256_of;
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

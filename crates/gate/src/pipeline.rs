@@ -170,7 +170,7 @@ pub enum GateError {
     Read {
         reference: String,
         #[source]
-        source: ReadError,
+        source: Box<ReadError>,
     },
     #[error(transparent)]
     Lookup(#[from] LookupError),
@@ -252,7 +252,7 @@ impl Gate {
         let mut facts =
             read_image(reference, options, &self.analyzers).map_err(|source| GateError::Read {
                 reference: reference.to_string(),
-                source,
+                source: Box::new(source),
             })?;
         facts.today = self.today;
         Ok(facts)
@@ -302,7 +302,8 @@ fn secret_scan(settings: &Settings, policy: &Policy) -> Result<Option<Secrets>, 
     if settings.no_secrets || !policy.family_enabled(&crate::checks::secrets::FAMILY) {
         return Ok(None);
     }
-    let mut secrets = Secrets::from_params(&policy.params.secrets).map_err(GateError::SecretRules)?;
+    let mut secrets =
+        Secrets::from_params(&policy.params.secrets).map_err(GateError::SecretRules)?;
     for file in &settings.secret_rules {
         secrets = secrets
             .with_user_file(file)

@@ -236,7 +236,6 @@ impl Analyzer for InventoryAnalyzer {
             }
         }
     }
-
 }
 
 impl InventoryAnalyzer {

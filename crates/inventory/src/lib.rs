@@ -10,7 +10,6 @@
 
 #![forbid(unsafe_code)]
 
-
 pub mod analyzer;
 pub mod apk;
 pub mod dpkg;
@@ -103,7 +102,11 @@ pub struct Inventory {
 }
 
 /// The OSV ecosystem and the package URL of a record.
-pub fn identify(format: DbFormat, record: &PackageRecord, os: Option<&OsRelease>) -> (String, String) {
+pub fn identify(
+    format: DbFormat,
+    record: &PackageRecord,
+    os: Option<&OsRelease>,
+) -> (String, String) {
     let name = record.name.as_str();
     let version = record.version.as_str();
     let distro = os.map(OsRelease::distro_qualifier);

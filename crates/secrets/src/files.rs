@@ -1,8 +1,8 @@
 //! Files that are credentials by their name and shape, whether or not a content rule
 //! matches what they hold, and leftovers of the build that should not ship.
 
-use portcullis_model::path;
 use portcullis_model::Severity;
+use portcullis_model::path;
 use regex::bytes::{Regex, RegexBuilder};
 use std::sync::OnceLock;
 

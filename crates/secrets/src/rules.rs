@@ -4,8 +4,8 @@
 //! A rule set compiles once: every regex, one RegexSet per allow kind, and one Aho-Corasick
 //! automaton over all rules' keywords that decides which regexes run on a file at all.
 
-use portcullis_model::Severity;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use portcullis_model::Severity;
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};

@@ -7,8 +7,8 @@
 //! is reported as a note, never guessed at.
 
 use super::IndexFormat;
-use portcullis_model::image::Platform;
 use portcullis_inventory::os::OsRelease;
+use portcullis_model::image::Platform;
 use std::collections::BTreeMap;
 
 /// Most sources read from an image: configuration files are small, but untrusted.

@@ -13,10 +13,10 @@
 //! whose key does not match, is ignored. The cache is bounded: once it grows past its size,
 //! the entries used longest ago (by modification time, refreshed on every hit) are removed.
 
-use portcullis_model::image::{Compression, LayerInfo};
 use super::{ANALYZER_VERSION, LayerReport};
 use portcullis_layer::ScannedLayer;
 use portcullis_layer::{Entry, Note};
+use portcullis_model::image::{Compression, LayerInfo};
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde::{Deserialize as DeriveDeserialize, Serialize};
 use sha2::{Digest as _, Sha256};

@@ -7,8 +7,8 @@
 //! installed binaries there.
 
 use super::{LayerAnalyzer, LayerReport};
-use portcullis_layer::{Analyzer, Interest};
 use portcullis_layer::Entry;
+use portcullis_layer::{Analyzer, Interest};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The packages looked for.

@@ -5,10 +5,10 @@
 //! `sudo`, an SSH server or a PAM-aware service accept, and which uid a file belongs to.
 
 use super::{Check, Family, Reference, at_layer_path};
+use crate::facts::ImageFacts;
+use crate::facts::accounts::{PasswdEntry, ShadowEntry};
 use crate::policy::{Policy, Severity};
 use portcullis_model::Finding;
-use crate::facts::accounts::{PasswdEntry, ShadowEntry};
-use crate::facts::ImageFacts;
 use std::collections::{BTreeMap, HashSet};
 
 pub static EMPTY_PASSWORD: Check = Check {

@@ -7,12 +7,12 @@
 
 use super::history::{self, AddSource};
 use super::{Check, Family, Reference, hygiene, user};
-use portcullis_model::image::{DockerConfigExtras, ImageMeta, Transport};
-use portcullis_image::reference::{ImageRef, Selector};
-use crate::policy::{Policy, Severity};
-use portcullis_model::Finding;
 use crate::facts::ImageFacts;
+use crate::policy::{Policy, Severity};
 use oci_spec::image::ImageConfiguration;
+use portcullis_image::reference::{ImageRef, Selector};
+use portcullis_model::Finding;
+use portcullis_model::image::{DockerConfigExtras, ImageMeta, Transport};
 
 pub static NO_HEALTHCHECK: Check = Check {
     id: "config-no-healthcheck",

@@ -7,12 +7,12 @@
 //! `params.packages.eol_warning_days` of its end is reported so the move can be planned.
 
 use super::{Check, Family, Reference, at_layer_path};
+use crate::facts::ImageFacts;
+use crate::policy::{Policy, Severity};
 use portcullis_advisories::eol::{self, EolTable};
 use portcullis_inventory::os::{self, OsRelease};
 use portcullis_model::Date;
-use crate::policy::{Policy, Severity};
 use portcullis_model::Finding;
-use crate::facts::ImageFacts;
 
 const REFS: &[Reference] = &[
     Reference::Cis("4.4"),

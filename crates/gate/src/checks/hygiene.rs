@@ -12,13 +12,13 @@
 
 use super::history;
 use super::{Check, Family, Reference, at_layer_path};
-use crate::policy::{Policy, Severity};
-use portcullis_model::Finding;
-use crate::report::table::human_size;
-use crate::facts::ImageFacts;
-use portcullis_layer::entry::EntryKind;
 use crate::analyze::presence;
+use crate::facts::ImageFacts;
+use crate::policy::{Policy, Severity};
+use crate::report::table::human_size;
 use oci_spec::image::ImageConfiguration;
+use portcullis_layer::entry::EntryKind;
+use portcullis_model::Finding;
 use serde_json::json;
 use std::collections::BTreeMap;
 

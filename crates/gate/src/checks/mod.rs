@@ -12,11 +12,11 @@ pub mod secrets;
 pub mod user;
 pub mod vulns;
 
-use crate::policy::waivers::{Date, Waivers};
-use crate::policy::Policy;
-use crate::report::{Finding, Report};
 use crate::facts::ImageFacts;
 use crate::facts::merge::Fate;
+use crate::policy::Policy;
+use crate::policy::waivers::{Date, Waivers};
+use crate::report::{Finding, Report};
 pub use portcullis_model::{Check, Reference};
 
 /// Places `finding` at `path` (normalised, as the layers store it) in the version written

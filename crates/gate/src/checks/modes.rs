@@ -8,13 +8,13 @@
 //! tar entry, and findings name the target and the layer that hid it.
 
 use super::{Check, Family, Reference, at_layer_path};
-use portcullis_model::params::GlobList;
-use crate::policy::{Policy, Severity};
-use portcullis_model::Finding;
-use crate::facts::accounts::{self, GroupEntry, RuntimeUser};
 use crate::facts::ImageFacts;
-use portcullis_layer::entry::{Entry, EntryKind};
+use crate::facts::accounts::{self, GroupEntry, RuntimeUser};
 use crate::facts::merge::{Fate, Node};
+use crate::policy::{Policy, Severity};
+use portcullis_layer::entry::{Entry, EntryKind};
+use portcullis_model::Finding;
+use portcullis_model::params::GlobList;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
 

@@ -9,13 +9,13 @@
 //! would eventually report as fixed, so it ranks above a plain update.
 
 use super::{Check, Family, Reference, at_layer_path};
-use portcullis_advisories::index::{IndexFormat, IndexSet, PackageIndex};
-use portcullis_version as version;
-use portcullis_inventory::{self, Package};
+use crate::facts::ImageFacts;
 use crate::policy::waivers::DATA_PACKAGE;
 use crate::policy::{Policy, Severity};
+use portcullis_advisories::index::{IndexFormat, IndexSet, PackageIndex};
+use portcullis_inventory::{self, Package};
 use portcullis_model::Finding;
-use crate::facts::ImageFacts;
+use portcullis_version as version;
 use std::cmp::Ordering;
 
 pub static PACKAGE: Check = Check {
@@ -88,7 +88,7 @@ fn run(facts: &ImageFacts, policy: &Policy) -> Vec<Finding> {
     if !policy.params.packages.check_outdated || facts.package_indexes.is_empty() {
         return Vec::new();
     }
-    let inventory = crate::facts::inventory::inventory(facts);
+    let inventory = facts.inventory();
     let mut findings = Vec::new();
     for package in &inventory.packages {
         let Some(format) = IndexFormat::for_db(package.format) else {

@@ -8,10 +8,10 @@
 //! anyone who pulls the image can still extract it.
 
 use super::{Check, Family, Reference};
-use crate::policy::{Policy, Severity};
-use portcullis_model::Finding;
 use crate::facts::ImageFacts;
 use crate::facts::merge::{Fate, HiddenHow};
+use crate::policy::{Policy, Severity};
+use portcullis_model::Finding;
 use portcullis_secrets::config::{self, ConfigSecret};
 use portcullis_secrets::{HitKind, SecretHit};
 use std::collections::{BTreeMap, HashSet};

@@ -7,9 +7,9 @@
 //! arbitrary uids), reported at low severity because tools that look the user up will fail.
 
 use super::{Check, Family, Reference};
+use crate::facts::ImageFacts;
 use crate::policy::{Policy, Severity};
 use portcullis_model::Finding;
-use crate::facts::ImageFacts;
 
 const REFS: &[Reference] = &[
     Reference::Cis("4.1"),

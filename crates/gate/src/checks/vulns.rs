@@ -10,9 +10,9 @@
 use super::{Check, Family, Reference, at_layer_path};
 use portcullis_advisories::osv::{Finder, Vulnerability};
 
+use crate::facts::ImageFacts;
 use crate::policy::{Policy, Severity};
 use crate::report::Finding;
-use crate::facts::ImageFacts;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -144,4 +144,3 @@ pub fn image_sources(facts: &ImageFacts) -> Sources {
     let os = portcullis_inventory::os::detect(|p| facts.read_file(p));
     sources::sources(&files, &facts.meta.platform, os.as_ref())
 }
-

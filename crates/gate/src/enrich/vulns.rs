@@ -92,7 +92,7 @@ pub fn look_up(
         return Ok(());
     }
     let trivy = resolve_trivy(&lookup.trivy)?;
-    let inventory = crate::facts::inventory::inventory(facts);
+    let inventory = facts.inventory();
 
     if lookup.databases.is_empty() {
         facts.sources.push(Source::new(
@@ -290,4 +290,3 @@ fn describe_osv(stats: &osv::Stats) -> String {
     }
     detail
 }
-

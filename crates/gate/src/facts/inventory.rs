@@ -6,9 +6,7 @@ use crate::analyze::LayerReport;
 use crate::facts::ImageFacts;
 use crate::facts::merge::FileSystem;
 use portcullis_inventory::os::{self, OsRelease};
-use portcullis_inventory::{
-    DbFormat, Inventory, Package, PackageDb, PackageRecord, identify, rpm,
-};
+use portcullis_inventory::{DbFormat, Inventory, Package, PackageDb, PackageRecord, identify, rpm};
 use portcullis_layer::EntryKind;
 use portcullis_model::path;
 use std::collections::{BTreeMap, HashSet};

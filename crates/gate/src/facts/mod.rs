@@ -7,12 +7,12 @@ pub mod merge;
 use crate::analyze::LayerReport;
 use accounts::{GroupEntry, PasswdEntry, ShadowEntry};
 use merge::FileSystem;
-use portcullis_layer::EntryKind;
 use portcullis_advisories::index::IndexSet;
 use portcullis_advisories::osv::Vulnerability;
-use portcullis_model::image::{ImageMeta, LayerInfo};
+use portcullis_layer::EntryKind;
 use portcullis_model::Date;
 use portcullis_model::image::ImageSummary;
+use portcullis_model::image::{ImageMeta, LayerInfo};
 use portcullis_model::{Diagnostic, Source};
 
 pub struct ImageFacts {
@@ -79,6 +79,11 @@ impl ImageFacts {
             .files
             .get(&key)
             .map(Vec::as_slice)
+    }
+
+    /// The packages of the final filesystem, each attributed to the layer that installed it.
+    pub fn inventory(&self) -> portcullis_inventory::Inventory {
+        inventory::build(&self.reports, &self.fs)
     }
 
     /// `config.User` as written (empty when unset).

@@ -28,7 +28,6 @@ use std::sync::Arc;
 pub use file::PolicyError;
 pub use portcullis_model::{Severity, UnknownSeverity};
 
-
 /// The severity from which a check's findings fail the gate; `never` reports them without
 /// failing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

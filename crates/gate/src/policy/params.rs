@@ -18,7 +18,9 @@
 //! test fails if a serialised field has no entry there.
 
 pub use portcullis_advisories::params::{OsvParams, PackageParams, TrivyMode};
-pub use portcullis_model::params::{CountLimit, GlobList, Size, SizeLimit, compile_glob, parse_size};
+pub use portcullis_model::params::{
+    CountLimit, GlobList, Size, SizeLimit, compile_glob, parse_size,
+};
 pub use portcullis_secrets::SecretParams;
 use serde::{Deserialize, Serialize};
 

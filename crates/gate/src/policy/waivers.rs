@@ -42,7 +42,6 @@ pub const DEFAULT_FILE: &str = ".portcullisignore.toml";
 pub const DATA_PACKAGE: &str = "package";
 pub const DATA_RULE: &str = "rule";
 
-
 /// One waiver as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -9,16 +9,15 @@ pub mod sbom;
 pub mod spdx;
 pub mod table;
 
+use crate::policy::{Policy, Severity, Threshold, Verdict};
 pub use portcullis_model::image::ImageSummary;
 pub use portcullis_model::{Diagnostic, Finding, Location, Source, SourceStatus, Waived};
-use crate::policy::{Policy, Severity, Threshold, Verdict};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Version of the JSON report schema (`docs/report-schema.json`). Minor bumps add fields;
 /// major bumps rename or remove them.
 pub const SCHEMA_VERSION: &str = "1.2";
-
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tool {
