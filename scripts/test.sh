@@ -5,6 +5,10 @@
 #   scripts/test.sh            install what is missing, then test
 #   PORTCULLIS_NO_INSTALL=1    skip the installation step
 #   PORTCULLIS_NO_SERVICES=1   start no dockerd or registry (their tests report SKIPPED)
+#
+# A test whose service, tool or corpus is missing reports SKIPPED and passes; when CI is set
+# (as it is in CI, which runs .ci/run) it fails instead, and this script names what is missing
+# in an ERROR line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,9 +53,20 @@ if [ -z "${PORTCULLIS_NO_INSTALL:-}" ]; then
     hash -r
 fi
 
+# What is missing: a NOTE (its tests report SKIPPED), or with CI set an ERROR on stderr (its
+# tests fail; the run goes on so that every other test still reports).
+missing() { # what, consequence
+    if [ -n "${CI:-}" ]; then
+        echo "== ERROR: CI is set but $1: $2 will fail" >&2
+    else
+        echo "== NOTE: $1: $2 will report SKIPPED and check nothing"
+    fi
+}
+
 # Microsoft's SARIF validator (tests/sarif.rs): a self-contained .NET build shipped on npm.
 sarif_multitool_version=5.7.0
 sarif_multitool_dir="${XDG_CACHE_HOME:-$HOME/.cache}/portcullis/sarif-multitool-$sarif_multitool_version"
+sarif_multitool_why="PORTCULLIS_NO_INSTALL is set"
 if [ -z "${PORTCULLIS_NO_INSTALL:-}" ] && [ ! -x "$sarif_multitool_dir/package/Sarif.Multitool" ]; then
     if command -v npm >/dev/null; then
         echo "== installing @microsoft/sarif-multitool-linux $sarif_multitool_version"
@@ -61,25 +76,36 @@ if [ -z "${PORTCULLIS_NO_INSTALL:-}" ] && [ ! -x "$sarif_multitool_dir/package/S
             && tar xzf microsoft-sarif-multitool-linux-*.tgz \
             && rm -f microsoft-sarif-multitool-linux-*.tgz \
             && chmod +x package/Sarif.Multitool); then :; else
-            echo "== NOTE: could not install the SARIF multitool; tests/sarif.rs will skip it"
+            sarif_multitool_why="installing @microsoft/sarif-multitool-linux@$sarif_multitool_version from npm failed"
         fi
     else
-        echo "== NOTE: npm not found; tests/sarif.rs will skip the SARIF multitool"
+        sarif_multitool_why="npm is not installed"
     fi
 fi
 if [ -x "$sarif_multitool_dir/package/Sarif.Multitool" ]; then
     export PORTCULLIS_SARIF_MULTITOOL="$sarif_multitool_dir/package/Sarif.Multitool"
+elif [ -z "${PORTCULLIS_SARIF_MULTITOOL:-}" ]; then
+    missing "the SARIF multitool is not installed ($sarif_multitool_why)" \
+        "tests/sarif.rs (microsofts_sarif_multitool_finds_no_error)"
 fi
 
 if [ ! -d ../shared/corpus ]; then
-    echo "== NOTE: ../shared/corpus not found: the corpus test tier will report SKIPPED and check nothing"
+    missing "../shared/corpus is not checked out beside the project" "the corpus test tier"
 fi
 
-# The services the remote-transport tests talk to (scripts/services.sh): a dockerd and three
-# registries, named to the tests in PORTCULLIS_TEST_* variables and stopped when this script
-# exits; a test whose service is missing prints SKIPPED.
+# The services the remote-transport tests talk to (scripts/services.sh): a dockerd, Podman's
+# API service and three registries, named to the tests in PORTCULLIS_TEST_* variables and
+# stopped when this script exits; a test whose service is missing prints SKIPPED, or fails
+# when CI is set.
 . scripts/services.sh
 [ -n "${PORTCULLIS_NO_SERVICES:-}" ] || start_services
+# services.sh notes what did not start; in CI each missing one is an error.
+if [ -n "${CI:-}" ]; then
+    for var in PORTCULLIS_TEST_DOCKER_HOST PORTCULLIS_TEST_PODMAN_HOST PORTCULLIS_TEST_REGISTRY \
+        PORTCULLIS_TEST_AUTH_REGISTRY PORTCULLIS_TEST_TOKEN_REGISTRY; do
+        [ -n "${!var:-}" ] || missing "$var is not set (its service did not start)" "the tests that need it"
+    done
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --check

@@ -189,7 +189,7 @@ fn cosign_format_encrypted_keys_sign() {
 #[test]
 fn openssl_generated_encrypted_keys_sign() {
     if Command::new("openssl").arg("version").output().is_err() {
-        eprintln!("SKIPPED: openssl is not installed");
+        skip("openssl is not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -110,7 +110,7 @@ fn keygen_needs_a_passphrase_source_or_no_password() {
 #[test]
 fn openssl_reads_the_encrypted_keys() {
     if Command::new("openssl").arg("version").output().is_err() {
-        eprintln!("SKIPPED: openssl is not installed");
+        skip("openssl is not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,6 @@
 //! The image builder writes what real tools accept: tar streams GNU tar and tar-rs read the
 //! same way, layouts and archives skopeo inspects and copies, layouts umoci unpacks. Tools
-//! that are not installed are skipped with a message.
+//! that are not installed are skipped with a message (a failure when `CI` is set).
 
 mod common;
 

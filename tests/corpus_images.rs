@@ -5,21 +5,13 @@
 //! one-line reason naming the reference.
 //!
 //! The corpus is a tier of its own: when ../shared/corpus is absent these tests say so and
-//! pass without checking anything.
+//! pass without checking anything, unless `CI` is set: then they fail.
 
+mod common;
+
+use common::corpus;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("SKIPPED: ../shared/corpus not found; corpus image tests not run");
-        None
-    }
-}
 
 struct Run {
     code: i32,

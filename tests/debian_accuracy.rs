@@ -11,12 +11,13 @@
 //!
 //! mmdebstrap takes about 40 s, so the rootfs (and the security index, for a day) are kept
 //! in the target directory between runs. The tests skip with a note when mmdebstrap is
-//! missing, when not running as root, or when the Debian mirror cannot be reached.
+//! missing, when not running as root, or when the Debian mirror cannot be reached; when `CI`
+//! is set they fail instead (CI runs as root, installs mmdebstrap and reaches the mirror).
 
 mod common;
 
 use common::builder::{DockerArchive, Image, Layer};
-use common::{have_tool, portcullis, run_command, text};
+use common::{have_tool, portcullis, run_command, skip, text, tool_installed};
 use portcullis::gate::analyze::Analyzers;
 use portcullis::gate::{ReadOptions, read_image};
 use portcullis::inventory::DbFormat;
@@ -38,14 +39,18 @@ fn cache_dir() -> PathBuf {
     dir
 }
 
+/// `dpkg --print-architecture`, or `None` (after [`skip`]) when dpkg cannot say.
 fn host_arch() -> Option<String> {
-    let out = Command::new("dpkg")
+    let arch = Command::new("dpkg")
         .arg("--print-architecture")
         .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string());
+    if arch.is_none() {
+        skip("`dpkg --print-architecture` failed");
+    }
+    arch
 }
 
 fn is_root() -> bool {
@@ -55,69 +60,70 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// The cached rootfs tar, built on first use; `None` (with the reason on stderr) when it
-/// cannot be built here.
+/// The cached rootfs tar, built on first use; `None` (after [`skip`], in every test that
+/// asks) when it cannot be built here.
 fn rootfs() -> Option<&'static Path> {
-    static ROOTFS: OnceLock<Option<PathBuf>> = OnceLock::new();
-    ROOTFS
-        .get_or_init(|| {
-            let path = cache_dir().join("bookworm-minbase-release.tar");
-            if path.is_file() {
-                return Some(path);
-            }
-            if !have_tool("mmdebstrap") {
-                return None;
-            }
-            if !is_root() {
-                eprintln!("SKIPPED: mmdebstrap --mode=root needs root");
-                return None;
-            }
-            // mmdebstrap picks the output format by the file name's extension.
-            let part = cache_dir().join("bookworm-minbase-release.part.tar");
-            let out = Command::new("mmdebstrap")
-                .args(["--mode=root", "--variant=minbase", "--quiet", "bookworm"])
-                .arg(&part)
-                .arg(format!("deb {MIRROR} bookworm main"))
-                .output()
-                .expect("run mmdebstrap");
-            if !out.status.success() {
-                let _ = std::fs::remove_file(&part);
-                eprintln!(
-                    "SKIPPED: mmdebstrap failed (is {MIRROR} reachable?): {}",
-                    String::from_utf8_lossy(&out.stderr)
-                        .lines()
-                        .last()
-                        .unwrap_or("")
-                );
-                return None;
-            }
-            std::fs::rename(&part, &path).unwrap();
-            Some(path)
-        })
-        .as_deref()
+    static ROOTFS: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let built = ROOTFS.get_or_init(|| {
+        let path = cache_dir().join("bookworm-minbase-release.tar");
+        if path.is_file() {
+            return Ok(path);
+        }
+        if !tool_installed("mmdebstrap") {
+            return Err("mmdebstrap is not installed".to_string());
+        }
+        if !is_root() {
+            return Err("not running as root (mmdebstrap --mode=root needs root)".to_string());
+        }
+        // mmdebstrap picks the output format by the file name's extension.
+        let part = cache_dir().join("bookworm-minbase-release.part.tar");
+        let out = Command::new("mmdebstrap")
+            .args(["--mode=root", "--variant=minbase", "--quiet", "bookworm"])
+            .arg(&part)
+            .arg(format!("deb {MIRROR} bookworm main"))
+            .output()
+            .expect("run mmdebstrap");
+        if !out.status.success() {
+            let _ = std::fs::remove_file(&part);
+            return Err(format!(
+                "mmdebstrap failed (is {MIRROR} reachable?): {}",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            ));
+        }
+        std::fs::rename(&part, &path).unwrap();
+        Ok(path)
+    });
+    match built {
+        Ok(path) => Some(path),
+        Err(reason) => {
+            skip(reason);
+            None
+        }
+    }
 }
 
 /// The rootfs as a one-layer `docker save` archive, written once per test run.
 fn image() -> Option<&'static Path> {
-    static IMAGE: OnceLock<Option<(tempfile::TempDir, PathBuf)>> = OnceLock::new();
-    IMAGE
-        .get_or_init(|| {
-            let rootfs = rootfs()?;
-            let arch = host_arch()?;
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("bookworm.tar");
-            let bytes = std::fs::read(rootfs).unwrap();
-            let image = Image::new()
-                .platform(&format!("linux/{arch}"))
-                .user("65534")
-                .layer(Layer::new().raw_bytes(bytes));
-            DockerArchive::docker25()
-                .image(&image.build(), &["bookworm-minbase:release"])
-                .write(&path);
-            Some((dir, path))
-        })
-        .as_ref()
-        .map(|(_, p)| p.as_path())
+    static IMAGE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let rootfs = rootfs()?;
+    let arch = host_arch()?;
+    let (_, path) = IMAGE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bookworm.tar");
+        let bytes = std::fs::read(rootfs).unwrap();
+        let image = Image::new()
+            .platform(&format!("linux/{arch}"))
+            .user("65534")
+            .layer(Layer::new().raw_bytes(bytes));
+        DockerArchive::docker25()
+            .image(&image.build(), &["bookworm-minbase:release"])
+            .write(&path);
+        (dir, path)
+    });
+    Some(path)
 }
 
 /// `var/lib/dpkg` of the rootfs, extracted into a temporary directory.
@@ -162,9 +168,10 @@ fn dpkg_query(admindir: &Path) -> BTreeSet<(String, String, String)> {
 
 #[test]
 fn the_dpkg_inventory_equals_dpkg_query() {
-    let (Some(rootfs), Some(image)) = (rootfs(), image()) else {
+    let Some(image) = image() else {
         return;
     };
+    let rootfs = rootfs().expect("the image's rootfs");
     if !have_tool("dpkg-query") {
         return;
     }
@@ -210,8 +217,13 @@ fn security_index(arch: &str) -> Option<PathBuf> {
     if fresh {
         return Some(path);
     }
-    if !have_tool("curl") {
-        return path.is_file().then_some(path);
+    if !tool_installed("curl") {
+        // An older copy will do.
+        if path.is_file() {
+            return Some(path);
+        }
+        skip("curl is not installed");
+        return None;
     }
     let url = format!("{SECURITY_MIRROR}/dists/bookworm-security/main/binary-{arch}/Packages.xz");
     let part = path.with_extension("part");
@@ -227,7 +239,7 @@ fn security_index(arch: &str) -> Option<PathBuf> {
     } else if path.is_file() {
         Some(path)
     } else {
-        eprintln!("SKIPPED: cannot download {url}");
+        skip(format!("{url} cannot be downloaded"));
         None
     }
 }
@@ -269,9 +281,11 @@ fn index_versions(packages_xz: &Path) -> BTreeMap<(String, String), Vec<String>>
 
 #[test]
 fn security_updates_match_an_independent_computation() {
-    let (Some(rootfs), Some(image), Some(arch)) = (rootfs(), image(), host_arch()) else {
+    let Some(image) = image() else {
         return;
     };
+    let rootfs = rootfs().expect("the image's rootfs");
+    let arch = host_arch().expect("the image's architecture");
     if !have_tool("dpkg") || !have_tool("xz") {
         return;
     }
@@ -393,7 +407,7 @@ fn fetch_indexes_reads_the_image_repository_from_the_debian_mirror() {
             .unwrap_or("")
             .contains("deb.debian.org")
     }) {
-        eprintln!("SKIPPED: deb.debian.org unreachable: {diagnostics:?}");
+        skip(format!("deb.debian.org is unreachable: {diagnostics:?}"));
         return;
     }
     assert!(diagnostics.is_empty(), "{diagnostics:?}");

@@ -5,23 +5,16 @@
 //! themselves do; every case where that differs from an upstream expectation is listed
 //! with its reason next to the comparison.
 
+mod common;
+
+use common::corpus;
 use portcullis::inventory::os::{self, OsRelease};
 use portcullis::inventory::rpm::header::{self, Header};
 use portcullis::inventory::rpm::{self, Backend};
 use portcullis::inventory::{PackageRecord, apk, dpkg};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!("SKIPPED: ../shared/corpus not found");
-        None
-    }
-}
+use std::path::Path;
 
 fn expected(corpus: &Path, name: &str) -> Value {
     let text = std::fs::read_to_string(corpus.join("expected").join(name)).unwrap();

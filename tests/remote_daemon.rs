@@ -215,7 +215,8 @@ fn pump(from: &mut impl Read, to: &mut impl Write) -> std::io::Result<()> {
 fn docker_host_may_be_tcp() {
     let Some(host) = docker_host() else { return };
     let Some(socket) = host.strip_prefix("unix://") else {
-        eprintln!("SKIPPED: the test daemon is not on a unix socket");
+        // scripts/services.sh always serves it on one.
+        common::skip(format!("the test daemon {host} is not on a unix socket"));
         return;
     };
     let dir = tempfile::tempdir().unwrap();

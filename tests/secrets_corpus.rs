@@ -11,22 +11,15 @@
 //! Trivy's custom-rule cases (`rule1` in its YAML configs) are replayed through
 //! `RuleSet::with_user_toml`, with the same rule written in portcullis' format.
 
+mod common;
+
+use common::corpus;
 use portcullis::secrets::config::scan_config_text;
 use portcullis::secrets::{HitKind, RuleSet, SecretHit, scan_file};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-
-fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("SKIPPED: ../shared/corpus not found");
-        None
-    }
-}
 
 fn load(dir: &Path, name: &str) -> Value {
     let text = std::fs::read_to_string(dir.join("expected").join(name)).expect("expected file");

@@ -8,9 +8,12 @@
 //! case is checked against rpm instead, through the table below; each entry says
 //! why, and an entry that no case needs any more fails the test.
 
+mod common;
+
+use common::corpus;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use portcullis::version::{self, Scheme, apk, deb, rpm};
 use serde_json::Value;
@@ -35,16 +38,6 @@ const RPM_SPLITS: &[(&str, RpmSplit)] = &[
     ("A:1.2.3", Some((None, "A:1.2.3", None))),
     ("-1:1.2.3", Some((None, "", Some("1:1.2.3")))),
 ];
-
-fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("SKIPPED: ../shared/corpus not found");
-        None
-    }
-}
 
 fn load(dir: &Path, file: &str) -> Vec<Value> {
     let path = dir.join("expected").join(file);

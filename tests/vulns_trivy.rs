@@ -1,6 +1,6 @@
 //! Trivy as a vulnerability source: the real binary (scripts/test.sh installs it; these
-//! tests skip with a note when it is not on PATH), its real reports, and Trivy's own
-//! package goldens from ../shared/corpus.
+//! tests skip with a note when it is not on PATH, or fail when `CI` is set), its real
+//! reports, and Trivy's own package goldens from ../shared/corpus.
 //!
 //! On the test machines Trivy has no vulnerability database and portcullis never lets it
 //! download one, so a vulnerability scan fails: the report must say so (a `trivy` source

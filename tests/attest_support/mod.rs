@@ -1,8 +1,13 @@
 //! Shared by the attest_* tests: running the binary, building small images, key ids, and
-//! the Python reference implementations.
+//! the Python reference implementations; the corpus and skipping come from tests/common.
 
 #![allow(dead_code)]
 
+#[path = "../common/mod.rs"]
+mod common;
+
+#[allow(unused_imports)] // each attest test crate uses a part of this module
+pub use common::{corpus, skip};
 use sha2::{Digest, Sha256};
 use std::borrow::BorrowMut;
 use std::path::{Path, PathBuf};
@@ -231,13 +236,9 @@ pub fn read_envelope(path: &Path) -> (serde_json::Value, serde_json::Value) {
     )
 }
 
-pub fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    dir.is_dir().then_some(dir)
-}
-
 /// `python3` with the given modules importable, installing the named pip packages once if
-/// they are missing. `None` (after saying why) when that is impossible.
+/// they are missing. `None` (after [`skip`]: scripts/test.sh installs them, so in CI this
+/// fails) when that is impossible.
 pub fn python_with(modules: &[&str], pip_packages: &[&str]) -> Option<Command> {
     let import = format!("import {}", modules.join(", "));
     let importable = || {
@@ -253,11 +254,11 @@ pub fn python_with(modules: &[&str], pip_packages: &[&str]) -> Option<Command> {
             .output()
             .is_ok_and(|o| o.status.success());
         if !installed || !importable() {
-            eprintln!(
-                "SKIPPED: python3 with {} is not available and `pip install {}` failed",
+            skip(format!(
+                "python3 with {} is not available and `pip install {}` failed",
                 modules.join(", "),
                 pip_packages.join(" ")
-            );
+            ));
             return None;
         }
     }

@@ -1,6 +1,7 @@
 //! Support shared by the integration tests: the image builder, the third-party corpus,
 //! running the portcullis binary, and the real services the remote tests talk to (with the
-//! token issuer and the fault-injecting proxy that stand beside and in front of them).
+//! token issuer and the fault-injecting proxy that stand beside and in front of them), and
+//! [`skip`]: how a test without one of those says so, and why that fails when `CI` is set.
 //!
 //! Every test crate compiles this module on its own and uses a different part of it.
 #![allow(dead_code)]
@@ -16,14 +17,37 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The shared third-party corpus, or `None` (with a note on stderr) when it is not checked
-/// out beside the project; tests then return early.
+/// Whether the `CI` environment variable is set and not empty, as it is when CI runs
+/// scripts/test.sh (through `.ci/run`, as root): then every service and tool the tests need
+/// is there, and so is the corpus.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// Skips the calling test because `reason` (a clause: "openssl is not installed"): prints
+/// `SKIPPED: <reason>` on stderr, and the caller returns without checking anything. When
+/// `CI` is set it panics instead, so that nothing passes silently in CI.
+///
+/// Every test that skips goes through here, or through [`corpus`], [`have_tool`] and
+/// `services::*`, which call it. Only a test whose requirement CI cannot meet may print a
+/// plain `SKIPPED` line of its own, and says why next to it.
+#[track_caller]
+pub fn skip(reason: impl std::fmt::Display) {
+    if in_ci() {
+        panic!("CI is set but {reason}: this test must run in CI");
+    }
+    eprintln!("SKIPPED: {reason}");
+}
+
+/// The shared third-party corpus, or `None` (after [`skip`]) when it is not checked out
+/// beside the project; tests then return early. CI always has it.
+#[track_caller]
 pub fn corpus() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("SKIPPED: ../shared/corpus not found");
+        skip("../shared/corpus is not checked out beside the project");
         None
     }
 }
@@ -169,14 +193,21 @@ pub fn text(path: &Path) -> &str {
     path.to_str().expect("test paths are UTF-8")
 }
 
-/// Whether a program is on PATH; prints why a test is skipped when it is not.
-pub fn have_tool(name: &str) -> bool {
-    let found = Command::new(name)
+/// Whether a program is on PATH (it runs `NAME --version` successfully), without a word.
+pub fn tool_installed(name: &str) -> bool {
+    Command::new(name)
         .arg("--version")
         .output()
-        .is_ok_and(|o| o.status.success());
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Whether a program is on PATH; when it is not, [`skip`]s the calling test (scripts/test.sh
+/// installs every tool the tests drive, so in CI a missing one fails).
+#[track_caller]
+pub fn have_tool(name: &str) -> bool {
+    let found = tool_installed(name);
     if !found {
-        eprintln!("SKIPPED: {name} is not installed");
+        skip(format!("{name} is not installed"));
     }
     found
 }

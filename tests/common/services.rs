@@ -1,40 +1,40 @@
 //! The real services remote tests talk to: a Docker daemon and registries that
 //! `scripts/test.sh` starts and names in environment variables. A test whose service is not
-//! there prints why it is skipped and returns.
+//! there is skipped with the reason ([`super::skip`]: a failure when `CI` is set, since
+//! scripts/test.sh starts every one of them in CI) and returns.
 
-use super::{Run, portcullis, run_command};
+use super::{Run, portcullis, run_command, skip};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The daemon the tests may fill: `PORTCULLIS_TEST_DOCKER_HOST` (never the user's own
 /// `DOCKER_HOST`, so that tests do not load images into a developer's daemon).
+#[track_caller]
 pub fn docker_host() -> Option<String> {
     let host = std::env::var("PORTCULLIS_TEST_DOCKER_HOST")
         .ok()
         .filter(|h| !h.is_empty());
     if host.is_none() {
-        eprintln!(
-            "SKIPPED: PORTCULLIS_TEST_DOCKER_HOST is not set (scripts/test.sh starts a dockerd)"
-        );
+        skip("PORTCULLIS_TEST_DOCKER_HOST is not set (scripts/test.sh starts a dockerd)");
     }
     host
 }
 
 /// `host:port` of a registry without authentication.
+#[track_caller]
 pub fn registry() -> Option<String> {
     let r = std::env::var("PORTCULLIS_TEST_REGISTRY")
         .ok()
         .filter(|h| !h.is_empty());
     if r.is_none() {
-        eprintln!(
-            "SKIPPED: PORTCULLIS_TEST_REGISTRY is not set (scripts/test.sh starts docker-registry)"
-        );
+        skip("PORTCULLIS_TEST_REGISTRY is not set (scripts/test.sh starts docker-registry)");
     }
     r
 }
 
 /// `host:port`, user and password of a registry with htpasswd authentication.
+#[track_caller]
 pub fn auth_registry() -> Option<(String, String, String)> {
     let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     match (
@@ -44,9 +44,9 @@ pub fn auth_registry() -> Option<(String, String, String)> {
     ) {
         (Some(r), Some(u), Some(p)) => Some((r, u, p)),
         _ => {
-            eprintln!(
-                "SKIPPED: PORTCULLIS_TEST_AUTH_REGISTRY/_USER/_PASSWORD are not set \
-                 (scripts/test.sh starts an htpasswd registry)"
+            skip(
+                "PORTCULLIS_TEST_AUTH_REGISTRY/_USER/_PASSWORD are not set \
+                 (scripts/test.sh starts an htpasswd registry)",
             );
             None
         }
@@ -71,6 +71,7 @@ pub struct TokenRegistry {
 }
 
 /// The registry with token authentication that `scripts/services.sh` starts.
+#[track_caller]
 pub fn token_registry() -> Option<TokenRegistry> {
     let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     match (
@@ -92,9 +93,9 @@ pub fn token_registry() -> Option<TokenRegistry> {
             })
         }
         _ => {
-            eprintln!(
-                "SKIPPED: PORTCULLIS_TEST_TOKEN_REGISTRY/_REALM/_SERVICE/_ISSUER/_KEY/_CERT are \
-                 not set (scripts/test.sh starts a registry with token auth)"
+            skip(
+                "PORTCULLIS_TEST_TOKEN_REGISTRY/_REALM/_SERVICE/_ISSUER/_KEY/_CERT are not set \
+                 (scripts/test.sh starts a registry with token auth)",
             );
             None
         }
@@ -115,6 +116,7 @@ pub fn tool(cmd: &mut Command) -> String {
 
 /// Podman's API service started by scripts/services.sh: its socket (`unix://…`) and the
 /// storage root the `podman` command must use to reach the same images.
+#[track_caller]
 pub fn podman_service() -> Option<(String, String)> {
     let host = std::env::var("PORTCULLIS_TEST_PODMAN_HOST")
         .ok()
@@ -125,8 +127,9 @@ pub fn podman_service() -> Option<(String, String)> {
     match (host, root) {
         (Some(host), Some(root)) => Some((host, root)),
         _ => {
-            eprintln!(
-                "SKIPPED: PORTCULLIS_TEST_PODMAN_HOST is not set (scripts/test.sh starts podman's API service)"
+            skip(
+                "PORTCULLIS_TEST_PODMAN_HOST/_ROOT are not set \
+                 (scripts/test.sh starts podman's API service)",
             );
             None
         }
