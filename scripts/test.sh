@@ -112,4 +112,4 @@ cargo fmt --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 echo "== cargo test"
-cargo test --all-targets -- --test-threads="${PORTCULLIS_TEST_THREADS:-2}"
+cargo test --all-targets --no-fail-fast -- --test-threads="${PORTCULLIS_TEST_THREADS:-2}"
