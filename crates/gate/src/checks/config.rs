@@ -526,6 +526,38 @@ mod tests {
     }
 
     #[test]
+    fn the_policy_decides_the_required_labels_and_the_sensitive_volumes() {
+        let (c, e) = config(serde_json::json!({"config": {
+            "Volumes": {"/proc": {}, "/var/lib/docker": {}},
+            "Labels": {"com.example.team": "payments"},
+        }}));
+        let default = Policy::default();
+        let found = assess_config(&c, &e, &default);
+        let labels = found
+            .iter()
+            .find(|f| f.check == PROVENANCE_LABELS.id)
+            .unwrap();
+        assert_eq!(labels.data["missing"].as_array().unwrap().len(), 4);
+        let volumes: Vec<_> = sensitive_volumes(&c, &default.params.config)
+            .into_iter()
+            .map(|f| f.evidence.unwrap())
+            .collect();
+        assert_eq!(volumes, vec!["/proc"]);
+
+        let mut own = Policy::default();
+        own.params.config.required_labels = vec!["com.example.team".into()];
+        own.params.config.sensitive_volumes = vec!["/var/lib/docker/".into()];
+        let found = assess_config(&c, &e, &own);
+        assert!(!ids(&found).contains(&PROVENANCE_LABELS.id));
+        let volumes: Vec<_> = found
+            .iter()
+            .filter(|f| f.check == SENSITIVE_VOLUME.id)
+            .map(|f| f.evidence.clone().unwrap())
+            .collect();
+        assert_eq!(volumes, vec!["/var/lib/docker"]);
+    }
+
+    #[test]
     fn add_steps_after_the_base_root_filesystem() {
         let (c, _) = config(serde_json::json!({"history": [
             {"created_by": "/bin/sh -c #(nop)  ARG RELEASE", "empty_layer": true},
