@@ -866,7 +866,10 @@ fn param_config_required_labels() {
     team.params.config.required_labels = owned(&["com.example.team"]);
     let found = scan_under(&app(), &team);
     assert_eq!(of(&found, id).len(), 1, "{}", summary(&found));
-    assert_eq!(of(&found, id)[0].data["missing"], json!(["com.example.team"]));
+    assert_eq!(
+        of(&found, id)[0].data["missing"],
+        json!(["com.example.team"])
+    );
     // Requiring nothing accepts an unlabelled image.
     let mut unlabelled = app();
     unlabelled.labels.clear();
@@ -969,7 +972,10 @@ fn param_modes_trusted_read_groups() {
     let shadow = of(&found, id);
     assert_eq!(shadow.len(), 1, "{}", summary(&found));
     assert_eq!(shadow[0].location.path.as_deref(), Some("/etc/shadow"));
-    assert_eq!(shadow[0].data["exposure"], json!(["group shadow can read it"]));
+    assert_eq!(
+        shadow[0].data["exposure"],
+        json!(["group shadow can read it"])
+    );
 }
 
 // ----- the binary --------------------------------------------------------------------------

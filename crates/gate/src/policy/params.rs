@@ -22,12 +22,12 @@
 //! `Params`), and a line to [`REFERENCE`]; the policy reference (`docs/policy-reference.md`) is
 //! generated from both, and a test fails if a serialised field has no entry there.
 
+use crate::checks::{accounts, config, hygiene, modes};
 pub use portcullis_advisories::params::{OsvParams, PackageParams, TrivyMode};
 pub use portcullis_model::params::{
     CountLimit, GlobList, Size, SizeLimit, compile_glob, parse_size,
 };
 pub use portcullis_secrets::SecretParams;
-use crate::checks::{accounts, config, hygiene, modes};
 use serde::{Deserialize, Serialize};
 
 /// Setuid and setgid programs that Debian, Ubuntu, Alpine and the RHEL family ship by design;
