@@ -76,10 +76,14 @@ fn write(image: &Image, dir: &Path) -> String {
 }
 
 fn scan(image: &Image) -> Vec<Finding> {
+    scan_under(image, &Policy::default())
+}
+
+fn scan_under(image: &Image, policy: &Policy) -> Vec<Finding> {
     let dir = tempfile::tempdir().unwrap();
     let reference = format!("docker-archive:{}", write(image, dir.path()));
     let facts = read_image(&reference, &ReadOptions::default(), &Analyzers::default()).unwrap();
-    checks::run_all(&facts, &Policy::default())
+    checks::run_all(&facts, policy)
 }
 
 fn of<'a>(findings: &'a [Finding], id: &str) -> Vec<&'a Finding> {
@@ -807,6 +811,173 @@ fn ssh_servers() {
     );
 }
 
+// ----- family parameters -------------------------------------------------------------------
+//
+// Every parameter under `[params.accounts]`, `[params.config]`, `[params.hygiene]` and
+// `[params.modes]`: the same image judged under the default policy and under one with the
+// parameter changed gives a different outcome.
+
+fn owned(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// The paths of `id`'s findings on `image` under `policy`.
+fn paths_under(image: &Image, policy: &Policy, id: &str) -> Vec<String> {
+    let findings = scan_under(image, policy);
+    of(&findings, id)
+        .into_iter()
+        .map(|f| f.location.path.clone().unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn param_accounts_system_uid_max() {
+    // daemon (uid 1), app (uid 1000) and svc (uid 1500) are locked and have /bin/sh: which of
+    // them are system accounts is the parameter's call.
+    let img = accounts(
+        &format!(
+            "{}svc:x:1500:1500::/srv:/bin/sh\n",
+            PASSWD.replace("/usr/sbin:/usr/sbin/nologin", "/usr/sbin:/bin/sh")
+        ),
+        &format!("{SHADOW}svc:!:19000:0:99999:7:::\n"),
+        GROUP,
+    );
+    let users = |policy: &Policy| -> Vec<String> {
+        of(&scan_under(&img, policy), "account-system-login-shell")
+            .iter()
+            .map(|f| f.data["user"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(users(&Policy::default()), ["daemon"]);
+    let mut wider = Policy::default();
+    wider.params.accounts.system_uid_max = 1999;
+    assert_eq!(users(&wider), ["daemon", "app", "svc"]);
+    let mut none = Policy::default();
+    none.params.accounts.system_uid_max = 0;
+    assert!(users(&none).is_empty());
+}
+
+#[test]
+fn param_config_required_labels() {
+    let id = "config-provenance-labels";
+    // The clean image carries the four OCI labels the default asks for.
+    assert!(of(&scan(&app()), id).is_empty());
+    let mut team = Policy::default();
+    team.params.config.required_labels = owned(&["com.example.team"]);
+    let found = scan_under(&app(), &team);
+    assert_eq!(of(&found, id).len(), 1, "{}", summary(&found));
+    assert_eq!(
+        of(&found, id)[0].data["missing"],
+        json!(["com.example.team"])
+    );
+    // Requiring nothing accepts an unlabelled image.
+    let mut unlabelled = app();
+    unlabelled.labels.clear();
+    assert_eq!(of(&scan(&unlabelled), id).len(), 1);
+    let mut nothing = Policy::default();
+    nothing.params.config.required_labels = Vec::new();
+    assert!(of(&scan_under(&unlabelled, &nothing), id).is_empty());
+}
+
+#[test]
+fn param_config_sensitive_volumes() {
+    let id = "config-sensitive-volume";
+    let img = app().volume("/proc").volume("/var/run/docker.sock");
+    let volumes = |policy: &Policy| -> Vec<String> {
+        of(&scan_under(&img, policy), id)
+            .iter()
+            .map(|f| f.evidence.clone().unwrap_or_default())
+            .collect()
+    };
+    assert_eq!(volumes(&Policy::default()), ["/proc"]);
+    let mut own = Policy::default();
+    own.params.config.sensitive_volumes = owned(&["/var/run"]);
+    assert_eq!(volumes(&own), ["/var/run/docker.sock"]);
+}
+
+#[test]
+fn param_hygiene_cache_min_bytes() {
+    let img = image(
+        Layer::new()
+            .file("root/.cache/pip/http/a", vec![1u8; 600])
+            .file("var/cache/apk/APKINDEX.tar.gz", vec![1u8; 3000]),
+    );
+    let ids = |policy: &Policy| -> Vec<String> {
+        let mut ids: Vec<String> = scan_under(&img, policy)
+            .into_iter()
+            .filter(|f| f.check.ends_with("-cache"))
+            .map(|f| f.check)
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        ids(&Policy::default()),
+        ["hygiene-apk-cache", "hygiene-pip-cache"]
+    );
+    let mut kib = Policy::default();
+    kib.params.hygiene.cache_min_bytes = portcullis::policy::params::Size(1024);
+    assert_eq!(ids(&kib), ["hygiene-apk-cache"]);
+}
+
+#[test]
+fn param_modes_path_dirs() {
+    let id = "mode-writable-by-user";
+    let img = image(
+        Layer::new()
+            .dir("opt")
+            .dir("opt/app")
+            .dir("opt/app/bin")
+            .file_with("opt/app/bin/tool", ELF, 0o755, 1000, 1000)
+            .file_with("usr/local/bin/other", ELF, 0o755, 1000, 1000),
+    );
+    assert_eq!(
+        paths_under(&img, &Policy::default(), id),
+        ["/usr/local/bin/other"]
+    );
+    let mut own = Policy::default();
+    own.params.modes.path_dirs = owned(&["/opt/app/bin"]);
+    assert_eq!(paths_under(&img, &own, id), ["/opt/app/bin/tool"]);
+}
+
+#[test]
+fn param_modes_lib_dirs() {
+    let id = "mode-writable-by-user";
+    let img = image(
+        Layer::new()
+            .dir("opt")
+            .dir("opt/lib")
+            .dir("opt/lib/x")
+            .file_with("opt/lib/x/libx.so", ELF, 0o644, 1000, 1000)
+            .file_with("usr/lib/liby.so", ELF, 0o664, 0, 1000),
+    );
+    assert_eq!(
+        paths_under(&img, &Policy::default(), id),
+        ["/usr/lib/liby.so"]
+    );
+    let mut own = Policy::default();
+    own.params.modes.lib_dirs = owned(&["/opt/lib"]);
+    assert_eq!(paths_under(&img, &own, id), ["/opt/lib/x/libx.so"]);
+}
+
+#[test]
+fn param_modes_trusted_read_groups() {
+    let id = "mode-sensitive-file";
+    // The clean image's /etc/shadow is 0640 root:shadow.
+    let img = app();
+    assert!(paths_under(&img, &Policy::default(), id).is_empty());
+    let mut none = Policy::default();
+    none.params.modes.trusted_read_groups = Vec::new();
+    let found = scan_under(&img, &none);
+    let shadow = of(&found, id);
+    assert_eq!(shadow.len(), 1, "{}", summary(&found));
+    assert_eq!(shadow[0].location.path.as_deref(), Some("/etc/shadow"));
+    assert_eq!(
+        shadow[0].data["exposure"],
+        json!(["group shadow can read it"])
+    );
+}
+
 // ----- the binary --------------------------------------------------------------------------
 
 #[test]
@@ -859,4 +1030,40 @@ fn json_report_carries_locations_and_data() {
     assert_eq!(finding["location"]["layer"], 1);
     assert_eq!(finding["data"]["hardlink_to"], "/usr/bin/helper");
     assert_eq!(finding["data"]["target_hidden_by"], 2);
+}
+
+/// A policy file's `[params.hygiene] cache_min_bytes` is parsed and reaches the check: the
+/// same image through the binary with and without it.
+#[test]
+fn a_policy_file_sets_a_family_parameter_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(Layer::new().file("root/.cache/pip/http/a", vec![1u8; 600]));
+    let path = write(&img, dir.path());
+    let policy = dir.path().join("gate.toml");
+    let caches = |extra: &[&str]| -> Vec<String> {
+        let run = scan_json(&path, extra);
+        run.expect_code(0);
+        common::check_ids(&run.json())
+            .into_iter()
+            .filter(|id| id.starts_with("hygiene-"))
+            .collect()
+    };
+    assert_eq!(caches(&[]), ["hygiene-pip-cache"]);
+    std::fs::write(
+        &policy,
+        "extends = \"default\"\n[params.hygiene]\ncache_min_bytes = \"1K\"\n",
+    )
+    .unwrap();
+    assert!(caches(&["--policy", text(&policy)]).is_empty());
+    std::fs::write(
+        &policy,
+        "extends = \"default\"\n[params.hygiene]\ncache_min_bytes = 600\n",
+    )
+    .unwrap();
+    assert_eq!(caches(&["--policy", text(&policy)]), ["hygiene-pip-cache"]);
+    // A misspelt key in a family section is refused before the scan.
+    std::fs::write(&policy, "[params.hygiene]\ncache_min_byte = 1\n").unwrap();
+    let run = scan_json(&path, &["--policy", text(&policy)]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("cache_min_byte"), "{}", run.stderr);
 }

@@ -89,7 +89,7 @@ fn dockle_config_expectations_hold_on_the_parsed_configs() {
     assert_eq!(cases.len(), 5);
     for case in cases {
         let (cfg, extras) = parse_config(&case.bytes, &case.file).unwrap();
-        let findings = config::assess_config(&cfg, &extras);
+        let findings = config::assess_config(&cfg, &extras, &Policy::default());
         assert_eq!(
             as_dockle(&findings),
             case.expected,

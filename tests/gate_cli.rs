@@ -194,8 +194,8 @@ fn policy_mistakes_stop_before_the_scan_with_file_line_and_column() {
         ),
         (
             "wrong type",
-            "[params]\nmax_layers = true\n",
-            "bad.toml:2:14:",
+            "[params.accounts]\nsystem_uid_max = true\n",
+            "bad.toml:2:18:",
         ),
         (
             "unknown check id",

@@ -9,6 +9,7 @@ use crate::facts::ImageFacts;
 use crate::facts::accounts::{PasswdEntry, ShadowEntry};
 use crate::policy::{Policy, Severity};
 use portcullis_model::Finding;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 
 pub static EMPTY_PASSWORD: Check = Check {
@@ -86,8 +87,9 @@ pub static FAMILY: Family = Family {
 /// Shells that do not give a login session.
 pub const NON_LOGIN_SHELLS: &[&str] = &["nologin", "false", "true", "sync", "shutdown", "halt"];
 
-/// What the policy layer can change in this family.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// This family's parameters, `[params.accounts]` in a policy file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Highest uid of a system account (login.defs' SYS_UID_MAX).
     pub system_uid_max: u32,
@@ -101,8 +103,8 @@ impl Default for Params {
     }
 }
 
-fn run(facts: &ImageFacts, _policy: &Policy) -> Vec<Finding> {
-    run_with(facts, &Params::default())
+fn run(facts: &ImageFacts, policy: &Policy) -> Vec<Finding> {
+    run_with(facts, &policy.params.accounts)
 }
 
 /// A finding at a line of an account file, placed in the layer that wrote the file.

@@ -13,6 +13,7 @@ use oci_spec::image::ImageConfiguration;
 use portcullis_image::reference::{ImageRef, Selector};
 use portcullis_model::Finding;
 use portcullis_model::image::{DockerConfigExtras, ImageMeta, Transport};
+use serde::{Deserialize, Serialize};
 
 pub static NO_HEALTHCHECK: Check = Check {
     id: "config-no-healthcheck",
@@ -166,10 +167,13 @@ pub const REQUIRED_LABELS: &[&str] = &[
 /// Paths a VOLUME must not be on or below (`config-sensitive-volume`).
 pub const SENSITIVE_VOLUMES: &[&str] = &["/proc", "/sys", "/dev"];
 
-/// What the policy layer can change in this family.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// This family's parameters, `[params.config]` in a policy file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
+    /// Labels every image must carry (`config-provenance-labels`).
     pub required_labels: Vec<String>,
+    /// Image paths a VOLUME must not be on or below (`config-sensitive-volume`).
     pub sensitive_volumes: Vec<String>,
 }
 
@@ -182,8 +186,8 @@ impl Default for Params {
     }
 }
 
-fn run(facts: &ImageFacts, _policy: &Policy) -> Vec<Finding> {
-    run_with(facts, &Params::default())
+fn run(facts: &ImageFacts, policy: &Policy) -> Vec<Finding> {
+    run_with(facts, &policy.params.config)
 }
 
 pub fn run_with(facts: &ImageFacts, params: &Params) -> Vec<Finding> {
@@ -194,10 +198,15 @@ pub fn run_with(facts: &ImageFacts, params: &Params) -> Vec<Finding> {
 
 /// Everything portcullis can say about an image from its config alone: this family's config
 /// checks, whether it runs as root, and the package caches its history suggests it leaves
-/// behind (a full scan measures those on the filesystem instead).
-pub fn assess_config(config: &ImageConfiguration, extras: &DockerConfigExtras) -> Vec<Finding> {
+/// behind (a full scan measures those on the filesystem instead), with the policy's
+/// `[params.config]`.
+pub fn assess_config(
+    config: &ImageConfiguration,
+    extras: &DockerConfigExtras,
+    policy: &Policy,
+) -> Vec<Finding> {
     let mut findings = user::root_by_config(config_user(config));
-    findings.extend(check_config(config, extras, &Params::default()));
+    findings.extend(check_config(config, extras, &policy.params.config));
     findings.extend(hygiene::history_hints(config));
     findings
 }
@@ -514,6 +523,38 @@ mod tests {
         let (c, _) =
             config(serde_json::json!({"config": {"ExposedPorts": {"2222/tcp": {}, "22/udp": {}}}}));
         assert!(exposed_ssh(&c).is_none());
+    }
+
+    #[test]
+    fn the_policy_decides_the_required_labels_and_the_sensitive_volumes() {
+        let (c, e) = config(serde_json::json!({"config": {
+            "Volumes": {"/proc": {}, "/var/lib/docker": {}},
+            "Labels": {"com.example.team": "payments"},
+        }}));
+        let default = Policy::default();
+        let found = assess_config(&c, &e, &default);
+        let labels = found
+            .iter()
+            .find(|f| f.check == PROVENANCE_LABELS.id)
+            .unwrap();
+        assert_eq!(labels.data["missing"].as_array().unwrap().len(), 4);
+        let volumes: Vec<_> = sensitive_volumes(&c, &default.params.config)
+            .into_iter()
+            .map(|f| f.evidence.unwrap())
+            .collect();
+        assert_eq!(volumes, vec!["/proc"]);
+
+        let mut own = Policy::default();
+        own.params.config.required_labels = vec!["com.example.team".into()];
+        own.params.config.sensitive_volumes = vec!["/var/lib/docker/".into()];
+        let found = assess_config(&c, &e, &own);
+        assert!(!ids(&found).contains(&PROVENANCE_LABELS.id));
+        let volumes: Vec<_> = found
+            .iter()
+            .filter(|f| f.check == SENSITIVE_VOLUME.id)
+            .map(|f| f.evidence.clone().unwrap())
+            .collect();
+        assert_eq!(volumes, vec!["/var/lib/docker"]);
     }
 
     #[test]

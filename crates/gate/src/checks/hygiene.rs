@@ -19,6 +19,8 @@ use crate::report::table::human_size;
 use oci_spec::image::ImageConfiguration;
 use portcullis_layer::entry::EntryKind;
 use portcullis_model::Finding;
+use portcullis_model::params::Size;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -120,21 +122,24 @@ pub const SSHD_BINARIES: &[&str] = &[
 ];
 pub const SSHD_PACKAGES: &[&str] = &["openssh-server", "openssh-server-pam", "dropbear"];
 
-/// What the policy layer can change in this family.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// This family's parameters, `[params.hygiene]` in a policy file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// A cache directory is reported when its files add up to at least this many bytes.
-    pub cache_min_bytes: u64,
+    pub cache_min_bytes: Size,
 }
 
 impl Default for Params {
     fn default() -> Self {
-        Params { cache_min_bytes: 1 }
+        Params {
+            cache_min_bytes: Size(1),
+        }
     }
 }
 
-fn run(facts: &ImageFacts, _policy: &Policy) -> Vec<Finding> {
-    run_with(facts, &Params::default())
+fn run(facts: &ImageFacts, policy: &Policy) -> Vec<Finding> {
+    run_with(facts, &policy.params.hygiene)
 }
 
 pub fn run_with(facts: &ImageFacts, params: &Params) -> Vec<Finding> {
@@ -217,7 +222,7 @@ fn caches(facts: &ImageFacts, params: &Params) -> Vec<Finding> {
     let commands = history::steps(&facts.meta.config);
     found
         .into_iter()
-        .filter(|(_, (_, usage))| usage.bytes >= params.cache_min_bytes)
+        .filter(|(_, (_, usage))| usage.bytes >= params.cache_min_bytes.bytes())
         .map(|((_, root), (check, usage))| {
             let top = usage
                 .by_layer

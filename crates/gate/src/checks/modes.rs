@@ -11,10 +11,12 @@ use super::{Check, Family, Reference, at_layer_path};
 use crate::facts::ImageFacts;
 use crate::facts::accounts::{self, GroupEntry, RuntimeUser};
 use crate::facts::merge::{Fate, Node};
+use crate::policy::params::Params as PolicyParams;
 use crate::policy::{Policy, Severity};
 use portcullis_layer::entry::{Entry, EntryKind};
 use portcullis_model::Finding;
 use portcullis_model::params::GlobList;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -196,15 +198,16 @@ const STANDARD_DEVICES: &[(u32, u32)] = &[
     (5, 2), // ptmx
 ];
 
-/// What the policy layer can change in this family.
-#[derive(Debug, Clone)]
+/// This family's parameters, `[params.modes]` in a policy file. The two allowlists it also
+/// reads, `setuid_allowlist` and `world_writable_allowlist`, sit directly under `[params]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
-    /// Setuid/setgid programs reported at low severity (`mode-setuid-distro`).
-    pub setuid_allowlist: GlobList,
-    /// World-writable paths the policy accepts.
-    pub world_writable_allowlist: GlobList,
+    /// Command directories; their direct children are judged (`mode-writable-by-user`).
     pub path_dirs: Vec<String>,
+    /// Library directories; everything below them is judged (`mode-writable-by-user`).
     pub lib_dirs: Vec<String>,
+    /// Groups that may read password databases (`mode-sensitive-file`).
     pub trusted_read_groups: Vec<String>,
 }
 
@@ -215,8 +218,6 @@ fn owned(list: &[&str]) -> Vec<String> {
 impl Default for Params {
     fn default() -> Self {
         Params {
-            setuid_allowlist: Policy::default().params.setuid_allowlist,
-            world_writable_allowlist: GlobList::default(),
             path_dirs: owned(PATH_DIRS),
             lib_dirs: owned(LIB_DIRS),
             trusted_read_groups: owned(TRUSTED_READ_GROUPS),
@@ -225,12 +226,7 @@ impl Default for Params {
 }
 
 fn run(facts: &ImageFacts, policy: &Policy) -> Vec<Finding> {
-    let params = Params {
-        setuid_allowlist: policy.params.setuid_allowlist.clone(),
-        world_writable_allowlist: policy.params.world_writable_allowlist.clone(),
-        ..Params::default()
-    };
-    run_with(facts, &params)
+    run_with(facts, &policy.params)
 }
 
 /// An image path (`/usr/bin/x`, `usr/bin/x/`) in the normalised form the layers use.
@@ -323,7 +319,9 @@ fn judged<'a>(
         .collect()
 }
 
-pub fn run_with(facts: &ImageFacts, params: &Params) -> Vec<Finding> {
+/// The family's findings under the policy parameters `params` (its own section and the two
+/// allowlists).
+pub fn run_with(facts: &ImageFacts, params: &PolicyParams) -> Vec<Finding> {
     let targets = link_targets(facts);
     let nodes = judged(facts, &targets);
     let groups = facts.group().unwrap_or_default();
@@ -333,9 +331,9 @@ pub fn run_with(facts: &ImageFacts, params: &Params) -> Vec<Finding> {
         &groups,
     );
 
-    let mut findings = setuid(facts, &nodes, params);
+    let mut findings = setuid(facts, &nodes, &params.setuid_allowlist);
     let writable = match &runtime {
-        Some(user) if !user.is_root() => writable_by_user(facts, &nodes, params, user),
+        Some(user) if !user.is_root() => writable_by_user(facts, &nodes, &params.modes, user),
         _ => Vec::new(),
     };
     let already: HashSet<String> = writable
@@ -349,18 +347,24 @@ pub fn run_with(facts: &ImageFacts, params: &Params) -> Vec<Finding> {
         &already,
         &params.world_writable_allowlist,
     ));
-    findings.extend(sensitive(facts, &nodes, params, runtime.as_ref(), &groups));
+    findings.extend(sensitive(
+        facts,
+        &nodes,
+        &params.modes,
+        runtime.as_ref(),
+        &groups,
+    ));
     findings.extend(special(facts, &nodes));
     findings
 }
 
-fn setuid(facts: &ImageFacts, nodes: &[Judged<'_>], params: &Params) -> Vec<Finding> {
+fn setuid(facts: &ImageFacts, nodes: &[Judged<'_>], allowlist: &GlobList) -> Vec<Finding> {
     // On merged-/usr systems /bin/x is /usr/bin/x: an allowlisted /usr path covers both.
     let is_expected = |path: &str| {
-        params.setuid_allowlist.matches(path)
-            || ["bin/", "sbin/", "lib/"].iter().any(|p| {
-                path.starts_with(p) && params.setuid_allowlist.matches(&format!("usr/{path}"))
-            })
+        allowlist.matches(path)
+            || ["bin/", "sbin/", "lib/"]
+                .iter()
+                .any(|p| path.starts_with(p) && allowlist.matches(&format!("usr/{path}")))
     };
     nodes
         .iter()

@@ -13,8 +13,8 @@
 //! [checks.user-numeric-unmapped]  # a check id overrides its family
 //! enabled = false
 //!
-//! [params]                        # see params.rs
-//! max_image_size = "1G"
+//! [params.hygiene]                # see params.rs
+//! cache_min_bytes = "1M"
 //! ```
 //!
 //! Every file is checked on its own before it is merged, so an error names the file, line and
@@ -378,7 +378,7 @@ fn finish(name: &str, table: toml::Table) -> Result<Policy, PolicyError> {
 mod tests {
     use super::*;
     use crate::policy::Threshold;
-    use crate::policy::params::{Params, SizeLimit};
+    use crate::policy::params::Params;
 
     fn error(text: &str) -> String {
         parse(Path::new("p.toml"), text).unwrap_err().to_string()
@@ -414,7 +414,6 @@ mod tests {
         assert_ne!(default.sha256(), strict.sha256());
         assert_eq!(default.params, Params::default());
         assert!(strict.params.setuid_allowlist.is_empty());
-        assert_ne!(strict.params.max_image_size, SizeLimit::Unlimited);
     }
 
     #[test]
@@ -432,7 +431,6 @@ mod tests {
         assert_eq!(p.fail_on, Severity::Critical);
         assert_eq!(p.rules["user-root"].fail_on, Some(Threshold::Never));
         assert_eq!(p.params.setuid_allowlist, strict.params.setuid_allowlist);
-        assert_eq!(p.params.max_image_size, strict.params.max_image_size);
         assert_eq!(
             p.params.secrets.rule_files,
             vec![
@@ -508,8 +506,8 @@ mod tests {
             ),
             (
                 "bad size",
-                "[params]\nmax_image_size = \"2 bananas\"\n",
-                "p.toml:2:18: unknown size unit \"bananas\"",
+                "[params.hygiene]\ncache_min_bytes = \"2 bananas\"\n",
+                "p.toml:2:19: unknown size unit \"bananas\"",
             ),
             (
                 "bad reference kind",

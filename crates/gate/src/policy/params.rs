@@ -2,21 +2,27 @@
 //!
 //! Every section has defaults (the balanced policy), so a family reads its settings as plain
 //! fields: `policy.params.setuid_allowlist.matches(path)`, `policy.params.secrets.max_file_size`,
-//! `policy.params.osv.databases` ... A policy file sets them under `[params]`:
+//! `policy.params.accounts.system_uid_max` ... A policy file sets them under `[params]`:
 //!
 //! ```toml
 //! [params]
 //! setuid_allowlist = ["/usr/bin/passwd", "/usr/bin/su"]
-//! max_image_size = "1G"
+//!
+//! [params.hygiene]
+//! cache_min_bytes = "1M"
 //!
 //! [params.secrets]
 //! disabled_rules = ["jwt"]
 //! ```
 //!
-//! Adding a parameter: add the field with a doc comment and a default here, and a line to
-//! [`REFERENCE`]; the policy reference (`docs/policy-reference.md`) is generated from both, and a
-//! test fails if a serialised field has no entry there.
+//! A check family's own settings are a struct in the family's module (`checks::accounts::Params`
+//! ...), with its defaults there; this struct holds one field per section.
+//!
+//! Adding a parameter: add the field with a doc comment and a default (here, or in the family's
+//! `Params`), and a line to [`REFERENCE`]; the policy reference (`docs/policy-reference.md`) is
+//! generated from both, and a test fails if a serialised field has no entry there.
 
+use crate::checks::{accounts, config, hygiene, modes};
 pub use portcullis_advisories::params::{OsvParams, PackageParams, TrivyMode};
 pub use portcullis_model::params::{
     CountLimit, GlobList, Size, SizeLimit, compile_glob, parse_size,
@@ -73,10 +79,10 @@ pub struct Params {
     /// Paths that may be world-writable (files, and directories without the sticky bit);
     /// world-writable directories with the sticky bit (/tmp) are never reported.
     pub world_writable_allowlist: GlobList,
-    /// Largest acceptable image: the sum of its uncompressed layers.
-    pub max_image_size: SizeLimit,
-    /// Most layers an image may have.
-    pub max_layers: CountLimit,
+    pub accounts: accounts::Params,
+    pub config: config::Params,
+    pub hygiene: hygiene::Params,
+    pub modes: modes::Params,
     pub secrets: SecretParams,
     pub packages: PackageParams,
     pub osv: OsvParams,
@@ -87,8 +93,10 @@ impl Default for Params {
         Params {
             setuid_allowlist: GlobList::of(DISTRO_SETUID),
             world_writable_allowlist: GlobList::default(),
-            max_image_size: SizeLimit::Unlimited,
-            max_layers: CountLimit::Unlimited,
+            accounts: accounts::Params::default(),
+            config: config::Params::default(),
+            hygiene: hygiene::Params::default(),
+            modes: modes::Params::default(),
             secrets: SecretParams::default(),
             packages: PackageParams::default(),
             osv: OsvParams::default(),
@@ -119,14 +127,39 @@ pub const REFERENCE: &[ParamDoc] = &[
         doc: "Paths that may be world-writable: files, and directories without the sticky bit (sticky directories such as /tmp are never reported).",
     },
     ParamDoc {
-        key: "max_image_size",
-        kind: "size or \"unlimited\"",
-        doc: "Largest acceptable image, counting uncompressed layers (`512M`, `2G`).",
+        key: "accounts.system_uid_max",
+        kind: "integer",
+        doc: "Highest uid of a system account (login.defs' `SYS_UID_MAX`): accounts with uid 1 to this (and nobody, 65534) are judged by `account-system-login-shell`.",
     },
     ParamDoc {
-        key: "max_layers",
-        kind: "integer or \"unlimited\"",
-        doc: "Most layers an image may have.",
+        key: "config.required_labels",
+        kind: "list of label keys",
+        doc: "Labels every image must carry (`config-provenance-labels`).",
+    },
+    ParamDoc {
+        key: "config.sensitive_volumes",
+        kind: "list of paths",
+        doc: "Image paths a VOLUME must not be on or below (`config-sensitive-volume`).",
+    },
+    ParamDoc {
+        key: "hygiene.cache_min_bytes",
+        kind: "size",
+        doc: "A package-manager cache directory is reported when its files add up to at least this (`hygiene-apt-cache`, `hygiene-apk-cache`, `hygiene-pip-cache`, `hygiene-npm-cache`).",
+    },
+    ParamDoc {
+        key: "modes.path_dirs",
+        kind: "list of paths",
+        doc: "Command directories whose entries the runtime user must not be able to write (`mode-writable-by-user`); their direct children are judged.",
+    },
+    ParamDoc {
+        key: "modes.lib_dirs",
+        kind: "list of paths",
+        doc: "Library and helper directories the runtime user must not be able to write (`mode-writable-by-user`); everything below them is judged.",
+    },
+    ParamDoc {
+        key: "modes.trusted_read_groups",
+        kind: "list of group names",
+        doc: "Groups that may read password databases (`mode-sensitive-file`), unless the runtime user is a member.",
     },
     ParamDoc {
         key: "secrets.builtin_rules",
