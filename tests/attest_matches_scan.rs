@@ -76,7 +76,11 @@ fn fixture() -> Fixture {
         "name = \"no-aws\"\n[params.secrets]\ndisabled_rules = [\"aws-access-key-id\", \"aws-secret-access-key\"]\n",
     )
     .unwrap();
-    std::fs::write(dir.path().join("rules.toml"), "disable = [\"github-pat\"]\n").unwrap();
+    std::fs::write(
+        dir.path().join("rules.toml"),
+        "disable = [\"github-pat\"]\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("Packages"), SECURITY).unwrap();
     Fixture {
         image,
@@ -125,7 +129,10 @@ fn identities(report: &Value) -> Vec<String> {
 fn option_sets() -> Vec<(&'static str, Vec<&'static str>)> {
     vec![
         ("defaults", vec![]),
-        ("a policy that disables secret rules", vec!["--policy", "no-aws.toml"]),
+        (
+            "a policy that disables secret rules",
+            vec!["--policy", "no-aws.toml"],
+        ),
         ("a secret rule file", vec!["--secret-rules", "rules.toml"]),
         (
             "a package index",
@@ -160,11 +167,13 @@ fn every_predicate_signs_the_findings_and_verdict_scan_gates_on() {
             match predicate {
                 "scan" => {
                     assert_eq!(signed["report"], report, "{what}: scan predicate's report");
-                    assert_eq!(signed["verdict"], verdict, "{what}: scan predicate's verdict");
+                    assert_eq!(
+                        signed["verdict"], verdict,
+                        "{what}: scan predicate's verdict"
+                    );
                 }
                 "vsa" => assert_eq!(
-                    signed["verificationResult"],
-                    verdict,
+                    signed["verificationResult"], verdict,
                     "{what}: the VSA's verificationResult"
                 ),
                 _ => {
@@ -174,7 +183,10 @@ fn every_predicate_signs_the_findings_and_verdict_scan_gates_on() {
                         identities(&report),
                         "{what}: vuln predicate's findings"
                     );
-                    assert_eq!(result["gate"], report["gate"], "{what}: vuln predicate's gate");
+                    assert_eq!(
+                        result["gate"], report["gate"],
+                        "{what}: vuln predicate's gate"
+                    );
                 }
             }
         }
@@ -220,7 +232,8 @@ fn the_options_that_decide_a_verdict_cannot_come_with_a_saved_report() {
     );
     run.expect_code(2);
     assert!(
-        run.stderr.contains("--report signs the verdict the report holds"),
+        run.stderr
+            .contains("--report signs the verdict the report holds"),
         "{}",
         run.stderr
     );
