@@ -73,7 +73,7 @@ fn fixture() -> Fixture {
     keygen.expect_code(0);
     std::fs::write(
         dir.path().join("no-aws.toml"),
-        "name = \"no-aws\"\n[params.secrets]\ndisabled_rules = [\"aws-access-key-id\", \"aws-secret-access-key\"]\n",
+        "[params.secrets]\ndisabled_rules = [\"aws-access-key-id\", \"aws-secret-access-key\"]\n",
     )
     .unwrap();
     std::fs::write(
