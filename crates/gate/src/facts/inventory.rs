@@ -3,18 +3,12 @@
 //! visible, each package attributed to the layer that installed it.
 
 use crate::analyze::LayerReport;
-use crate::facts::ImageFacts;
 use crate::facts::merge::FileSystem;
 use portcullis_inventory::os::{self, OsRelease};
 use portcullis_inventory::{DbFormat, Inventory, Package, PackageDb, PackageRecord, identify, rpm};
 use portcullis_layer::EntryKind;
 use portcullis_model::path;
 use std::collections::{BTreeMap, HashSet};
-
-/// The inventory of the image's final filesystem.
-pub fn inventory(facts: &ImageFacts) -> Inventory {
-    build(&facts.reports, &facts.fs)
-}
 
 /// Every database path, with each layer's version of it (the last one when a layer's tar
 /// holds the path twice, as on extraction).
