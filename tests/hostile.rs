@@ -707,3 +707,117 @@ fn an_outer_archive_entry_claiming_ten_gigabytes_fails_cleanly() {
             .expect_scan_error(&reference, &[reason]);
     }
 }
+
+/// The blobs of an OCI layout, `index.json` and `oci-layout` are read only when they are
+/// regular files inside the layout: a symbolic link that leads out (to a host file or to
+/// `/proc/self/environ`), a hard link shared with a file outside, a FIFO or a device is
+/// refused, and the error names the layout file, never its target's content or digest.
+#[test]
+fn layout_files_that_lead_outside_the_layout_are_refused() {
+    use std::os::unix::fs::symlink;
+    let sandbox = Sandbox::new();
+    let built = image_with(Layer::new().dir("app").file("app/x", "x"));
+    let config = format!("blobs/sha256/{}", hex_of(&built.config_digest));
+    let host = sandbox.path("host-file");
+    let host_text = "a host file portcullis must not read\n";
+    std::fs::write(&host, host_text).unwrap();
+    let host_digest = sha256(host_text.as_bytes());
+
+    type Tamper = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, &str, Tamper, Vec<&str>)> = vec![
+        (
+            "config-to-host",
+            config.as_str(),
+            Box::new({
+                let host = host.clone();
+                move |file: &Path| symlink(&host, file).unwrap()
+            }),
+            vec!["symbolic link that leads outside the layout"],
+        ),
+        (
+            "config-to-proc",
+            config.as_str(),
+            Box::new(|file: &Path| symlink("/proc/self/environ", file).unwrap()),
+            vec!["symbolic link that leads outside the layout"],
+        ),
+        (
+            "config-climbs",
+            config.as_str(),
+            Box::new(|file: &Path| symlink("../../../host-file", file).unwrap()),
+            vec!["symbolic link that leads outside the layout"],
+        ),
+        (
+            "index-to-host",
+            "index.json",
+            Box::new({
+                let host = host.clone();
+                move |file: &Path| symlink(&host, file).unwrap()
+            }),
+            vec!["index.json", "symbolic link that leads outside the layout"],
+        ),
+        (
+            "oci-layout-to-host",
+            "oci-layout",
+            Box::new({
+                let host = host.clone();
+                move |file: &Path| symlink(&host, file).unwrap()
+            }),
+            vec!["oci-layout", "symbolic link that leads outside the layout"],
+        ),
+        (
+            "config-hard-link",
+            config.as_str(),
+            Box::new({
+                let host = host.clone();
+                move |file: &Path| std::fs::hard_link(&host, file).unwrap()
+            }),
+            vec!["hard link", "outside the layout"],
+        ),
+        (
+            "config-fifo",
+            config.as_str(),
+            Box::new(|file: &Path| {
+                let made = std::process::Command::new("mkfifo").arg(file).status();
+                assert!(made.unwrap().success(), "mkfifo");
+            }),
+            vec!["is a FIFO, not a regular file"],
+        ),
+    ];
+    for (name, file, tamper, reasons) in cases {
+        let layout = sandbox.path(name);
+        Layout::new().image(&built, &["t"]).write_dir(&layout);
+        let target = layout.join(file);
+        std::fs::remove_file(&target).unwrap();
+        tamper(&target);
+        let reference = format!("oci:{}:t", text(&layout));
+        let run = sandbox.scan(&reference, &[]);
+        run.expect_scan_error(&reference, &reasons);
+        for leaked in [hex_of(&host_digest), host_text.trim(), "PATH="] {
+            assert!(
+                !run.stderr.contains(leaked),
+                "{name}: the error shows what the link leads to: {}",
+                run.stderr
+            );
+        }
+        if name != "oci-layout-to-host" {
+            assert!(run.stderr.contains(file), "{name}: {}", run.stderr);
+        }
+    }
+
+    // A link that stays inside the layout is an ordinary layout: the blob is read.
+    let layout = sandbox.path("inside");
+    Layout::new().image(&built, &["t"]).write_dir(&layout);
+    let blob = layout.join(&config);
+    std::fs::create_dir(layout.join("store")).unwrap();
+    std::fs::rename(&blob, layout.join("store/config.json")).unwrap();
+    symlink("../../store/config.json", &blob).unwrap();
+    let absolute = layout.join("index.json");
+    std::fs::rename(&absolute, layout.join("store/index.json")).unwrap();
+    symlink(
+        std::fs::canonicalize(layout.join("store/index.json")).unwrap(),
+        &absolute,
+    )
+    .unwrap();
+    let reference = format!("oci:{}:t", text(&layout));
+    sandbox.scan(&reference, &[]).expect_code(0);
+}

@@ -254,10 +254,19 @@ fn whiteout_markers_count_as_tar_entries_but_hide_lower_files() {
 }
 
 #[test]
-fn a_whiteout_naming_dot_or_dotdot_is_refused() {
+fn a_malformed_whiteout_is_refused_with_its_own_reason() {
     let dir = tempfile::tempdir().unwrap();
-    // `.wh..` would hide "." and `.wh...` "..": the directory itself or its parent.
-    for (n, marker) in ["etc/.wh..", "etc/.wh..."].into_iter().enumerate() {
+    // `.wh.` hides nothing nameable, `.wh..` would hide "." and `.wh...` "..": the
+    // directory itself or its parent. Each gets its own reason, not a path-traversal one.
+    for (n, (marker, why)) in [
+        ("etc/.wh.", "'.wh.' with nothing after it names no file"),
+        (".wh.", "'.wh.' with nothing after it names no file"),
+        ("etc/.wh..", "'.wh..' names the directory itself"),
+        ("etc/.wh...", "'.wh...' names the parent directory"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let built = Image::new()
             .user("app")
             .layer(base())
@@ -266,7 +275,13 @@ fn a_whiteout_naming_dot_or_dotdot_is_refused() {
         let layout = dir.path().join(format!("dots{n}"));
         Layout::new().image(&built, &["t"]).write_dir(&layout);
         let reference = format!("oci:{}:t", text(&layout));
-        scan_json(&reference, &[]).expect_scan_error(&reference, &["climbs above the image root"]);
+        let run = scan_json(&reference, &[]);
+        run.expect_scan_error(&reference, &["malformed whiteout", why]);
+        assert!(
+            !run.stderr.contains("climbs above"),
+            "{marker}: {}",
+            run.stderr
+        );
     }
 }
 

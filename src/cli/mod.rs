@@ -12,6 +12,7 @@ pub mod scan;
 pub mod verify;
 
 use clap::{Parser, Subcommand};
+use portcullis_gate::report::text::visible;
 use std::process::ExitCode;
 
 pub use portcullis_gate::policy::params::parse_size;
@@ -67,7 +68,9 @@ pub fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("portcullis: error: {e:#}");
+            // An error can quote the image (an entry name, a tag): shown inert, on one line.
+            let message = format!("{e:#}");
+            eprintln!("portcullis: error: {}", visible(&message));
             ExitCode::from(EXIT_ERROR)
         }
     }

@@ -46,6 +46,7 @@ impl Progress {
     }
 
     fn say(&self, line: &str) {
+        let line = portcullis_gate::report::text::visible(line);
         match &self.bar {
             Some(bar) => bar.suspend(|| eprintln!("portcullis: {line}")),
             None => eprintln!("portcullis: {line}"),

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use portcullis_gate::analyze::Analyzers;
 use portcullis_gate::report::sbom::Sbom;
+use portcullis_gate::report::text::visible;
 use portcullis_gate::report::{cyclonedx, spdx};
 use portcullis_gate::{ReadOptions, read_image};
 use portcullis_model::image::Platform;
@@ -75,7 +76,11 @@ pub fn run(args: SbomArgs) -> Result<u8> {
     }
     for diagnostic in &facts.diagnostics {
         let path = diagnostic.path.as_deref().unwrap_or("");
-        eprintln!("portcullis: note: /{path}: {}", diagnostic.message);
+        eprintln!(
+            "portcullis: note: /{}: {}",
+            visible(path),
+            visible(&diagnostic.message)
+        );
     }
     Ok(EXIT_PASS)
 }

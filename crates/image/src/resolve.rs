@@ -247,7 +247,30 @@ fn is_attestation(d: &Descriptor) -> bool {
 }
 
 /// Resolves an OCI image layout (a directory or the inside of an OCI archive).
+/// The `oci-layout` marker, when there is one, must be the small JSON object the image
+/// layout spec describes (`{"imageLayoutVersion": "1.0.0"}`). Its absence is tolerated, as
+/// skopeo and containerd tolerate it.
+fn check_layout_marker(store: &dyn Store) -> Result<(), ImageError> {
+    const MAX_MARKER: u64 = 4096;
+    let Some(data) = store.read("oci-layout", MAX_MARKER)? else {
+        return Ok(());
+    };
+    let version = serde_json::from_slice::<serde_json::Value>(&data)
+        .ok()
+        .and_then(|v| {
+            v.get("imageLayoutVersion")
+                .and_then(|v| v.as_str().map(str::to_string))
+        });
+    match version {
+        Some(_) => Ok(()),
+        None => Err(ImageError::Invalid(
+            "oci-layout is not an OCI layout marker (a JSON object with imageLayoutVersion)".into(),
+        )),
+    }
+}
+
 pub fn resolve_oci(store: &dyn Store, req: &Request) -> Result<Resolved, ImageError> {
+    check_layout_marker(store)?;
     let index_data = store.read("index.json", MAX_MANIFEST)?.ok_or_else(|| {
         ImageError::Invalid("index.json is missing: not an OCI image layout".into())
     })?;

@@ -38,69 +38,227 @@ fn read_bounded<R: Read>(reader: R, path: &str, max: u64) -> Result<Vec<u8>, Ima
     Ok(buf)
 }
 
+/// Links followed inside a layout directory (the kernel's limit).
+const MAX_DIR_LINK_HOPS: usize = 40;
+/// Entries looked at when checking that a hard-linked blob's other names are all inside
+/// the layout directory.
+const MAX_LINK_SCAN_ENTRIES: usize = 100_000;
+
 /// An OCI image layout directory.
+///
+/// The layout is as hostile as the image: a blob, `index.json` or `oci-layout` that is a
+/// symbolic link is resolved component by component without following anything outside the
+/// layout directory (an absolute target is accepted only when it names a path inside it),
+/// a hard link is accepted only when every name of the file is inside the layout, and
+/// anything but a regular file (a device, a FIFO, a socket, a directory) is refused. Errors
+/// name the file in the layout, never what its target holds.
 pub struct DirStore {
-    root: PathBuf,
+    /// The layout directory with its own links resolved (the user chose it), to tell
+    /// whether an absolute link target stays inside.
+    real_root: PathBuf,
+}
+
+/// A layout file, resolved inside the layout: where it is and what it was when checked.
+struct Located {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
 }
 
 impl DirStore {
     pub fn new(root: &Path) -> DirStore {
         DirStore {
-            root: root.to_path_buf(),
+            real_root: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
         }
     }
 
-    fn locate(&self, rel: &str) -> Result<PathBuf, ImageError> {
+    /// Resolves `rel` inside the layout; `Ok(None)` when it does not exist.
+    fn locate(&self, rel: &str) -> Result<Option<Located>, ImageError> {
+        use std::collections::VecDeque;
+        use std::os::unix::fs::MetadataExt;
         // `rel` comes from constants or validated digests; normalising again keeps a
         // hostile manifest from naming anything outside the layout.
         let clean = path::normalize(rel.as_bytes())
             .map_err(|e| ImageError::Invalid(format!("blob path {rel:?}: {e}")))?;
-        Ok(self.root.join(clean))
+        let mut remaining: VecDeque<String> = clean.split('/').map(str::to_string).collect();
+        let mut resolved = self.real_root.clone();
+        let mut depth = 0usize;
+        let mut hops = 0usize;
+        let outside = || {
+            ImageError::Invalid(format!(
+                "{rel} in the OCI layout is a symbolic link that leads outside the layout \
+                 directory; refusing to follow it"
+            ))
+        };
+        while let Some(part) = remaining.pop_front() {
+            match part.as_str() {
+                "" | "." => continue,
+                ".." => {
+                    if depth == 0 {
+                        return Err(outside());
+                    }
+                    resolved.pop();
+                    depth -= 1;
+                    continue;
+                }
+                _ => {}
+            }
+            let candidate = resolved.join(&part);
+            let meta = match std::fs::symlink_metadata(&candidate) {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => return Ok(None),
+                Err(e) => return Err(ImageError::io(rel, e)),
+            };
+            if !meta.file_type().is_symlink() {
+                resolved = candidate;
+                depth += 1;
+                continue;
+            }
+            hops += 1;
+            if hops > MAX_DIR_LINK_HOPS {
+                return Err(ImageError::Invalid(format!(
+                    "{rel} in the OCI layout: too many levels of symbolic links"
+                )));
+            }
+            let target = std::fs::read_link(&candidate).map_err(|e| ImageError::io(rel, e))?;
+            let rest: Vec<String> = if target.is_absolute() {
+                let inside = target
+                    .strip_prefix(&self.real_root)
+                    .map_err(|_| outside())?;
+                resolved = self.real_root.clone();
+                depth = 0;
+                inside
+                    .iter()
+                    .map(|c| c.to_string_lossy().into_owned())
+                    .collect()
+            } else {
+                target
+                    .iter()
+                    .map(|c| c.to_string_lossy().into_owned())
+                    .collect()
+            };
+            for component in rest.into_iter().rev() {
+                remaining.push_front(component);
+            }
+        }
+        let meta = std::fs::symlink_metadata(&resolved).map_err(|e| ImageError::io(rel, e))?;
+        let kind = meta.file_type();
+        if !kind.is_file() {
+            return Err(ImageError::Invalid(format!(
+                "{rel} in the OCI layout is {}, not a regular file",
+                describe_kind(&kind)
+            )));
+        }
+        if meta.nlink() > 1 {
+            let inside = self.links_inside(meta.dev(), meta.ino());
+            if inside < meta.nlink() {
+                return Err(ImageError::Invalid(format!(
+                    "{rel} in the OCI layout is a hard link to a file that also has names \
+                     outside the layout directory; refusing to read it (copy the layout \
+                     without hard links)"
+                )));
+            }
+        }
+        Ok(Some(Located {
+            path: resolved,
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }))
+    }
+
+    /// How many names inside the layout directory the file `(dev, ino)` has (bounded).
+    fn links_inside(&self, dev: u64, ino: u64) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        let mut found = 0;
+        let mut seen = 0usize;
+        let mut stack = vec![self.real_root.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                seen += 1;
+                if seen > MAX_LINK_SCAN_ENTRIES {
+                    return found;
+                }
+                let Ok(meta) = entry.metadata() else {
+                    continue;
+                };
+                if meta.is_dir() {
+                    stack.push(entry.path());
+                } else if meta.is_file() && meta.dev() == dev && meta.ino() == ino {
+                    found += 1;
+                }
+            }
+        }
+        found
+    }
+
+    /// Opens a located file, checking it is still the file that was checked.
+    fn open_located(&self, rel: &str, located: &Located) -> Result<File, ImageError> {
+        use std::os::unix::fs::MetadataExt;
+        let file = File::open(&located.path).map_err(|e| ImageError::io(rel, e))?;
+        let meta = file.metadata().map_err(|e| ImageError::io(rel, e))?;
+        if meta.dev() != located.dev || meta.ino() != located.ino {
+            return Err(ImageError::Invalid(format!(
+                "{rel} in the OCI layout changed while it was being opened"
+            )));
+        }
+        Ok(file)
+    }
+}
+
+/// "a directory", "a FIFO" ...: what a non-regular layout file is.
+fn describe_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else {
+        "not a regular file"
     }
 }
 
 impl Store for DirStore {
     fn read(&self, rel: &str, max: u64) -> Result<Option<Vec<u8>>, ImageError> {
-        let full = self.locate(rel)?;
-        match std::fs::metadata(&full) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(ImageError::io(rel, e)),
-            Ok(m) if !m.is_file() => {
-                return Err(ImageError::Invalid(format!("{rel} is not a regular file")));
-            }
-            Ok(_) => {}
-        }
-        let file = File::open(&full).map_err(|e| ImageError::io(rel, e))?;
+        let Some(located) = self.locate(rel)? else {
+            return Ok(None);
+        };
+        let file = self.open_located(rel, &located)?;
         read_bounded(file, rel, max).map(Some)
     }
 
+    /// A file that is there but refused counts as present, so that reading it says why.
     fn has_file(&self, rel: &str) -> bool {
-        self.locate(rel)
-            .ok()
-            .and_then(|p| std::fs::metadata(p).ok())
-            .is_some_and(|m| m.is_file())
+        !matches!(self.locate(rel), Ok(None))
     }
 
     fn open(&self, rel: &str) -> Result<Box<dyn Read + Send + '_>, ImageError> {
-        let full = self.locate(rel)?;
-        match std::fs::metadata(&full) {
-            Ok(m) if m.is_file() => {}
-            Ok(_) => return Err(ImageError::Invalid(format!("{rel} is not a regular file"))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(ImageError::MissingBlob(rel.to_string()));
-            }
-            Err(e) => return Err(ImageError::io(rel, e)),
-        }
-        let file = File::open(&full).map_err(|e| ImageError::io(rel, e))?;
-        Ok(Box::new(file))
+        let Some(located) = self.locate(rel)? else {
+            return Err(ImageError::MissingBlob(rel.to_string()));
+        };
+        Ok(Box::new(self.open_located(rel, &located)?))
     }
 }
 
 #[derive(Debug, Clone)]
 enum Item {
-    File { offset: u64, size: u64 },
+    File {
+        offset: u64,
+        size: u64,
+    },
     Link(String),
     Dir,
+    /// A device, FIFO or other entry that is not a file: present, never read.
+    Special(&'static str),
 }
 
 /// An uncompressed tar archive on disk, indexed by reading its headers only.
@@ -159,6 +317,12 @@ impl TarStore {
                 )
             } else if kind.is_dir() {
                 Item::Dir
+            } else if kind.is_fifo() {
+                Item::Special("a FIFO")
+            } else if kind.is_character_special() {
+                Item::Special("a character device")
+            } else if kind.is_block_special() {
+                Item::Special("a block device")
             } else {
                 continue;
             };
@@ -181,6 +345,11 @@ impl TarStore {
                 Some(Item::File { offset, size }) => return Ok(Some((*offset, *size))),
                 Some(Item::Dir) => {
                     return Err(ImageError::Invalid(format!("{name} is a directory")));
+                }
+                Some(Item::Special(what)) => {
+                    return Err(ImageError::Invalid(format!(
+                        "{name} in the archive is {what}, not a regular file"
+                    )));
                 }
                 Some(Item::Link(target)) => current = target.clone(),
             }

@@ -114,6 +114,10 @@ pub enum LayerError {
     UnknownFormat,
     #[error("{0}")]
     Path(#[from] path::PathError),
+    #[error(
+        "malformed whiteout {path:?}: {why}; runtimes disagree on what it removes (moby removes the directory that holds it), so the layer is refused"
+    )]
+    MalformedWhiteout { path: String, why: &'static str },
     #[error("more than {0} tar entries (--max-entries)")]
     TooManyEntries(u64),
     #[error(

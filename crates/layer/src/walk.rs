@@ -3,7 +3,7 @@
 use crate::analyzer::{Analyzer, Interest};
 use crate::entry::{Entry, EntryKind, Listing, Note};
 use crate::{Budget, LayerError};
-use portcullis_model::path::{self, PathError};
+use portcullis_model::path;
 use std::io::Read;
 use tar::EntryType;
 
@@ -71,8 +71,8 @@ pub fn walk<R: Read, A: Analyzer + ?Sized>(
             } else if hidden.starts_with(WHITEOUT_PREFIX) {
                 // Other `.wh..wh.` names are aufs bookkeeping (hard-link directories,
                 // `.wh..wh.aufs`) and hide nothing.
-            } else if hidden.is_empty() || hidden == "." || hidden == ".." {
-                return Err(LayerError::Path(PathError::Escapes(path)));
+            } else if let Some(why) = malformed_whiteout(hidden) {
+                return Err(LayerError::MalformedWhiteout { path, why });
             } else if dir.is_empty() {
                 report.whiteouts.push(hidden.to_string());
             } else {
@@ -222,4 +222,14 @@ fn feed_content<R: Read, A: Analyzer + ?Sized>(
         *whole_buf = Vec::new();
     }
     Ok(())
+}
+
+/// Why a whiteout's hidden name is not a file name, if it is not.
+fn malformed_whiteout(hidden: &str) -> Option<&'static str> {
+    match hidden {
+        "" => Some("'.wh.' with nothing after it names no file"),
+        "." => Some("'.wh..' names the directory itself"),
+        ".." => Some("'.wh...' names the parent directory"),
+        _ => None,
+    }
 }

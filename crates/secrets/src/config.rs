@@ -68,7 +68,7 @@ pub fn is_literal_secret(rules: &RuleSet, value: &str) -> bool {
 /// `KEY=value` assignments in a history entry: ENV and ARG instructions (`ENV K=V`,
 /// `ENV K V`, `ARG K=V`), build arguments recorded before a RUN (`|2 K=V K2=V2 /bin/sh -c`)
 /// and inline assignments in the command (`TOKEN=abc make`). Yields key and value spans.
-fn assignments(text: &str) -> Vec<(String, usize, usize)> {
+pub(crate) fn assignments(text: &str) -> Vec<(String, usize, usize)> {
     static PAIR: OnceLock<Regex> = OnceLock::new();
     static SPACED: OnceLock<Regex> = OnceLock::new();
     let pair = PAIR.get_or_init(|| {

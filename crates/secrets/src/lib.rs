@@ -15,6 +15,7 @@ pub mod files;
 pub mod params;
 pub mod redact;
 pub mod rules;
+pub mod scrub;
 
 pub use engine::{Match, PathContext, Scratch};
 pub use files::{CredentialFile, Leftover};

@@ -82,7 +82,8 @@ pub fn run_all(facts: &ImageFacts, policy: &Policy) -> Vec<Finding> {
 }
 
 /// Runs the checks and gates the image: policy, then waivers (on `today`), then the
-/// policy's severity filter. The report for one scan.
+/// policy's severity filter, then the redaction pass over everything quoted from the image.
+/// The report for one scan.
 pub fn evaluate(facts: &ImageFacts, policy: &Policy, waivers: &Waivers, today: Date) -> Report {
     let mut findings = run_all(facts, policy);
     let statuses = waivers.apply(&mut findings, today);
@@ -95,6 +96,17 @@ pub fn evaluate(facts: &ImageFacts, policy: &Policy, waivers: &Waivers, today: D
         statuses,
     );
     report.sources = facts.sources.clone();
+    // The one redaction pass, with the rule set secret findings use (the built-in one when
+    // the secrets family is off): nothing after this point sees a secret the image holds.
+    let builtin;
+    let rules = match &policy.secrets {
+        Some(rules) => rules.as_ref(),
+        None => {
+            builtin = portcullis_secrets::RuleSet::builtin();
+            builtin.as_ref()
+        }
+    };
+    crate::report::scrub::scrub_report(&mut report, rules);
     report
 }
 

@@ -25,6 +25,8 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 }
 
 pub fn render(report: &Report) -> String {
+    // Image text is shown with its control and invisible characters escaped.
+    let report = &super::text::escaped(report);
     // Families in table order, then any check id the table does not know.
     let mut suites: Vec<(&str, Vec<Case>)> = Vec::new();
     let mut index: BTreeMap<&str, (usize, usize)> = BTreeMap::new();

@@ -18,6 +18,8 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 }
 
 pub fn render(report: &Report) -> String {
+    // Image text is shown with its control and invisible characters escaped.
+    let report = &super::text::escaped(report);
     let mut md = String::new();
     let gate = &report.gate;
     let image = &report.image;

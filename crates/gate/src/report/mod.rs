@@ -6,8 +6,10 @@ pub mod junit;
 pub mod markdown;
 pub mod sarif;
 pub mod sbom;
+pub mod scrub;
 pub mod spdx;
 pub mod table;
+pub mod text;
 
 use crate::policy::{Policy, Severity, Threshold, Verdict};
 pub use portcullis_model::image::ImageSummary;

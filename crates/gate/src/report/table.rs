@@ -73,6 +73,8 @@ pub(crate) fn location(f: &Finding) -> String {
 }
 
 pub fn write(report: &Report, out: &mut dyn Write, style: &Style) -> io::Result<()> {
+    // Image text is shown with its control and invisible characters escaped.
+    let report = &super::text::escaped(report);
     let img = &report.image;
     let total_size: u64 = img.layers.iter().map(|l| l.size).sum();
     writeln!(
