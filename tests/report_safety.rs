@@ -140,7 +140,7 @@ fn no_secret_quoted_from_the_image_survives_in_any_output() {
             "keygen",
             "--no-password",
             "--out",
-            &text(&dir.path().join("k")),
+            text(&dir.path().join("k")),
         ],
     );
     keygen.expect_code(0);
@@ -283,4 +283,34 @@ fn image_text_is_inert_in_every_format() {
             }
         }
     }
+}
+
+/// SECURITY.md names the test enforcing each promise: every `tests/FILE.rs::NAME` it names
+/// exists, so a renamed or deleted test cannot leave a promise unenforced in silence.
+#[test]
+fn every_test_security_md_names_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let security = std::fs::read_to_string(root.join("SECURITY.md")).unwrap();
+    let mut named = 0;
+    for (at, _) in security.match_indices("tests/") {
+        let rest = &security[at..];
+        let Some((file, after)) = rest.split_once(".rs::") else {
+            continue;
+        };
+        if file.contains(char::is_whitespace) {
+            continue;
+        }
+        let name: String = after
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let source = std::fs::read_to_string(root.join(format!("{file}.rs")))
+            .unwrap_or_else(|e| panic!("SECURITY.md names {file}.rs: {e}"));
+        assert!(
+            source.contains(&format!("fn {name}(")),
+            "SECURITY.md names {file}.rs::{name}, which does not exist"
+        );
+        named += 1;
+    }
+    assert!(named >= 4, "SECURITY.md names {named} tests");
 }

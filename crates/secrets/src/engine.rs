@@ -172,6 +172,26 @@ impl RuleSet {
         out[first..].sort_by_key(|m| (m.start, m.rule));
     }
 
+    /// Scans text a report quotes from the image (a history line, a line of a file, a
+    /// message): only the rules that hold for any file apply, not those of one file format
+    /// or scope.
+    pub fn scan_quoted_text(&self, text: &str) -> Vec<Match> {
+        let mut out = Vec::new();
+        let ctx = PathContext {
+            scopes: vec![false; self.scopes.len()],
+            config_text: false,
+        };
+        self.scan(
+            &ctx,
+            "",
+            text.as_bytes(),
+            text.len(),
+            &mut Scratch::default(),
+            &mut out,
+        );
+        out
+    }
+
     /// Scans text from the image config (an ENV value, a label, a history entry).
     pub fn scan_text(&self, text: &str) -> Vec<Match> {
         let mut out = Vec::new();

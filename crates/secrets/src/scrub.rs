@@ -10,8 +10,9 @@
 //!
 //! What is masked:
 //!
-//! - whatever a content rule of the rule set matches (provider tokens, private keys, generic
-//!   `password = "…"` assignments);
+//! - whatever a content rule of the rule set that holds for any file matches (provider
+//!   tokens, private keys, generic `password = "…"` assignments; not the rules of one file
+//!   format, such as `.netrc`'s `password WORD`, which would take prose for a secret);
 //! - the literal value of a `KEY=value` assignment whose key names a secret (ENV, ARG,
 //!   LABEL, BuildKit's `|N KEY=value` build arguments, inline `TOKEN=… make`);
 //! - the password of a URL's `user:password@`;
@@ -44,7 +45,7 @@ pub fn scrub<'a>(rules: &RuleSet, text: &'a str) -> Cow<'a, str> {
     let mut at = 0;
     for (start, end) in spans {
         out.push_str(&text[at..start]);
-        out.push_str(&redact::redact(text[start..end].as_bytes()));
+        out.push_str(&redact::redact(&text.as_bytes()[start..end]));
         at = end;
     }
     out.push_str(&text[at..]);
@@ -78,7 +79,7 @@ pub fn scrub_json(rules: &RuleSet, value: &mut serde_json::Value) {
 /// The byte ranges to mask, sorted, merged where they overlap, on char boundaries.
 fn secret_spans(rules: &RuleSet, text: &str) -> Vec<(usize, usize)> {
     let mut spans: Vec<(usize, usize)> = rules
-        .scan_text(text)
+        .scan_quoted_text(text)
         .into_iter()
         .map(|m| (m.start, m.end))
         .collect();
