@@ -119,35 +119,26 @@ fn attestation_text(run: &Run) -> String {
     format!("{payload}\n{}\n{}", run.stdout, run.stderr)
 }
 
-#[test]
-fn no_secret_quoted_from_the_image_survives_in_any_output() {
-    let dir = tempfile::tempdir().unwrap();
-    let image = secret_image(dir.path());
-    let image = text(&image);
+/// Every format of `scan` (stdout and stderr) and every attestation predicate for `image`.
+fn all_outputs(dir: &Path, image: &str) -> Vec<(String, String)> {
     let mut outputs: Vec<(String, String)> = Vec::new();
     for format in FORMATS {
         let run = run_in(
-            dir.path(),
+            dir,
             &["scan", "--format", format, "--exit-code", "0", image],
         );
         run.expect_code(0);
         outputs.push((format!("scan --format {format}"), run.stdout.clone()));
         outputs.push((format!("scan --format {format} (stderr)"), run.stderr));
     }
-    let keygen = run_in(
-        dir.path(),
-        &[
-            "keygen",
-            "--no-password",
-            "--out",
-            text(&dir.path().join("k")),
-        ],
-    );
-    keygen.expect_code(0);
-    let key = text(&dir.path().join("k.key")).to_string();
+    let prefix = dir.join("k");
+    if !dir.join("k.key").exists() {
+        run_in(dir, &["keygen", "--no-password", "--out", text(&prefix)]).expect_code(0);
+    }
+    let key = text(&dir.join("k.key")).to_string();
     for predicate in ["scan", "vsa", "vuln"] {
         let run = run_in(
-            dir.path(),
+            dir,
             &["attest", image, "--key", &key, "--predicate", predicate],
         );
         run.expect_code(0);
@@ -156,6 +147,15 @@ fn no_secret_quoted_from_the_image_survives_in_any_output() {
             attestation_text(&run),
         ));
     }
+    outputs
+}
+
+#[test]
+fn no_secret_quoted_from_the_image_survives_in_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = secret_image(dir.path());
+    let image = text(&image);
+    let outputs = all_outputs(dir.path(), image);
     for (what, output) in &outputs {
         for secret in planted() {
             assert!(
@@ -167,6 +167,7 @@ fn no_secret_quoted_from_the_image_survives_in_any_output() {
 
     // The texts were quoted, masked: the test would prove nothing if no check quoted them.
     let json = &outputs[2].1;
+    assert_eq!(outputs[2].0, "scan --format json");
     let report: serde_json::Value = serde_json::from_str(json).unwrap();
     let findings = report["findings"].as_array().unwrap();
     let quoted = |check: &str| -> String {
@@ -208,6 +209,134 @@ fn no_secret_quoted_from_the_image_survives_in_any_output() {
         table.contains("AK******** (20 chars)"),
         "the table shows the configured user masked:\n{table}"
     );
+}
+
+/// The kinds of secret, each as it stands in a piece of text: `(secret, text holding it)`.
+/// `n` makes the values of one kind of image text distinct from those of another.
+fn secret_kinds(n: usize) -> Vec<(String, String)> {
+    let token = format!("ghp_{n}R8kLmN2pQ4sT6vX8zA1cE3gI5kM7oQ9sU1w");
+    let aws = format!("AKIA{n}E0A8F3B244C9986");
+    let pw = |kind: &str| format!("{kind}{n}-P4ss-zq9");
+    vec![
+        (token.clone(), token),
+        (aws.clone(), aws),
+        (
+            pw("Url"),
+            format!("https://bot:{}@example.com/x", pw("Url")),
+        ),
+        (
+            pw("Curl"),
+            format!("curl -u deploy:{} https://example.com", pw("Curl")),
+        ),
+        (pw("Flag"), format!("tool --password {}", pw("Flag"))),
+        (
+            pw("Hdr"),
+            format!("curl -H 'Authorization: Bearer {}' x", pw("Hdr")),
+        ),
+        (pw("Named"), format!("DB_PASSWORD={} make", pw("Named"))),
+    ]
+}
+
+#[test]
+fn every_kind_of_secret_in_every_kind_of_image_text_is_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut planted: Vec<(String, &str)> = Vec::new();
+    let mut plant = |n: usize, what: &'static str| -> Vec<String> {
+        secret_kinds(n)
+            .into_iter()
+            .map(|(secret, text)| {
+                planted.push((secret, what));
+                text
+            })
+            .collect()
+    };
+    let run_line = plant(0, "a RUN line").join(" && ");
+    let add = plant(1, "an ADD line").join(" ");
+    let env = plant(2, "ENV");
+    let labels = plant(3, "a label");
+    let user = plant(4, "config.User").join(" ");
+    let sudoers = plant(5, "a sudoers rule");
+    let names: Vec<String> = secret_kinds(6)
+        .into_iter()
+        .take(2)
+        .map(|(secret, _)| {
+            planted.push((secret.clone(), "a file name"));
+            secret
+        })
+        .collect();
+    let mut image = Image::new()
+        .user(&user)
+        .history(
+            &format!("ADD https://example.com/a.sh {add} /a.sh # buildkit"),
+            false,
+        )
+        .history(
+            &format!("RUN /bin/sh -c apt-get update && {run_line} && apt-get dist-upgrade -y"),
+            false,
+        );
+    for (i, text) in env.iter().enumerate() {
+        image = image.env(&format!("V{i}={text}"));
+    }
+    for (i, text) in labels.iter().enumerate() {
+        image = image.label(&format!("org.example.l{i}"), text);
+    }
+    let mut files = Layer::new()
+        .dir("etc")
+        .file("etc/os-release", DEBIAN_OS)
+        .file("etc/passwd", PASSWD)
+        .file("etc/group", "root:x:0:\napp:x:1000:\n")
+        .dir("etc/sudoers.d")
+        .file(
+            "etc/sudoers.d/app",
+            sudoers
+                .iter()
+                .map(|t| format!("app ALL=(ALL) NOPASSWD: /bin/sh -c \"{t}\"\n"))
+                .collect::<String>(),
+        )
+        .dir("app");
+    for name in &names {
+        files = files.file_with(&format!("app/{name}"), "#!/bin/sh\n", 0o4755, 0, 0);
+    }
+    let path = dir.path().join("matrix.tar");
+    DockerArchive::docker25()
+        .image(
+            &image
+                .layer(files)
+                .layer(Layer::new().file("a.sh", ""))
+                .build(),
+            &["acme/m:1"],
+        )
+        .write(&path);
+
+    let outputs = all_outputs(dir.path(), text(&path));
+    for (what, output) in &outputs {
+        for (secret, text) in &planted {
+            assert!(
+                !output.contains(secret.as_str()),
+                "{what} holds {secret}, planted in {text}:\n{output}"
+            );
+        }
+    }
+    // Each text that a check quotes reached the report, masked.
+    let report: serde_json::Value = serde_json::from_str(&outputs[2].1).unwrap();
+    let all = report.to_string();
+    for needle in [
+        "ghp_******** (40 chars)",
+        "AK******** (20 chars)",
+        "Bearer Hd",
+    ] {
+        assert!(all.contains(needle), "the report quotes no {needle:?}");
+    }
+    for check in ["config-add-remote", "config-dist-upgrade", "mode-setuid"] {
+        assert!(
+            report["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["check"] == check),
+            "no {check} finding: the planted text was not quoted"
+        );
+    }
 }
 
 /// A forged verdict line with a screen clear, a bidi override and a line break: in the

@@ -23,6 +23,11 @@
 //!
 //! Values that are not literals (`$TOKEN`, `${PASS}`, `/run/secrets/x`) and values already
 //! masked are left as they are, so scrubbing is idempotent.
+//!
+//! A check may also quote a piece of image text cut out of its context (the group half of
+//! a `config.User` of `https://bot:pw@host`), where no shape is left to see. A [`Scrubber`]
+//! therefore also learns the secret values of the image's own texts (its history, ENV,
+//! labels, user, command) whole, and masks those values wherever they turn up.
 
 use super::allow;
 use super::config::{assignments, is_literal_secret, names_a_secret};
@@ -37,19 +42,7 @@ const MASK: &str = "********";
 
 /// `text` with every secret-shaped value masked; borrowed when there is nothing to mask.
 pub fn scrub<'a>(rules: &RuleSet, text: &'a str) -> Cow<'a, str> {
-    let spans = secret_spans(rules, text);
-    if spans.is_empty() {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    for (start, end) in spans {
-        out.push_str(&text[at..start]);
-        out.push_str(&redact::redact(&text.as_bytes()[start..end]));
-        at = end;
-    }
-    out.push_str(&text[at..]);
-    Cow::Owned(out)
+    mask(text, &secret_spans(rules, text))
 }
 
 /// Scrubs `text` in place; whether anything was masked.
@@ -61,6 +54,87 @@ pub fn scrub_in_place(rules: &RuleSet, text: &mut String) -> bool {
             true
         }
     }
+}
+
+/// Secret values shorter than this are not learnt: too likely to occur in other text.
+const MIN_KNOWN: usize = 6;
+
+/// [`scrub`], plus the secret values learnt from the image's own texts, masked wherever
+/// they occur.
+pub struct Scrubber<'r> {
+    rules: &'r RuleSet,
+    known: Option<aho_corasick::AhoCorasick>,
+}
+
+impl<'r> Scrubber<'r> {
+    /// A scrubber that knows the secret values in `sources` (the image's config texts).
+    pub fn new<'a>(rules: &'r RuleSet, sources: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut values: Vec<&str> = Vec::new();
+        for text in sources {
+            for (start, end) in secret_spans(rules, text) {
+                if end - start >= MIN_KNOWN {
+                    values.push(&text[start..end]);
+                }
+            }
+        }
+        values.sort_unstable();
+        values.dedup();
+        let known = (!values.is_empty())
+            .then(|| {
+                aho_corasick::AhoCorasick::builder()
+                    .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                    .build(&values)
+                    .ok()
+            })
+            .flatten();
+        Scrubber { rules, known }
+    }
+
+    /// `text` with its secret-shaped values and the known secret values masked.
+    pub fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut spans = secret_spans(self.rules, text);
+        if let Some(known) = &self.known {
+            spans.extend(known.find_iter(text).map(|m| (m.start(), m.end())));
+            spans = merge(spans);
+        }
+        mask(text, &spans)
+    }
+
+    /// Scrubs `text` in place.
+    pub fn scrub_in_place(&self, text: &mut String) {
+        if let Cow::Owned(masked) = self.scrub(text) {
+            *text = masked;
+        }
+    }
+}
+
+/// `text` with the sorted, disjoint `spans` masked.
+fn mask<'a>(text: &'a str, spans: &[(usize, usize)]) -> Cow<'a, str> {
+    if spans.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for &(start, end) in spans {
+        out.push_str(&text[at..start]);
+        out.push_str(&redact::redact(&text.as_bytes()[start..end]));
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    Cow::Owned(out)
+}
+
+/// Sorts spans and merges those that overlap.
+fn merge(mut spans: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for (s, e) in spans {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    merged
 }
 
 /// Scrubs every string in a JSON value (object keys are names the gate chose, values may
@@ -105,15 +179,7 @@ fn secret_spans(rules: &RuleSet, text: &str) -> Vec<(usize, usize)> {
             && !text[s..e].contains(MASK)
             && !is_masked_around(text, s, e)
     });
-    spans.sort_unstable();
-    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
-    for (s, e) in spans {
-        match merged.last_mut() {
-            Some(last) if s <= last.1 => last.1 = last.1.max(e),
-            _ => merged.push((s, e)),
-        }
-    }
-    merged
+    merge(spans)
 }
 
 /// Whether a value is a literal (not `$VAR`, a path or a placeholder of filler).
@@ -239,6 +305,19 @@ mod tests {
             !once.contains("P4ssw0rd-x") && !once.contains(GHP),
             "{once}"
         );
+    }
+
+    #[test]
+    fn a_scrubber_masks_known_values_cut_out_of_their_context() {
+        let rules = RuleSet::builtin();
+        let user = "https://bot:Url4-P4ss-zq9@example.com/x";
+        let scrubber = Scrubber::new(&rules, [user, "PATH=/usr/bin"]);
+        // The group half of a `user:group` split has no URL shape left.
+        let group = "group \"//bot:Url4-P4ss-zq9@example.com/x\" is not defined";
+        assert_eq!(s(group), group, "no shape without the scheme");
+        let masked = scrubber.scrub(group);
+        assert!(!masked.contains("Url4-P4ss-zq9"), "{masked}");
+        assert_eq!(scrubber.scrub("/usr/bin/env"), "/usr/bin/env");
     }
 
     #[test]

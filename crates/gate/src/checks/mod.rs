@@ -106,7 +106,7 @@ pub fn evaluate(facts: &ImageFacts, policy: &Policy, waivers: &Waivers, today: D
             builtin.as_ref()
         }
     };
-    crate::report::scrub::scrub_report(&mut report, rules);
+    crate::report::scrub::scrub_report(&mut report, rules, &facts.meta.config);
     report
 }
 
