@@ -821,3 +821,48 @@ fn layout_files_that_lead_outside_the_layout_are_refused() {
     let reference = format!("oci:{}:t", text(&layout));
     sandbox.scan(&reference, &[]).expect_code(0);
 }
+
+/// In an OCI archive, a blob that is a FIFO or device entry is refused by name, and a
+/// symbolic link whose target climbs out of the archive resolves inside it (to nothing).
+#[test]
+fn archive_blobs_that_are_not_files_are_refused_by_name() {
+    let sandbox = Sandbox::new();
+    let built = image_with(Layer::new().dir("app").file("app/x", "x"));
+    let config = format!("blobs/sha256/{}", hex_of(&built.config_digest));
+    let layout = Layout::new().image(&built, &["t"]);
+    let cases: Vec<(&str, Entry, Vec<&str>)> = vec![
+        (
+            "fifo",
+            Entry::fifo(&config),
+            vec![config.as_str(), "is a FIFO, not a regular file"],
+        ),
+        (
+            "device",
+            Entry::char_device(&config, 1, 3),
+            vec![config.as_str(), "is a character device, not a regular file"],
+        ),
+        (
+            "climbing-link",
+            Entry::symlink(&config, "../../../../etc/hostname"),
+            vec!["is missing"],
+        ),
+    ];
+    for (name, entry, reasons) in cases {
+        let mut w = TarWriter::new();
+        w.dir("blobs");
+        w.dir("blobs/sha256");
+        for (path, data) in layout.files() {
+            if path == config {
+                w.entry(&entry, LongNames::Pax);
+            } else {
+                w.file(&path, &data);
+            }
+        }
+        let archive = sandbox.path(&format!("{name}.tar"));
+        std::fs::write(&archive, w.finish()).unwrap();
+        let reference = format!("oci-archive:{}:t", text(&archive));
+        sandbox
+            .scan(&reference, &[])
+            .expect_scan_error(&reference, &reasons);
+    }
+}
