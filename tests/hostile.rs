@@ -645,29 +645,16 @@ fn blobs_that_are_links_out_of_the_archive_are_not_followed_out() {
     }
 }
 
+/// A blob linked to a device or a host file is never read: the link leads out of the
+/// layout, and the error says so instead of reporting the host file's digest.
 #[test]
 fn layout_blobs_that_are_devices_or_foreign_files_fail_cleanly() {
     let sandbox = Sandbox::new();
     let built = image_with(Layer::new().file("app", "bytes"));
-    for (name, digest, target, reason) in [
-        (
-            "layer-zero",
-            &built.layers[1].digest,
-            "/dev/zero",
-            "is not a regular file",
-        ),
-        (
-            "config-passwd",
-            &built.config_digest,
-            "/etc/passwd",
-            "digest mismatch",
-        ),
-        (
-            "layer-passwd",
-            &built.layers[1].digest,
-            "/etc/passwd",
-            "layer",
-        ),
+    for (name, digest, target) in [
+        ("layer-zero", &built.layers[1].digest, "/dev/zero"),
+        ("config-passwd", &built.config_digest, "/etc/passwd"),
+        ("layer-passwd", &built.layers[1].digest, "/etc/passwd"),
     ] {
         let layout = sandbox.path(name);
         Layout::new()
@@ -677,9 +664,12 @@ fn layout_blobs_that_are_devices_or_foreign_files_fail_cleanly() {
         std::os::unix::fs::symlink(target, layout.join("blobs/sha256").join(hex_of(digest)))
             .unwrap();
         let reference = format!("oci:{}:t", text(&layout));
-        sandbox
-            .scan(&reference, &[])
-            .expect_scan_error(&reference, &[reason]);
+        let run = sandbox.scan(&reference, &[]);
+        run.expect_scan_error(
+            &reference,
+            &[hex_of(digest), "symbolic link that leads outside the layout"],
+        );
+        assert!(!run.stderr.contains("digest mismatch"), "{}", run.stderr);
     }
 }
 
