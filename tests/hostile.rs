@@ -667,7 +667,10 @@ fn layout_blobs_that_are_devices_or_foreign_files_fail_cleanly() {
         let run = sandbox.scan(&reference, &[]);
         run.expect_scan_error(
             &reference,
-            &[hex_of(digest), "symbolic link that leads outside the layout"],
+            &[
+                hex_of(digest),
+                "symbolic link that leads outside the layout",
+            ],
         );
         assert!(!run.stderr.contains("digest mismatch"), "{}", run.stderr);
     }
