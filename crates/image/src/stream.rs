@@ -17,6 +17,7 @@ use portcullis_model::path;
 use std::collections::HashMap;
 use std::io::{self, Cursor, Read};
 use std::sync::mpsc::{Receiver, sync_channel};
+use std::thread::ScopedJoinHandle;
 
 /// Blobs up to this size that do not look like layers are kept (manifests and configs).
 const SMALL_MAX: u64 = 32 << 20;
@@ -25,6 +26,10 @@ const SMALL_TOTAL_MAX: u64 = 256 << 20;
 const MAX_ARCHIVE_ENTRIES: usize = 1_000_000;
 const MAX_LINK_HOPS: usize = 16;
 const FEED_CHUNK: usize = 256 * 1024;
+/// Layer-like blobs scanned from one archive (every image of a multi-image `docker save`
+/// together). Their reports are kept until the manifest, at the end of the archive, says
+/// which ones belong to the image: more is a hostile archive, not a real one.
+const MAX_STREAM_LAYERS: usize = 16_384;
 
 /// What the stream held, by normalised path.
 pub struct StreamStore<R> {
@@ -187,6 +192,21 @@ pub fn scan_stream<T: Read, R: Send + Sync>(
                 token_rx
                     .recv()
                     .map_err(|_| ImageError::Invalid("layer workers stopped".into()))?;
+                // Threads are joined as soon as they are done: at most `workers` run, and
+                // no finished thread lingers until the end of the archive.
+                let (done, still): (Vec<_>, Vec<_>) =
+                    running.drain(..).partition(|(_, h): &(String, ScopedJoinHandle<_>)| {
+                        h.is_finished()
+                    });
+                running = still;
+                for (name, handle) in done {
+                    store.layers.insert(name, joined(handle));
+                }
+                if store.layers.len() + running.len() >= MAX_STREAM_LAYERS {
+                    return Err(ImageError::Invalid(format!(
+                        "the archive holds more than {MAX_STREAM_LAYERS} layer-like blobs"
+                    )));
+                }
                 let (tx, rx) = sync_channel::<Option<Vec<u8>>>(4);
                 let token_tx = token_tx.clone();
                 let handle = scope.spawn(move || {
@@ -231,10 +251,7 @@ pub fn scan_stream<T: Read, R: Send + Sync>(
             }
         }
         for (name, handle) in running {
-            let result = handle
-                .join()
-                .unwrap_or_else(|_| Err("layer scan panicked".to_string()));
-            store.layers.insert(name, result);
+            store.layers.insert(name, joined(handle));
         }
         Ok(())
     })?;
@@ -242,6 +259,13 @@ pub fn scan_stream<T: Read, R: Send + Sync>(
         return Err(ImageError::Invalid("the archive is empty".into()));
     }
     Ok(store)
+}
+
+/// The result of a finished layer thread.
+fn joined<T>(handle: ScopedJoinHandle<'_, Result<T, String>>) -> Result<T, String> {
+    handle
+        .join()
+        .unwrap_or_else(|_| Err("layer scan panicked".to_string()))
 }
 
 fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {

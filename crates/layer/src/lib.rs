@@ -202,8 +202,19 @@ pub fn scan_layer<A: Analyzer + ?Sized>(
             io::copy(&mut reader, &mut io::sink()).map_err(LayerError::Tar)?;
             Ok(report)
         });
-        let ChunkReader { hasher, count, .. } = reader;
-        // Dropping the receiver (with `reader`) stops the producer if the walk failed.
+        // Dropping the receiver and the recycling sender before the join is what stops the
+        // producer when the walk ended early (a limit, a refused name): its next send fails
+        // instead of blocking forever on a full channel. A partial move out of `reader`
+        // would keep them alive until the end of the scope, past the join.
+        let ChunkReader {
+            hasher,
+            count,
+            rx,
+            recycle,
+            ..
+        } = reader;
+        drop(rx);
+        drop(recycle);
         let produced = producer
             .join()
             .unwrap_or_else(|_| Err(LayerError::Read(io::Error::other("decompressor panicked"))));

@@ -119,7 +119,11 @@ fn strip_build_args(args: &str) -> &str {
     if let Some(count) = rest.strip_prefix('|') {
         let (n, after) = split_word(count);
         rest = after;
+        // The count is the image's word: it skips at most the words that are there.
         for _ in 0..n.parse::<usize>().unwrap_or(0) {
+            if rest.is_empty() {
+                break;
+            }
             rest = split_word(rest).1;
         }
     }
