@@ -153,6 +153,30 @@ pub fn load<R: Clone + Send + Sync>(
     }
 }
 
+/// A FIFO, socket or device given as an image archive is refused at once: reading one
+/// could block forever or never end.
+fn refuse_special_file(path: &Path, shown: &str) -> Result<(), ImageError> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    let kind = meta.file_type();
+    let what = if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else {
+        return Ok(());
+    };
+    Err(ImageError::Invalid(format!(
+        "{shown} is {what}, not an image archive: refused (give a regular file)"
+    )))
+}
+
 fn not_found_or(path: &Path, otherwise: &str) -> ImageError {
     let shown = path.display().to_string();
     match std::fs::metadata(path) {
@@ -185,6 +209,8 @@ fn load_archive<R: Clone + Send + Sync>(
     opts: &LoadOptions<R>,
 ) -> Result<Loaded<R>, ImageError> {
     let shown = path.display().to_string();
+    // Opening a FIFO waits for a writer, forever: look before opening.
+    refuse_special_file(path, &shown)?;
     let mut file = File::open(path).map_err(|e| ImageError::io(&shown, e))?;
     if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
         return Err(ImageError::Invalid(format!(

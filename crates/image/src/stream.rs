@@ -194,10 +194,9 @@ pub fn scan_stream<T: Read, R: Send + Sync>(
                     .map_err(|_| ImageError::Invalid("layer workers stopped".into()))?;
                 // Threads are joined as soon as they are done: at most `workers` run, and
                 // no finished thread lingers until the end of the archive.
-                let (done, still): (Vec<_>, Vec<_>) =
-                    running.drain(..).partition(|(_, h): &(String, ScopedJoinHandle<_>)| {
-                        h.is_finished()
-                    });
+                let (done, still): (Vec<_>, Vec<_>) = running
+                    .drain(..)
+                    .partition(|(_, h): &(String, ScopedJoinHandle<_>)| h.is_finished());
                 running = still;
                 for (name, handle) in done {
                     store.layers.insert(name, joined(handle));

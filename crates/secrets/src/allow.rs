@@ -69,17 +69,25 @@ fn is_dotted_identifier(value: &[u8]) -> bool {
     parts >= 2
 }
 
-/// The line of `data` that holds byte `at`, without its line ending.
+/// How far [`line_around`] looks either side of a match for the line's ends. Allow rules
+/// look at the text near a match; a longer line is cut here, so that a file of one huge line
+/// full of matches costs time linear in its size, not in its size times its matches.
+pub const LINE_CONTEXT: usize = 1024;
+
+/// The line of `data` that holds byte `at`, without its line ending, cut at
+/// [`LINE_CONTEXT`] bytes either side of `at`.
 pub fn line_around(data: &[u8], at: usize) -> &[u8] {
     let at = at.min(data.len());
-    let start = data[..at]
+    let low = at.saturating_sub(LINE_CONTEXT);
+    let high = at.saturating_add(LINE_CONTEXT).min(data.len());
+    let start = data[low..at]
         .iter()
         .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let end = data[at..]
+        .map_or(low, |i| low + i + 1);
+    let end = data[at..high]
         .iter()
         .position(|&b| b == b'\n')
-        .map_or(data.len(), |i| at + i);
+        .map_or(high, |i| at + i);
     let line = &data[start..end];
     line.strip_suffix(b"\r").unwrap_or(line)
 }
@@ -121,6 +129,19 @@ mod tests {
         ] {
             assert!(!is_not_a_literal_value(v.as_bytes()), "{v}");
         }
+    }
+
+    #[test]
+    fn line_around_is_cut_on_a_long_line() {
+        let mut data = vec![b'x'; 3 * LINE_CONTEXT];
+        data[LINE_CONTEXT + 10] = b'\n';
+        let at = 2 * LINE_CONTEXT;
+        let line = line_around(&data, at);
+        assert_eq!(line.len(), 2 * LINE_CONTEXT - 11);
+        let line = line_around(&data, 5);
+        assert_eq!(line.len(), 5 + LINE_CONTEXT);
+        let long = vec![b'y'; 10 * LINE_CONTEXT];
+        assert_eq!(line_around(&long, 5 * LINE_CONTEXT).len(), 2 * LINE_CONTEXT);
     }
 
     #[test]

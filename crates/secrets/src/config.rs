@@ -102,10 +102,11 @@ pub(crate) fn assignments(text: &str) -> Vec<(String, usize, usize)> {
 /// yields at most one secret.
 pub fn scan_config_text(rules: &RuleSet, text: &str, key_value: bool) -> Vec<ConfigSecret> {
     let matches = rules.scan_text(text);
-    let mut taken: Vec<(usize, usize)> = Vec::new();
+    // Disjoint spans already taken, by start: a lookup finds an overlap.
+    let mut taken: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
     let mut out = Vec::new();
-    let overlaps = |taken: &[(usize, usize)], s: usize, e: usize| {
-        taken.iter().any(|&(ts, te)| ts < e && s < te)
+    let overlaps = |taken: &std::collections::BTreeMap<usize, usize>, s: usize, e: usize| {
+        taken.range(..e).next_back().is_some_and(|(_, &te)| te > s)
     };
     let push_match = |m: &Match, out: &mut Vec<ConfigSecret>| {
         let rule = &rules.rules()[m.rule];
@@ -120,7 +121,7 @@ pub fn scan_config_text(rules: &RuleSet, text: &str, key_value: bool) -> Vec<Con
         });
     };
     for m in matches.iter().filter(|m| !rules.rules()[m.rule].generic) {
-        taken.push((m.start, m.end));
+        taken.insert(m.start, m.end);
         push_match(m, &mut out);
     }
 
@@ -140,7 +141,7 @@ pub fn scan_config_text(rules: &RuleSet, text: &str, key_value: bool) -> Vec<Con
         if overlaps(&taken, start, end) {
             continue;
         }
-        taken.push((start, end));
+        taken.insert(start, end);
         let secret = value.trim().as_bytes();
         out.push(ConfigSecret {
             rule: SECRET_NAMED_KEY.to_string(),
@@ -156,7 +157,7 @@ pub fn scan_config_text(rules: &RuleSet, text: &str, key_value: bool) -> Vec<Con
         if overlaps(&taken, m.start, m.end) {
             continue;
         }
-        taken.push((m.start, m.end));
+        taken.insert(m.start, m.end);
         push_match(m, &mut out);
     }
     out

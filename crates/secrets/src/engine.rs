@@ -125,6 +125,11 @@ impl RuleSet {
         }
 
         let first = out.len();
+        // Accepted secrets by start, disjoint: a candidate overlaps one of them exactly when
+        // it overlaps the last one starting before its end. Finding it is a lookup, not a
+        // pass over every earlier match (which made a line of many matches quadratic).
+        let mut taken: std::collections::BTreeMap<usize, usize> =
+            out[first..].iter().map(|m| (m.start, m.end)).collect();
         for (index, rule) in self.rules.iter().enumerate() {
             if !candidates[index] || !self.applies(rule, ctx, path) {
                 continue;
@@ -157,15 +162,17 @@ impl RuleSet {
                     match_start,
                     match_end,
                 };
-                if out[first..]
-                    .iter()
-                    .any(|m| m.start < candidate.end && candidate.start < m.end)
+                if taken
+                    .range(..candidate.end)
+                    .next_back()
+                    .is_some_and(|(_, &end)| end > candidate.start)
                 {
                     continue;
                 }
                 if self.is_allowed(rule, ctx, path, data, &candidate) {
                     continue;
                 }
+                taken.insert(candidate.start, candidate.end);
                 out.push(candidate);
             }
         }

@@ -180,7 +180,9 @@ impl LayerScanner<LayerReport> for Scanner<'_> {
         let Some(hit) = self.cache.and_then(|cache| cache.get(digest, diff_id)) else {
             return Ok(None);
         };
-        budget.charge(hit.tar_entries, &hit.report.entries, hit.uncompressed_size)?;
+        // A sparse file's holes count as declared, as when the layer was read.
+        let uncompressed = hit.uncompressed_size.max(hit.report.content_bytes);
+        budget.charge(hit.tar_entries, &hit.report.entries, uncompressed)?;
         Ok(Some(hit))
     }
 

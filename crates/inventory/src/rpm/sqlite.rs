@@ -31,7 +31,9 @@ const PROGRESS_STEP: i32 = 1000;
 pub enum SqliteError {
     #[error("not an SQLite database")]
     NotSqlite,
-    #[error("its Packages is {0}, not a table: refused (a view or trigger from the image never runs)")]
+    #[error(
+        "its Packages is {0}, not a table: refused (a view or trigger from the image never runs)"
+    )]
     NotATable(String),
     #[error("reading it took longer than its size allows: stopped")]
     TooSlow,
@@ -192,7 +194,10 @@ mod tests {
         );
         let started = std::time::Instant::now();
         let err = for_each_blob(&db, |_| {}).unwrap_err();
-        assert!(matches!(err, SqliteError::NotATable(ref k) if k == "a view"), "{err}");
+        assert!(
+            matches!(err, SqliteError::NotATable(ref k) if k == "a view"),
+            "{err}"
+        );
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
@@ -216,7 +221,9 @@ mod tests {
     /// A statement that needs more steps than the budget is stopped, and says why.
     #[test]
     fn the_progress_handler_stops_a_long_statement() {
-        let blobs: Vec<Vec<u8>> = (0..2000).map(|i| format!("blob {i}").into_bytes()).collect();
+        let blobs: Vec<Vec<u8>> = (0..2000)
+            .map(|i| format!("blob {i}").into_bytes())
+            .collect();
         let refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
         let db = database(&refs);
         let mut seen = 0;
