@@ -859,3 +859,297 @@ fn archive_blobs_that_are_not_files_are_refused_by_name() {
             .expect_scan_error(&reference, &reasons);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Bounded on any input: every case ends, promptly, with a report or a one-line exit 2.
+// ---------------------------------------------------------------------------------------
+
+/// Runs a scan of `reference` with `extra` arguments and `env`, killing it (and failing the
+/// test) when it has not ended within `limit`: a hang is a failure, not a stuck suite.
+fn scan_within(
+    sandbox: &Sandbox,
+    reference: &str,
+    extra: &[&str],
+    env: &[(&str, &Path)],
+    limit: std::time::Duration,
+) -> (Run, std::time::Duration) {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    let started = std::time::Instant::now();
+    let mut cmd = portcullis();
+    cmd.current_dir(&sandbox.work)
+        .args(["scan", "--format", "json", reference])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start portcullis");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let reader_out = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        s
+    });
+    let reader_err = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{reference} {extra:?}: still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let elapsed = started.elapsed();
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&reader_out.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&reader_err.join().unwrap()).into_owned(),
+    };
+    common::assert_no_panic(&run);
+    (run, elapsed)
+}
+
+const PROMPTLY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A limit or a refused name that fires while megabytes of the layer remain stops the
+/// whole scan at once: the decompressing thread must not be left blocked on a full channel
+/// while the walk waits for it (this deadlocked, at 0% CPU, forever).
+#[test]
+fn a_limit_firing_early_in_a_big_layer_ends_the_scan() {
+    let sandbox = Sandbox::new();
+    let big = vec![0u8; 24 << 20];
+    let mut many = Layer::new().gzip().dir("app");
+    for i in 0..20 {
+        many = many.file(&format!("app/f{i}"), "x");
+    }
+    let many = many.file("app/big", &big);
+    let long_name = Layer::new()
+        .gzip()
+        .file(&format!("app/{}", "n".repeat(5000)), "x")
+        .file("app/big", &big);
+    for (name, layer, extra, reason) in [
+        (
+            "entries",
+            many,
+            vec!["--max-entries", "10"],
+            "more than 10 tar entries",
+        ),
+        ("long-name", long_name, vec![], "longer than 4096 bytes"),
+    ] {
+        let built = image_with(layer);
+        let layout = sandbox.path(name);
+        Layout::new().image(&built, &["t"]).write_dir(&layout);
+        let reference = format!("oci:{}:t", text(&layout));
+        let (run, _) = scan_within(&sandbox, &reference, &extra, &[], PROMPTLY);
+        run.expect_scan_error(&reference, &[reason]);
+    }
+}
+
+/// BuildKit records `RUN |N A=1 …` with N the number of build arguments: N is the image's
+/// word, and a huge one must not make the history check loop N times.
+#[test]
+fn a_huge_build_argument_count_in_history_is_bounded_by_the_text() {
+    let sandbox = Sandbox::new();
+    let built = Image::new()
+        .user("app")
+        .history(
+            "RUN |18446744073709551615 A=1 /bin/sh -c apt-get update # buildkit",
+            false,
+        )
+        .history("RUN |1000000000 A=1 B=2 /bin/sh -c true # buildkit", false)
+        .layer(Layer::new().dir("etc").file("etc/passwd", PASSWD))
+        .layer(Layer::new().file("x", "x"))
+        .build();
+    let layout = sandbox.path("buildkit");
+    Layout::new().image(&built, &["t"]).write_dir(&layout);
+    let reference = format!("oci:{}:t", text(&layout));
+    let (run, _) = scan_within(&sandbox, &reference, &["--exit-code", "0"], &[], PROMPTLY);
+    run.expect_code(0);
+    assert!(
+        run.check_ids()
+            .contains(&"config-apt-update-alone".to_string())
+    );
+}
+
+/// A `docker save | gzip` stream is read once; every layer-like blob is scanned as it
+/// passes, before the manifest says which ones count. Thousands of unreferenced blobs must
+/// end in a clean refusal, not one thread each until spawning fails.
+#[test]
+fn an_archive_of_countless_layer_like_blobs_is_refused() {
+    let sandbox = Sandbox::new();
+    let built = image_with(Layer::new().file("app", "x"));
+    let empty_layer = gzip(&[0u8; 1024]);
+    let mut archive = DockerArchive::docker25().gzipped().image(&built, &["a:1"]);
+    for i in 0..16_500 {
+        archive = archive.raw_entry(RawEntry::file(format!("junk/{i}"), &empty_layer));
+    }
+    let file = sandbox.path("junk.tar.gz");
+    archive.write(&file);
+    let reference = format!("docker-archive:{}", text(&file));
+    let (run, _) = scan_within(&sandbox, &reference, &[], &[], PROMPTLY);
+    run.expect_scan_error(&reference, &["more than 16384 layer-like blobs"]);
+}
+
+/// An `rpmdb.sqlite` whose `Packages` is a view over a recursive query would run forever
+/// and spill gigabytes into $TMPDIR: it is refused, nothing is written, the scan ends.
+#[test]
+fn an_rpm_sqlite_database_with_a_recursive_view_is_refused() {
+    let sandbox = Sandbox::new();
+    let db = {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE VIEW Packages AS WITH RECURSIVE r(hnum, blob) AS \
+             (SELECT 1, zeroblob(1000) UNION ALL SELECT hnum + 1, blob FROM r) \
+             SELECT hnum, blob FROM r ORDER BY blob",
+        )
+        .unwrap();
+        conn.serialize(rusqlite::MAIN_DB).unwrap().to_vec()
+    };
+    let built = image_with(
+        Layer::new()
+            .dir("usr/lib/sysimage/rpm")
+            .file("usr/lib/sysimage/rpm/rpmdb.sqlite", &db),
+    );
+    let layout = sandbox.path("rpmdb");
+    Layout::new().image(&built, &["t"]).write_dir(&layout);
+    let tmp = sandbox.path("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let reference = format!("oci:{}:t", text(&layout));
+    let (run, _) = scan_within(
+        &sandbox,
+        &reference,
+        &["--exit-code", "0", "--no-cache"],
+        &[("TMPDIR", &tmp)],
+        PROMPTLY,
+    );
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("not a table"),
+        "no diagnostic says the view was refused:\n{}",
+        run.stdout
+    );
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "files left in TMPDIR"
+    );
+}
+
+/// One long line of near-matches costs the secret engine time linear in its length: a
+/// 2 MiB line takes at most ten times the linear expectation from a 128 KiB line of the
+/// same text (it was quadratic: a 1 MiB line of `password=` pairs took half a minute).
+#[test]
+fn a_long_line_of_near_matches_costs_linear_time() {
+    let sandbox = Sandbox::new();
+    const SMALL: usize = 128 << 10;
+    const BIG: usize = 2 << 20;
+    let time = |name: &str, unit: &str, len: usize| -> std::time::Duration {
+        let line = unit.repeat(len / unit.len());
+        let built = image_with(Layer::new().dir("app").file("app/one-line.txt", &line));
+        let layout = sandbox.path(&format!("line-{name}-{len}"));
+        Layout::new().image(&built, &["t"]).write_dir(&layout);
+        let reference = format!("oci:{}:t", text(&layout));
+        let (run, elapsed) = scan_within(
+            &sandbox,
+            &reference,
+            &["--exit-code", "0", "--no-cache"],
+            &[],
+            std::time::Duration::from_secs(120),
+        );
+        run.expect_code(0);
+        elapsed
+    };
+    for (name, unit) in [
+        ("aws", "AKIAIOSFODNN7EXAMPLE "),
+        ("password", "password=hunter2x "),
+        ("github", "ghp_notatoken "),
+    ] {
+        let small = time(name, unit, SMALL);
+        let big = time(name, unit, BIG);
+        let linear = small * (BIG / SMALL) as u32;
+        assert!(
+            big < linear * 10,
+            "{name}: {big:?} for {BIG} bytes, {small:?} for {SMALL}: worse than linear"
+        );
+    }
+}
+
+/// A GNU sparse file declares its real size; the holes are not in the stream. Terabytes of
+/// holes from a few bytes are counted against --max-uncompressed-size and never scanned.
+#[test]
+fn sparse_holes_count_against_the_limit_and_are_not_scanned() {
+    let sandbox = Sandbox::new();
+    let sparse = |real: u64| -> Vec<u8> {
+        let mut header = tar::Header::new_gnu();
+        header.set_path("app/holes").unwrap();
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::GNUSparse);
+        header.set_size(512);
+        let gnu = header.as_gnu_mut().unwrap();
+        gnu.sparse[0].set_offset(real - 512);
+        gnu.sparse[0].set_length(512);
+        gnu.set_real_size(real);
+        header.set_cksum();
+        let mut bytes = header.as_bytes().to_vec();
+        bytes.extend_from_slice(&[b'x'; 512]);
+        bytes
+    };
+    // 6 TB of holes: over the default uncompressed-size limit.
+    let huge = image_with(Layer::new().gzip().dir("app").raw_bytes(sparse(6 << 40)));
+    let layout = sandbox.path("sparse-huge");
+    Layout::new().image(&huge, &["t"]).write_dir(&layout);
+    let reference = format!("oci:{}:t", text(&layout));
+    let (run, _) = scan_within(
+        &sandbox,
+        &reference,
+        &["--max-file-size", "10T"],
+        &[],
+        PROMPTLY,
+    );
+    run.expect_scan_error(&reference, &["--max-uncompressed-size"]);
+
+    // 1 GiB of holes under the limits: a note, no 1 GiB of zeros read.
+    let small = image_with(Layer::new().gzip().dir("app").raw_bytes(sparse(1 << 30)));
+    let layout = sandbox.path("sparse-small");
+    Layout::new().image(&small, &["t"]).write_dir(&layout);
+    let reference = format!("oci:{}:t", text(&layout));
+    let (run, elapsed) = scan_within(&sandbox, &reference, &["--exit-code", "0"], &[], PROMPTLY);
+    run.expect_code(0);
+    assert!(run.stdout.contains("sparse file"), "{}", run.stdout);
+    assert!(elapsed < std::time::Duration::from_secs(20), "{elapsed:?}");
+}
+
+/// A FIFO (or socket, or device) given as the image is refused at once: opening a FIFO
+/// would wait for a writer forever.
+#[test]
+fn a_fifo_as_the_image_path_is_refused_at_once() {
+    let sandbox = Sandbox::new();
+    let fifo = sandbox.path("image.tar");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for reference in [
+        text(&fifo).to_string(),
+        format!("docker-archive:{}", text(&fifo)),
+        format!("oci-archive:{}", text(&fifo)),
+    ] {
+        let (run, _) = scan_within(&sandbox, &reference, &[], &[], PROMPTLY);
+        run.expect_scan_error(&reference, &["is a FIFO"]);
+    }
+    let (run, _) = scan_within(&sandbox, "/dev/zero", &[], &[], PROMPTLY);
+    run.expect_scan_error("/dev/zero", &["is a character device"]);
+}

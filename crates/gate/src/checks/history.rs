@@ -119,12 +119,14 @@ fn strip_build_args(args: &str) -> &str {
     if let Some(count) = rest.strip_prefix('|') {
         let (n, after) = split_word(count);
         rest = after;
-        // The count is the image's word: it skips at most the words that are there.
+        // The count is the image's word: it skips at most the `KEY=value` words that are
+        // there, never the command after them.
         for _ in 0..n.parse::<usize>().unwrap_or(0) {
-            if rest.is_empty() {
+            let (word, after) = split_word(rest);
+            if word.is_empty() || !word.contains('=') {
                 break;
             }
-            rest = split_word(rest).1;
+            rest = after;
         }
     }
     strip_shell(rest).unwrap_or(rest)
