@@ -205,17 +205,15 @@ mod tests {
     /// [`MAX_VALUE`] is an error.
     #[test]
     fn a_table_whose_schema_computes_is_stopped() {
-        for expression in ["zeroblob(100000000)"] {
-            let db = from_schema(&format!(
-                "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, \
-                 blob BLOB GENERATED ALWAYS AS ({expression}) VIRTUAL); \
-                 INSERT INTO Packages (hnum) VALUES (1);"
-            ));
-            let started = std::time::Instant::now();
-            let result = for_each_blob(&db, |_| {});
-            assert!(result.is_err(), "{expression} was computed");
-            assert!(started.elapsed() < std::time::Duration::from_secs(5));
-        }
+        let db = from_schema(
+            "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, \
+             blob BLOB GENERATED ALWAYS AS (zeroblob(100000000)) VIRTUAL); \
+             INSERT INTO Packages (hnum) VALUES (1);",
+        );
+        let started = std::time::Instant::now();
+        let result = for_each_blob(&db, |_| {});
+        assert!(result.is_err(), "a 100 MB generated blob was read");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     /// A statement that needs more steps than the budget is stopped, and says why.
