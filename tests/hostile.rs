@@ -1153,3 +1153,41 @@ fn a_fifo_as_the_image_path_is_refused_at_once() {
     let (run, _) = scan_within(&sandbox, "/dev/zero", &[], &[], PROMPTLY);
     run.expect_scan_error("/dev/zero", &["is a character device"]);
 }
+
+/// Lists of a config are counted before it is parsed: a million history entries are
+/// refused by count, not after a gigabyte of parsed structures; a symlink target longer
+/// than PATH_MAX is refused before it is kept.
+#[test]
+fn config_lists_and_link_targets_are_bounded() {
+    let sandbox = Sandbox::new();
+    let built = Image::new()
+        .user("app")
+        .config_field(
+            "history",
+            serde_json::Value::Array(vec![json!({}); 1_000_000]),
+        )
+        .layer(Layer::new().dir("etc").file("etc/passwd", PASSWD))
+        .build();
+    let layout = sandbox.path("history");
+    Layout::new().image(&built, &["t"]).write_dir(&layout);
+    let reference = format!("oci:{}:t", text(&layout));
+    let (run, _) = scan_within(&sandbox, &reference, &[], &[], PROMPTLY);
+    run.expect_scan_error(
+        &reference,
+        &[
+            "lists 1000000 entries in history",
+            "more than the 10000 allowed",
+        ],
+    );
+
+    let long = image_with(
+        Layer::new()
+            .dir("app")
+            .symlink("app/link", &"t/".repeat(3000)),
+    );
+    let layout = sandbox.path("long-link");
+    Layout::new().image(&long, &["t"]).write_dir(&layout);
+    let reference = format!("oci:{}:t", text(&layout));
+    let (run, _) = scan_within(&sandbox, &reference, &[], &[], PROMPTLY);
+    run.expect_scan_error(&reference, &["symlink", "longer than 4096"]);
+}

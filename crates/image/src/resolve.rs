@@ -19,6 +19,10 @@ pub const MAX_CONFIG: u64 = 32 << 20;
 const MAX_INDEX_DEPTH: usize = 8;
 /// Manifests looked at while matching a Docker 25 archive's config to its OCI manifest.
 const MAX_MANIFESTS_VISITED: usize = 256;
+/// Elements of any one list of an image config (history, rootfs.diff_ids, Env, Labels ...),
+/// checked before the config is parsed: a 32 MiB config of a million `{}` history entries
+/// would otherwise cost a gigabyte as parsed structures. Real images list a few hundred.
+pub const MAX_CONFIG_LIST: usize = 10_000;
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
@@ -164,6 +168,7 @@ pub fn parse_config(
     data: &[u8],
     what: &str,
 ) -> Result<(ImageConfiguration, DockerConfigExtras), ImageError> {
+    check_config_lists(data, what)?;
     let config: ImageConfiguration = serde_json::from_slice(data)
         .map_err(|e| ImageError::Invalid(format!("{what} is not a valid image config: {e}")))?;
     #[derive(Deserialize, Default)]
@@ -176,6 +181,111 @@ pub fn parse_config(
         .and_then(|o| o.config)
         .unwrap_or_default();
     Ok((config, extras))
+}
+
+/// Counts the lists of a config without building anything (every element is skipped as
+/// it is read) and refuses one longer than [`MAX_CONFIG_LIST`].
+fn check_config_lists(data: &[u8], what: &str) -> Result<(), ImageError> {
+    use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    /// The length of a JSON array or object, or 0 for anything else.
+    #[derive(Default)]
+    struct Len(usize);
+    impl<'de> Deserialize<'de> for Len {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Len, D::Error> {
+            struct Counter;
+            impl<'de> Visitor<'de> for Counter {
+                type Value = Len;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Len, A::Error> {
+                    let mut n = 0;
+                    while seq.next_element::<IgnoredAny>()?.is_some() {
+                        n += 1;
+                    }
+                    Ok(Len(n))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Len, A::Error> {
+                    let mut n = 0;
+                    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {
+                        n += 1;
+                    }
+                    Ok(Len(n))
+                }
+                fn visit_bool<E>(self, _: bool) -> Result<Len, E> {
+                    Ok(Len(0))
+                }
+                fn visit_i64<E>(self, _: i64) -> Result<Len, E> {
+                    Ok(Len(0))
+                }
+                fn visit_u64<E>(self, _: u64) -> Result<Len, E> {
+                    Ok(Len(0))
+                }
+                fn visit_f64<E>(self, _: f64) -> Result<Len, E> {
+                    Ok(Len(0))
+                }
+                fn visit_str<E>(self, _: &str) -> Result<Len, E> {
+                    Ok(Len(0))
+                }
+                fn visit_unit<E>(self) -> Result<Len, E> {
+                    Ok(Len(0))
+                }
+            }
+            d.deserialize_any(Counter)
+        }
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct RootFs {
+        diff_ids: Len,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct Inner {
+        #[serde(rename = "Env")]
+        env: Len,
+        #[serde(rename = "Labels")]
+        labels: Len,
+        #[serde(rename = "ExposedPorts")]
+        ports: Len,
+        #[serde(rename = "Volumes")]
+        volumes: Len,
+        #[serde(rename = "Cmd")]
+        cmd: Len,
+        #[serde(rename = "Entrypoint")]
+        entrypoint: Len,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct Probe {
+        history: Len,
+        rootfs: Option<RootFs>,
+        config: Option<Inner>,
+    }
+    // A config that does not even have this shape fails the real parse with its own reason.
+    let Ok(probe) = serde_json::from_slice::<Probe>(data) else {
+        return Ok(());
+    };
+    let rootfs = probe.rootfs.unwrap_or_default();
+    let inner = probe.config.unwrap_or_default();
+    for (list, len) in [
+        ("history", probe.history.0),
+        ("rootfs.diff_ids", rootfs.diff_ids.0),
+        ("config.Env", inner.env.0),
+        ("config.Labels", inner.labels.0),
+        ("config.ExposedPorts", inner.ports.0),
+        ("config.Volumes", inner.volumes.0),
+        ("config.Cmd", inner.cmd.0),
+        ("config.Entrypoint", inner.entrypoint.0),
+    ] {
+        if len > MAX_CONFIG_LIST {
+            return Err(ImageError::Invalid(format!(
+                "{what} lists {len} entries in {list}, more than the {MAX_CONFIG_LIST} allowed"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn platform_of_config(config: &ImageConfiguration) -> Platform {

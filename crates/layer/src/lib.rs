@@ -118,6 +118,11 @@ pub enum LayerError {
         "malformed whiteout {path:?}: {why}; runtimes disagree on what it removes (moby removes the directory that holds it), so the layer is refused"
     )]
     MalformedWhiteout { path: String, why: &'static str },
+    #[error(
+        "symlink {path:?} has a target of {len} bytes, longer than {} (PATH_MAX)",
+        path::MAX_PATH_LEN
+    )]
+    LinkTooLong { path: String, len: usize },
     #[error("more than {0} tar entries (--max-entries)")]
     TooManyEntries(u64),
     #[error(

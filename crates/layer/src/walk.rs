@@ -96,7 +96,18 @@ pub fn walk<R: Read, A: Analyzer + ?Sized>(
         }
 
         let link = match kind {
-            EntryKind::Symlink => tar_entry.link_name_bytes().map(|l| path::display_bytes(&l)),
+            EntryKind::Symlink => match tar_entry.link_name_bytes() {
+                // Linux refuses a symlink target of PATH_MAX bytes or more; so does the walk,
+                // before keeping it.
+                Some(target) if target.len() > path::MAX_PATH_LEN => {
+                    return Err(LayerError::LinkTooLong {
+                        path,
+                        len: target.len(),
+                    });
+                }
+                Some(target) => Some(path::display_bytes(&target)),
+                None => None,
+            },
             EntryKind::Hardlink => {
                 let target = tar_entry.link_name_bytes().unwrap_or_default();
                 Some(

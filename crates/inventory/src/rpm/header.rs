@@ -11,6 +11,9 @@ use std::fmt::Write;
 /// rpm's own bounds (`HEADER_TAGS_MAX`, `HEADER_DATA_MAX`).
 const MAX_TAGS: u32 = 0xffff;
 const MAX_DATA: u32 = 0x0fff_ffff;
+/// Strings read from one tag: each costs a `String` even when empty, so a count of 2^31
+/// over a data area of NUL bytes would cost 24 bytes of memory per byte of input.
+const MAX_STRINGS: u32 = 1 << 20;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HeaderError {
@@ -161,7 +164,11 @@ impl<'a> Header<'a> {
     }
 
     fn strings_of(&self, e: &IndexEntry) -> Vec<String> {
-        let count = if e.kind == kind::STRING { 1 } else { e.count };
+        let count = if e.kind == kind::STRING {
+            1
+        } else {
+            e.count.min(MAX_STRINGS)
+        };
         let mut rest = &self.data[e.offset as usize..];
         let mut out = Vec::with_capacity((count as usize).min(rest.len()));
         for _ in 0..count {
@@ -646,6 +653,16 @@ pub(crate) mod tests {
                 s(&format!("{name}-src-{version}-{release}.src.rpm")),
             ),
         ])
+    }
+
+    /// A string count of 2^31 over a data area of NULs reads at most `MAX_STRINGS`
+    /// strings, not one `String` per byte of input.
+    #[test]
+    fn a_huge_string_count_is_bounded() {
+        let nuls = vec![0u8; (MAX_STRINGS as usize) * 2];
+        let header = blob(&[(tag::BASENAMES, kind::STRING_ARRAY, 1 << 31, nuls)]);
+        let parsed = Header::parse(&header).unwrap();
+        assert_eq!(parsed.strings(tag::BASENAMES).len(), MAX_STRINGS as usize);
     }
 
     #[test]
