@@ -31,6 +31,15 @@ const RESUMES: u32 = 4;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A connection silent for this long is broken.
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
+/// A whole metadata request (a manifest, a config, the token exchange it needs), its
+/// retries included, ends within this: a registry that never answers, or trickles, cannot
+/// hold a scan for retries times the silence timeout.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(90);
+/// A layer blob gets this long ...
+const BLOB_DEADLINE: Duration = Duration::from_secs(600);
+/// ... plus a second per this many bytes of its announced length (256 KiB/s), resumes
+/// included.
+const BLOB_MIN_RATE: u64 = 256 << 10;
 /// The part of an error response read for the registry's error codes.
 const MAX_ERROR_BODY: u64 = 64 << 10;
 const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
@@ -378,8 +387,9 @@ impl Client {
     /// A manifest or index by tag or digest, checked against the digest it was asked by and
     /// the one the registry says it sent.
     pub async fn manifest(&self, reference: &str, max: u64) -> Result<Fetched, RegistryError> {
+        let what = format!("manifest {reference}");
         let fetched = self
-            .get_manifest_raw(reference, MANIFEST_ACCEPT, max)
+            .within(&what, self.get_manifest_raw(reference, MANIFEST_ACCEPT, max))
             .await?
             .ok_or_else(|| self.not_found(format!("manifest {reference}")))?;
         if fetched
@@ -625,6 +635,30 @@ impl Client {
 
     /// A small blob (a config), whole. The caller checks its digest.
     pub async fn blob(&self, digest: &str, max: u64) -> Result<Vec<u8>, RegistryError> {
+        let what = format!("blob {digest}");
+        self.within(&what, self.small_blob(digest, max)).await
+    }
+
+    /// Ends `request` with an error naming `what` when it has not completed within
+    /// [`REQUEST_DEADLINE`], retries included.
+    async fn within<T>(
+        &self,
+        what: &str,
+        request: impl std::future::Future<Output = Result<T, RegistryError>>,
+    ) -> Result<T, RegistryError> {
+        match tokio::time::timeout(REQUEST_DEADLINE, request).await {
+            Ok(result) => result,
+            Err(_) => Err(RegistryError::Network {
+                registry: self.target.registry.clone(),
+                message: format!(
+                    "{what}: no complete answer within {} s (retries included)",
+                    REQUEST_DEADLINE.as_secs()
+                ),
+            }),
+        }
+    }
+
+    async fn small_blob(&self, digest: &str, max: u64) -> Result<Vec<u8>, RegistryError> {
         let url = self.url("blobs", digest);
         let what = format!("blob {digest}");
         let mut attempt = 0;
@@ -647,16 +681,41 @@ impl Client {
     pub async fn stream_blob(&self, digest: String, tx: BodySender) {
         let url = self.url("blobs", &digest);
         let what = format!("blob {digest}");
+        let started = tokio::time::Instant::now();
+        let mut deadline = started + BLOB_DEADLINE;
+        let late = |deadline: tokio::time::Instant| {
+            let e = self.read_failed(
+                &what,
+                ReadError::Network(format!(
+                    "not received within {} s (at least {} KiB/s after the first {} s)",
+                    (deadline - started).as_secs(),
+                    BLOB_MIN_RATE >> 10,
+                    BLOB_DEADLINE.as_secs()
+                )),
+                0,
+            );
+            std::io::Error::other(e)
+        };
         let mut sent = 0u64;
         let mut resumes = 0;
         loop {
-            let mut response = match self.get(&url, None, sent, &what).await {
-                Ok(r) => r,
-                Err(e) => {
-                    let _ = tx.send(Err(std::io::Error::other(e))).await;
-                    return;
-                }
-            };
+            let mut response =
+                match tokio::time::timeout_at(deadline, self.get(&url, None, sent, &what)).await {
+                    Ok(Ok(r)) => r,
+                    Ok(Err(e)) => {
+                        let _ = tx.send(Err(std::io::Error::other(e))).await;
+                        return;
+                    }
+                    Err(_) => {
+                        let _ = tx.send(Err(late(deadline))).await;
+                        return;
+                    }
+                };
+            if sent == 0
+                && let Some(len) = response.content_length()
+            {
+                deadline = started + BLOB_DEADLINE + Duration::from_secs(len / BLOB_MIN_RATE);
+            }
             // A server that ignores Range sends the blob from the start again.
             let mut skip = 0u64;
             if sent > 0 {
@@ -680,7 +739,11 @@ impl Client {
                 }
             }
             loop {
-                match response.chunk().await {
+                let Ok(next) = tokio::time::timeout_at(deadline, response.chunk()).await else {
+                    let _ = tx.send(Err(late(deadline))).await;
+                    return;
+                };
+                match next {
                     Ok(Some(mut chunk)) => {
                         if skip > 0 {
                             let n = skip.min(chunk.len() as u64);
