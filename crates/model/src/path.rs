@@ -102,6 +102,15 @@ pub fn parent(path: &str) -> &str {
     path.rfind('/').map_or("", |i| &path[..i])
 }
 
+/// The one form every output shows an image path in: absolute inside the image, one
+/// leading slash (`/app/.env`, never `app/.env` or `//etc/apk/repositories`).
+pub fn absolute(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 1);
+    out.push('/');
+    out.push_str(path.trim_start_matches('/'));
+    out
+}
+
 /// The last component of a normalised path.
 pub fn file_name(path: &str) -> &str {
     path.rfind('/').map_or(path, |i| &path[i + 1..])
@@ -110,6 +119,14 @@ pub fn file_name(path: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absolute_paths_have_one_leading_slash() {
+        assert_eq!(absolute("app/.env"), "/app/.env");
+        assert_eq!(absolute("/app/.env"), "/app/.env");
+        assert_eq!(absolute("//etc/apk/repositories"), "/etc/apk/repositories");
+        assert_eq!(absolute(""), "/");
+    }
 
     #[test]
     fn normalizes_the_usual_spellings() {
