@@ -250,7 +250,7 @@ pub struct ReadArgs {
 }
 
 impl ReadArgs {
-    /// The read options, silent.
+    /// The read options, silent but for the registry an image is pulled from.
     pub fn options(&self) -> Result<ReadOptions> {
         Ok(ReadOptions {
             platform: self.platform.clone(),
@@ -261,7 +261,7 @@ impl ReadArgs {
             },
             remote: self.remote.options()?,
             cache: self.cache(),
-            observer: None,
+            observer: Some(Arc::new(super::progress::AnnouncePull)),
         })
     }
 

@@ -87,6 +87,7 @@ fn image_digests(
     let options = ReadOptions {
         platform: args.platform.clone(),
         remote: remote.clone(),
+        observer: Some(std::sync::Arc::new(super::progress::AnnouncePull)),
         ..ReadOptions::default()
     };
     let facts = read_image(reference, &options, &Analyzers::default())
