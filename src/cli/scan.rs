@@ -286,8 +286,9 @@ pub struct VulnArgs {
     #[arg(long = "osv-db", value_name = "DIR|ZIP")]
     pub osv_db: Vec<PathBuf>,
 
-    /// Trivy for vulnerabilities: `off`, `auto` (when `trivy` is on PATH), or the program
-    /// to run [default: the policy's osv.trivy, auto]
+    /// Trivy for vulnerabilities: `off`, `auto` (when `trivy` is on PATH and its
+    /// vulnerability database is in its cache, $TRIVY_CACHE_DIR or ~/.cache/trivy), or the
+    /// program to run, database or not [default: the policy's osv.trivy, auto]
     #[arg(long, value_name = "PATH|off", env = "PORTCULLIS_TRIVY", value_parser = parse_trivy)]
     pub trivy: Option<TrivyChoice>,
 

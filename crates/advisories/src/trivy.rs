@@ -28,6 +28,9 @@ const MAX_STDERR_BYTES: usize = 64 << 10;
 pub struct Runner {
     pub program: PathBuf,
     pub timeout: Duration,
+    /// `--cache-dir`, so that Trivy reads the database [`has_database`] looked for; Trivy's
+    /// own choice when `None`.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// What one run gave.
@@ -36,6 +39,27 @@ pub enum Outcome {
     Report(Box<Report>),
     /// Trivy ran and did not produce a usable report; the reason is for a person.
     Failed(String),
+}
+
+/// Trivy's cache directory, found as Trivy finds it: `TRIVY_CACHE_DIR`, else `trivy` in
+/// the user's cache directory (`$XDG_CACHE_HOME`, else `~/.cache`). `None` without a home.
+pub fn cache_dir() -> Option<PathBuf> {
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = set("TRIVY_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let user_cache = set("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| set("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(user_cache.join("trivy"))
+}
+
+/// Whether Trivy's vulnerability database is in the cache directory `cache`: without it an
+/// offline Trivy can only fail, after spending as long as the scan itself.
+pub fn has_database(cache: &Path) -> bool {
+    let db = cache.join("db");
+    db.join("trivy.db").is_file() && db.join("metadata.json").is_file()
 }
 
 /// Finds the executable `name` (`trivy`) on `PATH`.
@@ -82,7 +106,11 @@ impl Runner {
                 "0",
                 "--timeout",
             ])
-            .arg(format!("{}s", self.timeout.as_secs().max(1)))
+            .arg(format!("{}s", self.timeout.as_secs().max(1)));
+        if let Some(cache) = &self.cache_dir {
+            command.arg("--cache-dir").arg(cache);
+        }
+        command
             // Options older Trivy releases lack are set through the environment, which
             // they ignore, rather than flags, which they refuse.
             .env("TRIVY_SKIP_JAVA_DB_UPDATE", "true")
@@ -586,6 +614,17 @@ mod tests {
         .err()
         .unwrap();
         assert!(e.starts_with("cannot run /nonexistent/trivy"), "{e}");
+    }
+
+    #[test]
+    fn a_database_is_its_file_and_its_metadata() {
+        let cache = tempfile::tempdir().unwrap();
+        assert!(!has_database(cache.path()));
+        std::fs::create_dir(cache.path().join("db")).unwrap();
+        std::fs::write(cache.path().join("db/trivy.db"), "").unwrap();
+        assert!(!has_database(cache.path()), "no metadata.json");
+        std::fs::write(cache.path().join("db/metadata.json"), "{}").unwrap();
+        assert!(has_database(cache.path()));
     }
 
     #[test]
