@@ -426,8 +426,8 @@ fn render(
     }
 }
 
-/// Writes to a temporary file beside `path` and renames it into place, so that a failed
-/// run never leaves a half-written report behind.
+/// Writes to a temporary file beside `path` and renames it into place, so that a failed or
+/// interrupted run never leaves a half-written report behind, nor the temporary file.
 pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
@@ -436,7 +436,7 @@ pub fn write_atomically(
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| {
+    let mut tmp = portcullis_interrupt::TempFile::new_in(dir).with_context(|| {
         format!(
             "{}: cannot create a file in {}",
             path.display(),

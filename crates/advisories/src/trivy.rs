@@ -84,7 +84,7 @@ fn is_executable(path: &Path) -> bool {
 impl Runner {
     /// Scans the image archive or OCI layout at `input` for vulnerabilities.
     pub fn scan(&self, input: &Path) -> Outcome {
-        let dir = match tempfile::tempdir() {
+        let dir = match portcullis_interrupt::TempDir::new() {
             Ok(d) => d,
             Err(e) => return Outcome::Failed(format!("cannot create a temporary directory: {e}")),
         };
@@ -116,6 +116,9 @@ impl Runner {
             .env("TRIVY_SKIP_JAVA_DB_UPDATE", "true")
             .env("TRIVY_SKIP_VERSION_CHECK", "true")
             .env("TRIVY_DISABLE_TELEMETRY", "true")
+            // Whatever Trivy leaves in its temporary directory goes with ours, also when
+            // an interrupt kills it.
+            .env("TMPDIR", dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -146,13 +149,13 @@ struct Run {
 /// Runs `command`, killing it at `timeout`; stderr is drained on a thread (so that a
 /// chatty child never blocks) and kept up to a bound.
 fn run_with_timeout(command: &mut Command, timeout: Duration) -> Result<Run, String> {
-    let mut child = command.spawn().map_err(|e| {
+    let child = portcullis_interrupt::Process::spawn(command).map_err(|e| {
         format!(
             "cannot run {}: {e}",
             command.get_program().to_string_lossy()
         )
     })?;
-    let stderr = child.stderr.take();
+    let stderr = child.with(|c| c.stderr.take());
     let reader = std::thread::spawn(move || {
         let mut kept = Vec::new();
         if let Some(mut stderr) = stderr {
@@ -176,7 +179,6 @@ fn run_with_timeout(command: &mut Command, timeout: Duration) -> Result<Run, Str
                 // reader is left to finish on its own: a process the child started may
                 // hold the pipe open.
                 let _ = child.kill();
-                let _ = child.wait();
                 return Err(format!("timed out after {}s", timeout.as_secs()));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),

@@ -224,7 +224,7 @@ fn resolve_trivy(choice: &TrivyChoice) -> Result<Resolved, LookupError> {
 struct TrivyInput {
     path: PathBuf,
     /// The unpacked layout, removed when the input is dropped.
-    _spool: Option<tempfile::TempDir>,
+    _spool: Option<portcullis_interrupt::TempDir>,
 }
 
 fn trivy_input(reference: &str, transport: Transport) -> Result<TrivyInput, String> {
@@ -244,7 +244,8 @@ fn trivy_input(reference: &str, transport: Transport) -> Result<TrivyInput, Stri
     if transport != Transport::OciArchive {
         return Ok(TrivyInput { path, _spool: None });
     }
-    let spool = tempfile::tempdir().map_err(|e| format!("cannot unpack the OCI archive: {e}"))?;
+    let spool = portcullis_interrupt::TempDir::new()
+        .map_err(|e| format!("cannot unpack the OCI archive: {e}"))?;
     trivy::unpack_oci_archive(&path, spool.path())
         .map_err(|e| format!("cannot unpack the OCI archive for Trivy: {e}"))?;
     Ok(TrivyInput {
