@@ -16,6 +16,7 @@ pub use portcullis_attest as attest;
 pub use portcullis_gate as gate;
 pub use portcullis_gate::{checks, policy, report};
 pub use portcullis_image as image;
+pub use portcullis_interrupt as interrupt;
 pub use portcullis_inventory as inventory;
 pub use portcullis_layer as layer;
 pub use portcullis_model as model;

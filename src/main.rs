@@ -3,5 +3,11 @@ use portcullis::cli::{self, Cli};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    cli::run(Cli::parse())
+    let cli = Cli::parse();
+    // Before anything is created that an interrupt would have to remove.
+    if let Err(e) = portcullis_interrupt::install() {
+        eprintln!("portcullis: error: cannot handle interrupts: {e}");
+        return ExitCode::from(cli::EXIT_ERROR);
+    }
+    cli::run(cli)
 }

@@ -261,7 +261,7 @@ fn attestations_pushed_twice_are_appended_listed_as_referrers_and_verify_from_th
         args.extend_from_slice(extra);
         run(&args, &[], None)
     };
-    let ok = expect(verify(&[]), 0);
+    let ok = expect(verify(&["--allow-failed"]), 0);
     assert!(ok.stdout.starts_with("Verified OK\n"), "{}", ok.stdout);
     for needle in [
         "verified:  2 of 2 attestations",
@@ -279,8 +279,9 @@ fn attestations_pushed_twice_are_appended_listed_as_referrers_and_verify_from_th
     }
     expect(verify(&["--from-registry", "--max-age", "1h"]), 0);
 
-    // --require-pass: failing on critical findings passes this image, failing on any finding
-    // fails it; one passing attestation is enough.
+    // By default (and with --require-pass) a FAILED verdict does not verify: failing on
+    // critical findings passes this image, failing on any finding fails it; one passing
+    // attestation is enough.
     let statement = |file: &Path| {
         use base64::Engine as _;
         let envelope: Value =
@@ -295,6 +296,14 @@ fn attestations_pushed_twice_are_appended_listed_as_referrers_and_verify_from_th
         statement(&vsa_file)["predicate"]["verificationResult"],
         "FAILED"
     );
+    for flags in [&[][..], &["--require-pass"][..]] {
+        let passing = expect(verify(flags), 0);
+        assert!(
+            passing.stdout.contains("verified:  1 of 2"),
+            "{}",
+            passing.stdout
+        );
+    }
     let passing = expect(verify(&["--require-pass"]), 0);
     assert!(
         passing.stdout.contains("verified:  1 of 2"),

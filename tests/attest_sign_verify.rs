@@ -253,18 +253,41 @@ fn another_image_fails() {
     assert!(r.stderr.contains(&s.failing.config_digest), "{}", r.stderr);
 }
 
+/// A signed FAILED is still FAILED: `verify` refuses it unless told `--allow-failed`, and
+/// `attest` warns when it signs one.
 #[test]
-fn a_failed_verdict_fails_only_when_a_pass_is_required() {
+fn a_failed_verdict_fails_unless_allowed() {
     let s = setup();
     for predicate in ["scan", "vsa", "vuln"] {
         let out = s.dir.path().join(format!("{predicate}.json"));
         let r = attest(&s.failing.reference, &s.ed, predicate, &out);
         assert!(r.stderr.contains("verdict FAILED"), "{}", r.stderr);
-        let r = expect(verify(&out, &s.ed), 0);
+        assert!(
+            r.stderr.contains(
+                "portcullis: warning: acme/root:1.0 failed the gate (1 finding at or above high \
+                 under policy default)"
+            ),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stderr.contains("unless --allow-failed"), "{}", r.stderr);
+        for flags in [&[][..], &["--require-pass"][..]] {
+            let r = expect(verify(&out, &s.ed).args(flags), 1);
+            assert!(r.stderr.contains("verdict is FAILED"), "{}", r.stderr);
+            assert!(r.stdout.is_empty(), "{}", r.stdout);
+        }
+        let r = expect(verify(&out, &s.ed).arg("--allow-failed"), 0);
         assert!(r.stdout.contains("verdict:   FAILED"), "{}", r.stdout);
-        let r = expect(verify(&out, &s.ed).arg("--require-pass"), 1);
-        assert!(r.stderr.contains("verdict is FAILED"), "{}", r.stderr);
+        let r = expect(
+            verify(&out, &s.ed).args(["--allow-failed", "--require-pass"]),
+            2,
+        );
+        assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
     }
+    let passing = s.dir.path().join("passing.json");
+    let r = attest(&s.passing.reference, &s.ed, "scan", &passing);
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    expect(verify(&passing, &s.ed), 0);
 }
 
 #[test]
@@ -389,7 +412,7 @@ fn a_saved_report_can_be_signed() {
     assert_eq!(statement["subject"][0]["name"], "acme/root:1.0");
     assert_eq!(statement["predicate"]["verificationResult"], "FAILED");
     expect(
-        verify(&out, &s.ed).args(["--image", &s.failing.reference]),
+        verify(&out, &s.ed).args(["--image", &s.failing.reference, "--allow-failed"]),
         0,
     );
 
@@ -486,7 +509,11 @@ fn corpus_images_are_attested_by_their_known_digests() {
         if !name.is_empty() {
             assert_eq!(subject["name"], *name);
         }
-        expect(verify(&out, &s.ec).args(["--image", reference]), 0);
+        // About the digests: these images fail the gate, which is not the point here.
+        expect(
+            verify(&out, &s.ec).args(["--image", reference, "--allow-failed"]),
+            0,
+        );
     }
     // Each attestation is about its own image only.
     let r = expect(

@@ -575,3 +575,55 @@ fn has_colour(text: &str) -> bool {
         rest[params..].starts_with('m')
     })
 }
+
+/// A reference that can only be a path is a missing file, whatever registry namespace it
+/// would also name: nothing is pulled, and the error says how to pull if that was meant.
+#[test]
+fn a_missing_path_is_never_pulled() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("build")).unwrap();
+    for reference in [
+        "build/app.tar",
+        "build/app",
+        "./x.tar",
+        "app.tar.gz",
+        "../images/app.oci",
+        "/nonexistent/app",
+    ] {
+        let run = scan_in(dir.path(), &[reference]);
+        run.expect_scan_error(reference, &["no such file", "never pulled"]);
+        assert!(
+            !run.stderr.contains("pulling"),
+            "{reference}: {}",
+            run.stderr
+        );
+    }
+    let run = scan_in(dir.path(), &["docker-archiv:app.tar"]);
+    run.expect_scan_error(
+        "docker-archiv:app.tar",
+        &["unknown transport \"docker-archiv:\", did you mean docker-archive:?"],
+    );
+    let run = scan_in(dir.path(), &["tar:./app.tar"]);
+    run.expect_scan_error("tar:./app.tar", &["did you mean docker-archive:?"]);
+}
+
+/// A bare name is pulled, and says once from where before the first request. The registry
+/// here is a closed port, so the pull itself fails.
+#[test]
+fn a_bare_name_says_which_registry_it_is_pulled_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = scan_in(dir.path(), &["localhost:1/app:1"]);
+    run.expect_code(2);
+    let announced = "portcullis: pulling localhost:1/app:1 from localhost:1 (localhost:1/app:1)";
+    assert_eq!(
+        run.stderr.matches(announced).count(),
+        1,
+        "stderr:\n{}",
+        run.stderr
+    );
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines[0], announced, "the announcement comes first");
+    let quiet = scan_in(dir.path(), &["localhost:1/app:1", "--quiet"]);
+    quiet.expect_code(2);
+    assert!(!quiet.stderr.contains("pulling"), "{}", quiet.stderr);
+}

@@ -294,7 +294,7 @@ fn a_failing_trivy_is_a_diagnostic_and_leaves_the_exit_code_to_the_gate() {
         portcullis()
             .current_dir(&corpus)
             .env("TRIVY_CACHE_DIR", cache.path())
-            .args(["scan", ALPINE_310, "--trivy", "auto"]),
+            .args(["scan", ALPINE_310, "--trivy", "trivy"]),
     );
     assert!(
         table.stdout.contains(&format!("trivy failed ({reason})")),
@@ -692,4 +692,103 @@ fn trivy_failures_of_every_kind_are_reported() {
             .starts_with("unreadable JSON report"),
         "{detail}"
     );
+}
+
+/// A `trivy` first on PATH that notes each run in `runs` and hands over to the real Trivy
+/// when there is one (else fails as Trivy does): a probe of whether portcullis ran it.
+fn trivy_probe(dir: &Path) -> (PathBuf, PathBuf) {
+    let bin = dir.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let runs = dir.join("runs.txt");
+    let real = trivy::find_on_path("trivy");
+    let handover = match real {
+        Some(real) => format!("exec '{}' \"$@\"\n", real.display()),
+        None => "echo 'FATAL\tno database' >&2\nexit 1\n".to_string(),
+    };
+    let script = bin.join("trivy");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho run >> '{}'\n{handover}", runs.display()),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    (PathBuf::from(path), runs)
+}
+
+fn runs(log: &Path) -> usize {
+    std::fs::read_to_string(log).map_or(0, |t| t.lines().count())
+}
+
+/// `auto` runs Trivy only when its database is in its cache: without one, Trivy could only
+/// fail (after as long as the scan itself), so it is not started and the sources line says
+/// why; `always` and a named program run it all the same.
+#[test]
+fn auto_runs_trivy_only_with_its_database() {
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path());
+    let (path, log) = trivy_probe(dir.path());
+    let empty_cache = tempfile::tempdir().unwrap();
+    let scan_auto = |cache: &Path, extra: &[&str]| {
+        run_command(
+            portcullis()
+                .current_dir(dir.path())
+                .env_remove("PORTCULLIS_TRIVY")
+                .env("PATH", &path)
+                .env("TRIVY_CACHE_DIR", cache)
+                .args(["scan", "app.tar", "--exit-code", "0"])
+                .args(extra),
+        )
+    };
+
+    let json = scan_auto(empty_cache.path(), &["--format", "json"]);
+    json.expect_code(0);
+    assert_eq!(runs(&log), 0, "Trivy ran without a database");
+    assert_eq!(
+        json.json()["sources"][1],
+        json!({"name": "trivy", "status": "not configured",
+               "detail": "no vulnerability database (run `trivy image --download-db-only` or pass --trivy off)"})
+    );
+    let table = scan_auto(empty_cache.path(), &[]);
+    table.expect_code(0);
+    assert_eq!(runs(&log), 0);
+    assert_eq!(
+        table
+            .stdout
+            .matches("trivy not configured (no vulnerability database (run `trivy image --download-db-only` or pass --trivy off))")
+            .count(),
+        1,
+        "{}",
+        table.stdout
+    );
+
+    // A database (as Trivy lays it out) makes `auto` run Trivy; these files are not a real
+    // database, so Trivy fails, which is not the point here.
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::create_dir(cache.path().join("db")).unwrap();
+    std::fs::write(cache.path().join("db/trivy.db"), "").unwrap();
+    std::fs::write(cache.path().join("db/metadata.json"), "{}").unwrap();
+    scan_auto(cache.path(), &["--format", "json"]).expect_code(0);
+    assert_eq!(runs(&log), 1, "auto did not run Trivy with a database");
+
+    // `always` forces it, database or not.
+    std::fs::write(
+        dir.path().join("always.toml"),
+        "[params.osv]\ntrivy = \"always\"\n",
+    )
+    .unwrap();
+    let forced = scan_auto(
+        empty_cache.path(),
+        &["--format", "json", "--policy", "./always.toml"],
+    );
+    forced.expect_code(0);
+    assert_eq!(runs(&log), 2, "osv.trivy = always did not run Trivy");
+    assert_eq!(forced.json()["sources"][1]["status"], "failed");
 }

@@ -213,6 +213,22 @@ pub fn run(args: AttestArgs) -> Result<u8> {
             .map(|p| format!(", written to {}", p.display()))
             .unwrap_or_default()
     );
+    if report.gate.result == Verdict::Failed {
+        eprintln!(
+            "portcullis: warning: {name} failed the gate ({}): the attestation records verdict \
+             FAILED, and `portcullis verify` refuses it unless --allow-failed",
+            failing(report)
+        );
+    }
+    if predicate_kind == PredicateKind::Vuln {
+        let (db, why) = predicates::vulnerability_db(report);
+        if db == "none" {
+            eprintln!(
+                "portcullis: warning: the vuln predicate records that {why} (give --osv-db, or \
+                 Trivy with its database)"
+            );
+        }
+    }
 
     if let Some((target, subject)) = push_subject {
         push_envelope(
@@ -224,6 +240,18 @@ pub fn run(args: AttestArgs) -> Result<u8> {
         )?;
     }
     Ok(EXIT_PASS)
+}
+
+/// `3 findings at or above high under policy default`.
+fn failing(report: &Report) -> String {
+    let gate = &report.gate;
+    format!(
+        "{} finding{} at or above {} under policy {}",
+        gate.failing,
+        if gate.failing == 1 { "" } else { "s" },
+        gate.fail_on,
+        gate.policy
+    )
 }
 
 /// The manifest digest to attach the attestation to. The statement must name the image by

@@ -98,14 +98,16 @@ fn write_new(path: &Path, contents: &[u8], mode: u32, replace: bool) -> Result<(
     }
     #[cfg(not(unix))]
     let _ = mode;
-    let mut tmp = builder.tempfile_in(dir).with_context(|| {
-        format!(
-            "{}: cannot create a file in {}",
-            path.display(),
-            dir.display()
-        )
-    })?;
-    tmp.write_all(contents)
+    let mut tmp =
+        portcullis_interrupt::TempFile::with(|| builder.tempfile_in(dir)).with_context(|| {
+            format!(
+                "{}: cannot create a file in {}",
+                path.display(),
+                dir.display()
+            )
+        })?;
+    tmp.as_file_mut()
+        .write_all(contents)
         .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("writing {}", path.display()))?;
     if replace {
@@ -113,13 +115,13 @@ fn write_new(path: &Path, contents: &[u8], mode: u32, replace: bool) -> Result<(
             .with_context(|| format!("{}: cannot replace the file", path.display()))?;
     } else {
         tmp.persist_noclobber(path).map_err(|e| {
-            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
                 anyhow::anyhow!(
                     "{} already exists; pass --force to replace it",
                     path.display()
                 )
             } else {
-                anyhow::Error::new(e.error).context(format!("writing {}", path.display()))
+                anyhow::Error::new(e).context(format!("writing {}", path.display()))
             }
         })?;
     }

@@ -31,7 +31,8 @@ pub const EXIT_ERROR: u8 = 2;
     about = "A container image hardening gate",
     long_about = "A container image hardening gate: reads an image once, as a stream, and \
         reports what makes it unsafe to ship.\n\nExit codes: 0 the image passed, 1 a finding at \
-        or above the fail threshold, 2 the image could not be scanned."
+        or above the fail threshold, 2 the image could not be scanned, 130/143 interrupted (SIGINT, \
+        SIGTERM: temporary files removed, earlier outputs left as they were)."
 )]
 pub struct Cli {
     #[command(subcommand)]

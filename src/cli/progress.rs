@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 pub struct Progress {
     bar: Option<ProgressBar>,
+    quiet: bool,
     verbose: bool,
     planned: AtomicUsize,
     scanned: AtomicUsize,
@@ -29,6 +30,7 @@ impl Progress {
         });
         Progress {
             bar,
+            quiet,
             verbose: verbose && !quiet,
             planned: AtomicUsize::new(0),
             scanned: AtomicUsize::new(0),
@@ -70,6 +72,14 @@ impl Progress {
 }
 
 impl Observer for Progress {
+    /// Said even without `--verbose`: a name that was meant as a file, or a registry other
+    /// than the one expected, must not be scanned (or signed) unnoticed.
+    fn pulling(&self, reference: &str, host: &str, resolved: &str) {
+        if !self.quiet {
+            self.say(&format!("pulling {reference} from {host} ({resolved})"));
+        }
+    }
+
     fn layers_planned(&self, layers: usize, bytes: Option<u64>) {
         self.planned.store(layers, Ordering::Relaxed);
         if let Some(bar) = &self.bar {
@@ -110,5 +120,15 @@ impl Observer for Progress {
         if self.verbose {
             self.say(message);
         }
+    }
+}
+
+/// The observer of the commands without progress (`attest`, `sbom`, `verify`): it says only
+/// which registry an image is pulled from.
+pub struct AnnouncePull;
+
+impl Observer for AnnouncePull {
+    fn pulling(&self, reference: &str, host: &str, resolved: &str) {
+        eprintln!("portcullis: pulling {reference} from {host} ({resolved})");
     }
 }

@@ -54,6 +54,7 @@ pub fn run(args: SbomArgs) -> Result<u8> {
     let options = ReadOptions {
         platform: args.platform.clone(),
         remote: args.remote.options()?,
+        observer: Some(std::sync::Arc::new(super::progress::AnnouncePull)),
         ..ReadOptions::default()
     };
     let facts = read_image(&args.image, &options, &Analyzers::default())

@@ -250,7 +250,7 @@ pub struct ReadArgs {
 }
 
 impl ReadArgs {
-    /// The read options, silent.
+    /// The read options, silent but for the registry an image is pulled from.
     pub fn options(&self) -> Result<ReadOptions> {
         Ok(ReadOptions {
             platform: self.platform.clone(),
@@ -261,7 +261,7 @@ impl ReadArgs {
             },
             remote: self.remote.options()?,
             cache: self.cache(),
-            observer: None,
+            observer: Some(Arc::new(super::progress::AnnouncePull)),
         })
     }
 
@@ -286,8 +286,9 @@ pub struct VulnArgs {
     #[arg(long = "osv-db", value_name = "DIR|ZIP")]
     pub osv_db: Vec<PathBuf>,
 
-    /// Trivy for vulnerabilities: `off`, `auto` (when `trivy` is on PATH), or the program
-    /// to run [default: the policy's osv.trivy, auto]
+    /// Trivy for vulnerabilities: `off`, `auto` (when `trivy` is on PATH and its
+    /// vulnerability database is in its cache, $TRIVY_CACHE_DIR or ~/.cache/trivy), or the
+    /// program to run, database or not [default: the policy's osv.trivy, auto]
     #[arg(long, value_name = "PATH|off", env = "PORTCULLIS_TRIVY", value_parser = parse_trivy)]
     pub trivy: Option<TrivyChoice>,
 
@@ -425,8 +426,8 @@ fn render(
     }
 }
 
-/// Writes to a temporary file beside `path` and renames it into place, so that a failed
-/// run never leaves a half-written report behind.
+/// Writes to a temporary file beside `path` and renames it into place, so that a failed or
+/// interrupted run never leaves a half-written report behind, nor the temporary file.
 pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
@@ -435,7 +436,7 @@ pub fn write_atomically(
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| {
+    let mut tmp = portcullis_interrupt::TempFile::new_in(dir).with_context(|| {
         format!(
             "{}: cannot create a file in {}",
             path.display(),

@@ -1,9 +1,11 @@
-//! `portcullis verify ENVELOPE --key PUB [--image REF] [--require-pass] [--max-age DURATION]`
+//! `portcullis verify ENVELOPE --key PUB [--image REF] [--allow-failed | --require-pass]
+//! [--max-age DURATION]`
 //! `portcullis verify --image docker://REF --key PUB [...]`: the attestations attached to the
 //! image in its registry instead of an envelope file; at least one must pass every check.
 //!
-//! Exit codes: 0 verified, 1 a check failed (the message says which), 2 an input could not be
-//! read (envelope, key or image, or the registry could not be reached).
+//! Exit codes: 0 verified, 1 a check failed (the message says which; a recorded FAILED
+//! verdict is one unless `--allow-failed`), 2 an input could not be read (envelope, key or
+//! image, or the registry could not be reached).
 
 use super::remote::{RemoteArgs, registry_target};
 use super::{EXIT_FAIL, EXIT_PASS, parse_duration};
@@ -13,7 +15,7 @@ use portcullis_attest::dsse::Envelope;
 use portcullis_attest::fetch;
 use portcullis_attest::keys::{PublicKey, read_key_file};
 use portcullis_attest::statement::ImageDigests;
-use portcullis_attest::verify::{self, Expectations, Verified};
+use portcullis_attest::verify::{self, Expectations, VerdictRule, Verified};
 use portcullis_gate::analyze::Analyzers;
 use portcullis_gate::policy::Verdict;
 use portcullis_gate::{ReadOptions, read_image};
@@ -52,7 +54,13 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "OS/ARCH[/VARIANT]", requires = "image")]
     pub platform: Option<Platform>,
 
-    /// Fail unless the attestation records a PASSED verdict
+    /// Verify an attestation whose verdict is FAILED too (by default a FAILED verdict fails
+    /// verification, exit 1); the verdict is printed either way
+    #[arg(long, conflicts_with = "require_pass")]
+    pub allow_failed: bool,
+
+    /// Fail unless the attestation records a PASSED verdict: a FAILED one fails anyway, and
+    /// this also refuses a predicate that records no verdict (an SBOM)
     #[arg(long)]
     pub require_pass: bool,
 
@@ -68,6 +76,16 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
     match &args.envelope {
         Some(path) => verify_file(path, &args),
         None => verify_in_registry(&args),
+    }
+}
+
+fn verdict_rule(args: &VerifyArgs) -> VerdictRule {
+    if args.allow_failed {
+        VerdictRule::AllowFailed
+    } else if args.require_pass {
+        VerdictRule::RequirePassed
+    } else {
+        VerdictRule::RejectFailed
     }
 }
 
@@ -87,6 +105,7 @@ fn image_digests(
     let options = ReadOptions {
         platform: args.platform.clone(),
         remote: remote.clone(),
+        observer: Some(std::sync::Arc::new(super::progress::AnnouncePull)),
         ..ReadOptions::default()
     };
     let facts = read_image(reference, &options, &Analyzers::default())
@@ -115,7 +134,7 @@ fn verify_file(path: &Path, args: &VerifyArgs) -> Result<u8> {
 
     let expect = Expectations {
         image,
-        require_pass: args.require_pass,
+        verdict: verdict_rule(args),
         max_age: args.max_age,
     };
     let verified = match verify::verify(&envelope, &key, &expect, SystemTime::now()) {
@@ -198,7 +217,7 @@ fn verify_in_registry(args: &VerifyArgs) -> Result<u8> {
 
     let expect = Expectations {
         image: Some(digests),
-        require_pass: args.require_pass,
+        verdict: verdict_rule(args),
         max_age: args.max_age,
     };
     let now = SystemTime::now();

@@ -42,8 +42,9 @@ pub struct OsvParams {
     /// Offline OSV databases: directories of OSV JSON records, or osv.dev `all.zip` exports;
     /// relative paths are relative to the policy file.
     pub databases: Vec<PathBuf>,
-    /// Run Trivy for vulnerabilities: `auto` (when it is installed), `always` (an error when
-    /// it is not), `never`.
+    /// Run Trivy for vulnerabilities: `auto` (when it is installed and its vulnerability
+    /// database is in its cache), `always` (database or not; an error when it is not
+    /// installed), `never`.
     pub trivy: TrivyMode,
     /// Leave out vulnerabilities that no released version fixes yet.
     pub ignore_unfixed: bool,

@@ -28,6 +28,9 @@ const MAX_STDERR_BYTES: usize = 64 << 10;
 pub struct Runner {
     pub program: PathBuf,
     pub timeout: Duration,
+    /// `--cache-dir`, so that Trivy reads the database [`has_database`] looked for; Trivy's
+    /// own choice when `None`.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// What one run gave.
@@ -36,6 +39,27 @@ pub enum Outcome {
     Report(Box<Report>),
     /// Trivy ran and did not produce a usable report; the reason is for a person.
     Failed(String),
+}
+
+/// Trivy's cache directory, found as Trivy finds it: `TRIVY_CACHE_DIR`, else `trivy` in
+/// the user's cache directory (`$XDG_CACHE_HOME`, else `~/.cache`). `None` without a home.
+pub fn cache_dir() -> Option<PathBuf> {
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = set("TRIVY_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let user_cache = set("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| set("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(user_cache.join("trivy"))
+}
+
+/// Whether Trivy's vulnerability database is in the cache directory `cache`: without it an
+/// offline Trivy can only fail, after spending as long as the scan itself.
+pub fn has_database(cache: &Path) -> bool {
+    let db = cache.join("db");
+    db.join("trivy.db").is_file() && db.join("metadata.json").is_file()
 }
 
 /// Finds the executable `name` (`trivy`) on `PATH`.
@@ -60,7 +84,7 @@ fn is_executable(path: &Path) -> bool {
 impl Runner {
     /// Scans the image archive or OCI layout at `input` for vulnerabilities.
     pub fn scan(&self, input: &Path) -> Outcome {
-        let dir = match tempfile::tempdir() {
+        let dir = match portcullis_interrupt::TempDir::new() {
             Ok(d) => d,
             Err(e) => return Outcome::Failed(format!("cannot create a temporary directory: {e}")),
         };
@@ -82,12 +106,19 @@ impl Runner {
                 "0",
                 "--timeout",
             ])
-            .arg(format!("{}s", self.timeout.as_secs().max(1)))
+            .arg(format!("{}s", self.timeout.as_secs().max(1)));
+        if let Some(cache) = &self.cache_dir {
+            command.arg("--cache-dir").arg(cache);
+        }
+        command
             // Options older Trivy releases lack are set through the environment, which
             // they ignore, rather than flags, which they refuse.
             .env("TRIVY_SKIP_JAVA_DB_UPDATE", "true")
             .env("TRIVY_SKIP_VERSION_CHECK", "true")
             .env("TRIVY_DISABLE_TELEMETRY", "true")
+            // Whatever Trivy leaves in its temporary directory goes with ours, also when
+            // an interrupt kills it.
+            .env("TMPDIR", dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -118,13 +149,13 @@ struct Run {
 /// Runs `command`, killing it at `timeout`; stderr is drained on a thread (so that a
 /// chatty child never blocks) and kept up to a bound.
 fn run_with_timeout(command: &mut Command, timeout: Duration) -> Result<Run, String> {
-    let mut child = command.spawn().map_err(|e| {
+    let child = portcullis_interrupt::Process::spawn(command).map_err(|e| {
         format!(
             "cannot run {}: {e}",
             command.get_program().to_string_lossy()
         )
     })?;
-    let stderr = child.stderr.take();
+    let stderr = child.with(|c| c.stderr.take());
     let reader = std::thread::spawn(move || {
         let mut kept = Vec::new();
         if let Some(mut stderr) = stderr {
@@ -148,7 +179,6 @@ fn run_with_timeout(command: &mut Command, timeout: Duration) -> Result<Run, Str
                 // reader is left to finish on its own: a process the child started may
                 // hold the pipe open.
                 let _ = child.kill();
-                let _ = child.wait();
                 return Err(format!("timed out after {}s", timeout.as_secs()));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
@@ -586,6 +616,17 @@ mod tests {
         .err()
         .unwrap();
         assert!(e.starts_with("cannot run /nonexistent/trivy"), "{e}");
+    }
+
+    #[test]
+    fn a_database_is_its_file_and_its_metadata() {
+        let cache = tempfile::tempdir().unwrap();
+        assert!(!has_database(cache.path()));
+        std::fs::create_dir(cache.path().join("db")).unwrap();
+        std::fs::write(cache.path().join("db/trivy.db"), "").unwrap();
+        assert!(!has_database(cache.path()), "no metadata.json");
+        std::fs::write(cache.path().join("db/metadata.json"), "{}").unwrap();
+        assert!(has_database(cache.path()));
     }
 
     #[test]

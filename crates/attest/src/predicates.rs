@@ -174,22 +174,7 @@ fn vsa(ctx: &Context) -> Value {
 
 fn vuln(ctx: &Context) -> Value {
     let report = ctx.report;
-    // The vulnerability sources the scan used (`osv`, `trivy`) and what each read.
-    let used: Vec<&portcullis_gate::report::Source> = report
-        .sources
-        .iter()
-        .filter(|s| s.status == portcullis_gate::report::SourceStatus::Used)
-        .collect();
-    let db_uri = used
-        .iter()
-        .map(|s| s.name.as_str())
-        .collect::<Vec<_>>()
-        .join("+");
-    let db_version = used
-        .iter()
-        .map(|s| s.describe())
-        .collect::<Vec<_>>()
-        .join("; ");
+    let (db_uri, db_version) = vulnerability_db(report);
     json!({
         "invocation": {
             "parameters": ctx.parameters,
@@ -209,6 +194,48 @@ fn vuln(ctx: &Context) -> Value {
         },
     })
 }
+
+/// The vulnerability sources a scan consulted (`osv`, `trivy`), as the vuln predicate's
+/// `scanner.db`: their names joined by `+` and what each read. A scan that consulted none
+/// says so, with what became of each, so that a PASSED verdict is never read as "no known
+/// vulnerabilities".
+pub fn vulnerability_db(report: &Report) -> (String, String) {
+    let vulnerability_sources: Vec<&portcullis_gate::report::Source> = report
+        .sources
+        .iter()
+        .filter(|s| VULNERABILITY_SOURCES.contains(&s.name.as_str()))
+        .collect();
+    let used: Vec<&&portcullis_gate::report::Source> = vulnerability_sources
+        .iter()
+        .filter(|s| s.status == portcullis_gate::report::SourceStatus::Used)
+        .collect();
+    if used.is_empty() {
+        let why: Vec<String> = vulnerability_sources.iter().map(|s| s.describe()).collect();
+        let mut version = NO_VULNERABILITY_SOURCE.to_string();
+        if !why.is_empty() {
+            version.push_str(&format!(": {}", why.join("; ")));
+        }
+        return ("none".to_string(), version);
+    }
+    let uri = used
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>()
+        .join("+");
+    let version = used
+        .iter()
+        .map(|s| s.describe())
+        .collect::<Vec<_>>()
+        .join("; ");
+    (uri, version)
+}
+
+/// The sources of vulnerability findings; `package-index` finds outdated packages, not
+/// vulnerabilities.
+const VULNERABILITY_SOURCES: [&str; 2] = ["osv", "trivy"];
+
+/// How `scanner.db.version` begins when no vulnerability source was consulted.
+pub const NO_VULNERABILITY_SOURCE: &str = "no vulnerability source was used";
 
 /// Why no verdict could be read from a predicate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -360,6 +387,38 @@ mod tests {
             assert!(p.pointer(pointer).is_some(), "{pointer}");
         }
         assert_eq!(p["metadata"]["scanStartedOn"], "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn the_vuln_predicate_names_its_sources_or_says_there_were_none() {
+        use portcullis_gate::report::{Source, SourceStatus};
+        let mut report = report(false);
+        report.sources = vec![
+            Source::new(
+                "osv",
+                SourceStatus::NotConfigured,
+                Some("no --osv-db".into()),
+            ),
+            Source::new("trivy", SourceStatus::NotInstalled, None),
+            Source::new("package-index", SourceStatus::Used, Some("1 index".into())),
+        ];
+        let p = build_for(PredicateKind::Vuln, &report);
+        assert_eq!(p["scanner"]["result"]["gate"]["result"], "PASSED");
+        assert_eq!(p["scanner"]["db"]["uri"], "none");
+        assert_eq!(
+            p["scanner"]["db"]["version"],
+            "no vulnerability source was used: osv not configured (no --osv-db); \
+             trivy not installed"
+        );
+
+        report.sources[0] = Source::new("osv", SourceStatus::Used, Some("1 database".into()));
+        report.sources[1] = Source::new("trivy", SourceStatus::Used, Some("Trivy 0.76".into()));
+        let p = build_for(PredicateKind::Vuln, &report);
+        assert_eq!(p["scanner"]["db"]["uri"], "osv+trivy");
+        assert_eq!(
+            p["scanner"]["db"]["version"],
+            "osv used (1 database); trivy used (Trivy 0.76)"
+        );
     }
 
     #[test]

@@ -114,8 +114,22 @@ pub fn human(d: Duration) -> String {
 pub struct Expectations {
     /// Digests of the image the attestation must be about.
     pub image: Option<ImageDigests>,
-    pub require_pass: bool,
+    pub verdict: VerdictRule,
     pub max_age: Option<Duration>,
+}
+
+/// Which recorded verdicts verify. A signature proves who judged the image, not that it
+/// passed: a verifier that only checked signatures would wave through a signed FAILED.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum VerdictRule {
+    /// A FAILED verdict verifies too (the caller reads it from [`Verified::verdict`]).
+    AllowFailed,
+    /// A FAILED verdict does not verify; a predicate that records no verdict (an SBOM)
+    /// does.
+    #[default]
+    RejectFailed,
+    /// Only a recorded PASSED verifies: no verdict is as bad as FAILED.
+    RequirePassed,
 }
 
 /// An attestation that passed every check asked for.
@@ -166,23 +180,23 @@ pub fn verify(
     };
 
     let verdict = predicates::verdict(&statement.predicate_type, &statement.predicate);
-    if expect.require_pass {
-        match verdict {
-            Ok(Verdict::Passed) => {}
-            Ok(Verdict::Failed) => {
-                return Err(VerifyError::Failed {
-                    predicate_type: statement.predicate_type.clone(),
-                });
-            }
-            Err(why) => {
-                return Err(VerifyError::NoVerdict {
-                    predicate_type: statement.predicate_type.clone(),
-                    field: match why {
-                        NoVerdict::UnknownType => None,
-                        NoVerdict::Missing(f) => Some(f),
-                    },
-                });
-            }
+    match (expect.verdict, &verdict) {
+        (VerdictRule::AllowFailed, _)
+        | (_, Ok(Verdict::Passed))
+        | (VerdictRule::RejectFailed, Err(_)) => {}
+        (_, Ok(Verdict::Failed)) => {
+            return Err(VerifyError::Failed {
+                predicate_type: statement.predicate_type.clone(),
+            });
+        }
+        (VerdictRule::RequirePassed, Err(why)) => {
+            return Err(VerifyError::NoVerdict {
+                predicate_type: statement.predicate_type.clone(),
+                field: match why {
+                    NoVerdict::UnknownType => None,
+                    NoVerdict::Missing(f) => Some(f),
+                },
+            });
         }
     }
 
@@ -327,7 +341,7 @@ mod tests {
             key.public_key(),
             &Expectations {
                 image: Some(img),
-                require_pass: true,
+                verdict: VerdictRule::RequirePassed,
                 max_age: Some(Duration::from_secs(3600)),
             },
             now(),
@@ -430,20 +444,29 @@ mod tests {
             ),
         );
         let require_pass = Expectations {
-            require_pass: true,
+            verdict: VerdictRule::RequirePassed,
             ..Default::default()
         };
-        assert!(matches!(
-            check(&failed, &require_pass),
-            VerifyError::Failed { .. }
-        ));
-        assert!(verify(&failed, key.public_key(), &none, now()).is_ok());
+        let allow_failed = Expectations {
+            verdict: VerdictRule::AllowFailed,
+            ..Default::default()
+        };
+        for rejecting in [&require_pass, &none] {
+            assert!(matches!(
+                check(&failed, rejecting),
+                VerifyError::Failed { .. }
+            ));
+        }
+        let verified = verify(&failed, key.public_key(), &allow_failed, now()).unwrap();
+        assert_eq!(verified.verdict, Some(Verdict::Failed));
 
+        // No verdict to judge: only a required pass refuses it.
         let unknown = signed(&key, statement(&img, "https://example.com/p", json!({})));
         assert!(matches!(
             check(&unknown, &require_pass),
             VerifyError::NoVerdict { field: None, .. }
         ));
+        assert!(verify(&unknown, key.public_key(), &none, now()).is_ok());
 
         let within = |secs| Expectations {
             max_age: Some(Duration::from_secs(secs)),

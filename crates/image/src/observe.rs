@@ -24,6 +24,9 @@ impl LayerSource {
 /// Receives events from a load. Called from worker threads; every method defaults to
 /// doing nothing.
 pub trait Observer: Send + Sync {
+    /// An image is about to be pulled from the registry at `host`: `reference` as given,
+    /// `resolved` in full (`docker.io/library/alpine:3.19`). Told once, before any request.
+    fn pulling(&self, _reference: &str, _host: &str, _resolved: &str) {}
     /// The layers about to be read, and their stored bytes when the manifest says.
     fn layers_planned(&self, _layers: usize, _bytes: Option<u64>) {}
     /// Bytes of an image received (from a file, a daemon or a registry).

@@ -122,7 +122,7 @@ pub struct Fetched {
     pub path: PathBuf,
     pub note: Option<String>,
     /// Keeps an uncached download alive until it is read.
-    _temp: Option<tempfile::TempPath>,
+    _temp: Option<portcullis_interrupt::TempFile>,
 }
 
 /// Downloads through the cache.
@@ -244,7 +244,7 @@ impl Fetcher {
             None => std::env::temp_dir(),
         };
         let mut tmp =
-            tempfile::NamedTempFile::new_in(&dir).map_err(|source| FetchError::Cache {
+            portcullis_interrupt::TempFile::new_in(&dir).map_err(|source| FetchError::Cache {
                 path: dir.clone(),
                 source,
             })?;
@@ -261,9 +261,9 @@ impl Fetcher {
             })?;
         match cached {
             Some(path) => {
-                tmp.persist(path).map_err(|e| FetchError::Cache {
+                tmp.persist(path).map_err(|source| FetchError::Cache {
                     path: path.to_path_buf(),
-                    source: e.error,
+                    source,
                 })?;
                 Ok(Fetched {
                     path: path.to_path_buf(),
@@ -271,14 +271,11 @@ impl Fetcher {
                     _temp: None,
                 })
             }
-            None => {
-                let temp = tmp.into_temp_path();
-                Ok(Fetched {
-                    path: temp.to_path_buf(),
-                    note: None,
-                    _temp: Some(temp),
-                })
-            }
+            None => Ok(Fetched {
+                path: tmp.path().to_path_buf(),
+                note: None,
+                _temp: Some(tmp),
+            }),
         }
     }
 

@@ -182,7 +182,7 @@ impl LayerCache {
             uncompressed_size: layer.uncompressed_size,
             report,
         };
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io_error(dir, e))?;
+        let mut tmp = portcullis_interrupt::TempFile::new_in(dir).map_err(|e| io_error(dir, e))?;
         {
             let mut encoder =
                 zstd::stream::write::Encoder::new(BufWriter::new(tmp.as_file_mut()), 3)
@@ -194,7 +194,7 @@ impl LayerCache {
                 .and_then(|mut w| w.flush())
                 .map_err(|e| io_error(&path, e))?;
         }
-        tmp.persist(&path).map_err(|e| io_error(&path, e.error))?;
+        tmp.persist(&path).map_err(|e| io_error(&path, e))?;
         self.stored.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

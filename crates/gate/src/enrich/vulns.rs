@@ -18,12 +18,18 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TrivyChoice {
     Off,
-    /// When it is on `PATH`.
+    /// When it is on `PATH` and its vulnerability database is in its cache: portcullis
+    /// runs it offline, so without a database it could only fail.
     Auto,
-    /// From `PATH`; an error when it is not there.
+    /// From `PATH`, database or not; an error when it is not there.
     Always,
+    /// This program, database or not.
     Program(PathBuf),
 }
+
+/// The sources line when `auto` finds Trivy without its database.
+pub const NO_TRIVY_DATABASE: &str =
+    "no vulnerability database (run `trivy image --download-db-only` or pass --trivy off)";
 
 impl From<TrivyMode> for TrivyChoice {
     fn from(mode: TrivyMode) -> TrivyChoice {
@@ -150,12 +156,18 @@ pub fn look_up(
             SourceStatus::NotInstalled,
             Some("no `trivy` on PATH".into()),
         ),
+        Resolved::NoDatabase => Source::new(
+            "trivy",
+            SourceStatus::NotConfigured,
+            Some(NO_TRIVY_DATABASE.into()),
+        ),
         Resolved::Program(program) => match trivy_input(reference, facts.meta.transport) {
             Err(reason) => Source::new("trivy", SourceStatus::Skipped, Some(reason)),
             Ok(input) => {
                 let runner = Runner {
                     program,
                     timeout: lookup.trivy_timeout,
+                    cache_dir: trivy::cache_dir(),
                 };
                 run_trivy(facts, &inventory, &runner, &input.path)
             }
@@ -178,15 +190,21 @@ pub fn look_up(
 enum Resolved {
     Disabled,
     NotInstalled,
+    /// `auto` found Trivy, and no database for it.
+    NoDatabase,
     Program(PathBuf),
 }
 
 fn resolve_trivy(choice: &TrivyChoice) -> Result<Resolved, LookupError> {
     Ok(match choice {
         TrivyChoice::Off => Resolved::Disabled,
-        TrivyChoice::Auto => {
-            trivy::find_on_path("trivy").map_or(Resolved::NotInstalled, Resolved::Program)
-        }
+        TrivyChoice::Auto => match trivy::find_on_path("trivy") {
+            None => Resolved::NotInstalled,
+            Some(_) if !trivy::cache_dir().is_some_and(|dir| trivy::has_database(&dir)) => {
+                Resolved::NoDatabase
+            }
+            Some(program) => Resolved::Program(program),
+        },
         TrivyChoice::Always => {
             Resolved::Program(trivy::find_on_path("trivy").ok_or(LookupError::TrivyMissing)?)
         }
@@ -206,7 +224,7 @@ fn resolve_trivy(choice: &TrivyChoice) -> Result<Resolved, LookupError> {
 struct TrivyInput {
     path: PathBuf,
     /// The unpacked layout, removed when the input is dropped.
-    _spool: Option<tempfile::TempDir>,
+    _spool: Option<portcullis_interrupt::TempDir>,
 }
 
 fn trivy_input(reference: &str, transport: Transport) -> Result<TrivyInput, String> {
@@ -226,7 +244,8 @@ fn trivy_input(reference: &str, transport: Transport) -> Result<TrivyInput, Stri
     if transport != Transport::OciArchive {
         return Ok(TrivyInput { path, _spool: None });
     }
-    let spool = tempfile::tempdir().map_err(|e| format!("cannot unpack the OCI archive: {e}"))?;
+    let spool = portcullis_interrupt::TempDir::new()
+        .map_err(|e| format!("cannot unpack the OCI archive: {e}"))?;
     trivy::unpack_oci_archive(&path, spool.path())
         .map_err(|e| format!("cannot unpack the OCI archive for Trivy: {e}"))?;
     Ok(TrivyInput {

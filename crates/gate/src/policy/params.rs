@@ -224,7 +224,7 @@ pub const REFERENCE: &[ParamDoc] = &[
     ParamDoc {
         key: "osv.trivy",
         kind: "\"auto\", \"always\" or \"never\"",
-        doc: "Run Trivy for vulnerabilities when installed, always (error if missing), or never.",
+        doc: "Run Trivy for vulnerabilities when installed with its database, always (error if missing), or never.",
     },
     ParamDoc {
         key: "osv.ignore_unfixed",

@@ -163,6 +163,8 @@ pub fn load<R: Clone + Send + Sync>(
         }
         other => other,
     })?;
+    opts.observer
+        .pulling(reference, target.api_host(), &target.to_string());
     let credentials = match &opts.remote.credentials {
         Some(c) => Some(c.clone()),
         None => credentials::lookup(&target.registry)?,
