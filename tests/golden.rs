@@ -161,3 +161,59 @@ fn corpus_oci_layout_runs_as_root() {
         1,
     ));
 }
+
+/// One path form in every output: the golden reports (which every run above must equal)
+/// show image paths absolute with one leading slash, never `app/.env` or `//etc/…`.
+#[test]
+fn golden_reports_show_every_path_in_one_form() {
+    fn json_paths(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    if k == "path"
+                        && let Some(s) = v.as_str()
+                    {
+                        out.push(s.to_string());
+                    }
+                    json_paths(v, out);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| json_paths(v, out)),
+            _ => {}
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut checked = 0;
+    for dir in std::fs::read_dir(&root).unwrap() {
+        let dir = dir.unwrap().path();
+        if !dir.join("report.json").exists() {
+            continue;
+        }
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+        let mut paths = Vec::new();
+        json_paths(&report["findings"], &mut paths);
+        json_paths(&report["diagnostics"], &mut paths);
+        for p in &paths {
+            assert!(
+                p.starts_with('/') && !p.starts_with("//"),
+                "{}: path {p:?} is not absolute with one slash",
+                dir.display()
+            );
+            checked += 1;
+        }
+        for name in ["report.txt", "report.md", "report.xml"] {
+            let text = std::fs::read_to_string(dir.join(name)).unwrap();
+            for (i, _) in text.match_indices("//") {
+                let before = text[..i].chars().last().unwrap_or(' ');
+                assert!(
+                    before == ':' || before.is_alphanumeric(),
+                    "{}/{name}: a path with two leading slashes near {:?}",
+                    dir.display(),
+                    &text[i.saturating_sub(20)..(i + 40).min(text.len())]
+                );
+            }
+        }
+    }
+    assert!(checked >= 5, "only {checked} paths in the golden reports");
+}

@@ -428,7 +428,7 @@ pub fn fetch_for_sources(sources: &Sources, fetcher: &Fetcher) -> (IndexSet, Vec
     diagnostics.extend(notes.into_iter().map(|(file, message)| Diagnostic {
         source: Some(SOURCE.into()),
         layer: None,
-        path: Some(format!("/{file}")),
+        path: Some(portcullis_model::path::absolute(&file)),
         message,
     }));
     (IndexSet { indexes }, diagnostics)

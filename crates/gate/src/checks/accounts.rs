@@ -9,6 +9,7 @@ use crate::facts::ImageFacts;
 use crate::facts::accounts::{PasswdEntry, ShadowEntry};
 use crate::policy::{Policy, Severity};
 use portcullis_model::Finding;
+use portcullis_model::path;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 
@@ -111,7 +112,7 @@ fn run(facts: &ImageFacts, policy: &Policy) -> Vec<Finding> {
 fn at_line(facts: &ImageFacts, finding: Finding, file: &str, line: u32) -> Finding {
     let mut finding = match facts.fs.resolve(file) {
         Some((path, node)) => at_layer_path(facts, finding, &path, node.layer),
-        None => finding.at_path(format!("/{file}")),
+        None => finding.at_path(path::absolute(file)),
     };
     finding.location.line = Some(line);
     finding

@@ -13,6 +13,7 @@ use portcullis_advisories::eol::{self, EolTable};
 use portcullis_inventory::os::{self, OsRelease};
 use portcullis_model::Date;
 use portcullis_model::Finding;
+use portcullis_model::path;
 
 const REFS: &[Reference] = &[
     Reference::Cis("4.4"),
@@ -66,7 +67,7 @@ fn run(facts: &ImageFacts, policy: &Policy) -> Vec<Finding> {
     };
     match facts.fs.resolve(&os.source) {
         Some((path, node)) => vec![at_layer_path(facts, finding, &path, node.layer)],
-        None => vec![finding.at_path(format!("/{}", os.source))],
+        None => vec![finding.at_path(path::absolute(&os.source))],
     }
 }
 

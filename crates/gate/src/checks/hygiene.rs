@@ -20,6 +20,7 @@ use oci_spec::image::ImageConfiguration;
 use portcullis_layer::entry::EntryKind;
 use portcullis_model::Finding;
 use portcullis_model::params::Size;
+use portcullis_model::path;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -369,7 +370,7 @@ fn nopasswd_rules(facts: &ImageFacts) -> Vec<String> {
             text.lines()
                 .map(str::trim)
                 .filter(|l| !l.starts_with('#') && l.contains("NOPASSWD"))
-                .map(|l| format!("/{file}: {l}")),
+                .map(|l| format!("{}: {l}", path::absolute(&file))),
         );
     }
     rules
@@ -388,12 +389,12 @@ fn installed_finding(
         .iter()
         .map(|f| match &f.package {
             Some(p) => format!("{} package {p}", f.source),
-            None => format!("/{}", f.path),
+            None => path::absolute(&f.path),
         })
         .collect();
     let details: Vec<serde_json::Value> = found
         .iter()
-        .map(|f| json!({"path": format!("/{}", f.path), "layer": f.layer, "source": f.source, "package": f.package}))
+        .map(|f| json!({"path": path::absolute(&f.path), "layer": f.layer, "source": f.source, "package": f.package}))
         .collect();
     let mut finding = check
         .finding(format!("{what} is installed ({})", evidence.join("; ")))

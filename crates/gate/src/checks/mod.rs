@@ -23,7 +23,7 @@ pub use portcullis_model::{Check, Reference};
 /// by `layer`: the layer's index and digest, and the layer that hid it when it is not in the
 /// final filesystem.
 pub fn at_layer_path(facts: &ImageFacts, finding: Finding, path: &str, layer: usize) -> Finding {
-    let mut finding = finding.at_path(format!("/{path}"));
+    let mut finding = finding.at_path(portcullis_model::path::absolute(path));
     finding.location.layer = Some(layer);
     finding.location.layer_digest = facts.layers.get(layer).map(|l| l.digest.clone());
     if let Some(Fate::Hidden { by, .. }) = facts.fs.fate(path, layer) {
@@ -107,6 +107,17 @@ pub fn evaluate(facts: &ImageFacts, policy: &Policy, waivers: &Waivers, today: D
         }
     };
     crate::report::scrub::scrub_report(&mut report, rules, &facts.meta.config);
+    // One path form in every output: absolute inside the image.
+    for finding in &mut report.findings {
+        if let Some(p) = &mut finding.location.path {
+            *p = portcullis_model::path::absolute(p);
+        }
+    }
+    for diagnostic in &mut report.diagnostics {
+        if let Some(p) = &mut diagnostic.path {
+            *p = portcullis_model::path::absolute(p);
+        }
+    }
     report
 }
 

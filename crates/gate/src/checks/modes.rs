@@ -16,6 +16,7 @@ use crate::policy::{Policy, Severity};
 use portcullis_layer::entry::{Entry, EntryKind};
 use portcullis_model::Finding;
 use portcullis_model::params::GlobList;
+use portcullis_model::path;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -291,7 +292,7 @@ impl Judged<'_> {
             return finding;
         }
         let target = &self.entry.path;
-        let finding = finding.with_data("hardlink_to", format!("/{target}"));
+        let finding = finding.with_data("hardlink_to", path::absolute(target));
         match facts.fs.fate(target, self.node.layer) {
             Some(Fate::Hidden { by, .. }) => finding.with_data("target_hidden_by", by),
             _ => finding,
@@ -717,7 +718,9 @@ fn special(facts: &ImageFacts, nodes: &[Judged<'_>]) -> Vec<Finding> {
                             json!({"kind": kind, "major": major, "minor": minor}),
                         )
                 }
-                EntryKind::Fifo => SPECIAL_FILE.finding(format!("/{} is a named pipe", n.path())),
+                EntryKind::Fifo => {
+                    SPECIAL_FILE.finding(format!("{} is a named pipe", path::absolute(n.path())))
+                }
                 _ => return None,
             };
             Some(n.annotate(facts, finding))

@@ -12,6 +12,7 @@ use crate::facts::ImageFacts;
 use crate::facts::merge::{Fate, HiddenHow};
 use crate::policy::{Policy, Severity};
 use portcullis_model::Finding;
+use portcullis_model::path;
 use portcullis_secrets::config::{self, ConfigSecret};
 use portcullis_secrets::{HitKind, SecretHit};
 use std::collections::{BTreeMap, HashSet};
@@ -256,7 +257,7 @@ fn file_finding(facts: &ImageFacts, placed: &Placed) -> Finding {
             _ => &BUILD_FILE,
         },
     };
-    let mut at = format!("/{}", hit.path);
+    let mut at = path::absolute(&hit.path);
     if let Some(line) = hit.line {
         at.push_str(&format!(" line {line}"));
         if let Some(end) = hit.end_line {

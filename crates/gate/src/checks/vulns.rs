@@ -9,6 +9,7 @@
 
 use super::{Check, Family, Reference, at_layer_path};
 use portcullis_advisories::osv::{Finder, Vulnerability};
+use portcullis_model::path;
 
 use crate::facts::ImageFacts;
 use crate::policy::{Policy, Severity};
@@ -254,7 +255,7 @@ fn finding(facts: &ImageFacts, merged: &Merged, ignore_unfixed: bool) -> Option<
             Some(info) => finding.in_layer(layer, info.digest.clone()),
             None => finding,
         },
-        (Some(path), None) => finding.at_path(format!("/{path}")),
+        (Some(p), None) => finding.at_path(path::absolute(p)),
         (None, None) => finding,
     };
     if let Some(layer) = package.layer {

@@ -3,6 +3,7 @@
 //! component per package with its package URL, license, and where the image records it.
 
 use super::sbom::{License, Sbom};
+use portcullis_model::path;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::io::Write;
@@ -80,7 +81,7 @@ pub fn document(sbom: &Sbom) -> Value {
         };
         let mut properties = vec![
             property("package:format", package_format(package.format)),
-            property("package:path", format!("/{}", package.path)),
+            property("package:path", path::absolute(&package.path)),
             property("package:layer", package.layer.to_string()),
         ];
         if let Some(source) = &package.source_name {

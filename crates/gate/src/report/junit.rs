@@ -131,7 +131,7 @@ pub fn render(report: &Report) -> String {
                 let _ = write!(line, "layer {l}: ");
             }
             if let Some(p) = &d.path {
-                let _ = write!(line, "/{}: ", p.trim_start_matches('/'));
+                let _ = write!(line, "{}: ", portcullis_model::path::absolute(p));
             }
             line.push_str(&d.message);
             body.push_str(&text(&line));

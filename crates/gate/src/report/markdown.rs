@@ -90,7 +90,7 @@ pub fn render(report: &Report) -> String {
                 let _ = write!(at, "layer {l}: ");
             }
             if let Some(p) = &d.path {
-                let _ = write!(at, "{}: ", code(&format!("/{}", p.trim_start_matches('/'))));
+                let _ = write!(at, "{}: ", code(&portcullis_model::path::absolute(p)));
             }
             format!("- note: {at}{}", escape(&d.message))
         }))
@@ -197,7 +197,7 @@ fn where_cell(f: &Finding) -> String {
     let loc = &f.location;
     let mut parts = Vec::new();
     if let Some(path) = &loc.path {
-        let mut p = format!("/{}", path.trim_start_matches('/'));
+        let mut p = portcullis_model::path::absolute(path);
         if let Some(line) = loc.line {
             let _ = write!(p, ":{line}");
         }

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 /// Version of the JSON report schema (`docs/report-schema.json`). Minor bumps add fields;
 /// major bumps rename or remove them.
-pub const SCHEMA_VERSION: &str = "1.2";
+pub const SCHEMA_VERSION: &str = "2.0";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tool {

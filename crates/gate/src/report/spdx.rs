@@ -143,7 +143,11 @@ pub fn document(sbom: &Sbom) -> Value {
                 }
             },
         };
-        let mut comment = format!("recorded in /{} (layer {})", p.path, p.layer);
+        let mut comment = format!(
+            "recorded in {} (layer {})",
+            portcullis_model::path::absolute(&p.path),
+            p.layer
+        );
         if let Some(source) = &p.source_name {
             comment.push_str(&format!(", source package {source}"));
             if let Some(version) = &p.source_version {

@@ -184,7 +184,7 @@ pub fn write(report: &Report, out: &mut dyn Write, style: &Style) -> io::Result<
             at.push_str(&format!("layer {l}: "));
         }
         if let Some(p) = &d.path {
-            at.push_str(&format!("/{p}: "));
+            at.push_str(&format!("{}: ", portcullis_model::path::absolute(p)));
         }
         writeln!(out, "note: {at}{}", d.message)?;
     }

@@ -389,7 +389,10 @@ impl Client {
     pub async fn manifest(&self, reference: &str, max: u64) -> Result<Fetched, RegistryError> {
         let what = format!("manifest {reference}");
         let fetched = self
-            .within(&what, self.get_manifest_raw(reference, MANIFEST_ACCEPT, max))
+            .within(
+                &what,
+                self.get_manifest_raw(reference, MANIFEST_ACCEPT, max),
+            )
             .await?
             .ok_or_else(|| self.not_found(format!("manifest {reference}")))?;
         if fetched
