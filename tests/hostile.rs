@@ -1191,3 +1191,34 @@ fn config_lists_and_link_targets_are_bounded() {
     let (run, _) = scan_within(&sandbox, &reference, &[], &[], PROMPTLY);
     run.expect_scan_error(&reference, &["symlink", "longer than 4096"]);
 }
+
+/// `--timeout` ends any run with exit 2 and one line naming the stage that ran out: here a
+/// registry that accepts connections and never answers.
+#[test]
+fn a_registry_that_never_answers_is_cut_off_by_the_timeout() {
+    let sandbox = Sandbox::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let reference = format!("docker://127.0.0.1:{port}/silent/app:1");
+    let (run, elapsed) = scan_within(
+        &sandbox,
+        &reference,
+        &["--insecure", "--quiet", "--timeout", "3s"],
+        &[],
+        PROMPTLY,
+    );
+    run.expect_scan_error(
+        &reference,
+        &[
+            "ran out of time after 3s (--timeout)",
+            "while reading the image",
+        ],
+    );
+    assert!(elapsed < std::time::Duration::from_secs(15), "{elapsed:?}");
+}

@@ -144,6 +144,9 @@ pub fn run(args: AttestArgs) -> Result<u8> {
              vulnerability options) cannot be given with it"
         );
     }
+    if let Some(image) = &args.image {
+        args.read.timeout.start(image)?;
+    }
     let read = args.read.options()?;
     let remote = read.remote.clone();
     // The key first: a wrong passphrase should not cost a scan.

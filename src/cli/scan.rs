@@ -2,7 +2,7 @@
 
 use super::progress::Progress;
 use super::remote::RemoteArgs;
-use super::{EXIT_PASS, parse_size};
+use super::{EXIT_ERROR, EXIT_PASS, parse_size};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use portcullis_advisories::index::fetch::IndexSpec;
@@ -247,6 +247,45 @@ pub struct ReadArgs {
     /// Size the layer cache is trimmed to, least recently used entries first (e.g. 2G)
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "2G")]
     pub cache_max_size: u64,
+
+    /// End the run with exit 2 when it takes longer (e.g. 90s, 30m; 0 for no limit), naming
+    /// the stage that ran out of time
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_timeout)]
+    pub timeout: Timeout,
+}
+
+/// `--timeout`: the limit and how the user wrote it.
+#[derive(Debug, Clone)]
+pub struct Timeout {
+    pub limit: Option<std::time::Duration>,
+    pub shown: String,
+}
+
+fn parse_timeout(text: &str) -> Result<Timeout, String> {
+    let limit = match text.trim() {
+        "0" | "0s" | "none" | "off" => None,
+        t => Some(super::parse_duration(t)?),
+    };
+    Ok(Timeout {
+        limit,
+        shown: text.trim().to_string(),
+    })
+}
+
+impl Timeout {
+    /// Starts the clock for the run on `reference`.
+    pub fn start(&self, reference: &str) -> Result<()> {
+        if let Some(limit) = self.limit {
+            portcullis_interrupt::deadline(
+                limit,
+                reference.to_string(),
+                self.shown.clone(),
+                EXIT_ERROR as i32,
+            )
+            .context("starting the --timeout clock")?;
+        }
+        Ok(())
+    }
 }
 
 impl ReadArgs {
@@ -314,6 +353,7 @@ enum Destination {
 }
 
 pub fn run(args: ScanArgs) -> Result<u8> {
+    args.read.timeout.start(&args.image)?;
     let outputs = plan_outputs(&args.formats, args.output.as_deref())?;
     let gate = Gate::new(&args.gate.settings(today()?))?;
     for warning in gate.warnings() {
@@ -329,6 +369,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     let mut facts = read?;
     gate.enrich(&mut facts, &args.image)?;
     let report = gate.judge(&facts);
+    portcullis_interrupt::stage("writing the reports");
     emit(&report, &outputs)?;
     Ok(match report.gate.result {
         Verdict::Passed => EXIT_PASS,

@@ -199,6 +199,7 @@ pub struct Gate {
 impl Gate {
     /// Loads the policy, the waivers, the secret rules and the explicit package indexes.
     pub fn new(settings: &Settings) -> Result<Gate, GateError> {
+        portcullis_interrupt::stage("loading the policy, waivers and package indexes");
         let mut policy = policy::file::load(&settings.policy).map_err(GateError::Policy)?;
         if let Some(fail_on) = settings.fail_on {
             policy.override_fail_on(fail_on);
@@ -249,6 +250,7 @@ impl Gate {
 
     /// Acquire → analyze → facts, with the analyzers the settings ask for.
     pub fn read(&self, reference: &str, options: &ReadOptions) -> Result<ImageFacts, GateError> {
+        portcullis_interrupt::stage("reading the image (manifest, config and layers)");
         let mut facts =
             read_image(reference, options, &self.analyzers).map_err(|source| GateError::Read {
                 reference: reference.to_string(),
@@ -260,7 +262,9 @@ impl Gate {
 
     /// Enrich: consults the data sources for the image read from `reference`.
     pub fn enrich(&self, facts: &mut ImageFacts, reference: &str) -> Result<(), GateError> {
+        portcullis_interrupt::stage("looking up vulnerabilities (OSV, Trivy)");
         vulns::look_up(facts, reference, &self.lookup, &self.policy)?;
+        portcullis_interrupt::stage("reading package indexes");
         indexes::add(
             facts,
             self.explicit_indexes.clone(),
@@ -273,6 +277,7 @@ impl Gate {
 
     /// Checks → verdict: the report of enriched facts.
     pub fn judge(&self, facts: &ImageFacts) -> Report {
+        portcullis_interrupt::stage("running the checks");
         crate::checks::evaluate(facts, &self.policy, &self.waivers, self.today)
     }
 

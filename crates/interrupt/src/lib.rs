@@ -97,6 +97,44 @@ pub fn install() -> io::Result<()> {
     Ok(())
 }
 
+/// What the run is doing, for the message when it runs out of time.
+static STAGE: Mutex<&'static str> = Mutex::new("starting");
+
+/// Records what the run is doing now (`reading the image`, `looking up vulnerabilities`).
+pub fn stage(name: &'static str) {
+    *STAGE.lock().unwrap_or_else(|p| p.into_inner()) = name;
+}
+
+/// What the run is doing now.
+pub fn current_stage() -> &'static str {
+    *STAGE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Ends the run when it has not finished within `limit`: the registered children are
+/// stopped and the registered paths removed, as on an interrupt, then one line says that
+/// `what` ran out of time (`shown` is the limit as the user wrote it) and in which stage,
+/// and the process exits with `code`.
+pub fn deadline(
+    limit: std::time::Duration,
+    what: String,
+    shown: String,
+    code: i32,
+) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("deadline".into())
+        .spawn(move || {
+            std::thread::sleep(limit);
+            let mut registry = registry();
+            registry.clean();
+            eprintln!(
+                "portcullis: error: {what}: ran out of time after {shown} (--timeout) while {}",
+                current_stage()
+            );
+            std::process::exit(code);
+        })?;
+    Ok(())
+}
+
 /// A temporary directory, removed when dropped or on an interrupt.
 pub struct TempDir {
     // Dropped first: the directory is removed while it is still registered.
