@@ -1067,3 +1067,46 @@ fn a_policy_file_sets_a_family_parameter_end_to_end() {
     assert_ne!(run.code, 0);
     assert!(run.stderr.contains("cache_min_byte"), "{}", run.stderr);
 }
+
+/// Layers whose tar omits directory entries (Bazel, ko and other builders write only the
+/// files) merge as if the parents existed, root-owned with mode 0755 as Docker creates
+/// them: a user-owned `/usr/local/bin/tool` is judged without `usr/local/bin/` of its own.
+#[test]
+fn parents_a_layer_omits_exist_with_the_runtime_defaults() {
+    let bare = Layer::new()
+        .file("etc/passwd", PASSWD)
+        .file("etc/group", GROUP)
+        .file_with("usr/local/bin/tool", ELF, 0o755, 1000, 1000);
+    let img = Image::new()
+        .user("app")
+        .history("COPY . / # buildkit", false)
+        .layer(bare);
+    let dir = tempfile::tempdir().unwrap();
+    let reference = format!("docker-archive:{}", write(&img, dir.path()));
+    let facts = read_image(&reference, &ReadOptions::default(), &Analyzers::default()).unwrap();
+    for parent in ["usr", "usr/local", "usr/local/bin", "etc"] {
+        let node = facts
+            .fs
+            .get(parent)
+            .unwrap_or_else(|| panic!("no {parent}"));
+        assert_eq!(
+            node.entry.kind,
+            portcullis::layer::EntryKind::Dir,
+            "{parent}"
+        );
+        assert_eq!(
+            (node.entry.mode, node.entry.uid, node.entry.gid),
+            (0o755, 0, 0),
+            "{parent}"
+        );
+    }
+    let found = checks::run_all(&facts, &Policy::default());
+    let writable = of(&found, "mode-writable-by-user");
+    assert!(
+        writable
+            .iter()
+            .any(|f| f.location.path.as_deref() == Some("/usr/local/bin/tool")),
+        "{}",
+        summary(&found)
+    );
+}

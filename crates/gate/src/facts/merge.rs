@@ -45,6 +45,23 @@ pub enum Fate {
     Hidden { by: usize, how: HiddenHow },
 }
 
+/// A directory no layer listed, as the runtime creates it: root-owned, mode 0755.
+fn implicit_dir(path: &str, layer: usize) -> Node {
+    Node {
+        entry: Entry {
+            path: path.to_string(),
+            kind: EntryKind::Dir,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            link: None,
+            device: None,
+        },
+        layer,
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct FileSystem {
     nodes: BTreeMap<String, Node>,
@@ -122,15 +139,24 @@ impl FileSystem {
 
     fn put(&mut self, entry: &Entry, layer: usize) {
         // An entry below a path that is not a directory turns that path into one.
+        // A parent the layers never listed exists all the same once something is below it
+        // (tars from Bazel, ko and other builders often omit directory entries): it is
+        // created as Docker and containerd create it on extraction, root-owned, mode 0755.
         let mut ancestor = path::parent(&entry.path);
         while !ancestor.is_empty() {
-            if self
-                .nodes
-                .get(ancestor)
-                .is_some_and(|n| n.entry.kind != EntryKind::Dir)
-                && let Some(node) = self.nodes.remove(ancestor)
-            {
-                self.hide(node, layer, HiddenHow::Overwritten);
+            match self.nodes.get(ancestor) {
+                Some(n) if n.entry.kind == EntryKind::Dir => {}
+                Some(_) => {
+                    if let Some(node) = self.nodes.remove(ancestor) {
+                        self.hide(node, layer, HiddenHow::Overwritten);
+                    }
+                    self.nodes
+                        .insert(ancestor.to_string(), implicit_dir(ancestor, layer));
+                }
+                None => {
+                    self.nodes
+                        .insert(ancestor.to_string(), implicit_dir(ancestor, layer));
+                }
             }
             ancestor = path::parent(ancestor);
         }
