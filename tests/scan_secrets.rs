@@ -119,8 +119,10 @@ fn find<'a>(findings: &'a [Value], check: &str, needle: &str) -> Vec<&'a Value> 
     findings
         .iter()
         .filter(|f| {
+            // Paths are shown absolute inside the image; needles name them relative.
             f["check"] == check
-                && (f["location"]["path"].as_str() == Some(needle)
+                && (f["location"]["path"].as_str()
+                    == Some(format!("/{}", needle.trim_start_matches('/')).as_str())
                     || f["location"]["config"].as_str() == Some(needle))
         })
         .collect()

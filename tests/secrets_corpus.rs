@@ -438,5 +438,5 @@ fn dockle_scratch_image_credentials_file() {
         .collect();
     assert_eq!(secrets.len(), 1, "{secrets:#?}");
     assert_eq!(secrets[0]["check"], "secrets-credential-file");
-    assert_eq!(secrets[0]["location"]["path"], "credentials.json");
+    assert_eq!(secrets[0]["location"]["path"], "/credentials.json");
 }

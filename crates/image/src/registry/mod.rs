@@ -163,8 +163,12 @@ pub fn load<R: Clone + Send + Sync>(
         }
         other => other,
     })?;
-    opts.observer
-        .pulling(reference, target.api_host(), &target.to_string());
+    // A bare name says where it is pulled from; `docker://HOST/...` names the registry
+    // itself.
+    if !text.starts_with("docker://") {
+        opts.observer
+            .pulling(reference, target.api_host(), &target.to_string());
+    }
     let credentials = match &opts.remote.credentials {
         Some(c) => Some(c.clone()),
         None => credentials::lookup(&target.registry)?,
