@@ -287,7 +287,10 @@ fn layered(
         anchor_paths(&mut table, dir);
     }
     let Some(extends) = checked.extends else {
-        return Ok(table);
+        // A file of its own extends the built-in defaults' parameters as they are.
+        let mut merged = toml::Table::new();
+        merge(&mut merged, table);
+        return Ok(merged);
     };
     let at = |message: String| PolicyError::at(&file, &text, extends.span(), message);
     let base = Source::resolve(extends.get_ref(), source.dir())
@@ -341,11 +344,54 @@ fn anchor_paths(table: &mut toml::Table, dir: &Path) {
     }
 }
 
-/// Merges `over` into `base`: tables key by key, anything else replaced.
-fn merge(base: &mut toml::Table, over: toml::Table) {
+/// The key whose list replaces `setuid_allowlist` instead of adding to it.
+pub const SETUID_REPLACE: &str = "setuid_allowlist_replace";
+
+/// Merges `over` into `base`: tables key by key, anything else replaced, except
+/// `[params] setuid_allowlist`, which adds to the list of the base (the distribution's list
+/// when no base sets one); `setuid_allowlist_replace` replaces it.
+fn merge(base: &mut toml::Table, mut over: toml::Table) {
+    if let Some(toml::Value::Table(params)) = over.get_mut("params") {
+        let replace = params.remove(SETUID_REPLACE);
+        let add = params.remove("setuid_allowlist");
+        let base_params = base
+            .entry("params")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(base_params) = base_params {
+            if let Some(list) = replace {
+                base_params.insert("setuid_allowlist".into(), list);
+            }
+            match add {
+                Some(toml::Value::Array(more)) => {
+                    let mut list = match base_params.get("setuid_allowlist") {
+                        Some(toml::Value::Array(list)) => list.clone(),
+                        _ => super::params::DISTRO_SETUID
+                            .iter()
+                            .map(|p| toml::Value::String((*p).to_string()))
+                            .collect(),
+                    };
+                    for item in more {
+                        if !list.contains(&item) {
+                            list.push(item);
+                        }
+                    }
+                    base_params.insert("setuid_allowlist".into(), toml::Value::Array(list));
+                }
+                // Not a list: left for the parameters' own check to refuse.
+                Some(other) => {
+                    base_params.insert("setuid_allowlist".into(), other);
+                }
+                None => {}
+            }
+        }
+    }
+    merge_tables(base, over);
+}
+
+fn merge_tables(base: &mut toml::Table, over: toml::Table) {
     for (key, value) in over {
         match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge_tables(b, o),
             (_, value) => {
                 base.insert(key, value);
             }
@@ -414,6 +460,47 @@ mod tests {
         assert_ne!(default.sha256(), strict.sha256());
         assert_eq!(default.params, Params::default());
         assert!(strict.params.setuid_allowlist.is_empty());
+    }
+
+    /// `setuid_allowlist` adds to the list of the base (the distribution's by default);
+    /// `setuid_allowlist_replace` replaces it.
+    #[test]
+    fn the_setuid_allowlist_extends_and_replace_replaces() {
+        let list = |text: &str| -> Vec<String> {
+            parse(Path::new("/p/policy.toml"), text)
+                .unwrap()
+                .params
+                .setuid_allowlist
+                .patterns()
+                .to_vec()
+        };
+        let distro: Vec<String> = super::super::params::DISTRO_SETUID
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        let own = list("[params]\nsetuid_allowlist = [\"/opt/app/helper\"]\n");
+        assert_eq!(own[..distro.len()], distro[..]);
+        assert_eq!(own.last().unwrap(), "/opt/app/helper");
+        let on_default =
+            list("extends = \"default\"\n[params]\nsetuid_allowlist = [\"/opt/app/helper\"]\n");
+        assert_eq!(on_default, own);
+        assert_eq!(
+            list("extends = \"strict\"\n[params]\nsetuid_allowlist = [\"/opt/app/helper\"]\n"),
+            vec!["/opt/app/helper".to_string()]
+        );
+        assert_eq!(
+            list("[params]\nsetuid_allowlist_replace = [\"/usr/bin/passwd\"]\n"),
+            vec!["/usr/bin/passwd".to_string()]
+        );
+        assert_eq!(
+            list(
+                "[params]\nsetuid_allowlist_replace = [\"/usr/bin/passwd\"]\n\
+                 setuid_allowlist = [\"/opt/app/helper\"]\n"
+            ),
+            vec!["/usr/bin/passwd".to_string(), "/opt/app/helper".to_string()]
+        );
+        assert!(list("extends = \"strict\"\n").is_empty());
+        assert_eq!(list(""), distro);
     }
 
     #[test]

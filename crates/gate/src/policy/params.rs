@@ -74,8 +74,13 @@ pub const DISTRO_SETUID: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
-    /// Files that may carry the setuid or setgid bit (globs on image paths).
+    /// Files that may carry the setuid or setgid bit (globs on image paths). A policy file's
+    /// list adds to its base's; see [`crate::policy::file::SETUID_REPLACE`].
     pub setuid_allowlist: GlobList,
+    /// Only in a policy file: replaces the base's `setuid_allowlist`. Merging the layers of
+    /// a policy consumes it, so a loaded policy never has one.
+    #[serde(skip_serializing)]
+    pub setuid_allowlist_replace: Option<GlobList>,
     /// Paths that may be world-writable (files, and directories without the sticky bit);
     /// world-writable directories with the sticky bit (/tmp) are never reported.
     pub world_writable_allowlist: GlobList,
@@ -92,6 +97,7 @@ impl Default for Params {
     fn default() -> Self {
         Params {
             setuid_allowlist: GlobList::of(DISTRO_SETUID),
+            setuid_allowlist_replace: None,
             world_writable_allowlist: GlobList::default(),
             accounts: accounts::Params::default(),
             config: config::Params::default(),
@@ -119,7 +125,7 @@ pub const REFERENCE: &[ParamDoc] = &[
     ParamDoc {
         key: "setuid_allowlist",
         kind: "list of globs",
-        doc: "Files that may carry the setuid or setgid bit.",
+        doc: "Files that may carry the setuid or setgid bit. A policy's list adds to the list of the policy it extends (the distribution's list by default); `setuid_allowlist_replace = [...]` replaces it instead (strict's `setuid_allowlist_replace = []` expects no setuid file).",
     },
     ParamDoc {
         key: "world_writable_allowlist",
