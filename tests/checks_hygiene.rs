@@ -1110,3 +1110,89 @@ fn parents_a_layer_omits_exist_with_the_runtime_defaults() {
         summary(&found)
     );
 }
+
+/// One finding per kind and place: `/usr/bin/sudo` setuid root is one `hygiene-sudo`
+/// finding, with mode-setuid's severity and data, not two.
+#[test]
+fn a_setuid_sudo_is_one_finding() {
+    let img = image(Layer::new().file_with("usr/bin/sudo", ELF, 0o4755, 0, 0));
+    let found = scan_under(&img, &Policy::default());
+    let at_sudo: Vec<&Finding> = found
+        .iter()
+        .filter(|f| f.location.path.as_deref() == Some("/usr/bin/sudo"))
+        .collect();
+    assert_eq!(at_sudo.len(), 1, "{}", summary(&found));
+    let sudo = at_sudo[0];
+    assert_eq!(sudo.check, "hygiene-sudo");
+    assert_eq!(sudo.severity, portcullis::model::Severity::High);
+    assert!(sudo.data.contains_key("mode-setuid"), "{:?}", sudo.data);
+    assert!(sudo.message.contains("setuid"), "{}", sudo.message);
+}
+
+/// A `NOPASSWD` rule that lets the runtime user become root is named in the finding and
+/// raises it; a rule for another account only lists it.
+#[test]
+fn a_nopasswd_rule_for_the_runtime_user_is_named_and_raises_severity() {
+    let sudo = |rule: &str| {
+        image(
+            Layer::new()
+                .file_with("usr/bin/sudo", ELF, 0o755, 0, 0)
+                .dir("etc/sudoers.d")
+                .file_with("etc/sudoers.d/rules", rule, 0o440, 0, 0),
+        )
+    };
+    for rule in [
+        "app ALL=(ALL) NOPASSWD: ALL\n",
+        "%app ALL=(ALL:ALL) NOPASSWD: ALL\n",
+        "ALL ALL=(root) NOPASSWD: /usr/bin/apt-get\n",
+    ] {
+        let found = scan(&sudo(rule));
+        let f = of(&found, "hygiene-sudo");
+        assert_eq!(f.len(), 1, "{rule}: {}", summary(&found));
+        assert_eq!(f[0].severity, portcullis::model::Severity::High, "{rule}");
+        assert!(
+            f[0].message.contains(rule.trim()) && f[0].message.contains("without a password"),
+            "{rule}: {}",
+            f[0].message
+        );
+    }
+    let found = scan(&sudo("deploy ALL=(ALL) NOPASSWD: ALL\n"));
+    let f = of(&found, "hygiene-sudo");
+    assert_eq!(f[0].severity, portcullis::model::Severity::Medium);
+    assert!(!f[0].message.contains("without a password"));
+    assert_eq!(f[0].data["nopasswd_rules"].as_array().unwrap().len(), 1);
+}
+
+/// An SSH server's three host keys are one finding listing them, not three criticals.
+#[test]
+fn ssh_host_keys_are_one_finding_that_lists_them() {
+    let key = "-----BEGIN RSA PRIVATE KEY-----\n\
+        MIIEowIBAAKCAQEAu9Nua0y1y08gkbnBfKd6VDHia8Na0ATgMQqZ4YEbit73g84I\n\
+        EPQPkLbPF3XDe2JA1QzqTZbbePLsW44DbbgMXk5jjSh2SvGe5IXNeNwyyMox8DKQ\n\
+        ccJUPxbCxnhFgSnF76cMBXJC63nDnGawz4g3qwU10sfyKG0ixFI3e3992fk6QnF4\n\
+        -----END RSA PRIVATE KEY-----\n";
+    let mut layer = Layer::new().dir("etc/ssh");
+    for (i, kind) in ["rsa", "ecdsa", "ed25519"].iter().enumerate() {
+        // Distinct keys: the same key three times would be one secret already.
+        let body = key.replacen("MIIEow", &format!("MIIEo{i}"), 1);
+        layer = layer.file_with(&format!("etc/ssh/ssh_host_{kind}_key"), body, 0o600, 0, 0);
+    }
+    let found = scan(&image(layer));
+    let keys: Vec<&Finding> = found
+        .iter()
+        .filter(|f| {
+            f.location
+                .path
+                .as_deref()
+                .is_some_and(|p| p.contains("ssh_host_"))
+        })
+        .collect();
+    assert_eq!(keys.len(), 1, "{}", summary(&found));
+    let paths = keys[0].data["paths"].as_array().unwrap();
+    assert_eq!(paths.len(), 3, "{:?}", keys[0].data);
+    assert!(
+        keys[0]
+            .message
+            .starts_with("3 SSH host private keys in /etc/ssh")
+    );
+}

@@ -350,8 +350,18 @@ pub fn find_installed(facts: &ImageFacts, binaries: &[&str], packages: &[&str]) 
     found
 }
 
+/// A `NOPASSWD` rule of /etc/sudoers or /etc/sudoers.d/*, and whether it lets the
+/// container's runtime user run commands as root without a password.
+struct NopasswdRule {
+    /// `/etc/sudoers.d/app: app ALL=(ALL) NOPASSWD: ALL`
+    shown: String,
+    for_runtime_user: bool,
+    /// The rule allows every command (`NOPASSWD: ALL`).
+    all_commands: bool,
+}
+
 /// `NOPASSWD` rules in /etc/sudoers and /etc/sudoers.d/*.
-fn nopasswd_rules(facts: &ImageFacts) -> Vec<String> {
+fn nopasswd_rules(facts: &ImageFacts) -> Vec<NopasswdRule> {
     let mut files = vec!["etc/sudoers".to_string()];
     files.extend(
         facts
@@ -360,18 +370,48 @@ fn nopasswd_rules(facts: &ImageFacts) -> Vec<String> {
             .filter(|n| n.entry.path.starts_with("etc/sudoers.d/"))
             .map(|n| n.entry.path.clone()),
     );
+    let passwd = facts.passwd().unwrap_or_default();
+    let groups = facts.group().unwrap_or_default();
+    let runtime =
+        crate::facts::accounts::resolve_runtime_user(facts.config_user(), &passwd, &groups);
+    // Who the rule's first field names: a user, `%group`, `#uid` or `ALL`.
+    let applies = |who: &str| -> bool {
+        let Some(user) = &runtime else {
+            return false;
+        };
+        if who == "ALL" {
+            return true;
+        }
+        if let Some(group) = who.strip_prefix('%') {
+            let gid = match group.strip_prefix('#') {
+                Some(n) => n.parse().ok(),
+                None => groups.iter().find(|g| g.name == group).map(|g| g.gid),
+            };
+            return gid.is_some_and(|gid| user.in_group(gid));
+        }
+        if let Some(uid) = who.strip_prefix('#') {
+            return uid.parse() == Ok(user.uid);
+        }
+        user.name.as_deref() == Some(who)
+    };
     let mut rules = Vec::new();
     for file in files {
         let Some(data) = facts.read_file(&file) else {
             continue;
         };
         let text = String::from_utf8_lossy(data);
-        rules.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.starts_with('#') && l.contains("NOPASSWD"))
-                .map(|l| format!("{}: {l}", path::absolute(&file))),
-        );
+        for line in text.lines().map(str::trim) {
+            if line.starts_with('#') || !line.contains("NOPASSWD") {
+                continue;
+            }
+            let who = line.split_whitespace().next().unwrap_or("");
+            let commands = line.split_once("NOPASSWD:").map_or("", |(_, c)| c.trim());
+            rules.push(NopasswdRule {
+                shown: format!("{}: {line}", path::absolute(&file)),
+                for_runtime_user: applies(who),
+                all_commands: commands == "ALL" || commands.starts_with("ALL,"),
+            });
+        }
     }
     rules
 }
@@ -396,14 +436,33 @@ fn installed_finding(
         .iter()
         .map(|f| json!({"path": path::absolute(&f.path), "layer": f.layer, "source": f.source, "package": f.package}))
         .collect();
-    let mut finding = check
-        .finding(format!("{what} is installed ({})", evidence.join("; ")))
-        .with_data("installed", details);
+    let mut message = format!("{what} is installed ({})", evidence.join("; "));
+    let mut raised = None;
+    let mut nopasswd = Vec::new();
     if check.id == SUDO.id {
         let rules = nopasswd_rules(facts);
-        if !rules.is_empty() {
-            finding = finding.with_data("nopasswd_rules", rules);
+        // A NOPASSWD rule for the user the container runs as is a way to root without a
+        // password: named in the message, and the finding is as severe as running as root.
+        if let Some(rule) = rules.iter().find(|r| r.for_runtime_user) {
+            message.push_str(&format!(
+                "; the runtime user may run {} as root without a password ({})",
+                if rule.all_commands {
+                    "every command"
+                } else {
+                    "commands"
+                },
+                rule.shown
+            ));
+            raised = Some(Severity::High);
         }
+        nopasswd = rules.into_iter().map(|r| r.shown).collect();
+    }
+    let mut finding = check.finding(message).with_data("installed", details);
+    if !nopasswd.is_empty() {
+        finding = finding.with_data("nopasswd_rules", nopasswd);
+    }
+    if let Some(severity) = raised {
+        finding.severity = finding.severity.max(severity);
     }
     Some(at_layer_path(facts, finding, &first.path, first.layer))
 }

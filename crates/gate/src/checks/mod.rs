@@ -62,7 +62,7 @@ pub fn find(id: &str) -> Option<&'static Check> {
 /// Runs every family with an enabled check over the image, and applies the policy's
 /// per-check settings: findings of disabled checks are dropped, severity overrides applied.
 pub fn run_all(facts: &ImageFacts, policy: &Policy) -> Vec<Finding> {
-    FAMILIES
+    let findings = FAMILIES
         .iter()
         .filter(|f| policy.family_enabled(f))
         .flat_map(|f| (f.run)(facts, policy))
@@ -78,7 +78,44 @@ pub fn run_all(facts: &ImageFacts, policy: &Policy) -> Vec<Finding> {
             }
             Some(finding)
         })
-        .collect()
+        .collect();
+    one_finding_per_place(findings)
+}
+
+/// Checks of different families that describe the same file once: `hygiene-sudo` says sudo
+/// is installed and `mode-setuid` that its binary is setuid root. The first of each pair
+/// keeps the place and takes the other's severity when higher; the other's message and data
+/// join it.
+const SAME_PLACE: &[(&str, &str)] = &[("hygiene-sudo", "mode-setuid")];
+
+fn one_finding_per_place(mut findings: Vec<Finding>) -> Vec<Finding> {
+    use std::collections::{HashMap, HashSet};
+    for (keep, fold) in SAME_PLACE {
+        let kept: HashSet<String> = findings
+            .iter()
+            .filter(|f| f.check == *keep)
+            .filter_map(|f| f.location.path.clone())
+            .collect();
+        let mut folded: HashMap<String, Finding> = HashMap::new();
+        findings.retain(|f| match &f.location.path {
+            Some(p) if f.check == *fold && kept.contains(p) => {
+                folded.insert(p.clone(), f.clone());
+                false
+            }
+            _ => true,
+        });
+        for target in findings.iter_mut().filter(|f| f.check == *keep) {
+            let Some(other) = target.location.path.as_ref().and_then(|p| folded.remove(p)) else {
+                continue;
+            };
+            target.severity = target.severity.max(other.severity);
+            target.message = format!("{}; {}", target.message, other.message);
+            target
+                .data
+                .insert((*fold).to_string(), serde_json::Value::Object(other.data));
+        }
+    }
+    findings
 }
 
 /// Runs the checks and gates the image: policy, then waivers (on `today`), then the

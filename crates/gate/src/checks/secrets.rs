@@ -242,7 +242,66 @@ fn file_findings(facts: &ImageFacts, scan_removed_files: bool) -> Vec<Finding> {
             findings.push(finding);
         }
     }
-    findings
+    one_finding_for_host_keys(findings)
+}
+
+/// An SSH server's host keys (`/etc/ssh/ssh_host_{rsa,ecdsa,ed25519}_key`) are one problem,
+/// not three: a package's postinst generated them at build time, and every container of the
+/// image shares them. Findings of one check and layer on host keys become one that lists
+/// them.
+fn one_finding_for_host_keys(findings: Vec<Finding>) -> Vec<Finding> {
+    let is_host_key = |f: &Finding| {
+        f.location.path.as_deref().is_some_and(|p| {
+            let p = p.trim_start_matches('/');
+            p.strip_prefix("etc/ssh/ssh_host_")
+                .is_some_and(|rest| rest.ends_with("_key") && !rest.contains('/'))
+        })
+    };
+    let (keys, mut out): (Vec<Finding>, Vec<Finding>) =
+        findings.into_iter().partition(|f| is_host_key(f));
+    let mut groups: BTreeMap<(String, Option<usize>, Option<usize>), Vec<Finding>> =
+        BTreeMap::new();
+    for f in keys {
+        groups
+            .entry((f.check.clone(), f.location.layer, f.location.hidden_by))
+            .or_default()
+            .push(f);
+    }
+    for (_, mut group) in groups {
+        if group.len() == 1 {
+            out.extend(group);
+            continue;
+        }
+        group.sort_by(|a, b| a.location.path.cmp(&b.location.path));
+        let paths: Vec<String> = group
+            .iter()
+            .filter_map(|f| f.location.path.as_deref().map(path::absolute))
+            .collect();
+        let names: Vec<&str> = paths
+            .iter()
+            .map(|p| p.rsplit('/').next().unwrap_or(p))
+            .collect();
+        let evidence: Vec<String> = group.iter().filter_map(|f| f.evidence.clone()).collect();
+        let severity = group.iter().map(|f| f.severity).max();
+        let mut first = group.swap_remove(0);
+        first.message = format!(
+            "{} SSH host private keys in /etc/ssh ({}): generated when the image was built, so \
+             every container of it shares them",
+            paths.len(),
+            names.join(", ")
+        );
+        first.location.line = None;
+        first.data.remove("end_line");
+        first = first.with_data("paths", paths.clone());
+        if !evidence.is_empty() {
+            first.evidence = Some(evidence.join(", "));
+        }
+        if let Some(severity) = severity {
+            first.severity = severity;
+        }
+        out.push(first);
+    }
+    out
 }
 
 fn file_finding(facts: &ImageFacts, placed: &Placed) -> Finding {
