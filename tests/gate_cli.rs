@@ -627,3 +627,91 @@ fn a_bare_name_says_which_registry_it_is_pulled_from() {
     quiet.expect_code(2);
     assert!(!quiet.stderr.contains("pulling"), "{}", quiet.stderr);
 }
+
+/// A report whose directory does not exist fails before anything is read: the image named
+/// here does not exist either, and the error is about the report.
+#[test]
+fn an_output_in_a_missing_directory_fails_before_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = scan_in(
+        dir.path(),
+        &["missing.tar", "--format", "json=/no/such/dir/r.json"],
+    );
+    expect_config_error(&run, &["--format json=/no/such/dir/r.json", "/no/such/dir"]);
+    assert!(!run.stderr.contains("missing.tar"), "{}", run.stderr);
+    let run = run_command(portcullis().current_dir(dir.path()).args([
+        "sbom",
+        "missing.tar",
+        "-o",
+        "/no/such/dir/s.json",
+    ]));
+    expect_config_error(&run, &["-o /no/such/dir/s.json", "/no/such/dir"]);
+}
+
+/// A reader that stops reading (`scan X | head -1`) is not a failed scan: no error, and the
+/// exit code is the verdict's.
+#[test]
+fn a_closed_stdout_ends_the_scan_quietly() {
+    let mut child = portcullis()
+        .env(portcullis::cli::scan::NOW_ENV, gate::NOW)
+        .args(["scan", &demo(), "--exit-code", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closing the read end at once: every write the scan makes fails with a broken pipe.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+}
+
+/// `sbom` takes `-f` as `scan` does.
+#[test]
+fn sbom_takes_the_short_format_flag() {
+    let run = run_command(portcullis().args(["sbom", &demo(), "-f", "spdx"]));
+    run.expect_code(0);
+    assert_eq!(run.json()["spdxVersion"], "SPDX-2.3");
+}
+
+/// An OCI image whose `org.opencontainers.image.ref.name` is only a tag (as skopeo and
+/// umoci write it) is named by the archive and the tag; a full reference is kept.
+#[test]
+fn an_oci_image_named_by_a_bare_tag_takes_the_archive_name() {
+    use common::builder::{Image, Layer, Layout};
+    let dir = tempfile::tempdir().unwrap();
+    let built = Image::new()
+        .user("app")
+        .layer(
+            Layer::new()
+                .dir("etc")
+                .file("etc/passwd", "app:x:1000:1000::/:/bin/sh\n"),
+        )
+        .build();
+    for (refname, file, expected) in [
+        ("1.2", "app.oci.tar", "app:1.2"),
+        (
+            "registry.example.com/acme/app:1.2",
+            "other.tar",
+            "registry.example.com/acme/app:1.2",
+        ),
+    ] {
+        let archive = dir.path().join(file);
+        Layout::new()
+            .image(&built, &[refname])
+            .write_archive(&archive);
+        let run = scan_in(
+            dir.path(),
+            &[
+                &format!("oci-archive:{}", archive.display()),
+                "--format",
+                "json",
+                "--exit-code",
+                "0",
+            ],
+        );
+        run.expect_code(0);
+        assert_eq!(run.json()["image"]["names"][0], expected, "{refname}");
+    }
+}

@@ -70,11 +70,29 @@ pub fn run(cli: Cli) -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             // An error can quote the image (an entry name, a tag): shown inert, on one line.
-            let message = format!("{e:#}");
+            let message = describe_error(&e);
             eprintln!("portcullis: error: {}", visible(&message));
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// An error and its causes on one line, each cause said once: many errors already quote
+/// their source in their own message (`{path}: {source}`), which `{:#}` would repeat
+/// (`Permission denied (os error 13): Permission denied (os error 13)`).
+pub fn describe_error(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// Parses durations like `90s`, `15m`, `24h`, `7d`, `2w`, or `1h30m` (a unit is required).
@@ -114,6 +132,18 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cause the message already quotes is not said twice.
+    #[test]
+    fn an_error_says_each_cause_once() {
+        let io = std::io::Error::from_raw_os_error(13);
+        let shown = io.to_string();
+        let e = anyhow::Error::new(portcullis_image::ImageError::io("app.tar", io))
+            .context("reading the image");
+        let line = describe_error(&e);
+        assert_eq!(line.matches(&shown).count(), 1, "{line}");
+        assert_eq!(line, format!("reading the image: app.tar: {shown}"));
+    }
 
     #[test]
     fn durations_parse_with_units() {

@@ -28,12 +28,13 @@ pub enum SbomFormat {
 
 #[derive(Debug, Args)]
 pub struct SbomArgs {
-    /// The image: docker-archive:PATH, oci:DIR[:TAG], oci-archive:PATH[:TAG], or a path
-    /// (format detected)
+    /// The image: docker-archive:PATH, oci:DIR[:TAG], oci-archive:PATH[:TAG],
+    /// docker-daemon:NAME[:TAG], docker://[REGISTRY/]NAME[:TAG|@DIGEST], or a path (format
+    /// detected) or a name to pull
     pub image: String,
 
-    /// Document format
-    #[arg(long, value_enum, default_value = "cyclonedx")]
+    /// Document format: cyclonedx (CycloneDX 1.5 JSON) or spdx (SPDX 2.3 JSON)
+    #[arg(short, long, value_enum, default_value = "cyclonedx")]
     pub format: SbomFormat,
 
     /// Write the document here (replaced atomically) instead of stdout
@@ -50,6 +51,9 @@ pub struct SbomArgs {
 }
 
 pub fn run(args: SbomArgs) -> Result<u8> {
+    if let Some(path) = &args.output {
+        super::scan::check_output_dir(path).with_context(|| format!("-o {}", path.display()))?;
+    }
     let created = creation_time()?;
     let options = ReadOptions {
         platform: args.platform.clone(),

@@ -428,7 +428,33 @@ fn plan_outputs(specs: &[OutputSpec], output: Option<&Path>) -> Result<Vec<(Form
         }
         plan.push((spec.format, destination));
     }
+    // A report that could not be written would be found out only after the whole scan:
+    // its directory must be there now.
+    for (format, destination) in &plan {
+        if let Destination::File(path) = destination {
+            check_output_dir(path)
+                .with_context(|| format!("--format {}={}", format.name(), path.display()))?;
+        }
+    }
     Ok(plan)
+}
+
+/// The directory a report goes to exists and is a directory (the file itself is written
+/// later, atomically).
+pub fn check_output_dir(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => bail!("{} is not a directory", dir.display()),
+        Err(e) => bail!("directory {}: {e}", dir.display()),
+    }
+    if path.is_dir() {
+        bail!("{} is a directory", path.display());
+    }
+    Ok(())
 }
 
 /// Writes every file first, then stdout, so a pipeline reading stdout sees the files in
@@ -445,8 +471,13 @@ fn emit(report: &Report, outputs: &[(Format, Destination)]) -> Result<()> {
             let color =
                 stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
             let mut lock = stdout.lock();
-            render(report, *format, &mut lock, color)?;
-            lock.flush()?;
+            let written = render(report, *format, &mut lock, color).and_then(|()| lock.flush());
+            match written {
+                // A reader that stopped reading (`| head -1`) is not a failed scan: the
+                // verdict stands, nothing more is said.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                other => other?,
+            }
         }
     }
     Ok(())

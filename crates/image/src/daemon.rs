@@ -85,6 +85,7 @@ pub fn load<R: Clone + Send + Sync>(
         Some(Transport::DockerArchive),
         Some(Transport::DockerDaemon),
         None,
+        None,
         opts,
     )
 }

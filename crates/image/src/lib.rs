@@ -121,13 +121,19 @@ pub fn load<R: Clone + Send + Sync>(
                 ));
             }
             let store = DirStore::new(path);
-            let req = request(text, Transport::OciLayout, selector.as_ref(), opts);
+            let req = Request {
+                origin: Some(path),
+                ..request(text, Transport::OciLayout, selector.as_ref(), opts)
+            };
             let resolved = resolve::resolve_oci(&store, &req)?;
             scan_resolved(&store, resolved, opts, 1)
         }
         ImageRef::Local { path, selector } if path.is_dir() => {
             let store = DirStore::new(path);
-            let req = request(text, Transport::OciLayout, selector.as_ref(), opts);
+            let req = Request {
+                origin: Some(path),
+                ..request(text, Transport::OciLayout, selector.as_ref(), opts)
+            };
             let resolved = resolve::resolve_oci(&store, &req)?;
             scan_resolved(&store, resolved, opts, 1)
         }
@@ -196,6 +202,7 @@ fn request<'a, R>(
         transport,
         selector,
         platform: opts.platform,
+        origin: None,
     }
 }
 
@@ -227,7 +234,10 @@ fn load_archive<R: Clone + Send + Sync>(
         Some(Compression::None) => {
             let store = TarStore::index(path)?;
             let transport = archive_transport(&store, expected)?;
-            let req = request(text, transport, selector, opts);
+            let req = Request {
+                origin: Some(path),
+                ..request(text, transport, selector, opts)
+            };
             let resolved = resolve_archive(&store, &req)?;
             scan_resolved(&store, resolved, opts, 1)
         }
@@ -239,7 +249,7 @@ fn load_archive<R: Clone + Send + Sync>(
             };
             let decoded = layer::decode::decompressor(counted, outer)
                 .map_err(|e| ImageError::io(&shown, e))?;
-            load_stream(decoded, text, expected, None, selector, opts)
+            load_stream(decoded, text, expected, None, selector, Some(path), opts)
         }
         None => Err(ImageError::Invalid(
             "not an image archive (neither a tar archive nor gzip/zstd-compressed)".into(),
@@ -255,11 +265,15 @@ fn load_stream<T: Read, R: Clone + Send + Sync>(
     expected: Option<Transport>,
     report_as: Option<Transport>,
     selector: Option<&Selector>,
+    origin: Option<&Path>,
     opts: &LoadOptions<R>,
 ) -> Result<Loaded<R>, ImageError> {
     let store = stream::scan_stream(reader, opts.scanner, opts.budget)?;
     let transport = archive_transport(&store, expected)?;
-    let req = request(text, transport, selector, opts);
+    let req = Request {
+        origin,
+        ..request(text, transport, selector, opts)
+    };
     let mut resolved = resolve_archive(&store, &req)?;
     if let Some(t) = report_as {
         resolved.meta.transport = t;

@@ -50,6 +50,9 @@ pub struct Request<'a> {
     pub selector: Option<&'a Selector>,
     /// `--platform`, when given; otherwise indexes resolve to the host's platform.
     pub platform: Option<&'a Platform>,
+    /// The layout directory or archive file, to name an image whose
+    /// `org.opencontainers.image.ref.name` is only a tag (`app:1.2` for `app.oci.tar`).
+    pub origin: Option<&'a std::path::Path>,
 }
 
 /// The image, and where each of its layer blobs is inside the store.
@@ -475,6 +478,10 @@ pub fn resolve_oci(store: &dyn Store, req: &Request) -> Result<Resolved, ImageEr
         }
     };
 
+    let names = names
+        .into_iter()
+        .map(|n| qualified_name(n, req.origin))
+        .collect();
     resolve_from(&StoreSource(store), &descriptor, req, names)
 }
 
@@ -517,6 +524,46 @@ pub fn resolve_from(
     let mut visited = HashSet::new();
     let (manifest_digest, manifest_mt, manifest) = descend(source, top, req, 0, &mut visited)?;
     image_from_manifest(source, req, manifest_digest, manifest_mt, manifest, names)
+}
+
+/// The name an OCI image goes by: its `org.opencontainers.image.ref.name` when that is a
+/// full reference (`registry.example.com/app:1.2`, `alpine:3.20`), otherwise (a bare tag, as
+/// skopeo and umoci write `1.2`) the archive's or layout's name with that tag (`app:1.2`).
+pub fn qualified_name(name: String, origin: Option<&std::path::Path>) -> String {
+    if name.contains(['/', ':', '@']) {
+        return name;
+    }
+    let Some(stem) = origin.and_then(origin_stem) else {
+        return name;
+    };
+    format!("{stem}:{name}")
+}
+
+/// `app` for `app.oci.tar`, `app.tar.gz`, `./app/` or `/images/app`.
+fn origin_stem(origin: &std::path::Path) -> Option<String> {
+    let resolved;
+    let origin = if origin.file_name().is_none() {
+        resolved = std::fs::canonicalize(origin).ok()?;
+        resolved.as_path()
+    } else {
+        origin
+    };
+    let mut name = origin.file_name()?.to_string_lossy().into_owned();
+    for suffix in [".gz", ".zst", ".tgz", ".tar", ".oci"] {
+        if let Some(stripped) = name.strip_suffix(suffix)
+            && !stripped.is_empty()
+        {
+            name = stripped.to_string();
+        }
+    }
+    for suffix in [".tar", ".oci"] {
+        if let Some(stripped) = name.strip_suffix(suffix)
+            && !stripped.is_empty()
+        {
+            name = stripped.to_string();
+        }
+    }
+    (!name.is_empty() && name != "." && name != "..").then_some(name)
 }
 
 fn list_names(top: &[Descriptor]) -> String {

@@ -104,7 +104,6 @@ pub fn render(report: &Report) -> String {
         more(&mut md, warnings.len());
     }
 
-    let total: u64 = image.layers.iter().map(|l| l.size).sum();
     md.push_str("<details><summary>Image</summary>\n\n| | |\n|---|---|\n");
     let _ = writeln!(md, "| reference | {} |", code(&image.reference));
     if !image.names.is_empty() {
@@ -125,7 +124,7 @@ pub fn render(report: &Report) -> String {
         md,
         "| layers | {} ({}) |",
         image.layers.len(),
-        table::human_size(total)
+        table::layer_sizes(&image.layers)
     );
     let _ = writeln!(
         md,

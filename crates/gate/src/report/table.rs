@@ -44,6 +44,25 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
+/// What the layers weigh, saying which size is which: `12.3 MiB compressed, 40.1 MiB
+/// uncompressed`, or only the uncompressed size when no layer is compressed.
+pub(crate) fn layer_sizes(layers: &[portcullis_model::image::LayerInfo]) -> String {
+    let stored: u64 = layers.iter().map(|l| l.size).sum();
+    let uncompressed: u64 = layers.iter().map(|l| l.uncompressed_size).sum();
+    let compressed = layers
+        .iter()
+        .any(|l| l.compression != portcullis_model::image::Compression::None);
+    if compressed {
+        format!(
+            "{} compressed, {} uncompressed",
+            human_size(stored),
+            human_size(uncompressed)
+        )
+    } else {
+        format!("{} uncompressed", human_size(uncompressed))
+    }
+}
+
 /// Where a finding is, for one line of text.
 pub(crate) fn location(f: &Finding) -> String {
     let mut parts = Vec::new();
@@ -76,7 +95,6 @@ pub fn write(report: &Report, out: &mut dyn Write, style: &Style) -> io::Result<
     // Image text is shown with its control and invisible characters escaped.
     let report = &super::text::escaped(report);
     let img = &report.image;
-    let total_size: u64 = img.layers.iter().map(|l| l.size).sum();
     writeln!(
         out,
         "{}",
@@ -106,7 +124,7 @@ pub fn write(report: &Report, out: &mut dyn Write, style: &Style) -> io::Result<
         ("platform", img.platform.to_string()),
         (
             "layers",
-            format!("{} ({})", img.layers.len(), human_size(total_size)),
+            format!("{} ({})", img.layers.len(), layer_sizes(&img.layers)),
         ),
         ("user", user),
     ];

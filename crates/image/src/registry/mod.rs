@@ -196,6 +196,7 @@ pub fn load<R: Clone + Send + Sync>(
         transport: Transport::Registry,
         selector: None,
         platform: opts.platform,
+        origin: None,
     };
     let resolved = resolve::resolve_from(&source, &descriptor, &req, vec![target.to_string()])?;
     let blobs = Blobs {
