@@ -227,7 +227,8 @@ fn tags_and_names_are_reported() {
     let layout = dir.path().join("layout");
     Layout::new().image(&built, &["v1"]).write_dir(&layout);
     let report = scan_json(&format!("oci:{}:v1", text(&layout)), &[]).json();
-    assert_eq!(report["image"]["names"], json!(["v1"]));
+    // A bare tag as the ref name: the layout's name goes with it.
+    assert_eq!(report["image"]["names"], json!(["layout:v1"]));
 }
 
 #[test]

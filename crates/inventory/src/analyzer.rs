@@ -7,7 +7,7 @@
 use super::gobin::GoScanner;
 use super::java::{self, JarScanner};
 use super::rustbin::RustScanner;
-use super::{DbFormat, PackageDb, PackageRecord, apk, dpkg, npm, python, rpm};
+use super::{DbFormat, PackageDb, PackageRecord, apk, copyright, dpkg, npm, python, rpm};
 use portcullis_layer::analyzer::{Analyzer, Interest};
 use portcullis_layer::entry::{Entry, EntryKind, Note};
 
@@ -23,6 +23,9 @@ const MAX_STATUS_D: u64 = 1 << 20;
 /// Only the headers of Python metadata are needed; they come first.
 const MAX_PYTHON_METADATA: u64 = 64 << 10;
 const MAX_NPM_MANIFEST: u64 = 1 << 20;
+/// What of a copyright file is read: its licence fields come first (the largest files,
+/// whole licence texts pasted in, run to a few hundred KiB).
+const MAX_COPYRIGHT: u64 = 256 << 10;
 /// Executables smaller than this are scripts or stubs.
 const MIN_EXECUTABLE: u64 = 1024;
 
@@ -35,6 +38,7 @@ enum Kind {
     Python,
     Npm,
     Java,
+    Copyright,
     Executable,
 }
 
@@ -68,6 +72,9 @@ fn classify(entry: &Entry) -> Option<Kind> {
     }
     if java::is_archive_path(path) {
         return Some(Kind::Java);
+    }
+    if copyright::package_of(path).is_some() {
+        return Some(Kind::Copyright);
     }
     if entry.mode & 0o111 != 0 && entry.size >= MIN_EXECUTABLE {
         return Some(Kind::Executable);
@@ -123,6 +130,7 @@ impl Analyzer for InventoryAnalyzer {
             Some(Kind::Npm) => Interest::Whole {
                 max: MAX_NPM_MANIFEST,
             },
+            Some(Kind::Copyright) => Interest::Whole { max: MAX_COPYRIGHT },
             Some(Kind::Java) => {
                 self.current = Some((
                     entry.path.clone(),
@@ -156,6 +164,19 @@ impl Analyzer for InventoryAnalyzer {
             Kind::Npm => {
                 if let Some(record) = npm::parse(data).filter(|_| !truncated) {
                     self.push(path, DbFormat::Npm, Ok(vec![record]));
+                }
+                return;
+            }
+            Kind::Copyright => {
+                // Licence fields come first: a cut-off licence text does not matter.
+                let names = copyright::licenses(data);
+                if let (Some(package), false) = (copyright::package_of(path), names.is_empty()) {
+                    let record = PackageRecord {
+                        name: package.to_string(),
+                        license: Some(names.join(" AND ")),
+                        ..PackageRecord::default()
+                    };
+                    self.push(path, DbFormat::DpkgCopyright, Ok(vec![record]));
                 }
                 return;
             }

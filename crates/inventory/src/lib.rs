@@ -12,6 +12,7 @@
 
 pub mod analyzer;
 pub mod apk;
+pub mod copyright;
 pub mod dpkg;
 pub mod gobin;
 pub mod java;
@@ -39,6 +40,10 @@ pub enum DbFormat {
     GoBinary,
     RustBinary,
     Java,
+    /// A Debian package's `/usr/share/doc/PACKAGE/copyright`: one record, the package's
+    /// name and the licences the file names. Not a package of its own: the inventory
+    /// gives its licence to the dpkg package of that name.
+    DpkgCopyright,
 }
 
 /// One package as its database (or file) records it, before the image's distribution is
@@ -112,6 +117,8 @@ pub fn identify(
     let distro = os.map(OsRelease::distro_qualifier);
     let os_id = os.map_or("", |o| o.id.as_str());
     match format {
+        // Licence records, never listed as packages.
+        DbFormat::DpkgCopyright => (String::new(), String::new()),
         DbFormat::Dpkg => {
             let ubuntu = os_id == "ubuntu";
             let namespace = match os {

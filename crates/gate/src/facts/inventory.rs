@@ -30,6 +30,10 @@ pub fn build(reports: &[LayerReport], fs: &FileSystem) -> Inventory {
     let index = index(reports);
     let mut packages = Vec::new();
     let mut chosen_rpm: BTreeMap<&str, (rpm::Backend, &str, usize)> = BTreeMap::new();
+    // Debian packages' licences, from their copyright files, by package name and by the
+    // file's path (a package whose doc directory links to another's shares its file).
+    let mut copyright: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut copyright_files: BTreeMap<&str, &str> = BTreeMap::new();
     for (&db_path, versions) in &index {
         let Some(layer) = fs
             .get(db_path)
@@ -41,6 +45,15 @@ pub fn build(reports: &[LayerReport], fs: &FileSystem) -> Inventory {
         let Some(db) = versions.get(&layer).filter(|db| db.error.is_none()) else {
             continue;
         };
+        if db.format == DbFormat::DpkgCopyright {
+            for record in &db.packages {
+                if let Some(license) = &record.license {
+                    copyright.insert(&record.name, license);
+                    copyright_files.insert(db_path, license);
+                }
+            }
+            continue;
+        }
         if db.format == DbFormat::Rpm {
             // A converted rpm database leaves the old file beside the new one: rpm reads
             // only the one its configured backend names, the newest format.
@@ -63,6 +76,27 @@ pub fn build(reports: &[LayerReport], fs: &FileSystem) -> Inventory {
             versions[&layer],
             os.as_ref(),
         );
+    }
+    for package in packages
+        .iter_mut()
+        .filter(|p| p.format == DbFormat::Dpkg && p.license.is_none())
+    {
+        let linked = || {
+            let file = format!(
+                "{}{}/copyright",
+                portcullis_inventory::copyright::DOC_DIR,
+                package.name
+            );
+            fs.resolve(&file)
+                .and_then(|(resolved, _)| copyright_files.get(resolved.as_str()).copied())
+        };
+        if let Some(license) = copyright
+            .get(package.name.as_str())
+            .copied()
+            .or_else(linked)
+        {
+            package.license = Some(license.to_string());
+        }
     }
     Inventory { os, packages }
 }

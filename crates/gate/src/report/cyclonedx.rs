@@ -22,6 +22,21 @@ fn licenses(text: Option<&str>) -> Option<Value> {
     Some(match super::sbom::classify_license(text) {
         License::Id(id) => json!([{"license": {"id": id}}]),
         License::Expression(e) => json!([{"expression": e}]),
+        // Licences of several parts (a Debian copyright file's `A AND B AND C`): one entry
+        // each, identified where the name maps to SPDX.
+        License::Other(name) if name.contains(" AND ") => {
+            let mut seen = std::collections::HashSet::new();
+            let entries: Vec<Value> = name
+                .split(" AND ")
+                .map(str::trim)
+                .filter(|part| !part.is_empty() && seen.insert(*part))
+                .map(|part| match super::sbom::classify_license(part) {
+                    License::Id(id) => json!({"license": {"id": id}}),
+                    _ => json!({"license": {"name": part}}),
+                })
+                .collect();
+            Value::Array(entries)
+        }
         License::Other(name) => json!([{"license": {"name": name}}]),
     })
 }

@@ -116,14 +116,164 @@ fn split_tag(name: &str) -> (&str, Option<&str>) {
 }
 
 /// A package's license as the SBOM formats can carry it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum License<'a> {
     /// One identifier of the SPDX license list.
     Id(&'a str),
     /// An SPDX expression over listed identifiers (`MIT OR Apache-2.0`).
-    Expression(&'a str),
+    Expression(std::borrow::Cow<'a, str>),
     /// Anything else, kept as written.
     Other(&'a str),
+}
+
+/// Spellings package metadata uses for listed licences, and the SPDX identifier each
+/// means: Debian's DEP-5 short names (`GPL-2+`, `Expat`), rpm's Fedora-style names
+/// (`ASL 2.0`, `GPLv2+`) and the common prose forms (`Apache 2.0`). Compared ignoring case,
+/// with runs of spaces, `_` and `v` before a digit made uniform by [`alias_key`]. Only
+/// names whose meaning is fixed are here; anything else is kept as written.
+const ALIASES: &[(&str, &str)] = &[
+    ("apache 2.0", "Apache-2.0"),
+    ("apache-2", "Apache-2.0"),
+    ("apache 2", "Apache-2.0"),
+    ("apache2", "Apache-2.0"),
+    ("asl 2.0", "Apache-2.0"),
+    ("apache license 2.0", "Apache-2.0"),
+    ("apache license, version 2.0", "Apache-2.0"),
+    ("apache software license 2.0", "Apache-2.0"),
+    ("expat", "MIT"),
+    ("mit license", "MIT"),
+    ("gpl-1", "GPL-1.0-only"),
+    ("gpl-1+", "GPL-1.0-or-later"),
+    ("gpl-2", "GPL-2.0-only"),
+    ("gpl-2.0", "GPL-2.0-only"),
+    ("gpl-2+", "GPL-2.0-or-later"),
+    ("gpl-2.0+", "GPL-2.0-or-later"),
+    ("gpl-3", "GPL-3.0-only"),
+    ("gpl-3.0", "GPL-3.0-only"),
+    ("gpl-3+", "GPL-3.0-or-later"),
+    ("gpl-3.0+", "GPL-3.0-or-later"),
+    ("lgpl-2", "LGPL-2.0-only"),
+    ("lgpl-2.0", "LGPL-2.0-only"),
+    ("lgpl-2+", "LGPL-2.0-or-later"),
+    ("lgpl-2.0+", "LGPL-2.0-or-later"),
+    ("lgpl-2.1", "LGPL-2.1-only"),
+    ("lgpl-2.1+", "LGPL-2.1-or-later"),
+    ("lgpl-3", "LGPL-3.0-only"),
+    ("lgpl-3.0", "LGPL-3.0-only"),
+    ("lgpl-3+", "LGPL-3.0-or-later"),
+    ("lgpl-3.0+", "LGPL-3.0-or-later"),
+    ("agpl-3", "AGPL-3.0-only"),
+    ("agpl-3+", "AGPL-3.0-or-later"),
+    ("gfdl-1.3", "GFDL-1.3-only"),
+    ("gfdl-1.3+", "GFDL-1.3-or-later"),
+    ("mpl-1.1", "MPL-1.1"),
+    ("mpl-2.0", "MPL-2.0"),
+    ("artistic", "Artistic-1.0-Perl"),
+    ("artistic-1", "Artistic-1.0"),
+    ("artistic-2", "Artistic-2.0"),
+    ("bsd-2-clause", "BSD-2-Clause"),
+    ("bsd-3-clause", "BSD-3-Clause"),
+    ("bsd-4-clause", "BSD-4-Clause"),
+    ("zlib", "Zlib"),
+    ("isc", "ISC"),
+    ("psf-2", "PSF-2.0"),
+    ("python-2", "Python-2.0"),
+    ("cc0", "CC0-1.0"),
+    ("cc0-1.0", "CC0-1.0"),
+    ("openssl", "OpenSSL"),
+    ("boost", "BSL-1.0"),
+    ("unicode-dfs-2016", "Unicode-DFS-2016"),
+];
+
+/// `GPLv2+` → `gpl-2+`, `Apache  2.0` → `apache 2.0`: lower case, spaces collapsed, the
+/// `v` of a version and the space before it turned into a dash, and a trailing
+/// `or later` / `or-later` into `+`.
+fn alias_key(text: &str) -> String {
+    let lower = text.trim().to_ascii_lowercase();
+    let lower = lower
+        .strip_suffix(" or later")
+        .or_else(|| lower.strip_suffix(" or-later"))
+        .or_else(|| lower.strip_suffix("-or-later"))
+        .map(|s| format!("{s}+"))
+        .unwrap_or(lower);
+    let collapsed = lower.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out = String::with_capacity(collapsed.len());
+    let chars: Vec<char> = collapsed.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let next_digit = chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
+        let prev_alpha = i > 0 && chars[i - 1].is_ascii_alphabetic();
+        if c == 'v' && next_digit && prev_alpha {
+            out.push('-');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The SPDX identifier a single licence name means, when it is listed or a known alias.
+fn one_spdx_id(text: &str) -> Option<&'static str> {
+    let text = text.trim();
+    if let Some(id) = spdx_id(text) {
+        return Some(id);
+    }
+    let key = alias_key(text);
+    if let Some((_, id)) = ALIASES.iter().find(|(alias, _)| *alias == key) {
+        return Some(id);
+    }
+    // `GPL-2.0` style names without `-only`: the SPDX list's deprecated form.
+    spdx_id(&format!("{text}-only"))
+}
+
+/// `text` as an SPDX expression, when every licence it names maps to a listed identifier:
+/// one name, or names joined by `and`, `or`, `&`, `|` or `,` (Debian writes `GPL-2+ or
+/// Artistic`, package metadata `MIT/Apache-2.0` is left alone as ambiguous).
+pub fn spdx_expression(text: &str) -> Option<String> {
+    if let Some(id) = one_spdx_id(text) {
+        return Some(id.to_string());
+    }
+    if is_expression(text.trim()) {
+        return Some(text.trim().to_string());
+    }
+    let spaced = format!(" {} ", text.trim());
+    let mut terms: Vec<(String, &str)> = Vec::new();
+    let mut rest = spaced.as_str();
+    let mut op = "";
+    loop {
+        let lower = rest.to_ascii_lowercase();
+        let next = [" and ", " or ", " & ", " | ", ", "]
+            .iter()
+            .filter_map(|sep| lower.find(sep).map(|at| (at, *sep)))
+            .min_by_key(|(at, _)| *at);
+        let (term, sep) = match next {
+            Some((at, sep)) => (&rest[..at], Some(sep)),
+            None => (rest, None),
+        };
+        terms.push((one_spdx_id(term)?.to_string(), op));
+        match sep {
+            Some(sep) => {
+                op = match sep.trim() {
+                    "or" | "|" => "OR",
+                    _ => "AND",
+                };
+                rest = &rest[rest.to_ascii_lowercase().find(sep).unwrap() + sep.len()..];
+            }
+            None => break,
+        }
+    }
+    if terms.len() < 2 {
+        return None;
+    }
+    let mut out = String::new();
+    for (id, op) in terms {
+        if !op.is_empty() {
+            out.push(' ');
+            out.push_str(op);
+            out.push(' ');
+        }
+        out.push_str(&id);
+    }
+    Some(out)
 }
 
 /// Identifiers of the SPDX license list that package databases commonly name; anything
@@ -223,9 +373,14 @@ pub fn classify_license(text: &str) -> License<'_> {
         return License::Id(id);
     }
     if is_expression(text) {
-        License::Expression(text)
-    } else {
-        License::Other(text)
+        return License::Expression(std::borrow::Cow::Borrowed(text));
+    }
+    match spdx_expression(text) {
+        Some(expr) => match SPDX_IDS.iter().find(|id| **id == expr) {
+            Some(id) => License::Id(id),
+            None => License::Expression(std::borrow::Cow::Owned(expr)),
+        },
+        None => License::Other(text),
     }
 }
 
@@ -285,22 +440,43 @@ mod tests {
             (" Apache-2.0 ", License::Id("Apache-2.0")),
             (
                 "MIT OR Apache-2.0",
-                License::Expression("MIT OR Apache-2.0"),
+                License::Expression("MIT OR Apache-2.0".into()),
             ),
             (
                 "(MIT OR Apache-2.0) AND BSD-3-Clause",
-                License::Expression("(MIT OR Apache-2.0) AND BSD-3-Clause"),
+                License::Expression("(MIT OR Apache-2.0) AND BSD-3-Clause".into()),
             ),
             (
                 "GPL-2.0-or-later WITH GCC-exception-3.1",
-                License::Expression("GPL-2.0-or-later WITH GCC-exception-3.1"),
+                License::Expression("GPL-2.0-or-later WITH GCC-exception-3.1".into()),
             ),
-            ("GPLv2+", License::Other("GPLv2+")),
-            ("MIT License", License::Other("MIT License")),
+            // Known spellings become SPDX identifiers and expressions.
+            ("GPLv2+", License::Id("GPL-2.0-or-later")),
+            ("Apache 2.0", License::Id("Apache-2.0")),
+            ("ASL 2.0", License::Id("Apache-2.0")),
+            ("MIT License", License::Id("MIT")),
+            ("mit", License::Id("MIT")),
+            ("Expat", License::Id("MIT")),
+            ("GPL-2", License::Id("GPL-2.0-only")),
+            ("LGPL-2.1+", License::Id("LGPL-2.1-or-later")),
+            ("BSD-3-clause", License::Id("BSD-3-Clause")),
+            (
+                "GPL-2+ or Artistic",
+                License::Expression("GPL-2.0-or-later OR Artistic-1.0-Perl".into()),
+            ),
+            (
+                "GPL-2+ AND BSD-3-clause AND Zlib",
+                License::Expression("GPL-2.0-or-later AND BSD-3-Clause AND Zlib".into()),
+            ),
+            // Anything with an unknown part is kept as written.
+            (
+                "GPL-2+ AND public-domain",
+                License::Other("GPL-2+ AND public-domain"),
+            ),
+            ("MIT/Apache-2.0", License::Other("MIT/Apache-2.0")),
             ("MIT AND", License::Other("MIT AND")),
             ("(MIT OR ISC", License::Other("(MIT OR ISC")),
             ("MIT WITH MIT", License::Other("MIT WITH MIT")),
-            ("mit", License::Other("mit")),
         ];
         for (text, want) in cases {
             assert_eq!(classify_license(text), *want, "{text}");

@@ -136,10 +136,25 @@ pub fn document(sbom: &Sbom) -> Value {
                 License::Id(id) => id.to_string(),
                 License::Expression(e) => e.to_string(),
                 License::Other(other) => {
-                    let license_ref =
-                        format!("LicenseRef-{}-{}", id_part(other), short_hash(&[other]));
-                    extracted.insert(license_ref.clone(), other.to_string());
-                    license_ref
+                    // Several parts (`A AND B`): each identified where it maps, the rest
+                    // as their own LicenseRefs.
+                    let mut seen = HashSet::new();
+                    let parts: Vec<String> = other
+                        .split(" AND ")
+                        .map(str::trim)
+                        .filter(|part| !part.is_empty() && seen.insert(*part))
+                        .map(|part| match super::sbom::classify_license(part) {
+                            License::Id(id) => id.to_string(),
+                            License::Expression(e) => format!("({e})"),
+                            License::Other(name) => {
+                                let license_ref =
+                                    format!("LicenseRef-{}-{}", id_part(name), short_hash(&[name]));
+                                extracted.insert(license_ref.clone(), name.to_string());
+                                license_ref
+                            }
+                        })
+                        .collect();
+                    parts.join(" AND ")
                 }
             },
         };
