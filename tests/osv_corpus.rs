@@ -230,6 +230,7 @@ fn package(ecosystem: &str, name: &str, version: &str, source: Option<&str>) -> 
         layer: 0,
         arch: None,
         license: None,
+        application: false,
     }
 }
 

@@ -328,3 +328,117 @@ fn output_files_and_source_date_epoch() {
     let run = run_command(&mut cmd);
     run.expect_scan_error("missing.tar", &[]);
 }
+
+/// Debian packages take their licences from `/usr/share/doc/PACKAGE/copyright`, machine
+/// readable or free-form, also through a doc directory linked to another package's; the
+/// image's own application (`package.json`, `pyproject.toml` outside any dependency tree)
+/// is an application component; known licence spellings become SPDX identifiers.
+#[test]
+fn os_package_licences_and_the_application_component() {
+    use common::builder::{DockerArchive, Image, Layer};
+    let dir = tempfile::tempdir().unwrap();
+    let status = "Package: liba\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0-1\n\n\
+                  Package: libb\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.0-1\n\n\
+                  Package: libc-linked\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0-1\n";
+    let image = Image::new().user("app").layer(
+        Layer::new()
+            .dir("etc")
+            .file(
+                "etc/os-release",
+                "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+            )
+            .dir("var/lib/dpkg")
+            .file("var/lib/dpkg/status", status)
+            .dir("usr/share/doc/liba")
+            .file(
+                "usr/share/doc/liba/copyright",
+                "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n\
+                     Files: *\nCopyright: 2020 A\nLicense: Apache 2.0\n",
+            )
+            .dir("usr/share/doc/libb")
+            .file(
+                "usr/share/doc/libb/copyright",
+                "On Debian systems the license is in /usr/share/common-licenses/GPL-2.\n",
+            )
+            .symlink("usr/share/doc/libc-linked", "liba")
+            .dir("app")
+            .file(
+                "app/package.json",
+                r#"{"name": "shop", "version": "1.4.0", "license": "Apache 2.0"}"#,
+            )
+            .dir("srv/api")
+            .file(
+                "srv/api/pyproject.toml",
+                "[project]\nname = \"api\"\nversion = \"0.3.0\"\nlicense = {text = \"MIT\"}\n",
+            ),
+    );
+    let archive = dir.path().join("app.tar");
+    DockerArchive::docker25()
+        .image(&image.build(), &["acme/app:1"])
+        .write(&archive);
+    let run = common::run(&["sbom", common::text(&archive), "-f", "cyclonedx"]);
+    run.expect_code(0);
+    let bom = run.json();
+    let component = |name: &str| {
+        bom["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no component {name}: {bom:#}"))
+            .clone()
+    };
+    let license_id = |name: &str| component(name)["licenses"][0]["license"]["id"].clone();
+    assert_eq!(license_id("liba"), "Apache-2.0");
+    assert_eq!(license_id("libb"), "GPL-2.0-only");
+    assert_eq!(license_id("libc-linked"), "Apache-2.0");
+    assert_eq!(component("shop")["type"], "application");
+    assert_eq!(license_id("shop"), "Apache-2.0");
+    assert_eq!(component("api")["type"], "application");
+    assert_eq!(license_id("api"), "MIT");
+    assert_eq!(component("liba")["type"], "library");
+
+    let run = common::run(&["sbom", common::text(&archive), "-f", "spdx"]);
+    run.expect_code(0);
+    let spdx = run.json();
+    let libb = spdx["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "libb")
+        .unwrap();
+    assert_eq!(libb["licenseDeclared"], "GPL-2.0-only");
+}
+
+/// Trivy's copyright samples: the licences each file names (Trivy's expectations in
+/// `expected/dpkg-copyright-trivy.json`, as SPDX identifiers where the names map). Where
+/// Trivy reads Debian's `Artistic` as Artistic-2.0, portcullis reads it as Debian's
+/// /usr/share/common-licenses/Artistic, the Perl Artistic License 1.0.
+#[test]
+fn copyright_files_of_the_corpus_name_trivys_licences() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let dir = corpus.join("aquasecurity_trivy/pkg/fanal/analyzer/pkg/dpkg/testdata");
+    let found = |file: &str| -> Vec<String> {
+        let data = std::fs::read(dir.join(file)).unwrap();
+        portcullis::inventory::copyright::licenses(&data)
+            .iter()
+            .map(|name| {
+                portcullis::report::sbom::spdx_expression(name).unwrap_or_else(|| name.clone())
+            })
+            .collect()
+    };
+    assert_eq!(found("common-license-copyright"), vec!["GPL-2.0-only"]);
+    assert_eq!(
+        found("all-patterns-copyright"),
+        vec!["GPL-2.0-or-later", "GPL-2.0-only"]
+    );
+    assert!(found("no-license-copyright").is_empty());
+    let zlib = found("license-pattern-and-classifier-copyright");
+    assert!(zlib.contains(&"Zlib".to_string()), "{zlib:?}");
+    assert!(
+        zlib.iter().any(|l| l.contains("BSD-4-clause-POWERDOG")),
+        "{zlib:?}"
+    );
+}

@@ -39,6 +39,8 @@ enum Kind {
     Npm,
     Java,
     Copyright,
+    NpmApplication,
+    Pyproject,
     Executable,
 }
 
@@ -75,6 +77,12 @@ fn classify(entry: &Entry) -> Option<Kind> {
     }
     if copyright::package_of(path).is_some() {
         return Some(Kind::Copyright);
+    }
+    if npm::is_application_manifest_path(path) {
+        return Some(Kind::NpmApplication);
+    }
+    if python::is_pyproject_path(path) {
+        return Some(Kind::Pyproject);
     }
     if entry.mode & 0o111 != 0 && entry.size >= MIN_EXECUTABLE {
         return Some(Kind::Executable);
@@ -131,6 +139,9 @@ impl Analyzer for InventoryAnalyzer {
                 max: MAX_NPM_MANIFEST,
             },
             Some(Kind::Copyright) => Interest::Whole { max: MAX_COPYRIGHT },
+            Some(Kind::NpmApplication | Kind::Pyproject) => Interest::Whole {
+                max: MAX_NPM_MANIFEST,
+            },
             Some(Kind::Java) => {
                 self.current = Some((
                     entry.path.clone(),
@@ -164,6 +175,19 @@ impl Analyzer for InventoryAnalyzer {
             Kind::Npm => {
                 if let Some(record) = npm::parse(data).filter(|_| !truncated) {
                     self.push(path, DbFormat::Npm, Ok(vec![record]));
+                }
+                return;
+            }
+            Kind::NpmApplication => {
+                if let Some(mut record) = npm::parse(data).filter(|_| !truncated) {
+                    record.application = true;
+                    self.push(path, DbFormat::Npm, Ok(vec![record]));
+                }
+                return;
+            }
+            Kind::Pyproject => {
+                if let Some(record) = python::parse_pyproject(data).filter(|_| !truncated) {
+                    self.push(path, DbFormat::Python, Ok(vec![record]));
                 }
                 return;
             }

@@ -31,6 +31,7 @@ impl Fields<'_> {
             source_version: Some(version.to_string()),
             arch: self.arch.map(str::to_string),
             license: self.license.map(str::to_string),
+            application: false,
         })
     }
 }

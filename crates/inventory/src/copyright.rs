@@ -2,8 +2,8 @@
 //!
 //! dpkg's database records no licence; the package's copyright file does. Two forms exist:
 //! machine-readable (DEP-5: `License: GPL-2+` in its `Files` and standalone paragraphs) and
-//! free-form text, where the licence shows as a pointer to `/usr/share/common-licenses/NAME`
-//! (what Trivy and Syft read too). The names are kept as the file writes them (`GPL-2+`,
+//! free-form text, where the licence shows as a pointer to `/usr/share/common-licenses/NAME`;
+//! both are read, in every file (what Trivy and Syft read too). The names are kept as the file writes them (`GPL-2+`,
 //! `BSD-3-clause`, `Expat`); turning them into SPDX identifiers is the SBOM writer's job.
 
 /// The path prefix of the files this module reads: `usr/share/doc/PACKAGE/copyright`.
@@ -33,8 +33,9 @@ pub fn licenses(data: &[u8]) -> Vec<String> {
             add(&mut out, value);
         }
     }
-    if out.is_empty() {
-        // Free-form: pointers to the licences Debian ships whole.
+    {
+        // Free-form text, and the prose of machine-readable files: pointers to the
+        // licences Debian ships whole.
         const COMMON: &str = "/usr/share/common-licenses/";
         for (at, _) in text.match_indices(COMMON) {
             let rest = &text[at + COMMON.len()..];

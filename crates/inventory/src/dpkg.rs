@@ -155,6 +155,7 @@ pub fn parse(data: &[u8], layout: Layout) -> Result<Vec<PackageRecord>, DpkgErro
             source_version: Some(source_version),
             arch: field(&stanza, "Architecture").map(str::to_string),
             license: field(&stanza, "License").map(str::to_string),
+            application: false,
         });
     }
     Ok(packages)

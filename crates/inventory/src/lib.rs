@@ -61,6 +61,10 @@ pub struct PackageRecord {
     pub arch: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub license: Option<String>,
+    /// The image's own application (its root `package.json`, `pyproject.toml`), not a
+    /// dependency.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub application: bool,
 }
 
 /// The packages one file of one layer records.
@@ -98,6 +102,9 @@ pub struct Package {
     pub arch: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub license: Option<String>,
+    /// The image's own application rather than a dependency.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub application: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

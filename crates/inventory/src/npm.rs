@@ -24,6 +24,21 @@ pub fn is_manifest_path(path: &str) -> bool {
     parent.starts_with('@') && parts.next() == Some("node_modules")
 }
 
+/// Whether `path` is an application's own `package.json`: outside every `node_modules`
+/// and outside the directories where the system keeps libraries and documentation.
+pub fn is_application_manifest_path(path: &str) -> bool {
+    let Some(dir) = path.strip_suffix("package.json") else {
+        return false;
+    };
+    if !(dir.is_empty() || dir.ends_with('/')) || dir.split('/').count() > 6 {
+        return false;
+    }
+    const SYSTEM: &[&str] = &["usr/", "lib/", "etc/", "var/lib/", "proc/", "sys/"];
+    !dir.split('/')
+        .any(|part| part == "node_modules" || part.starts_with('.'))
+        && !SYSTEM.iter().any(|p| dir.starts_with(p))
+}
+
 #[derive(Deserialize)]
 struct Manifest {
     name: Option<String>,

@@ -111,3 +111,47 @@ mod tests {
         let _ = parse(&[0xffu8; 10_000]);
     }
 }
+
+/// Whether `path` is an application's own `pyproject.toml` (outside the system's and the
+/// interpreters' library directories).
+pub fn is_pyproject_path(path: &str) -> bool {
+    let Some(dir) = path.strip_suffix("pyproject.toml") else {
+        return false;
+    };
+    if !(dir.is_empty() || dir.ends_with('/')) || dir.split('/').count() > 6 {
+        return false;
+    }
+    !dir.split('/')
+        .any(|part| matches!(part, "site-packages" | "dist-packages") || part.starts_with('.'))
+        && !["usr/", "lib/", "etc/", "var/lib/"]
+            .iter()
+            .any(|p| dir.starts_with(p))
+}
+
+/// The `[project]` name and version of a `pyproject.toml` (PEP 621), as an application.
+pub fn parse_pyproject(data: &[u8]) -> Option<PackageRecord> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        project: Option<Project>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Project {
+        name: Option<String>,
+        version: Option<String>,
+        license: Option<toml::Value>,
+    }
+    let text = std::str::from_utf8(data).ok()?;
+    let project = toml::from_str::<File>(text).ok()?.project?;
+    let license = match project.license {
+        Some(toml::Value::String(s)) => Some(s),
+        Some(toml::Value::Table(t)) => t.get("text").and_then(|v| v.as_str()).map(str::to_string),
+        _ => None,
+    };
+    Some(PackageRecord {
+        name: project.name.filter(|n| !n.is_empty())?,
+        version: project.version.filter(|v| !v.is_empty())?,
+        license,
+        application: true,
+        ..PackageRecord::default()
+    })
+}

@@ -158,6 +158,7 @@ mod tests {
             layer: 0,
             arch: Some(arch.into()),
             license: None,
+            application: false,
         }
     }
 

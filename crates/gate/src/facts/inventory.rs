@@ -124,6 +124,7 @@ fn push_packages(
             layer: history.installed_by(record),
             arch: record.arch.clone(),
             license: record.license.clone(),
+            application: record.application,
         });
     }
 }

@@ -106,7 +106,7 @@ pub fn document(sbom: &Sbom) -> Value {
             properties.push(property("package:source-version", version.clone()));
         }
         let mut component = json!({
-            "type": "library",
+            "type": if package.application { "application" } else { "library" },
             "bom-ref": bom_ref,
             "name": package.name,
             "version": package.version,

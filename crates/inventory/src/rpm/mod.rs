@@ -92,6 +92,7 @@ impl From<&RpmPackage> for PackageRecord {
             source_name: source.map(|(n, _)| n),
             arch: p.arch.clone(),
             license: p.license.clone(),
+            application: false,
         }
     }
 }
