@@ -83,6 +83,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_application_manifest_is_outside_every_dependency_tree() {
+        assert!(is_application_manifest_path("app/package.json"));
+        assert!(is_application_manifest_path("package.json"));
+        assert!(!is_application_manifest_path(
+            "app/node_modules/x/package.json"
+        ));
+        assert!(!is_application_manifest_path(
+            "usr/lib/node_modules/npm/package.json"
+        ));
+        assert!(!is_application_manifest_path(
+            "usr/share/doc/x/package.json"
+        ));
+        assert!(!is_application_manifest_path("app/.cache/package.json"));
+        assert!(!is_application_manifest_path("app/mypackage.json"));
+    }
+
+    #[test]
     fn manifest_paths() {
         for (path, want) in [
             ("app/node_modules/lodash/package.json", true),

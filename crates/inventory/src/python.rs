@@ -62,9 +62,76 @@ pub fn parse(data: &[u8]) -> Option<PackageRecord> {
     })
 }
 
+/// Whether `path` is an application's own `pyproject.toml` (outside the system's and the
+/// interpreters' library directories).
+pub fn is_pyproject_path(path: &str) -> bool {
+    let Some(dir) = path.strip_suffix("pyproject.toml") else {
+        return false;
+    };
+    if !(dir.is_empty() || dir.ends_with('/')) || dir.split('/').count() > 6 {
+        return false;
+    }
+    !dir.split('/')
+        .any(|part| matches!(part, "site-packages" | "dist-packages") || part.starts_with('.'))
+        && !["usr/", "lib/", "etc/", "var/lib/"]
+            .iter()
+            .any(|p| dir.starts_with(p))
+}
+
+/// The `[project]` name and version of a `pyproject.toml` (PEP 621), as an application.
+pub fn parse_pyproject(data: &[u8]) -> Option<PackageRecord> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        project: Option<Project>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Project {
+        name: Option<String>,
+        version: Option<String>,
+        license: Option<toml::Value>,
+    }
+    let text = std::str::from_utf8(data).ok()?;
+    let project = toml::from_str::<File>(text).ok()?.project?;
+    let license = match project.license {
+        Some(toml::Value::String(s)) => Some(s),
+        Some(toml::Value::Table(t)) => t.get("text").and_then(|v| v.as_str()).map(str::to_string),
+        _ => None,
+    };
+    Some(PackageRecord {
+        name: project.name.filter(|n| !n.is_empty())?,
+        version: project.version.filter(|v| !v.is_empty())?,
+        license,
+        application: true,
+        ..PackageRecord::default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_application_pyproject_is_read_where_it_is_the_application() {
+        assert!(is_pyproject_path("srv/api/pyproject.toml"));
+        assert!(is_pyproject_path("pyproject.toml"));
+        assert!(!is_pyproject_path(
+            "usr/lib/python3/dist-packages/x/pyproject.toml"
+        ));
+        assert!(!is_pyproject_path(
+            "app/.venv/lib/site-packages/y/pyproject.toml"
+        ));
+        let record = parse_pyproject(
+            b"[project]\nname = \"api\"\nversion = \"0.3.0\"\nlicense = {text = \"MIT\"}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (record.name.as_str(), record.version.as_str()),
+            ("api", "0.3.0")
+        );
+        assert!(record.application);
+        assert_eq!(record.license.as_deref(), Some("MIT"));
+        assert!(parse_pyproject(b"[tool.poetry]\nname = \"x\"\n").is_none());
+    }
 
     #[test]
     fn paths() {
@@ -110,48 +177,4 @@ mod tests {
         assert_eq!(parse(b"garbage\xff\xfe\nName:\nVersion: 1"), None);
         let _ = parse(&[0xffu8; 10_000]);
     }
-}
-
-/// Whether `path` is an application's own `pyproject.toml` (outside the system's and the
-/// interpreters' library directories).
-pub fn is_pyproject_path(path: &str) -> bool {
-    let Some(dir) = path.strip_suffix("pyproject.toml") else {
-        return false;
-    };
-    if !(dir.is_empty() || dir.ends_with('/')) || dir.split('/').count() > 6 {
-        return false;
-    }
-    !dir.split('/')
-        .any(|part| matches!(part, "site-packages" | "dist-packages") || part.starts_with('.'))
-        && !["usr/", "lib/", "etc/", "var/lib/"]
-            .iter()
-            .any(|p| dir.starts_with(p))
-}
-
-/// The `[project]` name and version of a `pyproject.toml` (PEP 621), as an application.
-pub fn parse_pyproject(data: &[u8]) -> Option<PackageRecord> {
-    #[derive(serde::Deserialize)]
-    struct File {
-        project: Option<Project>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Project {
-        name: Option<String>,
-        version: Option<String>,
-        license: Option<toml::Value>,
-    }
-    let text = std::str::from_utf8(data).ok()?;
-    let project = toml::from_str::<File>(text).ok()?.project?;
-    let license = match project.license {
-        Some(toml::Value::String(s)) => Some(s),
-        Some(toml::Value::Table(t)) => t.get("text").and_then(|v| v.as_str()).map(str::to_string),
-        _ => None,
-    };
-    Some(PackageRecord {
-        name: project.name.filter(|n| !n.is_empty())?,
-        version: project.version.filter(|v| !v.is_empty())?,
-        license,
-        application: true,
-        ..PackageRecord::default()
-    })
 }
