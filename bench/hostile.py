@@ -197,6 +197,24 @@ def long_lines(path, files, size):
         f.write(tar_bytes(entries))
 
 
+def long_name(path, size):
+    """A gzip layer whose first entry is a GNU long name of `size` bytes."""
+    header = tarfile.TarInfo("././@LongLink")
+    header.type = b"L"
+    header.size = size
+    comp = zlib.compressobj(1, zlib.DEFLATED, 31)
+    chunk = b"n" * (1 << 20)
+    with open(path, "wb") as f:
+        f.write(comp.compress(header.tobuf(format=tarfile.GNU_FORMAT)))
+        left = size
+        while left > 0:
+            n = min(left, len(chunk))
+            f.write(comp.compress(chunk[:n]))
+            left -= n
+        f.write(comp.compress(bytes((-size) % 512 + 1024)))
+        f.write(comp.flush())
+
+
 def case(name, build):
     """Builds the case once; returns the archive path."""
     out = os.path.join(WORK, f"{name}.tar")
@@ -257,6 +275,11 @@ CASES = [
     ),
     ("layer-like-300k", lambda: os.path.join(WORK, "blobs-300k.tar.gz"), []),
     ("buildkit-count", lambda: case("buildkit", buildkit_case), []),
+    (
+        "gnu-long-name-1g",
+        lambda: case("long-name-1g", single_layer_case(lambda p: long_name(p, 1 << 30))),
+        [],
+    ),
     ("history-1m", lambda: case("history-1m", history_case), []),
     ("rpmdb-view", lambda: case("rpmdb-view", single_layer_case(rpmdb_view)), []),
     (

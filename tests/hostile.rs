@@ -1230,3 +1230,30 @@ fn a_registry_that_never_answers_is_cut_off_by_the_timeout() {
     );
     assert!(elapsed < std::time::Duration::from_secs(15), "{elapsed:?}");
 }
+
+/// A GNU long name or PAX header is held whole by the tar reader: one that claims more than
+/// 1 MiB is refused at its header, before its bytes are read (a 1 GB long name cost a
+/// gigabyte of memory before the name-length check could see it).
+#[test]
+fn oversized_long_names_and_pax_headers_are_refused_at_their_header() {
+    let sandbox = Sandbox::new();
+    for (kind, what) in [(b'L', "GNU long name"), (b'x', "PAX header")] {
+        let mut header = tar::Header::new_gnu();
+        header.set_path("././@LongLink").unwrap();
+        header.set_entry_type(tar::EntryType::new(kind));
+        header.set_size(1 << 30);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let mut raw = header.as_bytes().to_vec();
+        raw.extend_from_slice(&vec![b'n'; 64 << 10]);
+        let built = image_with(Layer::new().gzip().raw_bytes(raw));
+        let layout = sandbox.path(&format!("long-{}", kind as char));
+        Layout::new().image(&built, &["t"]).write_dir(&layout);
+        let reference = format!("oci:{}:t", text(&layout));
+        let (run, _) = scan_within(&sandbox, &reference, &[], &[], PROMPTLY);
+        run.expect_scan_error(
+            &reference,
+            &[what, "1073741824 bytes", "more than the 1048576"],
+        );
+    }
+}

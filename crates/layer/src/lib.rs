@@ -7,6 +7,7 @@
 pub mod analyzer;
 pub mod decode;
 pub mod entry;
+pub mod framing;
 pub mod walk;
 
 pub use analyzer::{Analyzer, Interest};

@@ -22,7 +22,8 @@ pub fn walk<R: Read, A: Analyzer + ?Sized>(
     budget: &Budget,
 ) -> Result<Listing, LayerError> {
     let mut report = Listing::default();
-    let mut archive = tar::Archive::new(reader);
+    // The guard refuses extension entries the tar reader would hold whole in memory.
+    let mut archive = tar::Archive::new(crate::framing::Guard::new(reader));
     let mut whole_buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; READ_CHUNK];
     let mut interests: Vec<Interest> = Vec::with_capacity(analyzers.len());
