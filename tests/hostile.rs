@@ -1257,3 +1257,38 @@ fn oversized_long_names_and_pax_headers_are_refused_at_their_header() {
         );
     }
 }
+
+/// Every input a fuzz target found something with is kept under `fuzz/regressions/TARGET/`
+/// and scanned here the way that target reads it: each must end promptly with a verdict
+/// or a clean exit 2, never a panic.
+#[test]
+fn fuzz_regressions_end_cleanly() {
+    let sandbox = Sandbox::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let mut seen = 0;
+    for (target, transport) in [("archive_stream", "docker-archive")] {
+        let Ok(inputs) = std::fs::read_dir(root.join(target)) else {
+            continue;
+        };
+        for input in inputs {
+            let input = input.unwrap().path();
+            let copy = sandbox.path(&format!("{target}-{seen}.tar"));
+            std::fs::copy(&input, &copy).unwrap();
+            let reference = format!("{transport}:{}", text(&copy));
+            let (run, _) = scan_within(&sandbox, &reference, &["--exit-code", "0"], &[], PROMPTLY);
+            assert!(
+                run.code == 0 || run.code == 2,
+                "{}: exit {}\n{}",
+                input.display(),
+                run.code,
+                run.stderr
+            );
+            seen += 1;
+        }
+    }
+    assert!(
+        seen > 0,
+        "no fuzz regression inputs under {}",
+        root.display()
+    );
+}
