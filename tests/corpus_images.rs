@@ -20,7 +20,7 @@ struct Run {
 }
 
 fn scan(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+    let out = common::offline_data(&mut Command::new(env!("CARGO_BIN_EXE_portcullis")))
         .env("PORTCULLIS_TRIVY", "off")
         .arg("scan")
         .args(args)

@@ -394,6 +394,7 @@ fn fetch_indexes_reads_the_image_repository_from_the_debian_mirror() {
         "--policy",
         text(&policy),
     ]);
+    cmd.env_remove("PORTCULLIS_OFFLINE").arg("--skip-db-update");
     let run = run_command(&mut cmd);
     run.expect_code(0);
     let report: Value = run.json();

@@ -550,6 +550,7 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
         let mut cmd = std::process::Command::new("script");
         cmd.args(["-qec", &command, "/dev/null"])
             .env_remove("NO_COLOR");
+        common::offline_data(&mut cmd);
         if let Some(v) = no_color {
             cmd.env("NO_COLOR", v);
         }

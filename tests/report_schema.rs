@@ -17,7 +17,7 @@ fn schema() -> jsonschema::Validator {
 }
 
 fn report_for(reference: &str) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+    let out = common::offline_data(&mut Command::new(env!("CARGO_BIN_EXE_portcullis")))
         .args(["scan", reference, "--format", "json"])
         .output()
         .expect("run portcullis");

@@ -420,11 +420,13 @@ fn dockle_sensitive_variables_in_history() {
 fn dockle_scratch_image_credentials_file() {
     let Some(dir) = corpus() else { return };
     let archive = dir.join("goodwithtech_dockle/pkg/scanner/testdata/scratch.tar");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["scan", "--format", "json"])
-        .arg(&archive)
-        .output()
-        .expect("run portcullis");
+    let out = common::offline_data(&mut std::process::Command::new(env!(
+        "CARGO_BIN_EXE_portcullis"
+    )))
+    .args(["scan", "--format", "json"])
+    .arg(&archive)
+    .output()
+    .expect("run portcullis");
     let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     let secrets: Vec<&Value> = report["findings"]
         .as_array()

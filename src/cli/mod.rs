@@ -2,6 +2,7 @@
 //! or `--output`.
 
 pub mod attest;
+pub mod db;
 pub mod explain;
 pub mod keygen;
 mod passphrase;
@@ -55,6 +56,8 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Write the image's software bill of materials (CycloneDX or SPDX JSON)
     Sbom(sbom::SbomArgs),
+    /// The local vulnerability database: update it from osv.dev or a mirror, show its status
+    Db(db::DbArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -65,6 +68,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Attest(args) => attest::run(*args),
         Command::Verify(args) => verify::run(args),
         Command::Sbom(args) => sbom::run(args),
+        Command::Db(args) => db::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -191,6 +191,10 @@ impl GateArgs {
             package_indexes: self.package_indexes.clone(),
             fetch_indexes: self.fetch_indexes,
             osv_databases: self.vulns.osv_db.clone(),
+            offline: self.vulns.data.offline,
+            db_dir: self.vulns.data.db_dir.clone(),
+            db_mirror: self.vulns.data.db_mirror.clone(),
+            skip_db_update: self.vulns.data.skip_db_update,
             trivy: self.vulns.trivy.clone(),
             ignore_unfixed: self.vulns.ignore_unfixed,
             today,
@@ -334,6 +338,33 @@ pub struct VulnArgs {
     /// Leave out vulnerabilities that no released version fixes yet
     #[arg(long)]
     pub ignore_unfixed: bool,
+
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// Where the local vulnerability database lives and whether the network may be used for
+/// data; shared with `portcullis db`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DataArgs {
+    /// Never download data: match with the local database and cached package indexes as
+    /// they are, and say in the report what was missing (images are still pulled)
+    #[arg(long, env = "PORTCULLIS_OFFLINE", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub offline: bool,
+
+    /// The local vulnerability database (default: $XDG_CACHE_HOME/portcullis/db or
+    /// ~/.cache/portcullis/db)
+    #[arg(long, value_name = "DIR", env = "PORTCULLIS_DB_DIR")]
+    pub db_dir: Option<PathBuf>,
+
+    /// Where database updates come from: a URL or a directory with osv.dev's layout
+    /// (`<ecosystem>/all.zip`) [default: https://osv-vulnerabilities.storage.googleapis.com]
+    #[arg(long, value_name = "URL|DIR", env = "PORTCULLIS_DB_MIRROR")]
+    pub db_mirror: Option<String>,
+
+    /// Do not update the local database before matching, however old it is
+    #[arg(long)]
+    pub skip_db_update: bool,
 }
 
 fn parse_trivy(text: &str) -> Result<TrivyChoice, String> {

@@ -20,6 +20,7 @@ pub fn portcullis() -> Command {
         .env_remove("PORTCULLIS_PASSWORD")
         .env_remove("COSIGN_PASSWORD")
         .stdin(Stdio::null());
+    common::offline_data(&mut cmd);
     cmd
 }
 

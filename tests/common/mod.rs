@@ -61,7 +61,22 @@ pub fn portcullis() -> Command {
     cmd.env("NO_COLOR", "1")
         .env("PORTCULLIS_TRIVY", "off")
         .env_remove("RUST_BACKTRACE");
+    offline_data(&mut cmd);
     cmd
+}
+
+/// Keeps a command's data to what the test gives it: offline (no download of vulnerability
+/// data or package indexes, which would make results depend on the day and the network),
+/// and a local vulnerability database directory that does not exist, so that the user's own
+/// database is not read. The `db` tests, and those serving indexes on loopback, turn
+/// downloads back on with `env_remove("PORTCULLIS_OFFLINE")` and their own directory.
+pub fn offline_data(cmd: &mut Command) -> &mut Command {
+    cmd.env("PORTCULLIS_OFFLINE", "1")
+        .env(
+            "PORTCULLIS_DB_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-vulnerability-db"),
+        )
+        .env_remove("PORTCULLIS_DB_MIRROR")
 }
 
 /// What one run of the binary did.

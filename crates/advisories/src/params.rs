@@ -19,6 +19,10 @@ pub struct PackageParams {
     pub index_max_age_hours: u32,
     /// Never download: use cached indexes only, and report a diagnostic when one is missing.
     pub offline: bool,
+    /// Without `--package-index` or `--fetch-indexes`, compare with the indexes of the
+    /// repositories the image is configured with, through the index cache; what cannot be
+    /// had is said in the report's sources.
+    pub image_repositories: bool,
     /// Warn this many days before a distribution reaches its end of life.
     pub eol_warning_days: u32,
 }
@@ -30,6 +34,7 @@ impl Default for PackageParams {
             index_cache: PathBuf::new(),
             index_max_age_hours: 24,
             offline: false,
+            image_repositories: true,
             eol_warning_days: 90,
         }
     }
@@ -53,6 +58,11 @@ pub struct OsvParams {
     pub ecosystems: Vec<String>,
     /// Stop Trivy after this many seconds; the scan goes on without its results.
     pub trivy_timeout_seconds: u32,
+    /// Match against the local database (`portcullis db update`) too.
+    pub local_database: bool,
+    /// A scan updates the exports its image needs when they are missing or were last
+    /// checked longer ago than this (unless offline).
+    pub db_max_age_hours: u32,
 }
 
 impl Default for OsvParams {
@@ -63,6 +73,8 @@ impl Default for OsvParams {
             ignore_unfixed: false,
             ecosystems: Vec::new(),
             trivy_timeout_seconds: 600,
+            local_database: true,
+            db_max_age_hours: 24,
         }
     }
 }

@@ -128,6 +128,14 @@ pub struct Settings {
     pub fetch_indexes: bool,
     /// OSV databases added to the policy's.
     pub osv_databases: Vec<PathBuf>,
+    /// Never download data (vulnerability database, package indexes): use what is there.
+    pub offline: bool,
+    /// The local vulnerability database's directory, instead of the user cache's.
+    pub db_dir: Option<PathBuf>,
+    /// Where the database's exports come from, instead of osv.dev.
+    pub db_mirror: Option<String>,
+    /// Do not update the local database before matching, however old.
+    pub skip_db_update: bool,
     /// Trivy, instead of the policy's `osv.trivy`.
     pub trivy: Option<TrivyChoice>,
     /// Leave out vulnerabilities that no released version fixes yet.
@@ -149,6 +157,10 @@ impl Default for Settings {
             package_indexes: Vec::new(),
             fetch_indexes: false,
             osv_databases: Vec::new(),
+            offline: false,
+            db_dir: None,
+            db_mirror: None,
+            skip_db_update: false,
             trivy: None,
             ignore_unfixed: false,
             today: Date::today_utc(),
@@ -216,7 +228,37 @@ impl Gate {
         if settings.ignore_unfixed {
             policy.params.osv.ignore_unfixed = true;
         }
+        if settings.offline {
+            policy.params.packages.offline = true;
+        }
         let mut lookup = Lookup::from_policy(&policy, settings.today.to_string());
+        if let Some(local) = &mut lookup.local {
+            if let Some(dir) = &settings.db_dir {
+                local.dir = dir.clone();
+            }
+            if let Some(mirror) = &settings.db_mirror {
+                local.mirror = portcullis_advisories::osv::update::Mirror::parse(mirror);
+            }
+            local.update = !settings.skip_db_update;
+        } else if let Some(dir) = &settings.db_dir
+            && policy.params.osv.local_database
+        {
+            // No user cache directory, but one was named.
+            lookup.local = Some(crate::enrich::vulns::LocalData {
+                dir: dir.clone(),
+                mirror: portcullis_advisories::osv::update::Mirror::parse(
+                    settings
+                        .db_mirror
+                        .as_deref()
+                        .unwrap_or(portcullis_advisories::osv::update::OSV_DEV),
+                ),
+                max_age: std::time::Duration::from_secs(
+                    u64::from(policy.params.osv.db_max_age_hours) * 3600,
+                ),
+                offline: policy.params.packages.offline,
+                update: !settings.skip_db_update,
+            });
+        }
         if let Some(choice) = &settings.trivy {
             lookup.trivy = choice.clone();
         }
@@ -269,6 +311,7 @@ impl Gate {
             facts,
             self.explicit_indexes.clone(),
             self.fetch_indexes,
+            self.policy.params.packages.image_repositories,
             self.policy.params.packages.check_outdated,
             &self.fetcher,
         );

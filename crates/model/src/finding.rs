@@ -137,6 +137,29 @@ pub struct Source {
     pub status: SourceStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The data the source matched with, each named and dated: what an attestation names
+    /// so that a verifier can judge its freshness.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<DataSet>,
+}
+
+/// One data set a source used: a vulnerability database export, say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataSet {
+    /// `Debian:12`, `PyPI`.
+    pub name: String,
+    /// Where it came from: a URL or a path.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// When its content was downloaded (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched: Option<String>,
+    /// When its source last confirmed it current (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<u64>,
 }
 
 impl Source {
@@ -145,6 +168,7 @@ impl Source {
             name: name.to_string(),
             status,
             detail,
+            data: Vec::new(),
         }
     }
 

@@ -72,6 +72,8 @@ fn format_of(name: &str) -> Option<Format> {
 struct Loader<'a> {
     db: Database,
     wanted: Option<&'a Wanted>,
+    /// Where each usable record goes instead of the index, when set.
+    sink: Option<&'a mut dyn FnMut(Record)>,
     today: &'a str,
     limits: Limits,
     records_read: u64,
@@ -94,6 +96,7 @@ impl Database {
         let mut loader = Loader {
             db: Database::default(),
             wanted,
+            sink: None,
             today,
             limits,
             records_read: 0,
@@ -104,6 +107,29 @@ impl Database {
         }
         Ok(loader.db)
     }
+}
+
+/// Reads every record of one database (a zip, a directory tree or a record file) and hands
+/// each usable one, withdrawn ones left out, to `sink`: how the local database is built from
+/// a download without holding the records. The returned database holds no records, only the
+/// counts and the problems.
+pub fn for_each_record(
+    path: &Path,
+    today: &str,
+    limits: Limits,
+    sink: &mut dyn FnMut(Record),
+) -> Result<Database, LoadError> {
+    let mut loader = Loader {
+        db: Database::default(),
+        wanted: None,
+        sink: Some(sink),
+        today,
+        limits,
+        records_read: 0,
+        bytes_read: 0,
+    };
+    loader.load(path)?;
+    Ok(loader.db)
 }
 
 impl Loader<'_> {
@@ -289,7 +315,10 @@ impl Loader<'_> {
                     self.db.stats.withdrawn += 1;
                     return;
                 }
-                self.db.insert(record, db, self.wanted);
+                match self.sink.as_mut() {
+                    Some(sink) => sink(record),
+                    None => self.db.insert(record, db, self.wanted),
+                }
             }
             Err(e @ (RecordError::Json(_) | RecordError::Yaml(_) | RecordError::NoId)) => {
                 self.problem(db, name, e.to_string());

@@ -18,8 +18,10 @@ pub mod cvss;
 mod load;
 pub mod matching;
 pub mod record;
+pub mod store;
+pub mod update;
 
-pub use load::{Limits, LoadError};
+pub use load::{Limits, LoadError, for_each_record};
 
 use portcullis_inventory::Package;
 use portcullis_inventory::os::OsRelease;
@@ -294,4 +296,37 @@ fn matching_version(package: &Package) -> &str {
 /// The keys of every package of an inventory.
 pub fn wanted<'a>(packages: impl IntoIterator<Item = &'a Package>) -> Wanted {
     packages.into_iter().flat_map(keys).collect()
+}
+
+/// The osv.dev exports that hold the records for `packages` on the distribution `os`: a
+/// distribution's own release where osv.dev exports one (`Debian:12`, `Alpine:v3.20`,
+/// `AlmaLinux:9`, `Rocky Linux:9`), else the whole ecosystem (`Ubuntu`, `PyPI`, `npm`).
+pub fn exports_for<'a>(
+    packages: impl IntoIterator<Item = &'a Package>,
+    os: Option<&OsRelease>,
+) -> Vec<String> {
+    let version = os.and_then(|o| o.version_id.as_deref()).unwrap_or_default();
+    let mut parts = version.split('.');
+    let major = parts.next().unwrap_or_default();
+    let minor = parts.next().unwrap_or_default();
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mut out: Vec<String> = packages
+        .into_iter()
+        .map(|p| match p.ecosystem.as_str() {
+            e @ ("Debian" | "AlmaLinux" | "Rocky Linux") if numeric(major) => {
+                format!("{e}:{major}")
+            }
+            "Alpine" if numeric(major) && numeric(minor) => format!("Alpine:v{major}.{minor}"),
+            e => e.to_string(),
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Whether a database that holds the exports `held` has the records of export `needed`:
+/// the same export, or its whole ecosystem (`Debian` holds `Debian:12`).
+pub fn export_covered(needed: &str, held: &str) -> bool {
+    needed == held || affected_ecosystem_base(needed) == held
 }

@@ -10,8 +10,8 @@
 
 use super::cvss;
 use portcullis_model::Severity;
-use serde::Deserialize;
 use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 
 /// Why a file is not a usable OSV record.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +25,7 @@ pub enum RecordError {
 }
 
 /// An OSV record, reduced.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub id: String,
     pub aliases: Vec<String>,
@@ -43,7 +43,7 @@ pub struct Record {
 }
 
 /// One `affected[]` entry that names a package.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Affected {
     /// The full ecosystem string, release suffix included (`Debian:12`).
     pub ecosystem: String,
@@ -55,7 +55,7 @@ pub struct Affected {
     pub severity: Option<Rating>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RangeKind {
     Semver,
     Ecosystem,
@@ -63,13 +63,13 @@ pub enum RangeKind {
 
 /// A `SEMVER` or `ECOSYSTEM` range; `GIT` ranges name commits, which an image does not
 /// record, and are left out.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Range {
     pub kind: RangeKind,
     pub events: Vec<Event>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
     Introduced(String),
     Fixed(String),
@@ -78,7 +78,7 @@ pub enum Event {
 }
 
 /// How severe a record says a vulnerability is, and on what grounds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rating {
     pub severity: Severity,
     /// `"CVSS:3.1 7.5"`, `"database: MODERATE"`, `"Ubuntu: medium"` ...

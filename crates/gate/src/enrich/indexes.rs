@@ -41,10 +41,14 @@ pub fn load_explicit(
 
 /// Adds the explicit indexes, and with `fetch_indexes` those of the image's repositories, to
 /// the facts, with the source line that says which suites the outdated checks compared with.
+/// With neither (and `image_repositories`), the image's repositories are fetched too, but
+/// what cannot be had (offline and not cached, say) is said in the source line rather than
+/// as diagnostics: it was not asked for by name.
 pub fn add(
     facts: &mut ImageFacts,
     explicit: IndexSet,
     fetch_indexes: bool,
+    image_repositories: bool,
     check_outdated: bool,
     fetcher: &Fetcher,
 ) {
@@ -56,17 +60,45 @@ pub fn add(
         ));
         return;
     }
+    let auto = !fetch_indexes && image_repositories && explicit.is_empty();
     facts.package_indexes = explicit;
     let mut failed = false;
+    let mut missing = Vec::new();
     if fetch_indexes {
         let (fetched, diagnostics) = fetch::fetch_for_sources(&image_sources(facts), fetcher);
         failed = !diagnostics.is_empty() && fetched.is_empty();
         facts.package_indexes.indexes.extend(fetched.indexes);
         facts.diagnostics.extend(diagnostics);
+    } else if auto {
+        let sources = image_sources(facts);
+        if sources.sources.is_empty() && sources.notes.is_empty() {
+            facts.sources.push(Source::new(
+                fetch::SOURCE,
+                SourceStatus::NotConfigured,
+                Some(
+                    "no --package-index, and the image configures no apt, apk or yum \
+                     repository: outdated packages not checked"
+                        .into(),
+                ),
+            ));
+            return;
+        }
+        let (fetched, diagnostics) = fetch::fetch_for_sources(&sources, fetcher);
+        failed = fetched.is_empty();
+        facts.package_indexes.indexes.extend(fetched.indexes);
+        missing = diagnostics.into_iter().map(|d| d.message).collect();
     }
-    facts
-        .sources
-        .push(package_index_source(&facts.package_indexes, failed));
+    let mut source = package_index_source(&facts.package_indexes, failed);
+    if !missing.is_empty() {
+        let detail = source.detail.get_or_insert_default();
+        if failed {
+            detail.clear();
+            detail.push_str("the image's repositories could not be had");
+        }
+        detail.push_str("; not had: ");
+        detail.push_str(&missing.join("; "));
+    }
+    facts.sources.push(source);
 }
 
 /// The package indexes as a data source of the report: which suites the outdated checks

@@ -6,11 +6,13 @@
 use crate::facts::ImageFacts;
 use crate::policy::Policy;
 use crate::policy::params::TrivyMode;
-use portcullis_advisories::osv::{self, Database};
+use portcullis_advisories::osv::store::{self, LocalDb, StoreError};
+use portcullis_advisories::osv::update::{self, Mirror};
+use portcullis_advisories::osv::{self, Database, Vulnerability};
 use portcullis_advisories::trivy::{self, Outcome, Runner};
 use portcullis_image::reference::ImageRef;
 use portcullis_model::image::Transport;
-use portcullis_model::{Diagnostic, Source, SourceStatus};
+use portcullis_model::{DataSet, Diagnostic, Source, SourceStatus};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -41,10 +43,26 @@ impl From<TrivyMode> for TrivyChoice {
     }
 }
 
+/// The local database (`portcullis db`) and how a scan may keep it current.
+#[derive(Debug, Clone)]
+pub struct LocalData {
+    pub dir: PathBuf,
+    pub mirror: Mirror,
+    /// Exports last checked longer ago than this are updated before matching.
+    pub max_age: Duration,
+    /// Never use the network: match with what is there, and say what is missing.
+    pub offline: bool,
+    /// Update missing or stale exports (`--skip-db-update` turns it off).
+    pub update: bool,
+}
+
 /// What to consult for vulnerabilities.
 #[derive(Debug, Clone)]
 pub struct Lookup {
     pub databases: Vec<PathBuf>,
+    /// The local database; `None` when the policy turns it off or there is no cache
+    /// directory.
+    pub local: Option<LocalData>,
     pub trivy: TrivyChoice,
     pub trivy_timeout: Duration,
     /// `YYYY-MM-DD`: records withdrawn by then are left out.
@@ -56,8 +74,20 @@ impl Lookup {
     /// The lookup a policy describes, without command-line overrides.
     pub fn from_policy(policy: &Policy, today: String) -> Lookup {
         let params = &policy.params.osv;
+        let local = if params.local_database {
+            store::default_dir().map(|dir| LocalData {
+                dir,
+                mirror: Mirror::parse(update::OSV_DEV),
+                max_age: Duration::from_secs(u64::from(params.db_max_age_hours) * 3600),
+                offline: policy.params.packages.offline,
+                update: true,
+            })
+        } else {
+            None
+        };
         Lookup {
             databases: params.databases.clone(),
+            local,
             trivy: params.trivy.into(),
             trivy_timeout: Duration::from_secs(params.trivy_timeout_seconds.into()),
             today,
@@ -71,6 +101,8 @@ impl Lookup {
 pub enum LookupError {
     #[error(transparent)]
     Osv(#[from] osv::LoadError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("Trivy is required (osv.trivy = \"always\") but `trivy` is not on PATH")]
     TrivyMissing,
     #[error("--trivy {0}: no such program")]
@@ -100,13 +132,12 @@ pub fn look_up(
     let trivy = resolve_trivy(&lookup.trivy)?;
     let inventory = facts.inventory();
 
-    if lookup.databases.is_empty() {
-        facts.sources.push(Source::new(
-            "osv",
-            SourceStatus::NotConfigured,
-            Some("no --osv-db or osv.databases".into()),
-        ));
-    } else {
+    let local = match &lookup.local {
+        Some(local) => Some(local_source(&inventory, local, &lookup.today)?),
+        None => None,
+    };
+    let mut explicit: Option<Source> = None;
+    if !lookup.databases.is_empty() {
         let wanted = osv::wanted(&inventory.packages);
         let db = Database::load(
             &lookup.databases,
@@ -119,7 +150,7 @@ pub fn look_up(
                 .vulnerabilities
                 .extend(db.affecting(package, inventory.os.as_ref()));
         }
-        facts.sources.push(Source::new(
+        explicit = Some(Source::new(
             "osv",
             SourceStatus::Used,
             Some(describe_osv(&db.stats)),
@@ -148,6 +179,41 @@ pub fn look_up(
             });
         }
     }
+
+    let source = match (explicit, local) {
+        (None, None) => Source::new(
+            "osv",
+            SourceStatus::NotConfigured,
+            Some("no --osv-db or osv.databases, and osv.local_database = false".into()),
+        ),
+        (Some(source), None) => source,
+        (explicit, Some(local)) => {
+            for vulnerability in local.found {
+                if !facts
+                    .vulnerabilities
+                    .iter()
+                    .any(|v| same(v, &vulnerability))
+                {
+                    facts.vulnerabilities.push(vulnerability);
+                }
+            }
+            let mut detail = format!("local database: {}", local.detail);
+            let status = match &explicit {
+                Some(explicit) => {
+                    detail = format!(
+                        "{}; {detail}",
+                        explicit.detail.as_deref().unwrap_or_default()
+                    );
+                    SourceStatus::Used
+                }
+                None => local.status,
+            };
+            let mut source = Source::new("osv", status, Some(detail));
+            source.data = local.data;
+            source
+        }
+    };
+    facts.sources.push(source);
 
     let source = match trivy {
         Resolved::Disabled => Source::new("trivy", SourceStatus::Disabled, None),
@@ -308,4 +374,196 @@ fn describe_osv(stats: &osv::Stats) -> String {
         ));
     }
     detail
+}
+
+/// The same record about the same installed package.
+fn same(a: &Vulnerability, b: &Vulnerability) -> bool {
+    a.id == b.id
+        && a.package.name == b.package.name
+        && a.package.version == b.package.version
+        && a.package.path == b.package.path
+}
+
+/// Matches the inventory against the local database, updating first the exports the image
+/// needs when they are missing or stale and the network may be used. The source line says
+/// which exports were used, how old each is, and what could not be had.
+fn local_source(
+    inventory: &portcullis_inventory::Inventory,
+    local: &LocalData,
+    today: &str,
+) -> Result<LocalResult, LookupError> {
+    let needed = osv::exports_for(&inventory.packages, inventory.os.as_ref());
+    if needed.is_empty() {
+        return Ok(LocalResult {
+            status: SourceStatus::Skipped,
+            detail: "the image has no package to match".into(),
+            data: Vec::new(),
+            found: Vec::new(),
+        });
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let mut db = LocalDb::open(&local.dir)?;
+    let stale = |db: &Option<LocalDb>| -> Vec<String> {
+        needed
+            .iter()
+            .filter(|n| {
+                let held = db.as_ref().and_then(|db| {
+                    db.meta
+                        .ecosystems
+                        .values()
+                        .find(|e| osv::export_covered(n, &e.ecosystem))
+                });
+                held.is_none_or(|e| age(&e.checked, now).is_none_or(|a| a > local.max_age))
+            })
+            .cloned()
+            .collect()
+    };
+    let mut failures: Vec<String> = Vec::new();
+    let wanted_updates = stale(&db);
+    if !wanted_updates.is_empty() && local.update && !local.offline {
+        portcullis_interrupt::stage("updating the vulnerability database");
+        let request = update::Update {
+            mirror: local.mirror.clone(),
+            ecosystems: wanted_updates.clone(),
+            force: false,
+            today: today.to_string(),
+            now: rfc3339(now),
+            limits: osv::Limits::default(),
+            max_download: update::MAX_DOWNLOAD,
+            timeout: Duration::from_secs(600),
+        };
+        let report = update::update(&local.dir, &request)?;
+        failures.extend(
+            report
+                .failures()
+                .map(|(ecosystem, reason)| format!("update of {ecosystem} failed: {reason}")),
+        );
+        db = report.db;
+    } else if !wanted_updates.is_empty() {
+        let why = if local.offline {
+            "offline"
+        } else {
+            "updates are off"
+        };
+        for ecosystem in &wanted_updates {
+            let held = db.as_ref().is_some_and(|db| {
+                db.meta
+                    .ecosystems
+                    .values()
+                    .any(|e| osv::export_covered(ecosystem, &e.ecosystem))
+            });
+            failures.push(if held {
+                format!("{ecosystem} is older than {} ({why})", hours(local.max_age))
+            } else {
+                format!("no data for {ecosystem} ({why}; run `portcullis db update`)")
+            });
+        }
+    }
+    let Some(db) = db else {
+        let tried = local.update && !local.offline;
+        return Ok(LocalResult {
+            status: if tried {
+                SourceStatus::Failed
+            } else {
+                SourceStatus::NotConfigured
+            },
+            detail: format!("none at {}; {}", local.dir.display(), failures.join("; ")),
+            data: Vec::new(),
+            found: Vec::new(),
+        });
+    };
+    let wanted = osv::wanted(&inventory.packages);
+    let loaded = db.load(&wanted, today)?;
+    let mut found = Vec::new();
+    for package in &inventory.packages {
+        found.extend(loaded.affecting(package, inventory.os.as_ref()));
+    }
+    let mut used = Vec::new();
+    let mut data = Vec::new();
+    for n in &needed {
+        let Some(e) = db
+            .meta
+            .ecosystems
+            .values()
+            .find(|e| osv::export_covered(n, &e.ecosystem))
+        else {
+            if !failures.iter().any(|f| f.contains(n.as_str())) {
+                failures.push(format!("no data for {n}"));
+            }
+            continue;
+        };
+        if data.iter().any(|d: &DataSet| d.name == e.ecosystem) {
+            continue;
+        }
+        let shown_age =
+            age(&e.checked, now).map_or("age unknown".to_string(), |a| format!("{} old", hours(a)));
+        used.push(format!(
+            "{} ({} records, {shown_age})",
+            e.ecosystem, e.records
+        ));
+        data.push(DataSet {
+            name: e.ecosystem.clone(),
+            source: e.source.clone(),
+            digest: Some(e.digest.clone()),
+            fetched: Some(e.fetched.clone()),
+            checked: Some(e.checked.clone()),
+            records: Some(e.records),
+        });
+    }
+    let status = if used.is_empty() {
+        SourceStatus::Failed
+    } else {
+        SourceStatus::Used
+    };
+    let mut detail = if used.is_empty() {
+        "no usable export".to_string()
+    } else {
+        used.join(", ")
+    };
+    if !failures.is_empty() {
+        detail.push_str("; ");
+        detail.push_str(&failures.join("; "));
+    }
+    Ok(LocalResult {
+        status,
+        detail,
+        data,
+        found,
+    })
+}
+
+/// What the local database gave: the source line's status and detail, the exports used,
+/// and the vulnerabilities found.
+struct LocalResult {
+    status: SourceStatus,
+    detail: String,
+    data: Vec<DataSet>,
+    found: Vec<Vulnerability>,
+}
+
+/// How long ago an RFC 3339 time was; `None` when it cannot be read. A time in the future
+/// counts as now.
+fn age(when: &str, now: time::OffsetDateTime) -> Option<Duration> {
+    let then =
+        time::OffsetDateTime::parse(when, &time::format_description::well_known::Rfc3339).ok()?;
+    Some(Duration::try_from(now - then).unwrap_or_default())
+}
+
+/// `3 h`, `2 d 4 h`.
+fn hours(d: Duration) -> String {
+    let h = d.as_secs() / 3600;
+    if h >= 48 {
+        format!("{} d {} h", h / 24, h % 24)
+    } else if h == 0 {
+        format!("{} min", d.as_secs() / 60)
+    } else {
+        format!("{h} h")
+    }
+}
+
+/// RFC 3339, UTC, seconds.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }

@@ -218,6 +218,11 @@ pub const REFERENCE: &[ParamDoc] = &[
         doc: "Never download package indexes: use cached copies whatever their age; a missing one is a diagnostic.",
     },
     ParamDoc {
+        key: "packages.image_repositories",
+        kind: "boolean",
+        doc: "Without `--package-index`, compare with the indexes of the repositories the image is configured with (through the index cache; offline, cached copies only); what cannot be had is said in the report's sources.",
+    },
+    ParamDoc {
         key: "packages.eol_warning_days",
         kind: "integer",
         doc: "Warn this many days before the distribution's end of life.",
@@ -246,6 +251,16 @@ pub const REFERENCE: &[ParamDoc] = &[
         key: "osv.trivy_timeout_seconds",
         kind: "integer",
         doc: "Stop Trivy after this many seconds; the scan goes on without its results (a diagnostic says so).",
+    },
+    ParamDoc {
+        key: "osv.local_database",
+        kind: "boolean",
+        doc: "Match against the local vulnerability database (`portcullis db update`; `--db-dir`) too.",
+    },
+    ParamDoc {
+        key: "osv.db_max_age_hours",
+        kind: "integer",
+        doc: "A scan updates the database exports its image needs when they are missing or were last checked longer ago than this, unless offline (`--offline`, `PORTCULLIS_OFFLINE=1`, `--skip-db-update`).",
     },
 ];
 
