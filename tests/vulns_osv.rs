@@ -318,7 +318,7 @@ fn osv_records_in_a_directory_become_exact_findings() {
         json!([
             {"name": "osv", "status": "used", "detail": "1 database, 4 records, 1 withdrawn"},
             {"name": "trivy", "status": "disabled"},
-            {"name": "package-index", "status": "not configured", "detail": "no --package-index or --fetch-indexes: outdated packages not checked"},
+            {"name": "package-index", "status": "not configured", "detail": "no --package-index, and the image configures no apt, apk or yum repository: outdated packages not checked"},
         ])
     );
 }
@@ -490,7 +490,7 @@ fn without_a_database_nothing_is_looked_up_and_the_report_says_so() {
     ]));
     assert!(
         table.stdout.contains(
-            "  sources   osv not configured (no --osv-db or osv.databases); trivy disabled; package-index not configured (no --package-index or --fetch-indexes: outdated packages not checked)\n"
+            "  sources   osv not configured (local database: none yet; no data for Alpine:v3.19 (offline; run `portcullis db update`); no data for PyPI (offline; run `portcullis db update`)); trivy disabled; package-index not configured (no --package-index, and the image configures no apt, apk or yum repository: outdated packages not checked)\n"
         ),
         "{}",
         table.stdout

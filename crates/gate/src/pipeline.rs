@@ -242,6 +242,7 @@ impl Gate {
             local.update = !settings.skip_db_update;
         } else if let Some(dir) = &settings.db_dir
             && policy.params.osv.local_database
+            && policy.params.osv.databases.is_empty()
         {
             // No user cache directory, but one was named.
             lookup.local = Some(crate::enrich::vulns::LocalData {

@@ -36,7 +36,7 @@ pub enum FetchError {
     Transport { url: String, reason: String },
     #[error("{url}: larger than {MAX_DOWNLOAD} bytes")]
     TooLarge { url: String },
-    #[error("{url}: not in the index cache, and downloads are off (params.packages.offline)")]
+    #[error("{url}: not in the index cache, and downloads are off (offline)")]
     Offline { url: String },
     #[error("{url}: only http and https URLs are fetched")]
     Scheme { url: String },
@@ -135,6 +135,11 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
+    /// Whether downloads are off.
+    pub fn is_offline(&self) -> bool {
+        self.offline
+    }
+
     pub fn new(params: &PackageParams) -> Fetcher {
         Fetcher {
             http: std::sync::OnceLock::new(),

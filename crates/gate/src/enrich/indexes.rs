@@ -93,7 +93,13 @@ pub fn add(
         let detail = source.detail.get_or_insert_default();
         if failed {
             detail.clear();
-            detail.push_str("the image's repositories could not be had");
+            if fetcher.is_offline() {
+                // Nothing was tried: offline, and nothing cached.
+                source.status = SourceStatus::Skipped;
+                detail.push_str("offline, and the image's repositories are not in the index cache");
+            } else {
+                detail.push_str("the image's repositories could not be had");
+            }
         }
         detail.push_str("; not had: ");
         detail.push_str(&missing.join("; "));

@@ -74,7 +74,9 @@ impl Lookup {
     /// The lookup a policy describes, without command-line overrides.
     pub fn from_policy(policy: &Policy, today: String) -> Lookup {
         let params = &policy.params.osv;
-        let local = if params.local_database {
+        // Databases named by the policy or `--osv-db` are what the user chose to match
+        // with: they replace the local database.
+        let local = if params.local_database && params.databases.is_empty() {
             store::default_dir().map(|dir| LocalData {
                 dir,
                 mirror: Mirror::parse(update::OSV_DEV),
@@ -467,7 +469,7 @@ fn local_source(
             } else {
                 SourceStatus::NotConfigured
             },
-            detail: format!("none at {}; {}", local.dir.display(), failures.join("; ")),
+            detail: format!("none yet; {}", failures.join("; ")),
             data: Vec::new(),
             found: Vec::new(),
         });
