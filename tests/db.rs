@@ -503,3 +503,93 @@ fn walk_count(dir: &Path) -> u64 {
     }
     n
 }
+
+/// The attestation names the data it was made with, and `verify --max-data-age` judges it.
+#[test]
+fn attestations_name_their_data_and_verify_judges_its_age() {
+    let Some(setup) = setup() else {
+        return;
+    };
+    let run = db(
+        &setup,
+        &[
+            "update",
+            "--mirror",
+            text(&setup.mirror),
+            "--ecosystem",
+            "Debian:11",
+        ],
+    );
+    run.expect_code(0);
+    let dir = setup.dir.path();
+    run_command(portcullis().current_dir(dir).args([
+        "keygen",
+        "--out",
+        "release",
+        "--no-password",
+    ]))
+    .expect_code(0);
+    for predicate in ["scan", "vuln"] {
+        let out = dir.join(format!("{predicate}.intoto.jsonl"));
+        let run = run_command(
+            portcullis()
+                .current_dir(dir)
+                .env("PORTCULLIS_DB_DIR", &setup.db)
+                .args([
+                    "attest",
+                    "--key",
+                    "release.key",
+                    "--predicate",
+                    predicate,
+                    "-o",
+                ])
+                .arg(&out)
+                .arg(&setup.image),
+        );
+        run.expect_code(0);
+        let verify = |age: &str| {
+            run_command(portcullis().current_dir(dir).arg("verify").arg(&out).args([
+                "--key",
+                "release.pub",
+                "--allow-failed",
+                "--max-data-age",
+                age,
+            ]))
+        };
+        verify("1h").expect_code(0);
+        // Data last checked more than a second ago fails a one-second bound.
+        std::thread::sleep(Duration::from_millis(2100));
+        let old = verify("1s");
+        old.expect_code(1);
+        assert!(
+            old.stderr.contains("vulnerability data is too old")
+                && old.stderr.contains("Debian:11"),
+            "{}",
+            old.stderr
+        );
+    }
+
+    // Made without the local database: nothing dated to judge.
+    let out = dir.join("none.intoto.jsonl");
+    run_command(
+        portcullis()
+            .current_dir(dir)
+            .args(["attest", "--key", "release.key", "-o"])
+            .arg(&out)
+            .arg(&setup.image),
+    )
+    .expect_code(0);
+    let run = run_command(portcullis().current_dir(dir).arg("verify").arg(&out).args([
+        "--key",
+        "release.pub",
+        "--allow-failed",
+        "--max-data-age",
+        "24h",
+    ]));
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("no dated vulnerability data"),
+        "{}",
+        run.stderr
+    );
+}

@@ -227,8 +227,8 @@ pub fn run(args: AttestArgs) -> Result<u8> {
         let (db, why) = predicates::vulnerability_db(report);
         if db == "none" {
             eprintln!(
-                "portcullis: warning: the vuln predicate records that {why} (give --osv-db, or \
-                 Trivy with its database)"
+                "portcullis: warning: the vuln predicate records that {why} (run `portcullis db \
+                 update`, give --osv-db, or Trivy with its database)"
             );
         }
     }

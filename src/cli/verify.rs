@@ -68,6 +68,11 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub max_age: Option<Duration>,
 
+    /// Fail unless the vulnerability data the attestation was made with was last updated
+    /// at most this long ago (e.g. 24h): every database export its report names
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_data_age: Option<Duration>,
+
     #[command(flatten)]
     pub remote: RemoteArgs,
 }
@@ -136,6 +141,7 @@ fn verify_file(path: &Path, args: &VerifyArgs) -> Result<u8> {
         image,
         verdict: verdict_rule(args),
         max_age: args.max_age,
+        max_data_age: args.max_data_age,
     };
     let verified = match verify::verify(&envelope, &key, &expect, SystemTime::now()) {
         Ok(v) => v,
@@ -219,6 +225,7 @@ fn verify_in_registry(args: &VerifyArgs) -> Result<u8> {
         image: Some(digests),
         verdict: verdict_rule(args),
         max_age: args.max_age,
+        max_data_age: args.max_data_age,
     };
     let now = SystemTime::now();
     let mut verified = Vec::new();

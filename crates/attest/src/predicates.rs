@@ -266,6 +266,39 @@ pub fn verdict(predicate_type: &str, predicate: &Value) -> Result<Verdict, NoVer
 }
 
 /// When the predicate says the verification happened (RFC 3339 text), and which field said so.
+/// The dated data sets (vulnerability database exports) the report inside a predicate
+/// names, as (name, time the data was last confirmed current); `None` for a predicate
+/// that carries no report (a VSA).
+pub fn data_times(
+    predicate_type: &str,
+    predicate: &Value,
+) -> Option<Vec<(String, Option<String>)>> {
+    let pointer = match predicate_type {
+        SCAN_V1 => "/report/sources",
+        COSIGN_VULN_V1 => "/scanner/result/sources",
+        _ => return None,
+    };
+    let mut out = Vec::new();
+    for source in predicate.pointer(pointer)?.as_array()? {
+        if source["status"] != "used" {
+            continue;
+        }
+        for data in source["data"].as_array().into_iter().flatten() {
+            let name = format!(
+                "{} {}",
+                source["name"].as_str().unwrap_or("?"),
+                data["name"].as_str().unwrap_or("?")
+            );
+            let time = data["checked"]
+                .as_str()
+                .or_else(|| data["fetched"].as_str())
+                .map(str::to_string);
+            out.push((name, time));
+        }
+    }
+    Some(out)
+}
+
 pub fn time<'a>(
     predicate_type: &str,
     predicate: &'a Value,

@@ -69,6 +69,18 @@ pub enum VerifyError {
     },
     #[error("the attestation is dated {time}, in the future")]
     FromTheFuture { time: String },
+    #[error(
+        "predicate {predicate_type} names no dated vulnerability data to check \
+         --max-data-age against (it was made without a local database: `portcullis db update`)"
+    )]
+    NoDataTime { predicate_type: String },
+    #[error("the vulnerability data is too old: {name} was last updated {time}, {} ago, more than the {} allowed", human(*.age), human(*.max_age))]
+    DataExpired {
+        name: String,
+        time: String,
+        age: Duration,
+        max_age: Duration,
+    },
 }
 
 fn keyid_hint(keyids: &[String]) -> String {
@@ -116,6 +128,9 @@ pub struct Expectations {
     pub image: Option<ImageDigests>,
     pub verdict: VerdictRule,
     pub max_age: Option<Duration>,
+    /// The vulnerability data the attestation was made with must have been current this
+    /// recently (`verify --max-data-age`).
+    pub max_data_age: Option<Duration>,
 }
 
 /// Which recorded verdicts verify. A signature proves who judged the image, not that it
@@ -232,6 +247,30 @@ pub fn verify(
         }
     }
 
+    if let Some(max_age) = expect.max_data_age {
+        let no_data = || VerifyError::NoDataTime {
+            predicate_type: statement.predicate_type.clone(),
+        };
+        let sets = predicates::data_times(&statement.predicate_type, &statement.predicate)
+            .filter(|sets| !sets.is_empty())
+            .ok_or_else(no_data)?;
+        for (name, text) in sets {
+            let text = text.ok_or_else(no_data)?;
+            let when =
+                parse_rfc3339(&text).ok_or_else(|| VerifyError::BadTime { text: text.clone() })?;
+            if let Ok(age) = now.duration_since(when)
+                && age > max_age
+            {
+                return Err(VerifyError::DataExpired {
+                    name,
+                    time: text,
+                    age,
+                    max_age,
+                });
+            }
+        }
+    }
+
     Ok(Verified {
         time: time.and_then(|(_, t)| t).map(str::to_string),
         verdict: verdict.ok(),
@@ -343,6 +382,7 @@ mod tests {
                 image: Some(img),
                 verdict: VerdictRule::RequirePassed,
                 max_age: Some(Duration::from_secs(3600)),
+                max_data_age: None,
             },
             now(),
         )
