@@ -700,3 +700,64 @@ fn a_truncated_download_is_an_error_not_a_partial_index() {
     run.expect_code(2);
     assert!(run.stderr.contains(&url), "{}", run.stderr);
 }
+
+/// Without `--fetch-indexes`, a scan fetches the image's repositories only from the
+/// distributions' own hosts: an image pointing apt at another address (here the loopback
+/// server) gets no request from the scanner, and the report says why.
+#[test]
+fn a_plain_scan_fetches_only_from_distribution_hosts() {
+    let files = BTreeMap::from([(
+        "/debian/dists/bookworm/main/binary-amd64/Packages.gz".to_string(),
+        gzip(RELEASE.as_bytes()),
+    )]);
+    let server = Server::start(files);
+    let sources = format!(
+        "Types: deb\nURIs: {}/debian\nSuites: bookworm\nComponents: main\n",
+        server.url()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let image = write_image(
+        dir.path(),
+        &debian_image(
+            Layer::new()
+                .dir("etc/apt/sources.list.d")
+                .file("etc/apt/sources.list.d/debian.sources", &sources),
+        ),
+    );
+    let policy = cache_policy(dir.path(), false);
+    let mut cmd = portcullis();
+    cmd.current_dir(dir.path())
+        .env_remove("PORTCULLIS_OFFLINE")
+        .env(portcullis::cli::scan::NOW_ENV, NOW)
+        .args([
+            "scan",
+            "--format",
+            "json",
+            "--exit-code",
+            "0",
+            "--skip-db-update",
+        ])
+        .arg(&image)
+        .args(["--policy", text(&policy)]);
+    let run = run_command(&mut cmd);
+    run.expect_code(0);
+    let report = run.json();
+    assert!(outdated(&report).is_empty());
+    let source = report["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "package-index")
+        .unwrap()
+        .clone();
+    assert_eq!(source["status"], "skipped", "{source}");
+    assert!(
+        source["detail"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1 is not a distribution's own host"),
+        "{source}"
+    );
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+    assert!(diagnostics(&report).is_empty());
+}

@@ -55,6 +55,25 @@ pub fn cache_dir() -> Option<PathBuf> {
     Some(user_cache.join("trivy"))
 }
 
+/// What Trivy's `db/metadata.json` says of its vulnerability database: when the database
+/// was built (`UpdatedAt`) and downloaded (`DownloadedAt`), as RFC 3339 texts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct DatabaseMetadata {
+    #[serde(rename = "UpdatedAt", default)]
+    pub updated_at: Option<String>,
+    #[serde(rename = "DownloadedAt", default)]
+    pub downloaded_at: Option<String>,
+}
+
+/// Reads `db/metadata.json` of Trivy's cache `cache` (small: bounded at 64 KiB).
+pub fn database_metadata(cache: &Path) -> Option<DatabaseMetadata> {
+    use std::io::Read;
+    let file = std::fs::File::open(cache.join("db").join("metadata.json")).ok()?;
+    let mut bytes = Vec::new();
+    file.take(64 << 10).read_to_end(&mut bytes).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 /// Whether Trivy's vulnerability database is in the cache directory `cache`: without it an
 /// offline Trivy can only fail, after spending as long as the scan itself.
 pub fn has_database(cache: &Path) -> bool {
@@ -625,6 +644,25 @@ mod tests {
         std::fs::create_dir(cache.path().join("db")).unwrap();
         std::fs::write(cache.path().join("db/trivy.db"), "").unwrap();
         assert!(!has_database(cache.path()), "no metadata.json");
+        std::fs::write(cache.path().join("db/metadata.json"), "{}").unwrap();
+        assert_eq!(
+            database_metadata(cache.path()),
+            Some(DatabaseMetadata::default())
+        );
+        std::fs::write(
+            cache.path().join("db/metadata.json"),
+            r#"{"Version":2,"NextUpdate":"2024-02-05T12:14:58.155376286Z","UpdatedAt":"2024-02-05T06:14:58.155376786Z","DownloadedAt":"2024-02-05T09:30:01.1Z"}"#,
+        )
+        .unwrap();
+        let metadata = database_metadata(cache.path()).unwrap();
+        assert_eq!(
+            metadata.updated_at.as_deref(),
+            Some("2024-02-05T06:14:58.155376786Z")
+        );
+        assert_eq!(
+            metadata.downloaded_at.as_deref(),
+            Some("2024-02-05T09:30:01.1Z")
+        );
         std::fs::write(cache.path().join("db/metadata.json"), "{}").unwrap();
         assert!(has_database(cache.path()));
     }

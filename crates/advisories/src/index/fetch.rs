@@ -414,6 +414,52 @@ pub const SOURCE_DIRS: &[&str] = &[
     "etc/yum/vars",
 ];
 
+/// Hosts (and their subdomains) of the distributions' own package repositories and CDNs:
+/// what a plain scan fetches from without being asked. An image's repository configuration
+/// can name any URL, and a scanner that fetched them all would make requests wherever an
+/// image it was given points (an internal address, say); other hosts are fetched only with
+/// `--fetch-indexes`.
+pub const KNOWN_HOSTS: &[&str] = &[
+    "debian.org",
+    "ubuntu.com",
+    "alpinelinux.org",
+    "almalinux.org",
+    "rockylinux.org",
+    "fedoraproject.org",
+    "centos.org",
+    "redhat.com",
+    "amazonlinux.com",
+    "opensuse.org",
+    "oracle.com",
+];
+
+/// The host of an `http(s)` URL, lower-cased, without user information or port.
+pub fn url_host(url: &str) -> Option<String> {
+    let rest = url
+        .split_once("://")
+        .filter(|(scheme, _)| {
+            scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
+        })?
+        .1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host.starts_with('[') {
+        host.split_inclusive(']').next()?
+    } else {
+        host.split(':').next()?
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// Whether a plain scan may fetch `url`: `http(s)` to one of [`KNOWN_HOSTS`] or below.
+pub fn is_known_host(url: &str) -> bool {
+    url_host(url).is_some_and(|host| {
+        KNOWN_HOSTS
+            .iter()
+            .any(|known| host == *known || host.ends_with(&format!(".{known}")))
+    })
+}
+
 /// The name package indexes go by in the report's sources and diagnostics.
 pub const SOURCE: &str = "package-index";
 
@@ -498,6 +544,29 @@ mod tests {
         }
         assert!("".parse::<IndexSpec>().is_err());
         assert!("suite=".parse::<IndexSpec>().is_err());
+    }
+
+    #[test]
+    fn only_distribution_hosts_are_known() {
+        for url in [
+            "http://deb.debian.org/debian",
+            "https://security.ubuntu.com/ubuntu",
+            "http://dl-cdn.alpinelinux.org/alpine/v3.19/main",
+            "https://user:pw@DEB.DEBIAN.ORG:443/debian",
+        ] {
+            assert!(is_known_host(url), "{url}");
+        }
+        for url in [
+            "http://127.0.0.1:8080/debian",
+            "http://debian.org.evil.example/debian",
+            "http://evildebian.org/debian",
+            "http://169.254.169.254/latest",
+            "http://deb.debian.org@10.0.0.1/debian",
+            "ftp://deb.debian.org/debian",
+            "file:/srv/debian",
+        ] {
+            assert!(!is_known_host(url), "{url}");
+        }
     }
 
     #[test]

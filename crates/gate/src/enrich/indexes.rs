@@ -83,10 +83,44 @@ pub fn add(
             ));
             return;
         }
+        let mut sources = sources;
+        sources.sources.retain(|source| {
+            let known = source.urls.iter().all(|url| fetch::is_known_host(url));
+            if !known {
+                missing.push(format!(
+                    "{} ({}): {} is not a distribution's own host, fetched only with \
+                     --fetch-indexes",
+                    source.suite,
+                    portcullis_model::path::absolute(&source.file),
+                    source
+                        .urls
+                        .first()
+                        .and_then(|u| fetch::url_host(u))
+                        .unwrap_or_else(|| "the URL".into())
+                ));
+            }
+            known
+        });
+        if sources.sources.is_empty() && sources.notes.is_empty() {
+            // Every repository was refused: nothing was tried.
+            let mut source = Source::new(
+                fetch::SOURCE,
+                SourceStatus::Skipped,
+                Some(format!(
+                    "the image's repositories were not fetched: {}",
+                    missing.join("; ")
+                )),
+            );
+            if !facts.package_indexes.is_empty() {
+                source = package_index_source(&facts.package_indexes, false);
+            }
+            facts.sources.push(source);
+            return;
+        }
         let (fetched, diagnostics) = fetch::fetch_for_sources(&sources, fetcher);
         failed = fetched.is_empty();
         facts.package_indexes.indexes.extend(fetched.indexes);
-        missing = diagnostics.into_iter().map(|d| d.message).collect();
+        missing.extend(diagnostics.into_iter().map(|d| d.message));
     }
     let mut source = package_index_source(&facts.package_indexes, failed);
     if !missing.is_empty() {

@@ -354,7 +354,34 @@ fn run_trivy(
         if found.len() == 1 { "y" } else { "ies" }
     );
     facts.vulnerabilities.extend(found);
-    Source::new("trivy", SourceStatus::Used, Some(detail))
+    let metadata = runner
+        .cache_dir
+        .as_deref()
+        .and_then(trivy::database_metadata)
+        .unwrap_or_default();
+    let mut detail = detail;
+    if let Some(updated) = &metadata.updated_at {
+        let shown = age(updated, time::OffsetDateTime::now_utc())
+            .map_or("age unknown".to_string(), |a| format!("{} old", hours(a)));
+        detail.push_str(&format!(", database of {updated} ({shown})"));
+    }
+    let mut source = Source::new("trivy", SourceStatus::Used, Some(detail));
+    if metadata.updated_at.is_some() || metadata.downloaded_at.is_some() {
+        source.data.push(DataSet {
+            name: "trivy-db".into(),
+            source: runner
+                .cache_dir
+                .as_deref()
+                .map(|d| d.join("db").display().to_string())
+                .unwrap_or_default(),
+            digest: None,
+            // The data's own date is when Trivy's database was built.
+            fetched: metadata.downloaded_at.clone(),
+            checked: metadata.updated_at.clone(),
+            records: None,
+        });
+    }
+    source
 }
 
 fn describe_osv(stats: &osv::Stats) -> String {
