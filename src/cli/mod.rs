@@ -10,6 +10,7 @@ pub mod remote;
 pub mod sbom;
 pub mod scan;
 pub mod verify;
+pub mod vex;
 
 use clap::{Parser, Subcommand};
 use portcullis_gate::report::text::visible;
@@ -55,6 +56,8 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Write the image's software bill of materials (CycloneDX or SPDX JSON)
     Sbom(sbom::SbomArgs),
+    /// Write the waivers of vulnerabilities as an OpenVEX document
+    Vex(vex::VexArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -65,6 +68,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Attest(args) => attest::run(*args),
         Command::Verify(args) => verify::run(args),
         Command::Sbom(args) => sbom::run(args),
+        Command::Vex(args) => vex::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

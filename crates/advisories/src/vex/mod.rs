@@ -352,6 +352,79 @@ impl Statement {
     }
 }
 
+/// A `not_affected` statement for [`openvex_document`] to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotAffected {
+    pub vulnerability: String,
+    /// The product (the image), and the packages of it the statement is about; none: all.
+    pub product: String,
+    pub subcomponents: Vec<String>,
+    /// Why the product is not affected, in words (OpenVEX requires a justification or an
+    /// impact statement for `not_affected`).
+    pub impact_statement: String,
+    pub status_notes: Option<String>,
+}
+
+/// What an OpenVEX document says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// The document's IRI; `None` derives one from the content, so the same statements at
+    /// the same time make the same document.
+    pub id: Option<&'a str>,
+    pub author: &'a str,
+    /// RFC 3339.
+    pub timestamp: &'a str,
+    pub tooling: &'a str,
+}
+
+/// An OpenVEX v0.2.0 document of `statements`, valid against the specification's schema.
+pub fn openvex_document(header: &Header, statements: &[NotAffected]) -> Value {
+    use serde_json::json;
+    use sha2::{Digest as _, Sha256};
+    let statements: Vec<Value> = statements
+        .iter()
+        .map(|s| {
+            let mut product = json!({ "@id": s.product });
+            if !s.subcomponents.is_empty() {
+                product["subcomponents"] = s
+                    .subcomponents
+                    .iter()
+                    .map(|id| json!({ "@id": id }))
+                    .collect();
+            }
+            let mut statement = json!({
+                "vulnerability": { "name": s.vulnerability },
+                "products": [product],
+                "status": Status::NotAffected.as_str(),
+                "impact_statement": s.impact_statement,
+            });
+            if let Some(notes) = &s.status_notes {
+                statement["status_notes"] = json!(notes);
+            }
+            statement
+        })
+        .collect();
+    let id = match header.id {
+        Some(id) => id.to_string(),
+        None => {
+            let content = json!([header.author, header.timestamp, statements]).to_string();
+            format!(
+                "https://openvex.dev/docs/public/vex-{}",
+                hex::encode(Sha256::digest(content.as_bytes()))
+            )
+        }
+    };
+    json!({
+        "@context": OPENVEX_CONTEXT,
+        "@id": id,
+        "author": header.author,
+        "timestamp": header.timestamp,
+        "version": 1,
+        "tooling": header.tooling,
+        "statements": statements,
+    })
+}
+
 /// An optional string field, trimmed; an empty string is absent.
 fn text(object: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
     object

@@ -193,7 +193,11 @@ pub fn write(report: &Report, out: &mut dyn Write, style: &Style) -> io::Result<
         }
         writeln!(out)?;
     }
-    for (_, warning) in report.waiver_warnings() {
+    for warning in report
+        .waiver_warnings()
+        .map(|(_, w)| w)
+        .chain(report.vex_warnings().map(|(_, w)| w))
+    {
         writeln!(out, "{}: {warning}", style.paint("33", "warning"))?;
     }
     for d in &report.diagnostics {
