@@ -81,8 +81,12 @@ pub(super) fn parse(file: &str, object: &Map<String, Value>) -> Result<Document,
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .filter_map(|a| a.as_object().and_then(|a| text(a, "ref")))
-            .map(|reference| product(&reference, serial.as_deref(), &components))
+            .filter_map(Value::as_object)
+            .filter_map(|a| {
+                let mut p = product(&text(a, "ref")?, serial.as_deref(), &components);
+                p.versions = versions(a, status);
+                Some(p)
+            })
             .collect();
         let statement_time = match timestamp(v, "updated").map_err(at)? {
             Some(t) => Some(t),
@@ -159,6 +163,24 @@ fn components(object: &Map<String, Value>) -> HashMap<String, Component> {
         );
     }
     out
+}
+
+/// The exact versions `affects[].versions` gives the statement's status (`unaffected` for
+/// not affected and fixed, else `affected`, the default); `None` without a version list.
+fn versions(affects: &Map<String, Value>, status: Status) -> Option<Vec<String>> {
+    let list = affects.get("versions")?.as_array()?;
+    let wanted = if status.suppresses() {
+        "unaffected"
+    } else {
+        "affected"
+    };
+    Some(
+        list.iter()
+            .filter_map(Value::as_object)
+            .filter(|v| text(v, "status").as_deref().unwrap_or("affected") == wanted)
+            .filter_map(|v| text(v, "version"))
+            .collect(),
+    )
 }
 
 /// The product `affects[].ref` names.

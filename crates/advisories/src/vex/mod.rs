@@ -99,6 +99,11 @@ pub struct Product {
     /// The packages of the product the statement is about (OpenVEX `subcomponents`);
     /// empty: the whole product.
     pub subcomponents: Vec<String>,
+    /// The versions of the package the statement is about (CycloneDX `affects[].versions`
+    /// with an exact `version` and the status the statement says); `None`: the versions its
+    /// purl names. CycloneDX version ranges (`vers:`) are not evaluated, so a product given
+    /// only by ranges names no package.
+    pub versions: Option<Vec<String>>,
 }
 
 impl Product {
@@ -107,6 +112,7 @@ impl Product {
             id: id.to_string(),
             identifiers: vec![id.to_string()],
             subcomponents: Vec::new(),
+            versions: None,
         }
     }
 }
@@ -336,8 +342,15 @@ impl Statement {
                     .is_some_and(|wanted| wanted.kind != "oci" && wanted.matches(p))
             })
         };
+        let version_listed = |product: &Product| match &product.versions {
+            None => true,
+            Some(versions) => package
+                .as_ref()
+                .and_then(|p| p.version.as_ref())
+                .is_some_and(|v| versions.contains(v)),
+        };
         self.products.iter().any(|product| {
-            if product.identifiers.iter().any(|id| is_package(id)) {
+            if version_listed(product) && product.identifiers.iter().any(|id| is_package(id)) {
                 return true;
             }
             product.identifiers.iter().any(|id| image.is(id))

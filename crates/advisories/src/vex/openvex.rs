@@ -151,6 +151,7 @@ fn product(value: &Value) -> Result<Product, String> {
                 id,
                 identifiers,
                 subcomponents,
+                versions: None,
             })
         }
         other => Err(format!(

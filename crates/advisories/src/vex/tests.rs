@@ -236,6 +236,31 @@ fn cyclonedx_refs_resolve_through_components_and_bom_links() {
 }
 
 #[test]
+fn cyclonedx_version_lists_narrow_a_product_to_exact_versions() {
+    let doc = parse(
+        "v.json",
+        br#"{"bomFormat": "CycloneDX", "vulnerabilities": [
+          {"id": "CVE-1", "analysis": {"state": "not_affected", "justification": "code_not_present"},
+           "affects": [{"ref": "pkg:npm/a", "versions": [
+             {"version": "1.0.0", "status": "unaffected"}, {"version": "1.1.0"},
+             {"range": "vers:npm/>=2.0.0", "status": "unaffected"}]}]}]}"#,
+    )
+    .unwrap();
+    let s = &doc.statements[0];
+    assert_eq!(s.products[0].versions, Some(vec!["1.0.0".to_string()]));
+    let none = ImageIdentity::default();
+    assert!(s.covers(&none, Some("pkg:npm/a@1.0.0")));
+    assert!(
+        !s.covers(&none, Some("pkg:npm/a@1.1.0")),
+        "affected by default"
+    );
+    assert!(
+        !s.covers(&none, Some("pkg:npm/a@2.1.0")),
+        "ranges are not evaluated"
+    );
+}
+
+#[test]
 fn bad_documents_are_refused_with_the_file_and_the_reason() {
     let cases: &[(&str, &str)] = &[
         ("{", "v.json: not JSON: EOF while parsing"),

@@ -149,7 +149,11 @@ pub fn render(report: &Report) -> String {
                 text(&format!(
                     "{} {state}{}",
                     v.status,
-                    if why.is_empty() { String::new() } else { format!("; {why}") }
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {why}")
+                    }
                 ))
             );
         }
