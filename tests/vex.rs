@@ -116,6 +116,21 @@ fn openvex(statements: Value) -> String {
     .to_string()
 }
 
+/// The report validates against docs/report-schema.json, its `vex` list included.
+fn assert_matches_report_schema(report: &Value) {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report-schema.json"),
+    )
+    .unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -253,6 +268,7 @@ fn not_affected_and_fixed_statements_suppress_what_they_cover() {
     );
     assert_eq!(report["gate"]["failing"], 0);
     assert_eq!(report["summary"]["waived"], 2);
+    assert_matches_report_schema(&report);
     assert_eq!(
         vex_states(&report),
         [
