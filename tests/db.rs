@@ -249,6 +249,18 @@ fn update_from_a_mirror_directory_then_status_then_not_modified() {
     assert_eq!(source["status"], "used");
     assert_eq!(source["data"][0]["name"], "Debian");
     assert_eq!(source["data"][0]["digest"], format!("sha256:{digest}"));
+    // The report with its dated data is what the published schema describes.
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report-schema.json"),
+    )
+    .unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
 }
 
 #[test]

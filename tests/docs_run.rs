@@ -153,6 +153,27 @@ fn fixtures(dir: &Path) {
         zip.write_all(record.to_string().as_bytes()).unwrap();
         zip.finish().unwrap();
     }
+    // A mirror in osv.dev's layout for `portcullis db update`: every export the documents
+    // name, each holding one record.
+    let mut exports: Vec<&str> = portcullis_advisories::osv::update::ECOSYSTEMS.to_vec();
+    exports.push("Alpine:v3.20");
+    for ecosystem in exports {
+        let record = serde_json::json!({
+            "id": format!("DOC-{}", ecosystem.replace([':', ' '], "-")),
+            "modified": "2024-01-01T00:00:00Z",
+            "affected": [{
+                "package": {"ecosystem": ecosystem, "name": "documentation-example"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.0"}]}]
+            }]
+        });
+        let export = dir.join("osv-mirror").join(ecosystem);
+        std::fs::create_dir_all(&export).unwrap();
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(export.join("all.zip")).unwrap());
+        zip.start_file("DOC.json", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(record.to_string().as_bytes()).unwrap();
+        zip.finish().unwrap();
+    }
     // The secret rule file docs/policies.md's example policy names beside it.
     std::fs::create_dir_all(dir.join("ci")).unwrap();
     std::fs::write(dir.join("ci/secret-rules.toml"), "disable = []\n").unwrap();
@@ -182,7 +203,13 @@ fn run_doc_command(dir: &Path, command: &str) -> Run {
         .env("PORTCULLIS_PASSWORD", PASSPHRASE)
         .env("PORTCULLIS_CACHE_DIR", dir.join(".cache"))
         .env(portcullis::cli::scan::NOW_ENV, "2026-01-15")
+        .env("PORTCULLIS_DB_DIR", dir.join(".db"))
         .args(&args[1..]);
+    // `db update` downloads: from the fixtures' mirror, which stands in for osv.dev.
+    if args.get(1).map(String::as_str) == Some("db") {
+        cmd.env_remove("PORTCULLIS_OFFLINE")
+            .env("PORTCULLIS_DB_MIRROR", dir.join("osv-mirror"));
+    }
     run_command(&mut cmd)
 }
 

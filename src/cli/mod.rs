@@ -11,6 +11,7 @@ pub mod remote;
 pub mod sbom;
 pub mod scan;
 pub mod verify;
+pub mod vex;
 
 use clap::{Parser, Subcommand};
 use portcullis_gate::report::text::visible;
@@ -58,6 +59,8 @@ pub enum Command {
     Sbom(sbom::SbomArgs),
     /// The local vulnerability database: update it from osv.dev or a mirror, show its status
     Db(db::DbArgs),
+    /// Write the waivers of vulnerabilities as an OpenVEX document
+    Vex(vex::VexArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Sbom(args) => sbom::run(args),
         Command::Db(args) => db::run(args),
+        Command::Vex(args) => vex::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

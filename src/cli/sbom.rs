@@ -92,7 +92,7 @@ pub fn run(args: SbomArgs) -> Result<u8> {
 
 /// When the document says it was made: `PORTCULLIS_NOW` (a date, or an RFC 3339 time),
 /// else `SOURCE_DATE_EPOCH`, else now.
-fn creation_time() -> Result<SystemTime> {
+pub(crate) fn creation_time() -> Result<SystemTime> {
     if let Ok(text) = std::env::var(NOW_ENV)
         && !text.is_empty()
     {

@@ -195,6 +195,7 @@ impl GateArgs {
             db_dir: self.vulns.data.db_dir.clone(),
             db_mirror: self.vulns.data.db_mirror.clone(),
             skip_db_update: self.vulns.data.skip_db_update,
+            vex: self.vulns.vex.clone(),
             trivy: self.vulns.trivy.clone(),
             ignore_unfixed: self.vulns.ignore_unfixed,
             today,
@@ -212,6 +213,7 @@ impl GateArgs {
             || !self.package_indexes.is_empty()
             || self.fetch_indexes
             || !self.vulns.osv_db.is_empty()
+            || !self.vulns.vex.is_empty()
             || self.vulns.ignore_unfixed
     }
 }
@@ -328,6 +330,12 @@ pub struct VulnArgs {
     /// several (in addition to the policy's osv.databases)
     #[arg(long = "osv-db", value_name = "DIR|ZIP")]
     pub osv_db: Vec<PathBuf>,
+
+    /// VEX document (OpenVEX or CycloneDX): its not_affected and fixed statements about the
+    /// image or its packages suppress the vulnerabilities they cover; repeat for several (in
+    /// addition to the policy's osv.vex)
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
 
     /// Trivy for vulnerabilities: `off`, `auto` (when `trivy` is on PATH and its
     /// vulnerability database is in its cache, $TRIVY_CACHE_DIR or ~/.cache/trivy), or the

@@ -1,7 +1,8 @@
 //! What is outdated or vulnerable: the distribution's package indexes ([`index`]), the
-//! end-of-life table ([`eol`]), offline OSV databases ([`osv`]) and the Trivy runner
-//! ([`trivy`]). Every network access for data happens here; [`params`] holds the policy
-//! settings that steer it.
+//! end-of-life table ([`eol`]), offline OSV databases ([`osv`]), the Trivy runner
+//! ([`trivy`]), and suppliers' VEX statements about what does not affect them ([`vex`]).
+//! Every network access for data happens here; [`params`] holds the policy settings that
+//! steer it.
 
 #![forbid(unsafe_code)]
 
@@ -10,3 +11,4 @@ pub mod index;
 pub mod osv;
 pub mod params;
 pub mod trivy;
+pub mod vex;

@@ -47,6 +47,9 @@ pub struct OsvParams {
     /// Offline OSV databases: directories of OSV JSON records, or osv.dev `all.zip` exports;
     /// relative paths are relative to the policy file.
     pub databases: Vec<PathBuf>,
+    /// VEX documents (OpenVEX or CycloneDX) whose `not_affected` and `fixed` statements
+    /// suppress vulnerability findings; relative paths are relative to the policy file.
+    pub vex: Vec<PathBuf>,
     /// Run Trivy for vulnerabilities: `auto` (when it is installed and its vulnerability
     /// database is in its cache), `always` (database or not; an error when it is not
     /// installed), `never`.
@@ -69,6 +72,7 @@ impl Default for OsvParams {
     fn default() -> Self {
         OsvParams {
             databases: Vec::new(),
+            vex: Vec::new(),
             trivy: TrivyMode::Auto,
             ignore_unfixed: false,
             ecosystems: Vec::new(),

@@ -16,6 +16,7 @@ use crate::analyze::{Analyzers, Scanner};
 use crate::enrich::indexes::{self, IndexError};
 use crate::enrich::vulns::{self, Lookup, LookupError, TrivyChoice};
 use crate::facts::ImageFacts;
+use crate::policy::vex::Vex;
 use crate::policy::waivers::{self, Waivers};
 use crate::policy::{self, Policy, PolicyError};
 use crate::report::Report;
@@ -136,6 +137,8 @@ pub struct Settings {
     pub db_mirror: Option<String>,
     /// Do not update the local database before matching, however old.
     pub skip_db_update: bool,
+    /// VEX documents added to the policy's.
+    pub vex: Vec<PathBuf>,
     /// Trivy, instead of the policy's `osv.trivy`.
     pub trivy: Option<TrivyChoice>,
     /// Leave out vulnerabilities that no released version fixes yet.
@@ -161,6 +164,7 @@ impl Default for Settings {
             db_dir: None,
             db_mirror: None,
             skip_db_update: false,
+            vex: Vec::new(),
             trivy: None,
             ignore_unfixed: false,
             today: Date::today_utc(),
@@ -174,6 +178,8 @@ pub enum GateError {
     Policy(#[source] PolicyError),
     #[error("invalid waiver file")]
     Waivers(#[source] PolicyError),
+    #[error("invalid VEX document")]
+    Vex(#[source] portcullis_advisories::vex::VexError),
     #[error("invalid secret rules")]
     SecretRules(#[source] RulesError),
     #[error(transparent)]
@@ -198,6 +204,7 @@ pub struct Scanned {
 /// to judge images.
 pub struct Gate {
     policy: Policy,
+    vex: Vex,
     waivers: Waivers,
     today: Date,
     lookup: Lookup,
@@ -209,7 +216,8 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// Loads the policy, the waivers, the secret rules and the explicit package indexes.
+    /// Loads the policy, the VEX documents, the waivers, the secret rules and the explicit
+    /// package indexes.
     pub fn new(settings: &Settings) -> Result<Gate, GateError> {
         portcullis_interrupt::stage("loading the policy, waivers and package indexes");
         let mut policy = policy::file::load(&settings.policy).map_err(GateError::Policy)?;
@@ -218,13 +226,15 @@ impl Gate {
         }
         policy.report_severities = settings.severities.clone();
         let waivers = load_waivers(settings.ignore_file.as_deref())?;
-        // Databases and `ignore_unfixed` are policy parameters, so the policy digest counts
-        // them.
+        // Databases, VEX documents and `ignore_unfixed` are policy parameters, so the policy
+        // digest counts them.
         policy
             .params
             .osv
             .databases
             .extend(settings.osv_databases.iter().cloned());
+        policy.params.osv.vex.extend(settings.vex.iter().cloned());
+        let vex = Vex::load(&policy.params.osv.vex).map_err(GateError::Vex)?;
         if settings.ignore_unfixed {
             policy.params.osv.ignore_unfixed = true;
         }
@@ -270,6 +280,7 @@ impl Gate {
             indexes::load_explicit(&settings.package_indexes, &fetcher)?;
         Ok(Gate {
             policy,
+            vex,
             waivers,
             today: settings.today,
             lookup,
@@ -322,7 +333,7 @@ impl Gate {
     /// Checks → verdict: the report of enriched facts.
     pub fn judge(&self, facts: &ImageFacts) -> Report {
         portcullis_interrupt::stage("running the checks");
-        crate::checks::evaluate(facts, &self.policy, &self.waivers, self.today)
+        crate::checks::evaluate(facts, &self.policy, &self.vex, &self.waivers, self.today)
     }
 
     /// The whole pipeline for one image.

@@ -26,12 +26,28 @@ pub struct Location {
     pub config: Option<String>,
 }
 
-/// A waiver that applies to a finding.
+/// A waiver, or a VEX statement, that applies to a finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Waived {
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
+    /// The VEX statement that suppressed the finding, when no waiver did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vex: Option<VexSuppression>,
+}
+
+/// The VEX statement behind a suppressed finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VexSuppression {
+    /// The VEX document as given (`--vex FILE`, the policy's `osv.vex`).
+    pub file: String,
+    /// The statement's position in its document, from 1.
+    pub statement: usize,
+    /// `not_affected` or `fixed`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

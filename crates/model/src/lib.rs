@@ -14,5 +14,7 @@ pub mod severity;
 
 pub use check::{Check, Reference};
 pub use date::{BadDate, Date};
-pub use finding::{DataSet, Diagnostic, Finding, Location, Source, SourceStatus, Waived};
+pub use finding::{
+    DataSet, Diagnostic, Finding, Location, Source, SourceStatus, VexSuppression, Waived,
+};
 pub use severity::{Severity, UnknownSeverity};

@@ -15,6 +15,7 @@ pub mod vulns;
 use crate::facts::ImageFacts;
 use crate::facts::merge::Fate;
 use crate::policy::Policy;
+use crate::policy::vex::Vex;
 use crate::policy::waivers::{Date, Waivers};
 use crate::report::{Finding, Report};
 pub use portcullis_model::{Check, Reference};
@@ -118,21 +119,30 @@ fn one_finding_per_place(mut findings: Vec<Finding>) -> Vec<Finding> {
     findings
 }
 
-/// Runs the checks and gates the image: policy, then waivers (on `today`), then the
-/// policy's severity filter, then the redaction pass over everything quoted from the image.
-/// The report for one scan.
-pub fn evaluate(facts: &ImageFacts, policy: &Policy, waivers: &Waivers, today: Date) -> Report {
+/// Runs the checks and gates the image: policy, then VEX statements, then waivers (on
+/// `today`), then the policy's severity filter, then the redaction pass over everything
+/// quoted from the image. The report for one scan.
+pub fn evaluate(
+    facts: &ImageFacts,
+    policy: &Policy,
+    vex: &Vex,
+    waivers: &Waivers,
+    today: Date,
+) -> Report {
     let mut findings = run_all(facts, policy);
+    let summary = facts.summary();
+    let vex_statuses = vex.apply(&mut findings, &summary);
     let statuses = waivers.apply(&mut findings, today);
     findings.retain(|f| policy.reports(f.severity));
     let mut report = Report::under_policy(
-        facts.summary(),
+        summary,
         findings,
         facts.diagnostics.clone(),
         policy,
         statuses,
     );
     report.sources = facts.sources.clone();
+    report.vex = vex_statuses;
     // The one redaction pass, with the rule set secret findings use (the built-in one when
     // the secrets family is off): nothing after this point sees a secret the image holds.
     let builtin;

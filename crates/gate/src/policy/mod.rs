@@ -1,6 +1,6 @@
 //! What the gate decides and by which rules: severities, thresholds, the [`Policy`] every
-//! check family reads, policy files ([`file`]), check parameters ([`params`]) and waivers
-//! ([`waivers`]).
+//! check family reads, policy files ([`file`]), check parameters ([`params`]), waivers
+//! ([`waivers`]) and VEX statements ([`vex`]).
 //!
 //! A family reads its settings from the policy it is handed:
 //!
@@ -16,6 +16,7 @@ use portcullis_secrets::RuleSet;
 pub mod file;
 pub mod params;
 pub mod reference;
+pub mod vex;
 pub mod waivers;
 
 use crate::checks::{self, Check, Family, Reference};

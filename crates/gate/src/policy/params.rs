@@ -233,6 +233,11 @@ pub const REFERENCE: &[ParamDoc] = &[
         doc: "Offline OSV databases (directories of OSV JSON, or osv.dev `all.zip`); relative to the policy file.",
     },
     ParamDoc {
+        key: "osv.vex",
+        kind: "list of paths",
+        doc: "VEX documents (OpenVEX or CycloneDX) whose `not_affected` and `fixed` statements suppress the vulnerabilities they cover; relative to the policy file.",
+    },
+    ParamDoc {
         key: "osv.trivy",
         kind: "\"auto\", \"always\" or \"never\"",
         doc: "Run Trivy for vulnerabilities when installed with its database, always (error if missing), or never.",
@@ -270,6 +275,7 @@ pub(crate) const PATH_KEYS: &[(&str, &str)] = &[
     ("secrets", "rule_files"),
     ("packages", "index_cache"),
     ("osv", "databases"),
+    ("osv", "vex"),
 ];
 
 #[cfg(test)]

@@ -214,6 +214,7 @@ impl Waivers {
                 finding.waived = Some(Waived {
                     reason: waiver.reason.clone(),
                     expires: waiver.expires.map(|d| d.to_string()),
+                    vex: None,
                 });
             }
         }

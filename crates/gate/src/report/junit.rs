@@ -4,10 +4,10 @@
 //! A test suite per check family and a test case per check of the table: a check whose
 //! findings fail the gate is a failure carrying those findings; findings below the threshold
 //! and waived ones are listed in `system-out` of a passing case; a check the policy turned
-//! off is skipped. Waivers and scan diagnostics get suites of their own, without failures:
-//! they are about the configuration and the scan, not the image.
+//! off is skipped. Waivers, VEX statements and scan diagnostics get suites of their own,
+//! without failures: they are about the configuration and the scan, not the image.
 
-use super::{Finding, Report, WaiverState};
+use super::{Finding, Report, VexState, WaiverState};
 use crate::checks;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -116,6 +116,45 @@ pub fn render(report: &Report) -> String {
                 w.line,
                 attr(&w.check),
                 text(&format!("{state}; reason: {}", w.reason))
+            );
+        }
+        body.push_str("  </testsuite>\n");
+    }
+    if !report.vex.is_empty() {
+        tests += report.vex.len();
+        let _ = writeln!(
+            body,
+            "  <testsuite name=\"vex\" tests=\"{}\" failures=\"0\" errors=\"0\" skipped=\"0\">",
+            report.vex.len()
+        );
+        for v in &report.vex {
+            let state = match v.state {
+                VexState::Applied => format!("suppressed {} finding(s)", v.suppressed),
+                VexState::Matched => format!("about {} finding(s), suppressing none", v.matched),
+                VexState::Unused => "unused: it is about no finding of this image".to_string(),
+            };
+            let why = v
+                .justification
+                .iter()
+                .chain(v.impact_statement.iter())
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join("; ");
+            let _ = writeln!(
+                body,
+                "    <testcase classname=\"vex\" name=\"{} #{} {}\">\n      <system-out>{}</system-out>\n    </testcase>",
+                attr(&v.file),
+                v.statement,
+                attr(&v.vulnerability),
+                text(&format!(
+                    "{} {state}{}",
+                    v.status,
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {why}")
+                    }
+                ))
             );
         }
         body.push_str("  </testsuite>\n");

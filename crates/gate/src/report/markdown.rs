@@ -83,7 +83,9 @@ pub fn render(report: &Report) -> String {
 
     let warnings: Vec<String> = report
         .waiver_warnings()
-        .map(|(_, m)| format!("- ⚠️ {}", escape(&m)))
+        .map(|(_, m)| m)
+        .chain(report.vex_warnings().map(|(_, m)| m))
+        .map(|m| format!("- ⚠️ {}", escape(&m)))
         .chain(report.diagnostics.iter().map(|d| {
             let mut at = String::new();
             if let Some(l) = d.layer {

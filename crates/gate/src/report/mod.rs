@@ -13,13 +13,15 @@ pub mod text;
 
 use crate::policy::{Policy, Severity, Threshold, Verdict};
 pub use portcullis_model::image::ImageSummary;
-pub use portcullis_model::{Diagnostic, Finding, Location, Source, SourceStatus, Waived};
+pub use portcullis_model::{
+    Diagnostic, Finding, Location, Source, SourceStatus, VexSuppression, Waived,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Version of the JSON report schema (`docs/report-schema.json`). Minor bumps add fields;
 /// major bumps rename or remove them.
-pub const SCHEMA_VERSION: &str = "2.0";
+pub const SCHEMA_VERSION: &str = "2.1";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tool {
@@ -155,6 +157,62 @@ impl WaiverStatus {
     }
 }
 
+/// What became of a VEX statement in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VexState {
+    /// It suppressed at least one finding.
+    Applied,
+    /// It is about findings of this image, and suppressed none of them: its status is
+    /// `affected` or `under_investigation`, or a later statement about them says otherwise.
+    Matched,
+    /// It is about no finding of this image.
+    Unused,
+}
+
+/// One statement of a VEX document, and what it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VexStatus {
+    /// The VEX document as given.
+    pub file: String,
+    /// The statement's position in its document, from 1.
+    pub statement: usize,
+    pub vulnerability: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// The products it names, as written.
+    pub products: Vec<String>,
+    /// `not_affected`, `affected`, `fixed` or `under_investigation`.
+    pub status: String,
+    /// The status as the document wrote it, when its format's word differs (CycloneDX
+    /// `resolved`, `exploitable`, `in_triage`, `false_positive`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact_statement: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action_statement: Option<String>,
+    pub state: VexState,
+    /// Findings it is about.
+    pub matched: usize,
+    /// Findings it suppressed.
+    pub suppressed: usize,
+}
+
+impl VexStatus {
+    /// A one-line warning for an unused statement.
+    pub fn warning(&self) -> Option<String> {
+        (self.state == VexState::Unused).then(|| {
+            format!(
+                "{}: VEX statement {} ({} {}) is about no finding of this image",
+                self.file, self.statement, self.vulnerability, self.status
+            )
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub schema_version: String,
@@ -171,6 +229,9 @@ pub struct Report {
     /// Every waiver of the ignore file, and what it did.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waivers: Vec<WaiverStatus>,
+    /// Every statement of the VEX documents given, and what it did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vex: Vec<VexStatus>,
 }
 
 impl Report {
@@ -249,6 +310,7 @@ impl Report {
             diagnostics,
             sources: Vec::new(),
             waivers,
+            vex: Vec::new(),
         }
     }
 
@@ -262,6 +324,11 @@ impl Report {
         self.waivers
             .iter()
             .filter_map(|w| w.warning().map(|m| (w, m)))
+    }
+
+    /// Warnings about the VEX documents: statements about no finding of this image.
+    pub fn vex_warnings(&self) -> impl Iterator<Item = (&VexStatus, String)> {
+        self.vex.iter().filter_map(|v| v.warning().map(|m| (v, m)))
     }
 }
 

@@ -8,9 +8,10 @@
 //!
 //! The layer holding the evidence is a logical location too (and in `properties`), so a
 //! result says both where the file is and which layer still carries it. Waived findings are
-//! results with an accepted external suppression. Expired and unused waivers are
-//! configuration notifications located in the waiver file; scan diagnostics are execution
-//! notifications.
+//! results with an accepted external suppression (a VEX statement's file, status and
+//! justification in its properties). Expired and unused waivers are configuration
+//! notifications located in the waiver file, unused VEX statements in their document; scan
+//! diagnostics are execution notifications.
 
 use super::{Finding, Report, WaiverState};
 use crate::checks::{self, Check, Reference};
@@ -41,6 +42,12 @@ const NOTIFICATIONS: &[(&str, &str, &str)] = &[
         "scan-diagnostic",
         "Something in the image could not be read; the scan went on without it.",
         "Check the file named in the message: the checks that need it saw nothing.",
+    ),
+    (
+        "vex-unused",
+        "A VEX statement is about no finding of this image.",
+        "Nothing to do if the document covers other products too; otherwise check its \
+         vulnerability and product identifiers (purls, the image's digest or name).",
     ),
 ];
 
@@ -116,6 +123,16 @@ pub fn to_value(report: &Report) -> Value {
                     "artifactLocation": { "uri": file_uri(&w.file) },
                     "region": { "startLine": w.line.max(1) }
                 }
+            }]
+        }));
+    }
+    for (v, message) in report.vex_warnings() {
+        configuration.push(json!({
+            "level": "note",
+            "message": { "text": sentence(&message) },
+            "descriptor": { "id": NOTIFICATIONS[3].0, "index": 3 },
+            "locations": [{
+                "physicalLocation": { "artifactLocation": { "uri": file_uri(&v.file) } }
             }]
         }));
     }
@@ -391,6 +408,14 @@ fn result(report: &Report, f: &Finding, rule_index: usize, image_uri: &str) -> V
         });
         if let Some(expires) = &waived.expires {
             suppression["properties"] = json!({ "expires": expires });
+        }
+        if let Some(vex) = &waived.vex {
+            suppression["properties"] = json!({
+                "vexFile": vex.file,
+                "vexStatement": vex.statement,
+                "vexStatus": vex.status,
+                "vexJustification": vex.justification,
+            });
         }
         result["suppressions"] = json!([suppression]);
     }

@@ -184,16 +184,24 @@ pub fn write(report: &Report, out: &mut dyn Write, style: &Style) -> io::Result<
                 None => ("", String::new()),
             };
             let loc = location(f);
-            let at = if loc.is_empty() {
-                String::new()
-            } else {
-                format!("  {loc}")
-            };
+            let mut at = String::new();
+            // A vulnerability is waived for one package: say which, and which vulnerability.
+            let data = |key: &str| f.data.get(key).and_then(|v| v.as_str());
+            if let (Some(package), Some(vulnerability)) = (data("package"), data("vulnerability")) {
+                at.push_str(&format!("  {package} {vulnerability}"));
+            }
+            if !loc.is_empty() {
+                at.push_str(&format!("  {loc}"));
+            }
             writeln!(out, "  {}{at}  ({reason}{until})", f.check)?;
         }
         writeln!(out)?;
     }
-    for (_, warning) in report.waiver_warnings() {
+    for warning in report
+        .waiver_warnings()
+        .map(|(_, w)| w)
+        .chain(report.vex_warnings().map(|(_, w)| w))
+    {
         writeln!(out, "{}: {warning}", style.paint("33", "warning"))?;
     }
     for d in &report.diagnostics {

@@ -12,8 +12,9 @@ use super::Report;
 use std::borrow::Cow;
 
 /// Calls `f` on every string of `report` that may come from the image (or from the
-/// ignore file): finding titles, messages, evidence, locations, data, waiver reasons,
-/// diagnostics, source details, the image's names, user and reference.
+/// ignore file, or a VEX document): finding titles, messages, evidence, locations, data,
+/// waiver reasons, VEX statements, diagnostics, source details, the image's names, user and
+/// reference.
 pub fn for_each_text(report: &mut Report, f: &mut dyn FnMut(&mut String)) {
     for finding in &mut report.findings {
         f(&mut finding.title);
@@ -33,6 +34,10 @@ pub fn for_each_text(report: &mut Report, f: &mut dyn FnMut(&mut String)) {
         }
         if let Some(waived) = &mut finding.waived {
             f(&mut waived.reason);
+            if let Some(vex) = &mut waived.vex {
+                f(&mut vex.file);
+                vex.justification.iter_mut().for_each(&mut *f);
+            }
         }
     }
     for diagnostic in &mut report.diagnostics {
@@ -51,6 +56,23 @@ pub fn for_each_text(report: &mut Report, f: &mut dyn FnMut(&mut String)) {
         for text in [&mut waiver.path, &mut waiver.package, &mut waiver.rule]
             .into_iter()
             .flatten()
+        {
+            f(text);
+        }
+    }
+    for statement in &mut report.vex {
+        f(&mut statement.file);
+        f(&mut statement.vulnerability);
+        statement.aliases.iter_mut().for_each(&mut *f);
+        statement.products.iter_mut().for_each(&mut *f);
+        for text in [
+            &mut statement.written_status,
+            &mut statement.justification,
+            &mut statement.impact_statement,
+            &mut statement.action_statement,
+        ]
+        .into_iter()
+        .flatten()
         {
             f(text);
         }
