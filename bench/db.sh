@@ -107,10 +107,12 @@ if [ ! -s "$image" ]; then
     python3 bench/make_archive.py "$rootfs" "$image" 1
 fi
 
-measure() { # label, command... -> "seconds max_rss_kib"
-    local out
-    out=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
-    echo "$out"
+measure() { # command... -> "seconds max_rss_kib"
+    local f
+    f=$(mktemp)
+    /usr/bin/time -o "$f" -f '%e %M' "$@" >/dev/null 2>&1 || true
+    tail -1 "$f"
+    rm -f "$f"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 

@@ -16,7 +16,7 @@ const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:
 const DEBIAN_OS: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n";
 
 /// A GitHub token in a build argument.
-const GH_TOKEN: &str = "ghp_R8kLmN2pQ4sT6vX8zA1cE3gI5kM7oQ9sU1wY";
+const GH_TOKEN: &str = "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";
 /// The password of a URL's `user:password@` (in an ADD).
 const URL_PASSWORD: &str = "Url-P4ss-2231q";
 /// `curl -u user:pass`.

@@ -2,6 +2,7 @@
 //! candidates, and the allow rules and value checks drop what is not a secret.
 
 use super::allow;
+use super::checksum::OnFailure;
 use super::rules::{Allow, Rule, RuleSet};
 use regex::bytes::CaptureLocations;
 
@@ -13,6 +14,9 @@ pub struct PathContext {
     /// Text taken from the image config rather than a file: every scope admits it and path
     /// allow rules do not apply.
     config_text: bool,
+    /// The path is documentation, a test or an example (a `lower-generic` allow rule):
+    /// generic rules' findings there are low.
+    lower_generic: bool,
 }
 
 impl PathContext {
@@ -21,6 +25,7 @@ impl PathContext {
         PathContext {
             scopes: vec![true; rules.scopes.len()],
             config_text: true,
+            lower_generic: false,
         }
     }
 }
@@ -36,6 +41,11 @@ pub struct Match {
     /// The whole regex match around it.
     pub match_start: usize,
     pub match_end: usize,
+    /// The rule's checksum does not hold for this secret, and the rule keeps such findings
+    /// at low severity (`checksum-failure = "low"`).
+    pub checksum_failed: bool,
+    /// A generic rule's finding in documentation, tests or examples: reported low.
+    pub generic_lowered: bool,
 }
 
 /// Buffers reused from one scan to the next.
@@ -74,6 +84,7 @@ impl RuleSet {
                 .map(|s| s.paths.is_match(bytes) && !s.skip.is_match(bytes))
                 .collect(),
             config_text: false,
+            lower_generic: self.lower_paths.is_match(bytes),
         }
     }
 
@@ -155,12 +166,14 @@ impl RuleSet {
                 if start >= limit || start == end {
                     continue;
                 }
-                let candidate = Match {
+                let mut candidate = Match {
                     rule: index,
                     start,
                     end,
                     match_start,
                     match_end,
+                    checksum_failed: false,
+                    generic_lowered: rule.generic && ctx.lower_generic,
                 };
                 if taken
                     .range(..candidate.end)
@@ -171,6 +184,14 @@ impl RuleSet {
                 }
                 if self.is_allowed(rule, ctx, path, data, &candidate) {
                     continue;
+                }
+                if let Some((checksum, on_failure)) = rule.checksum
+                    && checksum.verify(&data[start..end]) == Some(false)
+                {
+                    match on_failure {
+                        OnFailure::Drop => continue,
+                        OnFailure::Low => candidate.checksum_failed = true,
+                    }
                 }
                 taken.insert(candidate.start, candidate.end);
                 out.push(candidate);
@@ -187,6 +208,7 @@ impl RuleSet {
         let ctx = PathContext {
             scopes: vec![false; self.scopes.len()],
             config_text: false,
+            lower_generic: false,
         };
         self.scan(
             &ctx,
@@ -324,7 +346,7 @@ mod tests {
     #[test]
     fn window_limit_defers_matches_to_the_next_window() {
         let rules = RuleSet::builtin();
-        let text = "GITHUB_TOKEN=ghp_R8kLmN2pQ4sT6vX8zA1cE3gI5kM7oQ9sU1wY";
+        let text = "GITHUB_TOKEN=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";
         let ctx = rules.path_context("app/run.sh");
         let mut out = Vec::new();
         let mut scratch = Scratch::default();

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod allow;
+pub mod checksum;
 pub mod config;
 pub mod engine;
 pub mod files;
@@ -290,13 +291,14 @@ impl SecretsAnalyzer {
             } else {
                 (Some(line + 1), (end_line > line).then_some(end_line + 1))
             };
+            let (title, severity) = rule.judged(m);
             self.hits.push(SecretHit {
                 path: file.path.clone(),
                 kind: HitKind::Content,
                 rule: rule.id.clone(),
-                title: rule.title.clone(),
+                title,
                 category: rule.category.clone(),
-                severity: rule.severity,
+                severity,
                 line,
                 end_line,
                 evidence: redact::redact(secret_trimmed),

@@ -4,6 +4,7 @@
 //! A rule set compiles once: every regex, one RegexSet per allow kind, and one Aho-Corasick
 //! automaton over all rules' keywords that decides which regexes run on a file at all.
 
+use crate::checksum::{Checksum, OnFailure};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use portcullis_model::Severity;
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
@@ -97,6 +98,10 @@ struct RuleDef {
     generic: bool,
     #[serde(default)]
     examples: Vec<String>,
+    #[serde(default)]
+    checksum: Option<Checksum>,
+    #[serde(default)]
+    checksum_failure: Option<OnFailure>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,6 +120,11 @@ struct AllowDef {
     matches: Vec<String>,
     #[serde(default)]
     rules: Vec<String>,
+    /// Paths that do not skip a file but lower what generic rules find in it (an
+    /// application's own documentation and tests ship with it: a provider token or a key
+    /// there is a leak, a `password = x` more likely an example).
+    #[serde(default, rename = "lower-generic")]
+    lower_generic: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -156,6 +166,8 @@ pub struct Rule {
     /// Generic rules (assignments in configuration files) are the least certain: the image
     /// config checks weigh them after the provider-specific rules and the key-name check.
     pub generic: bool,
+    /// The checksum the rule's secrets carry, and what a failed one does.
+    pub checksum: Option<(Checksum, OnFailure)>,
     pub origin: Origin,
     pub(crate) regex: Regex,
     pub(crate) secret_groups: Vec<usize>,
@@ -168,6 +180,30 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// The title and severity of what this rule found at `m`: a secret whose checksum
+    /// fails is low and says so.
+    pub fn judged(&self, m: &crate::engine::Match) -> (String, Severity) {
+        if m.checksum_failed {
+            (
+                format!(
+                    "{} (its checksum does not match: not a token the provider issued, or a broken copy)",
+                    self.title
+                ),
+                Severity::Low,
+            )
+        } else if m.generic_lowered {
+            (
+                format!(
+                    "{} (a generic match in documentation, tests or examples)",
+                    self.title
+                ),
+                Severity::Low,
+            )
+        } else {
+            (self.title.clone(), self.severity)
+        }
+    }
+
     /// The regex as written.
     pub fn pattern(&self) -> &str {
         &self.pattern
@@ -186,6 +222,8 @@ pub struct Allow {
     pub(crate) value: Option<RegexSet>,
     pub(crate) line: Option<RegexSet>,
     pub(crate) matches: Option<RegexSet>,
+    /// Its paths lower generic findings instead of skipping files.
+    pub lower_generic: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -217,6 +255,8 @@ pub struct RuleSet {
     /// Path patterns of the allow rules that apply to every rule, in one set.
     pub(crate) skip_paths: RegexSet,
     pub(crate) skip_path_owner: Vec<usize>,
+    /// Path patterns of the `lower-generic` allow rules, in one set.
+    pub(crate) lower_paths: RegexSet,
     sources: Sources,
     digest: String,
 }
@@ -378,11 +418,13 @@ impl RuleSet {
                 value: opt(&def.value)?,
                 line: opt(&def.line)?,
                 matches: opt(&def.matches)?,
+                lower_generic: def.lower_generic,
             });
         }
 
         let mut skip_patterns = Vec::new();
         let mut skip_path_owner = Vec::new();
+        let mut lower_patterns = Vec::new();
         for (def, _) in &sources.allows {
             if sources.disabled.contains(&def.id) || !def.rules.is_empty() {
                 continue;
@@ -391,11 +433,16 @@ impl RuleSet {
                 continue;
             };
             for p in &def.path {
-                skip_patterns.push(p.clone());
-                skip_path_owner.push(index);
+                if def.lower_generic {
+                    lower_patterns.push(p.clone());
+                } else {
+                    skip_patterns.push(p.clone());
+                    skip_path_owner.push(index);
+                }
             }
         }
         let skip_paths = regex_set(&skip_patterns, &Origin::Builtin, "allow rule", "paths")?;
+        let lower_paths = regex_set(&lower_patterns, &Origin::Builtin, "allow rule", "paths")?;
 
         let mut keyword_index: HashMap<String, usize> = HashMap::new();
         let mut keywords: Vec<String> = Vec::new();
@@ -465,6 +512,7 @@ impl RuleSet {
             always,
             skip_paths,
             skip_path_owner,
+            lower_paths,
             sources,
             digest,
         })
@@ -651,6 +699,13 @@ fn compile_rule(
         keywords: def.keywords.clone(),
         examples: def.examples.clone(),
         generic: def.generic,
+        checksum: match (def.checksum, def.checksum_failure) {
+            (Some(c), failure) => Some((c, failure.unwrap_or_default())),
+            (None, Some(_)) => {
+                return Err(invalid("checksum-failure without a checksum".into()));
+            }
+            (None, None) => None,
+        },
         origin: origin.clone(),
         regex,
         secret_groups,

@@ -234,7 +234,7 @@ mod tests {
         scrub(&RuleSet::builtin(), text).into_owned()
     }
 
-    const GHP: &str = "ghp_R8kLmN2pQ4sT6vX8zA1cE3gI5kM7oQ9sU1wY";
+    const GHP: &str = "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";
 
     #[test]
     fn provider_tokens_are_masked_where_they_stand() {

@@ -125,20 +125,20 @@ fn placeholders_and_doc_examples_do_not_fire() {
     }
 }
 
+/// Files a package manager owns are skipped; an application's own docs, tests and examples
+/// ship with it, so a provider token there is reported at its severity and only generic
+/// matches are lowered.
 #[test]
-fn docs_tests_examples_and_binaries_are_skipped_by_path() {
+fn package_files_are_skipped_and_app_docs_only_lower_generic_matches() {
     let rules = builtin();
-    let token = b"GITHUB_TOKEN=ghp_R8kLmN2pQ4sT6vX8zA1cE3gI5kM7oQ9sU1wY\n";
+    let token = b"GITHUB_TOKEN=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\n";
     for path in [
         "usr/share/doc/git/README",
         "usr/share/man/man1/x.1",
         "usr/share/locale/de/LC_MESSAGES/x.po",
         "usr/share/licenses/x/LICENSE",
-        "app/README.md",
         "usr/lib/python3/site-packages/x/tests/test_auth.py",
-        "app/testdata/secret.txt",
-        "app/examples/run.sh",
-        "app/.env.example",
+        "usr/local/lib/python3.11/dist-packages/x/docs/guide.md",
         "app/node_modules/x/index.js",
         "app/package-lock.json",
         "app/logo.png",
@@ -150,16 +150,72 @@ fn docs_tests_examples_and_binaries_are_skipped_by_path() {
         let (hits, _) = scan_file(&rules, path, token, 4096);
         assert!(hits.is_empty(), "{path} fired");
     }
-    let (hits, _) = scan_file(&rules, "app/run.sh", token, 4096);
-    assert_eq!(rule_ids(&hits), ["github-pat"]);
-    assert_eq!(hits[0].line, Some(1));
+    for path in [
+        "app/run.sh",
+        "app/README.md",
+        "app/docs/setup.md",
+        "app/testdata/secret.txt",
+        "app/examples/run.sh",
+        "app/.env.example",
+    ] {
+        let (hits, _) = scan_file(&rules, path, token, 4096);
+        assert_eq!(rule_ids(&hits), ["github-pat"], "{path}");
+        assert_eq!(hits[0].line, Some(1));
+    }
+    // An AWS key in the application's documentation is a leak; AWS's own documentation
+    // pair is not.
+    let aws = b"export AWS_ACCESS_KEY_ID=AKIAH526QP3UM3YEW2SV\n";
+    let (hits, _) = scan_file(&rules, "app/docs/setup.md", aws, 4096);
+    assert_eq!(rule_ids(&hits), ["aws-access-key-id"]);
+    assert_eq!(hits[0].severity, Severity::Critical);
+    let doc_pair = b"export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n";
+    let (hits, _) = scan_file(&rules, "app/docs/setup.md", doc_pair, 4096);
+    assert!(hits.is_empty());
+    // A generic assignment in docs is reported, low, and says why.
+    let generic = b"db_password = Qm8vT2xkZW5XaW5k3\n";
+    let (hits, _) = scan_file(&rules, "app/config/app.yaml", generic, 4096);
+    assert_eq!(rule_ids(&hits), ["generic-password"]);
+    assert_eq!(hits[0].severity, Severity::High);
+    let (hits, _) = scan_file(&rules, "app/examples/app.yaml", generic, 4096);
+    assert_eq!(rule_ids(&hits), ["generic-password"]);
+    assert_eq!(hits[0].severity, Severity::Low);
+    assert!(hits[0].title.contains("generic match"), "{}", hits[0].title);
+}
+
+/// A GitHub or npm token whose checksum fails is low, and says so; one whose checksum
+/// holds keeps the rule's severity.
+#[test]
+fn token_checksums_decide_confidence() {
+    let rules = builtin();
+    let random = "R8kLmN2pQ4sT6vX8zA1cE3gI5kM7oQ";
+    for (prefix, rule) in [
+        ("ghp_", "github-pat"),
+        ("gho_", "github-oauth-token"),
+        ("ghs_", "github-app-token"),
+        ("ghr_", "github-refresh-token"),
+        ("npm_", "npm-access-token"),
+    ] {
+        let good = crate::checksum::with_checksum(prefix, random);
+        let text = format!("TOKEN={good}\n");
+        let (hits, _) = scan_file(&rules, "app/run.sh", text.as_bytes(), 4096);
+        assert_eq!(rule_ids(&hits), [rule], "{good}");
+        assert!(hits[0].severity >= Severity::High, "{good}");
+        let mut bad = good.clone().into_bytes();
+        let last = bad.len() - 1;
+        bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
+        let text = format!("TOKEN={}\n", String::from_utf8(bad).unwrap());
+        let (hits, _) = scan_file(&rules, "app/run.sh", text.as_bytes(), 4096);
+        assert_eq!(rule_ids(&hits), [rule]);
+        assert_eq!(hits[0].severity, Severity::Low);
+        assert!(hits[0].title.contains("checksum"), "{}", hits[0].title);
+    }
 }
 
 #[test]
 fn binaries_are_skipped_but_text_in_pyc_is_scanned() {
     let rules = builtin();
     let mut binary = vec![0x7f, b'E', b'L', b'F', 0, 0, 0];
-    binary.extend_from_slice(b"GITHUB_TOKEN=ghp_R8kLmN2pQ4sT6vX8zA1cE3gI5kM7oQ9sU1wY\n");
+    binary.extend_from_slice(b"GITHUB_TOKEN=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\n");
     let (hits, _) = scan_file(&rules, "usr/bin/tool", &binary, 4096);
     assert!(hits.is_empty());
     let (hits, _) = scan_file(
@@ -290,7 +346,7 @@ fn large_text_files_are_skipped_with_a_note() {
     analyzer.chunk(
         &entry,
         0,
-        b"INSERT INTO t VALUES ('ghp_R8kLmN2pQ4sT6vX8zA1cE3gI5kM7oQ9sU1wY');\n",
+        b"INSERT INTO t VALUES ('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');\n",
     );
     analyzer.end(&entry);
     let (secrets, notes) = analyzer.finish();
