@@ -335,6 +335,23 @@ fn bad_update_requests_are_clear_errors() {
     run.expect_code(2);
     assert!(run.stderr.contains("offline"), "{}", run.stderr);
 
+    // A mirror that cannot be reached is tried once, not once per export.
+    let run = db(
+        &setup,
+        &[
+            "update",
+            "--mirror",
+            "http://127.0.0.1:9",
+            "--ecosystem",
+            "Debian:11",
+            "--ecosystem",
+            "PyPI",
+        ],
+    );
+    run.expect_code(2);
+    assert!(run.stderr.contains("127.0.0.1:9"), "{}", run.stderr);
+    assert_eq!(run.stderr.matches("not tried").count(), 1, "{}", run.stderr);
+
     // A corrupt export fails that ecosystem and keeps its previous index.
     let run = db(
         &setup,

@@ -347,8 +347,12 @@ pub fn build(
     today: &str,
     limits: Limits,
 ) -> Result<Built, StoreError> {
-    let mut headers: Vec<Record> = Vec::new();
-    let mut by_key: HashMap<String, Vec<(u32, super::record::Affected)>> = HashMap::new();
+    // Held as compact JSON rather than as parsed records: an export like AlmaLinux's, whose
+    // records name dozens of binary packages each, is millions of small strings parsed, and
+    // a tenth of that as bytes.
+    let mut headers: Vec<Box<[u8]>> = Vec::new();
+    let mut by_key: HashMap<String, Vec<(u32, Box<[u8]>)>> = HashMap::new();
+    let mut failure: Option<String> = None;
     let mut sink = |mut record: Record| {
         let affected = std::mem::take(&mut record.affected);
         let index = headers.len() as u32;
@@ -356,17 +360,26 @@ pub fn build(
         for entry in affected {
             let base = affected_ecosystem_base(&entry.ecosystem).to_string();
             let name = name_key(&base, &entry.name);
+            let Ok(json) = serde_json::to_vec(&entry) else {
+                continue;
+            };
             by_key
                 .entry(key_string(&(base, name)))
                 .or_default()
-                .push((index, entry));
+                .push((index, json.into_boxed_slice()));
             kept = true;
         }
         if kept {
-            headers.push(record);
+            match header_prefix(&record) {
+                Some(prefix) => headers.push(prefix),
+                None => failure = Some(format!("record {} cannot be stored", record.id)),
+            }
         }
     };
     let db = load::for_each_record(source, today, limits, &mut sink)?;
+    if let Some(reason) = failure {
+        return Err(corrupt(source, reason));
+    }
     let built = Built {
         records: db.stats.records as u64,
         withdrawn: db.stats.withdrawn as u64,
@@ -388,11 +401,21 @@ pub fn build(
     Ok(built)
 }
 
+/// A record without its affected entries as JSON, cut before the empty `affected` list it
+/// ends with: `{"id":…,"affected":` — a body appends the package's entries and `}`.
+fn header_prefix(record: &Record) -> Option<Box<[u8]>> {
+    let json = serde_json::to_vec(record).ok()?;
+    let prefix = json.strip_suffix(b"[]}")?;
+    prefix
+        .ends_with(b"\"affected\":")
+        .then(|| prefix.to_vec().into_boxed_slice())
+}
+
 fn write_index(
     out: &mut File,
     keys: &[String],
-    by_key: &HashMap<String, Vec<(u32, super::record::Affected)>>,
-    headers: &[Record],
+    by_key: &HashMap<String, Vec<(u32, Box<[u8]>)>>,
+    headers: &[Box<[u8]>],
 ) -> io::Result<()> {
     let mut w = BufWriter::with_capacity(1 << 20, &mut *out);
     w.write_all(MAGIC)?;
@@ -402,21 +425,27 @@ fn write_index(
     let mut body = Vec::new();
     for key in keys {
         body.clear();
-        let entries = &by_key[key];
-        // One record per advisory, with the entries of this package.
-        let mut grouped: Vec<Record> = Vec::new();
-        for (index, affected) in entries {
-            let header = &headers[*index as usize];
-            match grouped.last_mut() {
-                Some(last) if last.id == header.id => last.affected.push(affected.clone()),
-                _ => {
-                    let mut record = header.clone();
-                    record.affected = vec![affected.clone()];
-                    grouped.push(record);
+        body.push(b'[');
+        // One record per advisory, with the entries of this package (pushed in record
+        // order, so one advisory's entries are consecutive).
+        let mut current: Option<u32> = None;
+        for (index, affected) in &by_key[key] {
+            if current == Some(*index) {
+                body.push(b',');
+            } else {
+                if current.is_some() {
+                    body.extend_from_slice(b"]},");
                 }
+                body.extend_from_slice(&headers[*index as usize]);
+                body.push(b'[');
+                current = Some(*index);
             }
+            body.extend_from_slice(affected);
         }
-        serde_json::to_writer(&mut body, &grouped).map_err(io::Error::other)?;
+        if current.is_some() {
+            body.extend_from_slice(b"]}");
+        }
+        body.push(b']');
         w.write_all(&body)?;
         table.push((key, offset, body.len() as u64));
         offset += body.len() as u64;

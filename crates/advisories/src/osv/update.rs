@@ -134,6 +134,9 @@ enum FetchError {
     Failed(String),
     #[error("not modified")]
     NotModified,
+    /// The server could not be reached at all (no connection).
+    #[error("{0}")]
+    Unreachable(String),
 }
 
 /// A downloaded (or mirrored) export, ready to index.
@@ -159,15 +162,27 @@ pub fn update(root: &Path, request: &Update) -> Result<Report, StoreError> {
     let mut outcomes = Vec::new();
     let mut touched = false;
     let client = std::sync::OnceLock::new();
+    let mut unreachable: Option<String> = None;
     for ecosystem in &request.ecosystems {
         let known = current
             .as_ref()
             .and_then(|db| db.meta.ecosystems.get(ecosystem));
         let location = request.mirror.location(ecosystem);
         let known_here = known.filter(|k| k.source == location && !request.force);
-        let fetched = match &request.mirror {
-            Mirror::Url(_) => download(&client, &location, known_here, request, root),
-            Mirror::Dir(_) => mirrored(Path::new(&location), known_here),
+        let fetched = match (&request.mirror, &unreachable) {
+            // One connection failure says the mirror cannot be reached: the other exports
+            // are not tried (each would wait for its own connection timeout).
+            (Mirror::Url(_), Some(reason)) => {
+                Err(FetchError::Failed(format!("not tried: {reason}")))
+            }
+            (Mirror::Url(_), None) => {
+                let result = download(&client, &location, known_here, request, root);
+                if let Err(FetchError::Unreachable(reason)) = &result {
+                    unreachable = Some(reason.clone());
+                }
+                result
+            }
+            (Mirror::Dir(_), _) => mirrored(Path::new(&location), known_here),
         };
         let export = match fetched {
             Ok(export) => export,
@@ -183,7 +198,7 @@ pub fn update(root: &Path, request: &Update) -> Result<Report, StoreError> {
                 outcomes.push((ecosystem.clone(), Outcome::NotModified));
                 continue;
             }
-            Err(FetchError::Failed(reason)) => {
+            Err(FetchError::Failed(reason) | FetchError::Unreachable(reason)) => {
                 outcomes.push((ecosystem.clone(), Outcome::Failed(reason)));
                 continue;
             }
@@ -336,7 +351,14 @@ fn download(
             call = call.header(reqwest::header::IF_MODIFIED_SINCE, modified);
         }
     }
-    let response = call.send().map_err(|e| failed(describe(&e)))?;
+    let response = call.send().map_err(|e| {
+        let reason = format!("{url}: {}", describe(&e));
+        if e.is_connect() || e.is_timeout() {
+            FetchError::Unreachable(reason)
+        } else {
+            FetchError::Failed(reason)
+        }
+    })?;
     let status = response.status().as_u16();
     if status == 304 && known.is_some() {
         return Err(FetchError::NotModified);
