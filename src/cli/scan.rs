@@ -384,7 +384,11 @@ pub struct DataArgs {
 
     /// Where database updates come from instead: the OCI artifact `portcullis db push`
     /// wrote, in a registry (credentials from Docker's config; --insecure applies)
-    #[arg(long, value_name = "docker://REGISTRY/REPOSITORY:TAG", env = "PORTCULLIS_DB_REPOSITORY")]
+    #[arg(
+        long,
+        value_name = "docker://REGISTRY/REPOSITORY:TAG",
+        env = "PORTCULLIS_DB_REPOSITORY"
+    )]
     pub db_repository: Option<String>,
 }
 

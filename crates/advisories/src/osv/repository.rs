@@ -400,8 +400,9 @@ pub fn pull(root: &Path, repository: &Repository, now: &str) -> Result<Pulled, R
         .block_on(session.client.blob(&plan.meta.digest, plan.meta.size))
         .map_err(repository.registry_error())?;
     check_blob(&plan.meta, &meta_json).map_err(|reason| repository.refused(reason))?;
-    let meta: Meta = serde_json::from_slice(&meta_json)
-        .map_err(|e| repository.refused(format!("{META_FILE} is not a database description: {e}")))?;
+    let meta: Meta = serde_json::from_slice(&meta_json).map_err(|e| {
+        repository.refused(format!("{META_FILE} is not a database description: {e}"))
+    })?;
     check_meta(&meta, &plan).map_err(|reason| repository.refused(reason))?;
 
     let mut generation = Generation::start(root, None).map_err(repository.store_error())?;
@@ -423,7 +424,8 @@ pub fn pull(root: &Path, repository: &Repository, now: &str) -> Result<Pulled, R
             .create_index(&entry.ecosystem)
             .map_err(repository.store_error())?;
         download(&session, repository, layer, &mut file)?;
-        store::check_index(&path).map_err(|e| repository.refused(format!("{}: {e}", layer.file)))?;
+        store::check_index(&path)
+            .map_err(|e| repository.refused(format!("{}: {e}", layer.file)))?;
         downloaded += 1;
     }
     generation.meta = Meta {
@@ -489,7 +491,9 @@ fn download(
 fn copy_bounded(from: &mut impl Read, to: &mut File, max: u64) -> io::Result<u64> {
     let copied = io::copy(&mut from.take(max + 1), to)?;
     if copied > max {
-        return Err(io::Error::other(format!("unpacks to more than {max} bytes")));
+        return Err(io::Error::other(format!(
+            "unpacks to more than {max} bytes"
+        )));
     }
     Ok(copied)
 }
@@ -547,7 +551,8 @@ fn plan(data: &[u8], content_type: Option<&str>) -> Result<Plan, String> {
     {
         if media_type != OCI_MANIFEST {
             return Err(format!(
-                "the manifest's media type is {media_type}, not {OCI_MANIFEST}"
+                "the manifest's media type is {media_type}, not {OCI_MANIFEST}: an image, \
+                 not a database artifact"
             ));
         }
     }
@@ -555,13 +560,13 @@ fn plan(data: &[u8], content_type: Option<&str>) -> Result<Plan, String> {
         Some(ARTIFACT_TYPE) => {}
         Some(other) => {
             return Err(format!(
-                "its artifact type is {other}, not {ARTIFACT_TYPE} (is it an image?)"
+                "its artifact type is {other}, not {ARTIFACT_TYPE}: not a database artifact"
             ));
         }
         None => {
             return Err(format!(
-                "it has no artifact type ({ARTIFACT_TYPE}): is it an image? `portcullis db \
-                 push` writes database artifacts"
+                "it has no artifact type ({ARTIFACT_TYPE}): an image, not a database \
+                 artifact (`portcullis db push` writes those)"
             ));
         }
     }
@@ -578,7 +583,10 @@ fn plan(data: &[u8], content_type: Option<&str>) -> Result<Plan, String> {
     let mut indexes: Vec<IndexLayer> = Vec::new();
     for (i, layer) in manifest.layers.iter().enumerate() {
         if !is_sha256_digest(&layer.digest) {
-            return Err(format!("layer {i}: {:?} is not a sha256 digest", layer.digest));
+            return Err(format!(
+                "layer {i}: {:?} is not a sha256 digest",
+                layer.digest
+            ));
         }
         let title = layer
             .annotations
@@ -683,7 +691,11 @@ fn check_meta(meta: &Meta, plan: &Plan) -> Result<(), String> {
         }
         files.insert(entry.file.as_str());
     }
-    if let Some(extra) = plan.indexes.iter().find(|l| !files.contains(l.file.as_str())) {
+    if let Some(extra) = plan
+        .indexes
+        .iter()
+        .find(|l| !files.contains(l.file.as_str()))
+    {
         return Err(format!(
             "the layer {} is not named in {META_FILE}",
             extra.file
@@ -778,7 +790,11 @@ mod tests {
         };
         let cases: Vec<(Vec<u8>, Option<&str>, &str)> = vec![
             (b"{".to_vec(), None, "not an OCI image manifest"),
-            (edit(&|m| m["schemaVersion"] = 1.into()), None, "schemaVersion 1"),
+            (
+                edit(&|m| m["schemaVersion"] = 1.into()),
+                None,
+                "schemaVersion 1",
+            ),
             (edit(&|_| {}), Some(OCI_INDEX), "image index"),
             (
                 edit(&|m| m["mediaType"] = DOCKER_LIST.into()),
@@ -798,12 +814,16 @@ mod tests {
                 "artifact type is application/vnd.dsse",
             ),
             (
-                edit(&|m| m["config"]["mediaType"] = "application/vnd.oci.image.config.v1+json".into()),
+                edit(&|m| {
+                    m["config"]["mediaType"] = "application/vnd.oci.image.config.v1+json".into()
+                }),
                 None,
                 "its config",
             ),
             (
-                edit(&|m| m["layers"][1]["mediaType"] = "application/vnd.oci.image.layer.v1.tar".into()),
+                edit(&|m| {
+                    m["layers"][1]["mediaType"] = "application/vnd.oci.image.layer.v1.tar".into()
+                }),
                 None,
                 "does not hold",
             ),
@@ -829,7 +849,10 @@ mod tests {
             ),
             (
                 edit(&|m| {
-                    m["layers"][1]["annotations"].as_object_mut().unwrap().remove(TITLE);
+                    m["layers"][1]["annotations"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove(TITLE);
                 }),
                 None,
                 "has no org.opencontainers.image.title",
@@ -902,10 +925,23 @@ mod tests {
 
     #[test]
     fn index_names_are_what_file_name_gives() {
-        for ecosystem in ["Debian:12", "Rocky Linux", "crates.io", "Alpine:v3.20", "npm"] {
+        for ecosystem in [
+            "Debian:12",
+            "Rocky Linux",
+            "crates.io",
+            "Alpine:v3.20",
+            "npm",
+        ] {
             assert!(is_index_name(&store::file_name(ecosystem)), "{ecosystem}");
         }
-        for bad in ["meta.json", "x.osvidx/..", "a/b.osvidx", "..osvidx", "x.osvidx\0", ""] {
+        for bad in [
+            "meta.json",
+            "x.osvidx/..",
+            "a/b.osvidx",
+            "..osvidx",
+            "x.osvidx\0",
+            "",
+        ] {
             assert!(!is_index_name(bad), "{bad:?}");
         }
     }

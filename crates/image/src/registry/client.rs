@@ -10,8 +10,8 @@ use crate::body::BodySender;
 use bytes::{Buf as _, Bytes};
 use portcullis_layer::decode::sha256_of;
 use reqwest::header::{
-    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderName, LOCATION, RANGE,
-    WWW_AUTHENTICATE,
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderName, LOCATION,
+    RANGE, WWW_AUTHENTICATE,
 };
 use reqwest::{Method, StatusCode};
 use std::path::Path;
@@ -71,7 +71,10 @@ enum Payload<'a> {
     Empty,
     Bytes(&'a Bytes),
     /// A file of `size` bytes, streamed from disk.
-    File { path: &'a Path, size: u64 },
+    File {
+        path: &'a Path,
+        size: u64,
+    },
 }
 
 /// A client for one repository of one registry.
@@ -200,7 +203,8 @@ impl Client {
         if range_from > 0 {
             headers.push((RANGE, format!("bytes={range_from}-")));
         }
-        self.send(Method::GET, url, &headers, Payload::Empty, what).await
+        self.send(Method::GET, url, &headers, Payload::Empty, what)
+            .await
     }
 
     /// Sends a request, answering one authentication challenge and retrying transient
@@ -228,12 +232,13 @@ impl Client {
                 Payload::Bytes(b) => request = request.body(b.clone()),
                 // Opened again for each attempt: a challenge or a retry sends it anew.
                 Payload::File { path, size } => {
-                    let file = tokio::fs::File::open(path).await.map_err(|e| {
-                        RegistryError::Network {
-                            registry: self.target.registry.clone(),
-                            message: format!("reading {}: {e}", path.display()),
-                        }
-                    })?;
+                    let file =
+                        tokio::fs::File::open(path)
+                            .await
+                            .map_err(|e| RegistryError::Network {
+                                registry: self.target.registry.clone(),
+                                message: format!("reading {}: {e}", path.display()),
+                            })?;
                     request = request
                         .header(CONTENT_LENGTH, size)
                         .body(reqwest::Body::wrap_stream(ReaderStream::new(file)));
