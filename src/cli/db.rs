@@ -249,14 +249,15 @@ fn pull(dir: &Path, reference: &str, remote: &super::remote::RemoteArgs) -> Resu
 }
 
 fn push(args: PushArgs) -> Result<u8> {
+    let repository = Repository::parse(&args.reference, args.remote.options()?)?;
     let dir = dir_or_default(args.db_dir.as_ref())?;
     let Some(db) = LocalDb::open(&dir)? else {
         bail!(
-            "{}: no vulnerability database to push (run `portcullis db update`)",
+            "{}: nothing to push: no vulnerability database in {} (run `portcullis db update`)",
+            repository.reference,
             dir.display()
         );
     };
-    let repository = Repository::parse(&args.reference, args.remote.options()?)?;
     portcullis_interrupt::stage("pushing the vulnerability database");
     let pushed = repository::push(&db, &repository)?;
     let ecosystems: Vec<&str> = db.meta.ecosystems.keys().map(String::as_str).collect();

@@ -73,7 +73,7 @@ pub enum RepositoryError {
     Registry {
         reference: String,
         #[source]
-        source: RegistryError,
+        source: Box<RegistryError>,
     },
     /// The artifact is not one this build installs: the reason says which part and why.
     #[error("{reference}: refused: {reason}")]
@@ -116,7 +116,7 @@ impl Repository {
         };
         let target = RegistryRef::parse(name).map_err(|source| RepositoryError::Registry {
             reference: text.to_string(),
-            source,
+            source: Box::new(source),
         })?;
         Ok(Repository {
             reference: format!("docker://{target}"),
@@ -128,7 +128,7 @@ impl Repository {
     fn registry_error(&self) -> impl FnOnce(RegistryError) -> RepositoryError + '_ {
         move |source| RepositoryError::Registry {
             reference: self.reference.clone(),
-            source,
+            source: Box::new(source),
         }
     }
 
