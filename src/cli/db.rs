@@ -27,8 +27,8 @@ pub struct DbArgs {
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
     /// Fetch the OSV exports of the ecosystems asked for (default: every ecosystem
-    /// portcullis matches) and swap the new database in; unchanged exports are not
-    /// downloaded again
+    /// portcullis matches), or the database --db-repository names, and swap the new
+    /// database in; what has not changed is not downloaded again
     Update(UpdateArgs),
     /// What the database holds: each export's records, source, fetch time and digest
     Status(StatusArgs),

@@ -383,7 +383,8 @@ pub struct DataArgs {
     pub skip_db_update: bool,
 
     /// Where database updates come from instead: the OCI artifact `portcullis db push`
-    /// wrote, in a registry (credentials from Docker's config; --insecure applies)
+    /// wrote, in a registry (credentials from Docker's config; in a scan, --username is for
+    /// the image's registry only, and --insecure applies to both)
     #[arg(
         long,
         value_name = "docker://REGISTRY/REPOSITORY:TAG",
