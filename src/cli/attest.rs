@@ -325,7 +325,7 @@ fn scan_now(args: &AttestArgs, read: &ReadOptions) -> Result<Scanned> {
     let Some(image) = &args.image else {
         bail!("an image or --report is needed");
     };
-    let gate = Gate::new(&args.gate.settings(super::scan::today()?))?;
+    let gate = Gate::new(&args.gate.settings(super::scan::today()?, &args.read.remote))?;
     for warning in gate.warnings() {
         eprintln!("portcullis: warning: {warning}");
     }

@@ -1,11 +1,13 @@
 //! `portcullis db`: the local vulnerability database. `update` fetches osv.dev's
-//! per-ecosystem exports (or a mirror's) and swaps the new indexes in at once; `status`
-//! says what the database holds, from where, and how old it is.
+//! per-ecosystem exports (or a mirror's, or the artifact `--db-repository` names) and swaps
+//! the new indexes in at once; `status` says what the database holds, from where, and how
+//! old it is; `push` stores it in a registry as an OCI artifact for air-gapped machines.
 
 use super::scan::DataArgs;
 use super::{EXIT_ERROR, EXIT_PASS};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
+use portcullis_advisories::osv::repository::{self, Pulled, Repository};
 use portcullis_advisories::osv::store::{self, LocalDb};
 use portcullis_advisories::osv::update::{self, Mirror, Outcome};
 use portcullis_advisories::osv::{self, Limits};
@@ -13,7 +15,7 @@ use portcullis_gate::analyze::Analyzers;
 use portcullis_gate::report::text::visible;
 use portcullis_gate::{ReadOptions, read_image};
 use portcullis_model::image::Platform;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug, Args)]
@@ -25,11 +27,29 @@ pub struct DbArgs {
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
     /// Fetch the OSV exports of the ecosystems asked for (default: every ecosystem
-    /// portcullis matches) and swap the new database in; unchanged exports are not
-    /// downloaded again
+    /// portcullis matches), or the database --db-repository names, and swap the new
+    /// database in; what has not changed is not downloaded again
     Update(UpdateArgs),
     /// What the database holds: each export's records, source, fetch time and digest
     Status(StatusArgs),
+    /// Store the database in a registry as an OCI artifact, which `--db-repository` pulls on
+    /// machines that cannot reach osv.dev
+    Push(PushArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Where to store it: a tag in a registry
+    #[arg(value_name = "docker://REGISTRY/REPOSITORY:TAG")]
+    pub reference: String,
+
+    /// The database to push (default: $XDG_CACHE_HOME/portcullis/db or
+    /// ~/.cache/portcullis/db)
+    #[arg(long, value_name = "DIR", env = "PORTCULLIS_DB_DIR")]
+    pub db_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub remote: super::remote::RemoteArgs,
 }
 
 #[derive(Debug, Args)]
@@ -83,11 +103,16 @@ pub fn run(args: DbArgs) -> Result<u8> {
     match args.command {
         DbCommand::Update(args) => update(args),
         DbCommand::Status(args) => status(args),
+        DbCommand::Push(args) => push(args),
     }
 }
 
 fn db_dir(data: &DataArgs) -> Result<PathBuf> {
-    match &data.db_dir {
+    dir_or_default(data.db_dir.as_ref())
+}
+
+fn dir_or_default(dir: Option<&PathBuf>) -> Result<PathBuf> {
+    match dir {
         Some(dir) => Ok(dir.clone()),
         None => store::default_dir().context(
             "no database directory: set --db-dir, PORTCULLIS_DB_DIR, XDG_CACHE_HOME or HOME",
@@ -100,6 +125,15 @@ fn update(args: UpdateArgs) -> Result<u8> {
         bail!("db update: offline (--offline or PORTCULLIS_OFFLINE): nothing can be fetched");
     }
     let dir = db_dir(&args.data)?;
+    if let Some(reference) = &args.data.db_repository {
+        if args.for_image.is_some() || !args.ecosystem.is_empty() || args.mirror.is_some() {
+            bail!(
+                "--db-repository installs the whole database the artifact holds: it takes no \
+                 --for, --ecosystem or --mirror"
+            );
+        }
+        return pull(&dir, reference, &args.remote);
+    }
     let mut ecosystems = args.ecosystem.clone();
     if let Some(image) = &args.for_image {
         let options = ReadOptions {
@@ -176,6 +210,71 @@ fn update(args: UpdateArgs) -> Result<u8> {
     Ok(if failed { EXIT_ERROR } else { EXIT_PASS })
 }
 
+/// `db update --db-repository`: the artifact's database, unless it is the one installed.
+fn pull(dir: &Path, reference: &str, remote: &super::remote::RemoteArgs) -> Result<u8> {
+    let repository = Repository::parse(reference, remote.options()?)?;
+    let now = portcullis_gate::enrich::vulns::rfc3339(time::OffsetDateTime::now_utc());
+    portcullis_interrupt::stage("pulling the vulnerability database");
+    match repository::pull(dir, &repository, &now)? {
+        Pulled::NotModified(db) => {
+            let digest = db.meta.artifact.map(|a| a.digest).unwrap_or_default();
+            eprintln!(
+                "portcullis: {}@{digest}: not modified",
+                visible(&repository.reference)
+            );
+        }
+        Pulled::Updated {
+            db,
+            downloaded,
+            reused,
+        } => {
+            let digest = db.meta.artifact.map(|a| a.digest).unwrap_or_default();
+            for e in db.meta.ecosystems.values() {
+                eprintln!(
+                    "portcullis: {}: {} records for {} packages",
+                    visible(&e.ecosystem),
+                    e.records,
+                    e.packages
+                );
+            }
+            eprintln!(
+                "portcullis: installed {}@{digest}: {downloaded} index{} downloaded, {reused} \
+                 unchanged",
+                visible(&repository.reference),
+                if downloaded == 1 { "" } else { "es" },
+            );
+        }
+    }
+    Ok(EXIT_PASS)
+}
+
+fn push(args: PushArgs) -> Result<u8> {
+    let repository = Repository::parse(&args.reference, args.remote.options()?)?;
+    let dir = dir_or_default(args.db_dir.as_ref())?;
+    let Some(db) = LocalDb::open(&dir)? else {
+        bail!(
+            "{}: nothing to push: no vulnerability database in {} (run `portcullis db update`)",
+            repository.reference,
+            dir.display()
+        );
+    };
+    portcullis_interrupt::stage("pushing the vulnerability database");
+    let pushed = repository::push(&db, &repository)?;
+    let ecosystems: Vec<&str> = db.meta.ecosystems.keys().map(String::as_str).collect();
+    eprintln!(
+        "portcullis: pushed the vulnerability database ({}) to {}: {} blob{} uploaded, {} \
+         already there, {} bytes of layers",
+        visible(&ecosystems.join(", ")),
+        visible(&repository.reference),
+        pushed.uploaded,
+        if pushed.uploaded == 1 { "" } else { "s" },
+        pushed.existing,
+        pushed.bytes
+    );
+    println!("{}@{}", repository.reference, pushed.digest);
+    Ok(EXIT_PASS)
+}
+
 fn status(args: StatusArgs) -> Result<u8> {
     let dir = db_dir(&args.data)?;
     let db = LocalDb::open(&dir)?;
@@ -186,6 +285,7 @@ fn status(args: StatusArgs) -> Result<u8> {
                     "directory": dir,
                     "format": db.meta.format,
                     "ecosystems": db.meta.ecosystems.values().collect::<Vec<_>>(),
+                    "artifact": db.meta.artifact,
                 }),
                 None => serde_json::json!({"directory": dir, "ecosystems": []}),
             };
@@ -200,6 +300,12 @@ fn status(args: StatusArgs) -> Result<u8> {
                 return Ok(EXIT_PASS);
             };
             println!("{}", dir.display());
+            if let Some(artifact) = &db.meta.artifact {
+                println!(
+                    "pulled from {}@{} at {}",
+                    artifact.reference, artifact.digest, artifact.pulled
+                );
+            }
             println!(
                 "{:<16} {:>8} {:>8}  {:<20}  {:<20}  {:<19}  SOURCE",
                 "ECOSYSTEM", "RECORDS", "PACKAGES", "FETCHED", "CHECKED", "DIGEST"

@@ -52,8 +52,13 @@ impl RemoteArgs {
         };
         Ok(RemoteOptions {
             credentials,
-            insecure: self.insecure || self.tls_verify == Some(false),
+            insecure: self.insecure(),
         })
+    }
+
+    /// Whether certificates go unchecked and plain HTTP is allowed.
+    pub fn insecure(&self) -> bool {
+        self.insecure || self.tls_verify == Some(false)
     }
 }
 

@@ -11,6 +11,7 @@ use portcullis_gate::enrich::vulns::TrivyChoice;
 use portcullis_gate::policy::{self, Severity, Verdict};
 use portcullis_gate::report::{self, Report, table::Style};
 use portcullis_gate::{Gate, ReadOptions, Settings};
+use portcullis_image::registry::RemoteOptions;
 use portcullis_layer::Limits;
 use portcullis_model::Date;
 use portcullis_model::image::Platform;
@@ -179,8 +180,10 @@ pub struct GateArgs {
 }
 
 impl GateArgs {
-    /// The gate's settings, judged on `today`.
-    pub fn settings(&self, today: Date) -> Settings {
+    /// The gate's settings, judged on `today`; `remote` says how registries are reached
+    /// (only whether certificates are checked carries over to --db-repository: credentials
+    /// given for the image are not sent to another registry).
+    pub fn settings(&self, today: Date, remote: &RemoteArgs) -> Settings {
         Settings {
             policy: self.policy.clone(),
             ignore_file: self.ignore_file.clone(),
@@ -195,6 +198,11 @@ impl GateArgs {
             db_dir: self.vulns.data.db_dir.clone(),
             db_mirror: self.vulns.data.db_mirror.clone(),
             skip_db_update: self.vulns.data.skip_db_update,
+            db_repository: self.vulns.data.db_repository.clone(),
+            db_repository_remote: RemoteOptions {
+                credentials: None,
+                insecure: remote.insecure(),
+            },
             vex: self.vulns.vex.clone(),
             trivy: self.vulns.trivy.clone(),
             ignore_unfixed: self.vulns.ignore_unfixed,
@@ -373,6 +381,16 @@ pub struct DataArgs {
     /// Do not update the local database before matching, however old it is
     #[arg(long)]
     pub skip_db_update: bool,
+
+    /// Where database updates come from instead: the OCI artifact `portcullis db push`
+    /// wrote, in a registry (credentials from Docker's config; in a scan, --username is for
+    /// the image's registry only, and --insecure applies to both)
+    #[arg(
+        long,
+        value_name = "docker://REGISTRY/REPOSITORY:TAG",
+        env = "PORTCULLIS_DB_REPOSITORY"
+    )]
+    pub db_repository: Option<String>,
 }
 
 fn parse_trivy(text: &str) -> Result<TrivyChoice, String> {
@@ -394,7 +412,7 @@ enum Destination {
 pub fn run(args: ScanArgs) -> Result<u8> {
     args.read.timeout.start(&args.image)?;
     let outputs = plan_outputs(&args.formats, args.output.as_deref())?;
-    let gate = Gate::new(&args.gate.settings(today()?))?;
+    let gate = Gate::new(&args.gate.settings(today()?, &args.read.remote))?;
     for warning in gate.warnings() {
         eprintln!("portcullis: warning: {warning}");
     }

@@ -77,6 +77,7 @@ pub fn offline_data(cmd: &mut Command) -> &mut Command {
             Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-vulnerability-db"),
         )
         .env_remove("PORTCULLIS_DB_MIRROR")
+        .env_remove("PORTCULLIS_DB_REPOSITORY")
 }
 
 /// What one run of the binary did.

@@ -22,6 +22,7 @@ use crate::policy::{self, Policy, PolicyError};
 use crate::report::Report;
 use portcullis_advisories::index::IndexSet;
 use portcullis_advisories::index::fetch::{Fetcher, IndexSpec};
+use portcullis_advisories::osv::repository::{Repository, RepositoryError};
 use portcullis_image::observe::{Observer, Silent};
 use portcullis_image::registry::RemoteOptions;
 use portcullis_image::{self as image, LoadOptions, reference::ImageRef};
@@ -137,6 +138,11 @@ pub struct Settings {
     pub db_mirror: Option<String>,
     /// Do not update the local database before matching, however old.
     pub skip_db_update: bool,
+    /// Pull the database from this OCI artifact (`docker://REGISTRY/REPOSITORY:TAG`)
+    /// instead of updating it from osv.dev or `db_mirror`.
+    pub db_repository: Option<String>,
+    /// How to reach `db_repository`: credentials from Docker's config unless given here.
+    pub db_repository_remote: RemoteOptions,
     /// VEX documents added to the policy's.
     pub vex: Vec<PathBuf>,
     /// Trivy, instead of the policy's `osv.trivy`.
@@ -164,6 +170,8 @@ impl Default for Settings {
             db_dir: None,
             db_mirror: None,
             skip_db_update: false,
+            db_repository: None,
+            db_repository_remote: RemoteOptions::default(),
             vex: Vec::new(),
             trivy: None,
             ignore_unfixed: false,
@@ -192,6 +200,8 @@ pub enum GateError {
     },
     #[error(transparent)]
     Lookup(#[from] LookupError),
+    #[error("--db-repository")]
+    DbRepository(#[source] RepositoryError),
 }
 
 /// One image through the whole pipeline: its facts, and the report the gate made of them.
@@ -241,6 +251,12 @@ impl Gate {
         if settings.offline {
             policy.params.packages.offline = true;
         }
+        let repository = settings
+            .db_repository
+            .as_deref()
+            .map(|text| Repository::parse(text, settings.db_repository_remote.clone()))
+            .transpose()
+            .map_err(GateError::DbRepository)?;
         let mut lookup = Lookup::from_policy(&policy, settings.today.to_string());
         if let Some(local) = &mut lookup.local {
             if let Some(dir) = &settings.db_dir {
@@ -250,6 +266,7 @@ impl Gate {
                 local.mirror = portcullis_advisories::osv::update::Mirror::parse(mirror);
             }
             local.update = !settings.skip_db_update;
+            local.repository = repository;
         } else if let Some(dir) = &settings.db_dir
             && policy.params.osv.local_database
             && policy.params.osv.databases.is_empty()
@@ -268,6 +285,7 @@ impl Gate {
                 ),
                 offline: policy.params.packages.offline,
                 update: !settings.skip_db_update,
+                repository,
             });
         }
         if let Some(choice) = &settings.trivy {

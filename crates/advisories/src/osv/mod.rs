@@ -18,6 +18,7 @@ pub mod cvss;
 mod load;
 pub mod matching;
 pub mod record;
+pub mod repository;
 pub mod store;
 pub mod update;
 

@@ -39,7 +39,7 @@ const MAX_KEY: usize = 4096;
 /// Largest body of one key (every record of one package).
 const MAX_BODY: u64 = 256 << 20;
 /// Largest `meta.json`.
-const MAX_META: u64 = 16 << 20;
+pub const MAX_META: u64 = 16 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -102,6 +102,25 @@ pub struct EcosystemMeta {
 pub struct Meta {
     pub format: u32,
     pub ecosystems: BTreeMap<String, EcosystemMeta>,
+    /// The OCI artifact this generation was pulled from (`--db-repository`); `None` for a
+    /// database updated from osv.dev or a mirror.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<ArtifactOrigin>,
+}
+
+/// Where a pulled generation came from: what a second pull compares with, so that an
+/// unchanged artifact is not downloaded again, and an unchanged index not either.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactOrigin {
+    /// `docker://REGISTRY/REPOSITORY:TAG` as it was asked for.
+    pub reference: String,
+    /// The digest of the manifest pulled.
+    pub digest: String,
+    /// When it was pulled (RFC 3339, UTC).
+    pub pulled: String,
+    /// Each index file and the digest of the layer it was unpacked from.
+    #[serde(default)]
+    pub layers: BTreeMap<String, String>,
 }
 
 /// The local database as one generation of it: what `current` named when it was opened.
@@ -237,6 +256,12 @@ impl LocalDb {
 
 fn key_string((ecosystem, name): &Key) -> String {
     format!("{ecosystem}\0{name}")
+}
+
+/// Checks that `path` is an index this build can read: its header, and a key table whose
+/// bodies all lie inside the file.
+pub fn check_index(path: &Path) -> Result<(), StoreError> {
+    IndexReader::open(path)?.keys().map(drop)
 }
 
 /// One index file, open for lookups.
@@ -493,16 +518,13 @@ impl Generation {
             meta: Meta {
                 format: FORMAT,
                 ecosystems: BTreeMap::new(),
+                artifact: None,
             },
             committed: false,
         };
         if let Some(base) = base {
             for entry in base.meta.ecosystems.values() {
-                let from = base.generation.join(&entry.file);
-                let to = generation.dir.join(&entry.file);
-                if fs::hard_link(&from, &to).is_err() {
-                    fs::copy(&from, &to).map_err(io_error(&from))?;
-                }
+                generation.link_index(base, entry)?;
                 generation
                     .meta
                     .ecosystems
@@ -514,6 +536,17 @@ impl Generation {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Takes the index of `entry` from `base` as it is (a hard link where the file system
+    /// allows one). The caller records `entry` in [`Generation::meta`].
+    pub fn link_index(&self, base: &LocalDb, entry: &EcosystemMeta) -> Result<(), StoreError> {
+        let from = base.generation.join(&entry.file);
+        let to = self.dir.join(&entry.file);
+        if fs::hard_link(&from, &to).is_err() {
+            fs::copy(&from, &to).map_err(io_error(&from))?;
+        }
+        Ok(())
     }
 
     /// A new file for the index of `ecosystem`, replacing the linked one.

@@ -6,6 +6,7 @@
 use crate::facts::ImageFacts;
 use crate::policy::Policy;
 use crate::policy::params::TrivyMode;
+use portcullis_advisories::osv::repository::{self, Pulled, Repository};
 use portcullis_advisories::osv::store::{self, LocalDb, StoreError};
 use portcullis_advisories::osv::update::{self, Mirror};
 use portcullis_advisories::osv::{self, Database, Vulnerability};
@@ -54,6 +55,8 @@ pub struct LocalData {
     pub offline: bool,
     /// Update missing or stale exports (`--skip-db-update` turns it off).
     pub update: bool,
+    /// Update by pulling this OCI artifact (`--db-repository`) instead of from `mirror`.
+    pub repository: Option<Repository>,
 }
 
 /// What to consult for vulnerabilities.
@@ -83,6 +86,7 @@ impl Lookup {
                 max_age: Duration::from_secs(u64::from(params.db_max_age_hours) * 3600),
                 offline: policy.params.packages.offline,
                 update: true,
+                repository: None,
             })
         } else {
             None
@@ -199,7 +203,10 @@ pub fn look_up(
                     facts.vulnerabilities.push(vulnerability);
                 }
             }
-            let mut detail = format!("local database: {}", local.detail);
+            let mut detail = match &local.origin {
+                Some(origin) => format!("local database (from {origin}): {}", local.detail),
+                None => format!("local database: {}", local.detail),
+            };
             let status = match &explicit {
                 Some(explicit) => {
                     detail = format!(
@@ -424,6 +431,7 @@ fn local_source(
     let needed = osv::exports_for(&inventory.packages, inventory.os.as_ref());
     if needed.is_empty() {
         return Ok(LocalResult {
+            origin: None,
             status: SourceStatus::Skipped,
             detail: "the image has no package to match".into(),
             data: Vec::new(),
@@ -449,7 +457,18 @@ fn local_source(
     };
     let mut failures: Vec<String> = Vec::new();
     let wanted_updates = stale(&db);
-    if !wanted_updates.is_empty() && local.update && !local.offline {
+    if !wanted_updates.is_empty()
+        && local.update
+        && !local.offline
+        && let Some(repository) = &local.repository
+    {
+        portcullis_interrupt::stage("pulling the vulnerability database");
+        match repository::pull(&local.dir, repository, &rfc3339(now)) {
+            Ok(Pulled::NotModified(_)) => {}
+            Ok(Pulled::Updated { db: pulled, .. }) => db = Some(pulled),
+            Err(e) => failures.push(format!("pull failed: {e}")),
+        }
+    } else if !wanted_updates.is_empty() && local.update && !local.offline {
         portcullis_interrupt::stage("updating the vulnerability database");
         let request = update::Update {
             mirror: local.mirror.clone(),
@@ -491,6 +510,7 @@ fn local_source(
     let Some(db) = db else {
         let tried = local.update && !local.offline;
         return Ok(LocalResult {
+            origin: None,
             status: if tried {
                 SourceStatus::Failed
             } else {
@@ -554,6 +574,11 @@ fn local_source(
         detail.push_str(&failures.join("; "));
     }
     Ok(LocalResult {
+        origin: db
+            .meta
+            .artifact
+            .as_ref()
+            .map(|a| format!("{}@{}", a.reference, a.digest)),
         status,
         detail,
         data,
@@ -564,6 +589,8 @@ fn local_source(
 /// What the local database gave: the source line's status and detail, the exports used,
 /// and the vulnerabilities found.
 struct LocalResult {
+    /// The artifact the database was pulled from, `REFERENCE@DIGEST`.
+    origin: Option<String>,
     status: SourceStatus,
     detail: String,
     data: Vec<DataSet>,

@@ -10,11 +10,13 @@ use crate::body::BodySender;
 use bytes::{Buf as _, Bytes};
 use portcullis_layer::decode::sha256_of;
 use reqwest::header::{
-    ACCEPT, AUTHORIZATION, CONTENT_RANGE, CONTENT_TYPE, HeaderName, LOCATION, RANGE,
-    WWW_AUTHENTICATE,
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderName, LOCATION,
+    RANGE, WWW_AUTHENTICATE,
 };
 use reqwest::{Method, StatusCode};
+use std::path::Path;
 use std::time::Duration;
+use tokio_util::io::ReaderStream;
 
 /// Manifest media types asked for, most specific last (as Docker's client sends them).
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
@@ -61,6 +63,18 @@ pub struct PutManifest {
     /// The `OCI-Subject` header: a registry that supports the referrers API sends it when it
     /// indexed the manifest's `subject`.
     pub subject: Option<String>,
+}
+
+/// The body of a request.
+#[derive(Clone, Copy)]
+enum Payload<'a> {
+    Empty,
+    Bytes(&'a Bytes),
+    /// A file of `size` bytes, streamed from disk.
+    File {
+        path: &'a Path,
+        size: u64,
+    },
 }
 
 /// A client for one repository of one registry.
@@ -189,7 +203,8 @@ impl Client {
         if range_from > 0 {
             headers.push((RANGE, format!("bytes={range_from}-")));
         }
-        self.send(Method::GET, url, &headers, None, what).await
+        self.send(Method::GET, url, &headers, Payload::Empty, what)
+            .await
     }
 
     /// Sends a request, answering one authentication challenge and retrying transient
@@ -201,7 +216,7 @@ impl Client {
         method: Method,
         url: &str,
         headers: &[(HeaderName, String)],
-        body: Option<&Bytes>,
+        body: Payload<'_>,
         what: &str,
     ) -> Result<reqwest::Response, RegistryError> {
         let same_origin = url.starts_with(&format!("{}/", self.base));
@@ -212,8 +227,22 @@ impl Client {
             for (name, value) in headers {
                 request = request.header(name, value);
             }
-            if let Some(b) = body {
-                request = request.body(b.clone());
+            match body {
+                Payload::Empty => {}
+                Payload::Bytes(b) => request = request.body(b.clone()),
+                // Opened again for each attempt: a challenge or a retry sends it anew.
+                Payload::File { path, size } => {
+                    let file =
+                        tokio::fs::File::open(path)
+                            .await
+                            .map_err(|e| RegistryError::Network {
+                                registry: self.target.registry.clone(),
+                                message: format!("reading {}: {e}", path.display()),
+                            })?;
+                    request = request
+                        .header(CONTENT_LENGTH, size)
+                        .body(reqwest::Body::wrap_stream(ReaderStream::new(file)));
+                }
             }
             if same_origin && let Some(h) = self.authorization.lock().await.clone() {
                 request = request.header(AUTHORIZATION, h);
@@ -492,7 +521,7 @@ impl Client {
                 Method::PUT,
                 &self.url("manifests", reference),
                 &[(CONTENT_TYPE, media_type.to_string())],
-                Some(&data),
+                Payload::Bytes(&data),
                 &what,
             )
             .await?;
@@ -522,7 +551,13 @@ impl Client {
     pub async fn has_blob(&self, digest: &str) -> Result<bool, RegistryError> {
         let what = format!("blob {digest}");
         match self
-            .send(Method::HEAD, &self.url("blobs", digest), &[], None, &what)
+            .send(
+                Method::HEAD,
+                &self.url("blobs", digest),
+                &[],
+                Payload::Empty,
+                &what,
+            )
             .await
         {
             Ok(_) => Ok(true),
@@ -535,16 +570,36 @@ impl Client {
     /// POST for a session, PUT of the whole body with its digest). Returns the digest.
     pub async fn put_blob(&self, data: Bytes) -> Result<String, RegistryError> {
         let digest = sha256_of(&data);
-        if self.has_blob(&digest).await? {
-            return Ok(digest);
+        if !self.has_blob(&digest).await? {
+            self.upload(&digest, Payload::Bytes(&data)).await?;
         }
+        Ok(digest)
+    }
+
+    /// Uploads the file at `path` (`size` bytes whose digest is `digest`, which the caller
+    /// computed) as a blob, streamed from disk, unless the repository already has it.
+    /// Returns whether it was sent; the registry checks the digest.
+    pub async fn put_blob_file(
+        &self,
+        path: &Path,
+        digest: &str,
+        size: u64,
+    ) -> Result<bool, RegistryError> {
+        if self.has_blob(digest).await? {
+            return Ok(false);
+        }
+        self.upload(digest, Payload::File { path, size }).await?;
+        Ok(true)
+    }
+
+    async fn upload(&self, digest: &str, body: Payload<'_>) -> Result<(), RegistryError> {
         let what = format!("upload of blob {digest}");
         let started = self
             .send(
                 Method::POST,
                 &format!("{}/v2/{}/blobs/uploads/", self.base, self.target.repository),
                 &[],
-                None,
+                Payload::Empty,
                 &what,
             )
             .await?;
@@ -565,22 +620,22 @@ impl Client {
                 registry: self.target.registry.clone(),
                 message: format!("the upload location {location:?} is not a URL: {e}"),
             })?;
-        url.query_pairs_mut().append_pair("digest", &digest);
+        url.query_pairs_mut().append_pair("digest", digest);
         let sent = self
             .send(
                 Method::PUT,
                 url.as_str(),
                 &[(CONTENT_TYPE, "application/octet-stream".to_string())],
-                Some(&data),
+                body,
                 &what,
             )
             .await;
         match sent {
-            Ok(_) => Ok(digest),
+            Ok(_) => Ok(()),
             // A PUT that went through but whose answer was lost is retried into a session
             // that no longer exists: the blob being there is what counts.
-            Err(e) => match self.has_blob(&digest).await {
-                Ok(true) => Ok(digest),
+            Err(e) => match self.has_blob(digest).await {
+                Ok(true) => Ok(()),
                 _ => Err(e),
             },
         }

@@ -100,10 +100,11 @@ pub enum RegistryError {
 }
 
 /// A client for one repository on a runtime of its own, for the work done with a registry
-/// outside a scan (attaching and finding attestations).
+/// outside a scan (attaching and finding attestations, pushing and pulling the
+/// vulnerability database).
 pub struct Session {
     runtime: tokio::runtime::Runtime,
-    pub client: Client,
+    pub client: Arc<Client>,
 }
 
 impl Session {
@@ -118,7 +119,9 @@ impl Session {
             Some(c) => Some(c.clone()),
             None => credentials::lookup(&target.registry)?,
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // One worker, so that a blob opened with `open_blob` streams while the caller reads.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_all()
             .build()
             .map_err(|e| RegistryError::Network {
@@ -135,12 +138,26 @@ impl Session {
         } else {
             client
         };
-        Ok(Session { runtime, client })
+        Ok(Session {
+            runtime,
+            client: Arc::new(client),
+        })
     }
 
     /// Runs a future (a call on [`Session::client`]) to its end.
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
+    }
+
+    /// The blob `digest` as a stream read on this thread while the runtime fetches it. The
+    /// bytes are not checked here: the reader hashes and bounds them.
+    pub fn open_blob(&self, digest: &str) -> impl Read + Send + use<> {
+        let (tx, reader) = body_channel();
+        let client = Arc::clone(&self.client);
+        let digest = digest.to_string();
+        self.runtime
+            .spawn(async move { client.stream_blob(digest, tx).await });
+        reader
     }
 }
 
