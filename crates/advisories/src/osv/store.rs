@@ -366,6 +366,9 @@ pub struct Built {
 
 /// Builds the index of one export (`all.zip`, a directory of records, or a record file)
 /// into `out`. Records withdrawn by `today` are left out.
+/// Each package key's affected entries, as (index of the record's header, entry JSON).
+type ByKey = HashMap<String, Vec<(u32, Box<[u8]>)>>;
+
 pub fn build(
     source: &Path,
     out: &mut File,
@@ -376,7 +379,7 @@ pub fn build(
     // records name dozens of binary packages each, is millions of small strings parsed, and
     // a tenth of that as bytes.
     let mut headers: Vec<Box<[u8]>> = Vec::new();
-    let mut by_key: HashMap<String, Vec<(u32, Box<[u8]>)>> = HashMap::new();
+    let mut by_key: ByKey = HashMap::new();
     let mut failure: Option<String> = None;
     let mut sink = |mut record: Record| {
         let affected = std::mem::take(&mut record.affected);
@@ -439,7 +442,7 @@ fn header_prefix(record: &Record) -> Option<Box<[u8]>> {
 fn write_index(
     out: &mut File,
     keys: &[String],
-    by_key: &HashMap<String, Vec<(u32, Box<[u8]>)>>,
+    by_key: &ByKey,
     headers: &[Box<[u8]>],
 ) -> io::Result<()> {
     let mut w = BufWriter::with_capacity(1 << 20, &mut *out);
