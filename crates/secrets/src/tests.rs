@@ -130,7 +130,7 @@ fn no_rule_finds_its_counterexamples() {
     for (rule, alone) in rules.rules().iter().zip(each_rule_alone()) {
         let path = sample_path(rule, "app/config.env");
         for counterexample in &rule.counterexamples {
-            if !content_hits(&alone, path, counterexample).is_empty() {
+            if !content_hits(alone, path, counterexample).is_empty() {
                 failures.push(format!("{}: {counterexample:?}", rule.id));
             }
         }
@@ -464,6 +464,15 @@ fn users_extend_replace_and_disable_rules() {
         "bad.toml",
     );
     assert!(bad.is_err());
+    let bad = rules.with_user_toml(
+        "[[rule]]\nid = \"x\"\ntitle = \"x\"\nregex = '(?P<secret>x)'\noverlaps = [\"no-such-rule\"]",
+        "bad.toml",
+    );
+    assert!(
+        bad.unwrap_err()
+            .to_string()
+            .contains("overlaps names unknown rule \"no-such-rule\"")
+    );
 }
 
 #[test]
