@@ -102,6 +102,10 @@ struct RuleDef {
     checksum: Option<Checksum>,
     #[serde(default)]
     checksum_failure: Option<OnFailure>,
+    #[serde(default)]
+    counterexamples: Vec<String>,
+    #[serde(default)]
+    overlaps: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -163,6 +167,12 @@ pub struct Rule {
     pub keywords: Vec<String>,
     /// Random strings of the token's format that the rule must find (checked by the tests).
     pub examples: Vec<String>,
+    /// Near misses the rule must not find: a wrong length, charset or prefix, a placeholder,
+    /// the provider's documented sample value, the token without the context it needs.
+    pub counterexamples: Vec<String>,
+    /// Earlier rules whose tokens this broader rule also matches: the earlier rule wins the
+    /// overlap, and the tests accept it only when it is declared here.
+    pub overlaps: Vec<String>,
     /// Generic rules (assignments in configuration files) are the least certain: the image
     /// config checks weigh them after the provider-specific rules and the key-name check.
     pub generic: bool,
@@ -373,6 +383,18 @@ impl RuleSet {
         for (def, origin) in &sources.rules {
             if sources.disabled.contains(&def.id) {
                 continue;
+            }
+            if let Some(id) = def
+                .overlaps
+                .iter()
+                .find(|id| !sources.rules.iter().any(|(r, _)| &r.id == *id))
+            {
+                return Err(RulesError::Invalid {
+                    origin: origin.to_string(),
+                    what: "rule",
+                    id: def.id.clone(),
+                    reason: format!("overlaps names unknown rule {id:?}"),
+                });
             }
             rules.push(compile_rule(def, origin, &scope_index)?);
         }
@@ -698,6 +720,8 @@ fn compile_rule(
         description: def.description.clone(),
         keywords: def.keywords.clone(),
         examples: def.examples.clone(),
+        counterexamples: def.counterexamples.clone(),
+        overlaps: def.overlaps.clone(),
         generic: def.generic,
         checksum: match (def.checksum, def.checksum_failure) {
             (Some(c), failure) => Some((c, failure.unwrap_or_default())),

@@ -8,10 +8,53 @@ fn rule_ids(hits: &[SecretHit]) -> Vec<&str> {
     hits.iter().map(|h| h.rule.as_str()).collect()
 }
 
+/// A path each rule applies to: path-limited rules get a file of their kind, the others an
+/// ordinary application file (`default`).
+fn sample_path<'a>(rule: &Rule, default: &'a str) -> &'a str {
+    match rule.id.as_str() {
+        "netrc-password" => "root/.netrc",
+        "htpasswd-hash" => "etc/nginx/.htpasswd",
+        "generic-secret-block" => "app/deploy.ini",
+        "env-file-random-value" => "app/.env",
+        "nuget-config-password" => "app/NuGet.Config",
+        "terraform-password" => "app/infra/main.tf",
+        _ => default,
+    }
+}
+
+/// One rule set per built-in rule, in the built-in order, holding that rule alone (and every
+/// allow rule): what the rule finds by itself, before overlaps with other rules are resolved.
+/// Compiled once for the tests that need it.
+fn each_rule_alone() -> &'static [Arc<RuleSet>] {
+    static ALONE: std::sync::OnceLock<Vec<Arc<RuleSet>>> = std::sync::OnceLock::new();
+    ALONE.get_or_init(|| {
+        let rules = builtin();
+        rules
+            .rules()
+            .iter()
+            .map(|rule| {
+                let others = rules
+                    .rules()
+                    .iter()
+                    .filter(|r| r.id != rule.id)
+                    .map(|r| r.id.as_str());
+                Arc::new(rules.disable(others).unwrap())
+            })
+            .collect()
+    })
+}
+
+fn content_hits(rules: &Arc<RuleSet>, path: &str, text: &str) -> Vec<SecretHit> {
+    let (hits, _) = scan_file(rules, path, text.as_bytes(), 64);
+    hits.into_iter()
+        .filter(|h| h.kind == HitKind::Content)
+        .collect()
+}
+
 #[test]
 fn the_builtin_rules_compile_and_cover_the_required_families() {
     let rules = builtin();
-    assert!(rules.rules().len() >= 80, "{} rules", rules.rules().len());
+    assert!(rules.rules().len() >= 200, "{} rules", rules.rules().len());
     for category in [
         "aws",
         "gcp",
@@ -43,7 +86,16 @@ fn the_builtin_rules_compile_and_cover_the_required_families() {
             "{} has no keyword",
             rule.id
         );
-        assert!(!rule.examples.is_empty(), "{} has no example", rule.id);
+        assert!(
+            rule.examples.len() >= 2,
+            "{} needs two examples or more",
+            rule.id
+        );
+        assert!(
+            rule.counterexamples.len() >= 2,
+            "{} needs two counterexamples or more",
+            rule.id
+        );
     }
 }
 
@@ -52,18 +104,9 @@ fn every_rule_finds_its_examples_and_the_secret_never_leaks() {
     let rules = builtin();
     let mut failures = Vec::new();
     for rule in rules.rules() {
+        let path = sample_path(rule, "app/settings.yaml");
         for example in &rule.examples {
-            // Give path-limited rules a path they apply to.
-            let path = match rule.id.as_str() {
-                "netrc-password" => "root/.netrc",
-                "htpasswd-hash" => "etc/nginx/.htpasswd",
-                "generic-secret-block" => "app/deploy.ini",
-                "env-file-random-value" => "app/.env",
-                _ => "app/settings.yaml",
-            };
-            let (hits, _) = scan_file(&rules, path, example.as_bytes(), 7);
-            let content: Vec<&SecretHit> =
-                hits.iter().filter(|h| h.kind == HitKind::Content).collect();
+            let content = content_hits(&rules, path, example);
             match content.as_slice() {
                 [hit] if hit.rule == rule.id => {
                     assert!(hit.evidence.ends_with(" chars)"));
@@ -74,6 +117,72 @@ fn every_rule_finds_its_examples_and_the_secret_never_leaks() {
                     rule.id,
                     other.iter().map(|h| h.rule.as_str()).collect::<Vec<_>>()
                 )),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn no_rule_finds_its_counterexamples() {
+    let rules = builtin();
+    let mut failures = Vec::new();
+    for (rule, alone) in rules.rules().iter().zip(each_rule_alone()) {
+        let path = sample_path(rule, "app/config.env");
+        for counterexample in &rule.counterexamples {
+            if !content_hits(alone, path, counterexample).is_empty() {
+                failures.push(format!("{}: {counterexample:?}", rule.id));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "rules that find their counterexamples:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn each_example_belongs_to_one_provider_rule() {
+    // Overlapping matches go to the earlier rule, so an example another rule also matches
+    // is reported under whichever comes first. Only the catch-alls may overlap: the generic
+    // rules (assignments, URLs, headers), which come after every provider rule, and rules
+    // that name in `overlaps` the earlier rules whose tokens they also match.
+    let rules = builtin();
+    let alone: Vec<_> = rules.rules().iter().zip(each_rule_alone()).collect();
+    let position = |id: &str| rules.rules().iter().position(|r| r.id == id);
+    let mut failures = Vec::new();
+    for rule in rules.rules() {
+        for id in &rule.overlaps {
+            assert!(
+                position(id) < position(&rule.id),
+                "{} overlaps {id}, which must come before it",
+                rule.id
+            );
+        }
+        let path = sample_path(rule, "app/settings.yaml");
+        for example in &rule.examples {
+            let lower = example.to_ascii_lowercase();
+            for (other, other_alone) in &alone {
+                if other.id == rule.id
+                    || other.generic
+                    || other.category == "generic"
+                    || other.overlaps.contains(&rule.id)
+                {
+                    continue;
+                }
+                // What the keyword prefilter would skip cannot match.
+                if !other.keywords.is_empty()
+                    && !other
+                        .keywords
+                        .iter()
+                        .any(|k| lower.contains(&k.to_ascii_lowercase()))
+                {
+                    continue;
+                }
+                if !content_hits(other_alone, path, example).is_empty() {
+                    failures.push(format!("{} also finds {}: {example:?}", other.id, rule.id));
+                }
             }
         }
     }
@@ -411,6 +520,15 @@ fn users_extend_replace_and_disable_rules() {
         "bad.toml",
     );
     assert!(bad.is_err());
+    let bad = rules.with_user_toml(
+        "[[rule]]\nid = \"x\"\ntitle = \"x\"\nregex = '(?P<secret>x)'\noverlaps = [\"no-such-rule\"]",
+        "bad.toml",
+    );
+    assert!(
+        bad.unwrap_err()
+            .to_string()
+            .contains("overlaps names unknown rule \"no-such-rule\"")
+    );
 }
 
 #[test]
