@@ -30,7 +30,8 @@ pub fn is_one_repeated_byte(data: &[u8]) -> bool {
 
 /// Whether the value of a generic `key = value` assignment is something other than a literal
 /// secret: a variable reference, a function call or expression, a file path, a type name, a
-/// dotted attribute (`self.password`, `settings.DB_PASSWORD`).
+/// dotted attribute (`self.password`, `settings.DB_PASSWORD`), a relative file path
+/// (`certs/server.key`).
 pub fn is_not_a_literal_value(value: &[u8]) -> bool {
     let Some(&first) = value.first() else {
         return true;
@@ -49,7 +50,62 @@ pub fn is_not_a_literal_value(value: &[u8]) -> bool {
     {
         return true;
     }
-    is_dotted_identifier(value)
+    is_dotted_identifier(value) || is_relative_path(value)
+}
+
+/// `config/db.yaml`, `certs/server.key`: word-character segments joined by `/`, the last
+/// with a short alphabetic extension. A base64 secret holds `/` too, but not this shape.
+fn is_relative_path(value: &[u8]) -> bool {
+    let segments: Vec<&[u8]> = value.split(|&b| b == b'/').collect();
+    if segments.len() < 2
+        || segments.iter().any(|s| {
+            s.is_empty()
+                || !s
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        })
+    {
+        return false;
+    }
+    let last = segments[segments.len() - 1];
+    last.iter().rposition(|&b| b == b'.').is_some_and(|dot| {
+        let ext = &last[dot + 1..];
+        dot > 0 && (1..=5).contains(&ext.len()) && ext.iter().all(u8::is_ascii_lowercase)
+    })
+}
+
+/// An obvious word or name rather than a secret: lower-case letters only, joined by `_` at
+/// most (`required`, `bearer`, `my_api_key`). Generated secrets mix cases and digits; a
+/// `-` is left alone, as provider prefixes (`glpat-`) use it.
+pub fn is_plain_word(value: &[u8]) -> bool {
+    value.len() <= 24
+        && value.first().is_some_and(u8::is_ascii_lowercase)
+        && value.iter().all(|b| b.is_ascii_lowercase() || *b == b'_')
+}
+
+/// A hash of a known length (MD5, SHA-1, SHA-224, SHA-256, SHA-384, SHA-512 in hex) whose
+/// key says it is one (`password_sha256 = …`, `checksum: …`): a digest, not a secret.
+pub fn is_hash_in_hash_context(value: &[u8], whole: &[u8]) -> bool {
+    if !matches!(value.len(), 32 | 40 | 56 | 64 | 96 | 128)
+        || !value.iter().all(u8::is_ascii_hexdigit)
+    {
+        return false;
+    }
+    let context = whole.to_ascii_lowercase();
+    [
+        &b"hash"[..],
+        b"digest",
+        b"sha1",
+        b"sha2",
+        b"sha256",
+        b"sha512",
+        b"md5",
+        b"checksum",
+        b"fingerprint",
+        b"etag",
+    ]
+    .iter()
+    .any(|word| context.windows(word.len()).any(|w| w == *word))
 }
 
 /// `a.b`, `self.password`, `os.environ.get`, `pkg.module:function`: identifiers joined by
@@ -150,5 +206,50 @@ mod tests {
         assert_eq!(line_around(data, 0), b"one");
         assert_eq!(line_around(data, 7), b"two three");
         assert_eq!(line_around(data, 17), b"four");
+    }
+}
+
+#[cfg(test)]
+mod generic_value_tests {
+    use super::*;
+
+    #[test]
+    fn values_that_are_not_secrets() {
+        for value in [
+            "config/db.yaml",
+            "certs/server.key",
+            "$DB_PASSWORD",
+            "settings.DB_PASSWORD",
+        ] {
+            assert!(is_not_a_literal_value(value.as_bytes()), "{value}");
+        }
+        for value in [
+            "Qm8vT2xkZW5XaW5k3",
+            "kfmneo2394fkm3ohHFMNE",
+            "glpat-abcdefghij",
+            "aB3/dE5+fG7/hJ9=",
+            "hunter2",
+        ] {
+            assert!(!is_not_a_literal_value(value.as_bytes()), "{value}");
+        }
+        for word in ["required", "from_vault", "bearer"] {
+            assert!(is_plain_word(word.as_bytes()), "{word}");
+        }
+        for value in ["glpat-abcdefghij", "Secret1", "hunter2"] {
+            assert!(!is_plain_word(value.as_bytes()), "{value}");
+        }
+        let md5 = b"5f4dcc3b5aa765d61d8327deb882cf99";
+        assert!(is_hash_in_hash_context(
+            md5,
+            b"password_md5 = 5f4dcc3b5aa765d61d8327deb882cf99"
+        ));
+        assert!(!is_hash_in_hash_context(
+            md5,
+            b"api_token = 5f4dcc3b5aa765d61d8327deb882cf99"
+        ));
+        assert!(!is_hash_in_hash_context(
+            b"5f4dcc3b5aa7",
+            b"checksum = 5f4dcc3b5aa7"
+        ));
     }
 }

@@ -254,7 +254,13 @@ impl RuleSet {
         if allow::is_one_repeated_byte(secret) {
             return true;
         }
-        if rule.generic && allow::is_not_a_literal_value(secret) {
+        // A plain word is no token or key, but it may well be a (weak) password: the
+        // password rules keep it.
+        if rule.generic
+            && (allow::is_not_a_literal_value(secret)
+                || allow::is_hash_in_hash_context(secret, whole)
+                || (allow::is_plain_word(secret) && !rule.id.contains("password")))
+        {
             return true;
         }
         if rule
