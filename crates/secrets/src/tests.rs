@@ -562,3 +562,25 @@ fn the_documentation_lists_every_rule_and_its_example_file_compiles() {
         assert_eq!(rule_ids(&hits), ["acme-api-key"]);
     }
 }
+
+/// Issue 14, item 1: every built-in rule says what it matches, and (generic rules aside)
+/// names the token's format and where it is documented, or says that none is published.
+#[test]
+fn every_builtin_rule_has_a_description_naming_its_format() {
+    let rules = builtin();
+    let mut missing = Vec::new();
+    let mut no_format = Vec::new();
+    for rule in rules.rules() {
+        let description = rule.description.as_deref().unwrap_or("").trim();
+        if description.is_empty() {
+            missing.push(rule.id.as_str());
+        } else if !rule.generic && !description.to_ascii_lowercase().contains("format") {
+            no_format.push(rule.id.as_str());
+        }
+    }
+    assert!(missing.is_empty(), "rules without a description: {missing:?}");
+    assert!(
+        no_format.is_empty(),
+        "provider rules whose description names no format (nor says none is published): {no_format:?}"
+    );
+}
