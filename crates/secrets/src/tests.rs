@@ -578,7 +578,10 @@ fn every_builtin_rule_has_a_description_naming_its_format() {
             no_format.push(rule.id.as_str());
         }
     }
-    assert!(missing.is_empty(), "rules without a description: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "rules without a description: {missing:?}"
+    );
     assert!(
         no_format.is_empty(),
         "provider rules whose description names no format (nor says none is published): {no_format:?}"
