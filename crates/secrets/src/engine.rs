@@ -256,6 +256,9 @@ impl RuleSet {
         }
         // A plain word is no token or key, but it may well be a (weak) password: the
         // password rules keep it.
+        if rule.generic && self.in_a_provider_namespace(secret) {
+            return true;
+        }
         if rule.generic
             && (allow::is_not_a_literal_value(secret)
                 || allow::is_hash_in_hash_context(secret, whole)
@@ -283,6 +286,15 @@ impl RuleSet {
                     && !a.rules.is_empty()
                     && a.path.as_ref().is_some_and(|s| s.is_match(path.as_bytes())))
         })
+    }
+}
+
+impl RuleSet {
+    /// Whether `value` starts with a provider rule's token prefix (case-insensitively).
+    fn in_a_provider_namespace(&self, value: &[u8]) -> bool {
+        self.provider_prefixes
+            .iter()
+            .any(|p| value.len() > p.len() && value[..p.len()].eq_ignore_ascii_case(p))
     }
 }
 

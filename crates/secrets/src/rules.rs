@@ -262,6 +262,10 @@ pub struct RuleSet {
     pub(crate) keyword_rules: Vec<Vec<usize>>,
     /// Rules without keywords: they run on every file they apply to.
     pub(crate) always: Vec<usize>,
+    /// Token prefixes of the provider rules, lower-case: a generic match whose value
+    /// starts with one is a token in that provider's namespace which its rule rejected
+    /// (a wrong length or charset), and is not reported again as a generic secret.
+    pub(crate) provider_prefixes: Vec<Vec<u8>>,
     /// Path patterns of the allow rules that apply to every rule, in one set.
     pub(crate) skip_paths: RegexSet,
     pub(crate) skip_path_owner: Vec<usize>,
@@ -484,6 +488,17 @@ impl RuleSet {
                 keyword_rules[slot].push(i);
             }
         }
+        // Token prefixes of the provider rules (`ghp_`, `xoxb-`, `amzn.mws.`): keywords of at
+        // least four characters ending in `_`, `-` or `.`.
+        let mut provider_prefixes: Vec<Vec<u8>> = rules
+            .iter()
+            .filter(|r| !r.generic)
+            .flat_map(|r| r.keywords.iter())
+            .filter(|k| k.len() >= 4 && k.ends_with(['_', '-', '.']))
+            .map(|k| k.to_ascii_lowercase().into_bytes())
+            .collect();
+        provider_prefixes.sort();
+        provider_prefixes.dedup();
         let prefilter = if keywords.is_empty() {
             None
         } else {
@@ -532,6 +547,7 @@ impl RuleSet {
             prefilter,
             keyword_rules,
             always,
+            provider_prefixes,
             skip_paths,
             skip_path_owner,
             lower_paths,

@@ -587,3 +587,26 @@ fn every_builtin_rule_has_a_description_naming_its_format() {
         "provider rules whose description names no format (nor says none is published): {no_format:?}"
     );
 }
+
+/// A value in a provider's namespace that the provider's rule rejects (too short, a wrong
+/// charset) is not reported again by the generic rules; a random value under a secret-named
+/// key still is.
+#[test]
+fn rejected_provider_tokens_are_not_generic_secrets() {
+    let rules = builtin();
+    for text in [
+        "github_token = ghp_tooShort123\n",
+        "PLANETSCALE_PASSWORD=pscale_pw_5scX1KHqAV03rd\n",
+        "slack_token: xoxb-123-abc\n",
+    ] {
+        let (hits, _) = scan_file(&rules, "app/settings.yaml", text.as_bytes(), 4096);
+        assert!(hits.is_empty(), "{text}: {:?}", rule_ids(&hits));
+    }
+    let (hits, _) = scan_file(
+        &rules,
+        "app/settings.yaml",
+        b"api_token = Xq7a9Lk2mN4pR6tV8wY0zB1c\n",
+        4096,
+    );
+    assert_eq!(rule_ids(&hits), ["generic-secret"]);
+}
