@@ -111,7 +111,7 @@ pub fn scan_config_text(rules: &RuleSet, text: &str, key_value: bool) -> Vec<Con
     let push_match = |m: &Match, out: &mut Vec<ConfigSecret>| {
         let rule = &rules.rules()[m.rule];
         let secret = &text.as_bytes()[m.start..m.end];
-        let (title, severity) = rule.judged(m);
+        let (title, severity) = rules.judged(m);
         out.push(ConfigSecret {
             rule: rule.id.clone(),
             title,

@@ -46,6 +46,9 @@ pub struct Match {
     pub checksum_failed: bool,
     /// A generic rule's finding in documentation, tests or examples: reported low.
     pub generic_lowered: bool,
+    /// A generic secret under a key that names a provider (index into the rule set's
+    /// provider names) whose rules did not take the value: reported low.
+    pub named_provider: Option<u16>,
 }
 
 /// Buffers reused from one scan to the next.
@@ -174,6 +177,7 @@ impl RuleSet {
                     match_end,
                     checksum_failed: false,
                     generic_lowered: rule.generic && ctx.lower_generic,
+                    named_provider: None,
                 };
                 if taken
                     .range(..candidate.end)
@@ -192,6 +196,9 @@ impl RuleSet {
                         OnFailure::Drop => continue,
                         OnFailure::Low => candidate.checksum_failed = true,
                     }
+                }
+                if rule.generic && !rule.id.contains("password") {
+                    candidate.named_provider = self.provider_named_by(&data[match_start..start]);
                 }
                 taken.insert(candidate.start, candidate.end);
                 out.push(candidate);
@@ -290,6 +297,82 @@ impl RuleSet {
 }
 
 impl RuleSet {
+    /// The title and severity of what a rule of this set found at `m`.
+    pub fn judged(&self, m: &Match) -> (String, portcullis_model::Severity) {
+        let named = m
+            .named_provider
+            .and_then(|i| self.provider_names.get(usize::from(i)))
+            .map(|name| name.category.as_str());
+        self.rules[m.rule].judged(m, named)
+    }
+
+    /// The provider a generic match's key names, unless the key names a kind of secret that
+    /// has no provider format (a webhook or signing secret, a password, an encryption key,
+    /// a salt: chosen by the user, not issued by the provider). The key is cut into words
+    /// (at punctuation and lower-to-upper case changes); a name matches a word, two adjacent
+    /// words joined (`hugging_face`), or, when it has six letters or more, part of a word
+    /// (`cloudflareToken`).
+    fn provider_named_by(&self, key: &[u8]) -> Option<u16> {
+        let key = &key[key.len().saturating_sub(128)..];
+        let mut words: Vec<String> = Vec::new();
+        let mut word = String::new();
+        let mut previous_lower = false;
+        for &b in key {
+            if b.is_ascii_alphanumeric() {
+                if b.is_ascii_uppercase() && previous_lower && !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                previous_lower = b.is_ascii_lowercase() || b.is_ascii_digit();
+                word.push(char::from(b.to_ascii_lowercase()));
+            } else {
+                previous_lower = false;
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+        }
+        if !word.is_empty() {
+            words.push(word);
+        }
+        const USER_CHOSEN: &[&str] = &[
+            "webhook",
+            "signing",
+            "signature",
+            "hmac",
+            "password",
+            "passwd",
+            "pwd",
+            "passphrase",
+            "encryption",
+            "encrypt",
+            "salt",
+            "session",
+            "cookie",
+            "jwt",
+            "master",
+            "private",
+        ];
+        if words.iter().any(|w| USER_CHOSEN.contains(&w.as_str())) {
+            return None;
+        }
+        let lower = String::from_utf8_lossy(key).to_ascii_lowercase();
+        self.provider_names
+            .iter()
+            .position(|name| {
+                if !name.whole_word {
+                    return lower.contains(name.text.as_str());
+                }
+                words.iter().enumerate().any(|(i, w)| {
+                    *w == name.text
+                        || (name.text.len() >= 6 && w.contains(name.text.as_str()))
+                        || words
+                            .get(i + 1)
+                            .is_some_and(|next| format!("{w}{next}") == name.text)
+                })
+            })
+            .and_then(|n| u16::try_from(n).ok())
+    }
+
     /// Whether `value` starts with a provider rule's token prefix (case-insensitively).
     fn in_a_provider_namespace(&self, value: &[u8]) -> bool {
         self.provider_prefixes

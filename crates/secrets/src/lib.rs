@@ -291,7 +291,7 @@ impl SecretsAnalyzer {
             } else {
                 (Some(line + 1), (end_line > line).then_some(end_line + 1))
             };
-            let (title, severity) = rule.judged(m);
+            let (title, severity) = self.rules.judged(m);
             self.hits.push(SecretHit {
                 path: file.path.clone(),
                 kind: HitKind::Content,

@@ -106,6 +106,8 @@ struct RuleDef {
     counterexamples: Vec<String>,
     #[serde(default)]
     overlaps: Vec<String>,
+    #[serde(default)]
+    names: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -173,6 +175,9 @@ pub struct Rule {
     /// Earlier rules whose tokens this broader rule also matches: the earlier rule wins the
     /// overlap, and the tests accept it only when it is declared here.
     pub overlaps: Vec<String>,
+    /// How configuration keys name the provider besides its category (`vault` for HashiCorp,
+    /// `hf_token` for Hugging Face): matched inside a generic match's lower-cased key.
+    pub names: Vec<String>,
     /// Generic rules (assignments in configuration files) are the least certain: the image
     /// config checks weigh them after the provider-specific rules and the key-name check.
     pub generic: bool,
@@ -192,11 +197,19 @@ pub struct Rule {
 impl Rule {
     /// The title and severity of what this rule found at `m`: a secret whose checksum
     /// fails is low and says so.
-    pub fn judged(&self, m: &crate::engine::Match) -> (String, Severity) {
+    pub fn judged(&self, m: &crate::engine::Match, named: Option<&str>) -> (String, Severity) {
         if m.checksum_failed {
             (
                 format!(
                     "{} (its checksum does not match: not a token the provider issued, or a broken copy)",
+                    self.title
+                ),
+                Severity::Low,
+            )
+        } else if let Some(name) = named {
+            (
+                format!(
+                    "{} (the key names {name}, but the value is in no format of {name}'s rules: a placeholder, a test value or an identifier more often than a key)",
                     self.title
                 ),
                 Severity::Low,
@@ -219,6 +232,114 @@ impl Rule {
         &self.pattern
     }
 }
+
+/// Categories of provider rules that are no provider's name in a key: a kind of secret
+/// (`private-key`, `jwt`), a file format or a tool whose keys hold any kind of secret.
+const NOT_PROVIDER_NAMES: &[&str] = &[
+    "generic",
+    "ci",
+    "crypto",
+    "private-key",
+    "jwt",
+    "readme",
+    "hex",
+    "cargo",
+    "composer",
+    "docker",
+    "maven",
+    "kubernetes",
+    "npm",
+    "pypi",
+];
+
+/// How keys name a provider.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct ProviderName {
+    /// Lower-case; matched against a key's words (`Word`) or inside the lower-cased key
+    /// (`Keyword`).
+    pub(crate) text: String,
+    pub(crate) whole_word: bool,
+    pub(crate) category: String,
+}
+
+/// The names keys give the providers the rules know: each provider rule's category
+/// (`datadog`), and the keywords a rule's own examples put in the key before the secret
+/// (`dd_api` of `DD_API_KEY=…`), so a rule's examples are also its documentation of how
+/// keys name the provider, and the rule's `names` (`jira`, `vault`). Categories that are kinds of secret
+/// or file formats, and providers whose legacy tokens have no format, name nothing.
+fn provider_names(rules: &[Rule]) -> Vec<ProviderName> {
+    let mut names = Vec::new();
+    for rule in rules.iter().filter(|r| !r.generic) {
+        let category = rule.category.to_ascii_lowercase();
+        if NOT_PROVIDER_NAMES.contains(&category.as_str()) {
+            continue;
+        }
+        if category.len() >= 2 {
+            names.push(ProviderName {
+                text: category.clone(),
+                whole_word: true,
+                category: category.clone(),
+            });
+        }
+        for name in &rule.names {
+            names.push(ProviderName {
+                text: name.clone(),
+                whole_word: false,
+                category: category.clone(),
+            });
+        }
+        let mut locs = rule.regex.capture_locations();
+        for example in &rule.examples {
+            let bytes = example.as_bytes();
+            if rule.regex.captures_read(&mut locs, bytes).is_none() {
+                continue;
+            }
+            let Some((start, _)) = rule.secret_groups.iter().find_map(|&g| locs.get(g)) else {
+                continue;
+            };
+            let key = example[..start].to_ascii_lowercase();
+            for keyword in &rule.keywords {
+                let keyword = keyword.to_ascii_lowercase();
+                if keyword.len() >= 4
+                    && keyword.bytes().any(|b| b.is_ascii_alphabetic())
+                    && keyword
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                    && !GENERIC_KEY_WORDS.iter().any(|w| keyword.contains(w))
+                    && key.contains(&keyword)
+                {
+                    names.push(ProviderName {
+                        text: keyword,
+                        whole_word: false,
+                        category: category.clone(),
+                    });
+                }
+            }
+        }
+    }
+    names.sort();
+    names.dedup_by(|a, b| a.text == b.text && a.whole_word == b.whole_word);
+    names
+}
+
+/// Words that make a keyword a kind of secret rather than a provider's name.
+const GENERIC_KEY_WORDS: &[&str] = &[
+    "secret",
+    "token",
+    "password",
+    "passwd",
+    "key",
+    "auth",
+    "bearer",
+    "credential",
+    "basic",
+    "private",
+    "client",
+    "access",
+    "session",
+    "://",
+    "user",
+];
 
 /// One compiled allow rule.
 #[derive(Debug, Clone)]
@@ -266,6 +387,10 @@ pub struct RuleSet {
     /// starts with one is a token in that provider's namespace which its rule rejected
     /// (a wrong length or charset), and is not reported again as a generic secret.
     pub(crate) provider_prefixes: Vec<Vec<u8>>,
+    /// Names of providers as keys spell them, lower-case, each with the provider's category:
+    /// a generic match whose key holds one (`DATADOG_TOKEN`, `DD_API_KEY`) but whose value no
+    /// rule accepted is reported low, as not in the provider's format.
+    pub(crate) provider_names: Vec<ProviderName>,
     /// Path patterns of the allow rules that apply to every rule, in one set.
     pub(crate) skip_paths: RegexSet,
     pub(crate) skip_path_owner: Vec<usize>,
@@ -499,6 +624,7 @@ impl RuleSet {
             .collect();
         provider_prefixes.sort();
         provider_prefixes.dedup();
+        let provider_names = provider_names(&rules);
         let prefilter = if keywords.is_empty() {
             None
         } else {
@@ -548,6 +674,7 @@ impl RuleSet {
             keyword_rules,
             always,
             provider_prefixes,
+            provider_names,
             skip_paths,
             skip_path_owner,
             lower_paths,
@@ -711,6 +838,16 @@ fn compile_rule(
                 .ok_or_else(|| invalid(format!("unknown scope {name:?}")))?,
         ),
     };
+    if let Some(name) = def.names.iter().find(|n| {
+        n.len() < 2
+            || !n
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    }) {
+        return Err(invalid(format!(
+            "name {name:?}: names are at least 2 letters, digits, '_', '-' or '.'"
+        )));
+    }
     if def.keywords.iter().any(|k| k.is_empty()) {
         return Err(invalid("empty keyword".into()));
     }
@@ -737,6 +874,7 @@ fn compile_rule(
         keywords: def.keywords.clone(),
         examples: def.examples.clone(),
         counterexamples: def.counterexamples.clone(),
+        names: def.names.iter().map(|n| n.to_ascii_lowercase()).collect(),
         overlaps: def.overlaps.clone(),
         generic: def.generic,
         checksum: match (def.checksum, def.checksum_failure) {

@@ -610,3 +610,39 @@ fn rejected_provider_tokens_are_not_generic_secrets() {
     );
     assert_eq!(rule_ids(&hits), ["generic-secret"]);
 }
+
+/// A generic secret under a key that names a provider with rules, whose value none of
+/// them accepts, is reported low with the reason; a key naming a user-chosen secret of the
+/// same provider (a webhook secret) and a key naming no provider keep the rule's severity.
+#[test]
+fn a_value_not_in_the_format_of_the_provider_its_key_names_is_low() {
+    let rules = builtin();
+    for text in [
+        "DATADOG_TOKEN=Xq7a9Lk2mN4pR6tV8wY0zB1c\n",
+        "hugging_face_token: Xq7a9Lk2mN4pR6tV8wY0zB1c\n",
+        "cloudflareApiToken = \"Xq7a9Lk2mN4pR6tV8wY0zB1c\"\n",
+    ] {
+        let (hits, _) = scan_file(&rules, "app/settings.yaml", text.as_bytes(), 4096);
+        assert_eq!(rule_ids(&hits), ["generic-secret"], "{text}");
+        assert_eq!(hits[0].severity, Severity::Low, "{text}");
+        assert!(hits[0].title.contains("the key names"), "{}", hits[0].title);
+    }
+    for text in [
+        "GITHUB_WEBHOOK_SECRET=Xq7a9Lk2mN4pR6tV8wY0zB1c\n",
+        "ORDERS_API_TOKEN=Xq7a9Lk2mN4pR6tV8wY0zB1c\n",
+        "NPM_TOKEN=Xq7a9Lk2mN4pR6tV8wY0zB1c\n",
+    ] {
+        let (hits, _) = scan_file(&rules, "app/settings.yaml", text.as_bytes(), 4096);
+        assert_eq!(rule_ids(&hits), ["generic-secret"], "{text}");
+        assert_eq!(hits[0].severity, Severity::High, "{text}");
+    }
+    // The provider's own format is the provider rule's finding, at its severity.
+    let (hits, _) = scan_file(
+        &rules,
+        "app/settings.yaml",
+        b"DD_API_KEY=9a9b63ff9778b6ff04acfa066c82ee62\n",
+        4096,
+    );
+    assert_eq!(rule_ids(&hits), ["datadog-api-key"]);
+    assert_eq!(hits[0].severity, Severity::High);
+}
