@@ -50,7 +50,132 @@ pub fn is_not_a_literal_value(value: &[u8]) -> bool {
     {
         return true;
     }
-    is_dotted_identifier(value) || is_relative_path(value)
+    is_dotted_identifier(value)
+        || is_relative_path(value)
+        || is_constant_name(value)
+        || is_url_without_password(value)
+        || is_date_or_time(value)
+        || is_email_address(value)
+}
+
+/// `DB_PASSWORD`, `AWS_SECRET_KEY_2`: an environment variable or constant's name, so a
+/// reference to the secret: upper-case words joined by `_`, mostly letters.
+fn is_constant_name(value: &[u8]) -> bool {
+    let letters = value.iter().filter(|b| b.is_ascii_uppercase()).count();
+    value.first().is_some_and(u8::is_ascii_uppercase)
+        && value.contains(&b'_')
+        && !value.ends_with(b"_")
+        && !value.windows(2).any(|w| w == b"__")
+        && value
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
+        && letters * 10 >= value.len() * 6
+}
+
+/// `https://vault.internal/v1/secret/app`: where a secret is kept, not the secret. A URL
+/// with a password in it (`https://user:pass@host`) is left to the URL credential rules.
+fn is_url_without_password(value: &[u8]) -> bool {
+    let Some(scheme_end) = value.windows(3).position(|w| w == b"://") else {
+        return false;
+    };
+    let scheme = &value[..scheme_end];
+    if scheme.is_empty()
+        || !scheme[0].is_ascii_alphabetic()
+        || !scheme
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-'))
+    {
+        return false;
+    }
+    let rest = &value[scheme_end + 3..];
+    let authority = rest
+        .split(|&b| matches!(b, b'/' | b'?' | b'#'))
+        .next()
+        .unwrap_or_default();
+    !authority.is_empty()
+        && !authority
+            .iter()
+            .position(|&b| b == b'@')
+            .is_some_and(|at| authority[..at].contains(&b':'))
+}
+
+/// `2024-05-01`, `2024-05-01T12:00:00Z`, `2024-05-01 12:00:00.123+02:00`: a date or a time.
+fn is_date_or_time(value: &[u8]) -> bool {
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    if value.len() < 10
+        || !(digits(&value[..4])
+            && value[4] == b'-'
+            && digits(&value[5..7])
+            && value[7] == b'-'
+            && digits(&value[8..10]))
+    {
+        return false;
+    }
+    let time = &value[10..];
+    time.is_empty()
+        || (matches!(time[0], b'T' | b' ')
+            && time[1..]
+                .iter()
+                .all(|b| b.is_ascii_digit() || matches!(b, b':' | b'.' | b'Z' | b'+' | b'-')))
+}
+
+/// `security@example.com`: an address, not a secret.
+fn is_email_address(value: &[u8]) -> bool {
+    let Some(at) = value.iter().position(|&b| b == b'@') else {
+        return false;
+    };
+    let (local, domain) = (&value[..at], &value[at + 1..]);
+    !local.is_empty()
+        && local
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-'))
+        && domain.contains(&b'.')
+        && !domain.starts_with(b".")
+        && !domain.ends_with(b".")
+        && domain
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
+        && domain
+            .rsplit(|&b| b == b'.')
+            .next()
+            .is_some_and(|tld| tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic))
+}
+
+/// What is no token or key though it may be a password: a number (an id, a port, a
+/// timeout) or an identifier in camelCase or PascalCase (`apiKeyFromEnv`,
+/// `ThisTokenIsNotSoSecret`): generated tokens mix in digits, and do not fall into words
+/// that each start with a capital.
+pub fn is_number_or_identifier(value: &[u8]) -> bool {
+    if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
+        return true;
+    }
+    if value.len() > 40 || !value.iter().all(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    // Words: a capital followed by lower-case letters (the first word may be all
+    // lower-case, of two letters or more).
+    let mut humps = 0;
+    let mut i = 0;
+    while i < value.len() {
+        let start = i;
+        if value[i].is_ascii_uppercase() {
+            i += 1;
+        } else if start != 0 {
+            return false;
+        }
+        let lower_start = i;
+        while i < value.len() && value[i].is_ascii_lowercase() {
+            i += 1;
+        }
+        if i == lower_start || (start == 0 && i - lower_start < 2 && !value[0].is_ascii_uppercase())
+        {
+            return false;
+        }
+        if value[start].is_ascii_uppercase() {
+            humps += 1;
+        }
+    }
+    humps >= 1 && (humps >= 2 || value[0].is_ascii_lowercase())
 }
 
 /// `config/db.yaml`, `certs/server.key`: word-character segments joined by `/`, the last
@@ -231,6 +356,46 @@ mod generic_value_tests {
             "hunter2",
         ] {
             assert!(!is_not_a_literal_value(value.as_bytes()), "{value}");
+        }
+        for value in [
+            "DB_PASSWORD",
+            "AWS_SECRET_ACCESS_KEY_2",
+            "https://vault.internal/v1/secret/data/app",
+            "s3://bucket/keys/app.pem",
+            "2024-05-01",
+            "2024-05-01T12:00:00Z",
+            "2024-05-01 12:00:00.123+02:00",
+            "security@example.com",
+        ] {
+            assert!(is_not_a_literal_value(value.as_bytes()), "{value}");
+        }
+        for value in [
+            "AKIAIOSFODNN7EXAMPL2",
+            "A1B2_C3D4_E5F6_G7H8",
+            "https://admin:hunter2@db.internal/",
+            "2024-05-01Tabc",
+            "p@ssw0rd!",
+            "xoxb-1234",
+        ] {
+            assert!(!is_not_a_literal_value(value.as_bytes()), "{value}");
+        }
+        for value in [
+            "3600",
+            "apiKeyFromEnv",
+            "ThisTokenIsNotSoSecret",
+            "userToken",
+        ] {
+            assert!(is_number_or_identifier(value.as_bytes()), "{value}");
+        }
+        for value in [
+            "Xq7a9Lk2mN4pR6tV8wY0zB1c",
+            "BaFbnCvRbkMvWMFoKVi2KjvjdtxbzLrz",
+            "kfmneoFKMohHFMNE",
+            "Abc",
+            "hunter",
+            "ABCDEFGHIJ",
+        ] {
+            assert!(!is_number_or_identifier(value.as_bytes()), "{value}");
         }
         for word in ["required", "from_vault", "bearer"] {
             assert!(is_plain_word(word.as_bytes()), "{word}");

@@ -269,7 +269,8 @@ impl RuleSet {
         if rule.generic
             && (allow::is_not_a_literal_value(secret)
                 || allow::is_hash_in_hash_context(secret, whole)
-                || (allow::is_plain_word(secret) && !rule.id.contains("password")))
+                || ((allow::is_plain_word(secret) || allow::is_number_or_identifier(secret))
+                    && !rule.id.contains("password")))
         {
             return true;
         }
