@@ -175,6 +175,22 @@ pub struct GateArgs {
     #[arg(long)]
     pub fetch_indexes: bool,
 
+    /// The base image the image was built FROM (any transport): its layers are the
+    /// "base image" part of the report [default: the org.opencontainers.image.base.name
+    /// annotation when it can be read, else a guess from the history]
+    #[arg(long, value_name = "IMAGE")]
+    pub base: Option<String>,
+
+    /// Scan this image too (a previous release, or the base) and gate only on findings it
+    /// does not have; the findings it has and this image lost are listed as fixed
+    #[arg(long, value_name = "IMAGE", conflicts_with = "ignore_base")]
+    pub baseline: Option<String>,
+
+    /// Gate only on findings of the image's own layers and build steps, not the base
+    /// image's (which are still reported)
+    #[arg(long)]
+    pub ignore_base: bool,
+
     #[command(flatten)]
     pub vulns: VulnArgs,
 }
@@ -207,6 +223,9 @@ impl GateArgs {
             trivy: self.vulns.trivy.clone(),
             ignore_unfixed: self.vulns.ignore_unfixed,
             today,
+            base: self.base.clone(),
+            baseline: self.baseline.clone(),
+            ignore_base: self.ignore_base,
         }
     }
 
@@ -223,6 +242,9 @@ impl GateArgs {
             || !self.vulns.osv_db.is_empty()
             || !self.vulns.vex.is_empty()
             || self.vulns.ignore_unfixed
+            || self.base.is_some()
+            || self.baseline.is_some()
+            || self.ignore_base
     }
 }
 
@@ -425,7 +447,8 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     progress.finish();
     let mut facts = read?;
     gate.enrich(&mut facts, &args.image)?;
-    let report = gate.judge(&facts);
+    // The baseline is read after the progress bar is gone: only pulls are announced.
+    let report = gate.verdict(&facts, &args.read.options()?)?;
     portcullis_interrupt::stage("writing the reports");
     emit(&report, &outputs)?;
     Ok(match report.gate.result {
