@@ -378,12 +378,11 @@ impl Gate {
     fn lineage(&self, facts: &ImageFacts, options: &ReadOptions) -> Result<Lineage, GateError> {
         if let Some(base) = &self.base {
             portcullis_interrupt::stage("reading the base image");
-            let read = read_image(base, options, &self.analyzers).map_err(|source| {
-                GateError::Base {
+            let read =
+                read_image(base, options, &self.analyzers).map_err(|source| GateError::Base {
                     reference: base.clone(),
                     source: Box::new(source),
-                }
-            })?;
+                })?;
             return Lineage::from_base(&facts.meta, &read.meta, BaseMethod::Flag, base).map_err(
                 |reason| GateError::NotABase {
                     reference: base.clone(),

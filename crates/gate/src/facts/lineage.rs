@@ -133,7 +133,9 @@ impl Lineage {
     ) -> Result<Lineage, String> {
         let ours = &meta.layers;
         let theirs = &base.layers;
-        if let Some(i) = (0..theirs.len()).find(|&i| ours.get(i).map(|l| &l.diff_id) != Some(&theirs[i].diff_id)) {
+        if let Some(i) =
+            (0..theirs.len()).find(|&i| ours.get(i).map(|l| &l.diff_id) != Some(&theirs[i].diff_id))
+        {
             return Err(format!(
                 "{reference} is not a base of this image: its layer {i} ({}) is not this \
                  image's layer {i}",
@@ -171,9 +173,17 @@ impl Lineage {
             layer_steps: history::layer_steps(config, image_layers),
             created_by: history::steps(config)
                 .iter()
-                .map(|s| s.created_by.to_string())
+                .map(|s| s.created_by.trim().to_string())
                 .collect(),
         }
+    }
+
+    /// The build step of history entry `index`, when the history says one.
+    fn step(&self, index: usize) -> Option<String> {
+        self.created_by
+            .get(index)
+            .filter(|c| !c.is_empty())
+            .cloned()
     }
 
     /// Which part a layer is.
@@ -196,7 +206,7 @@ impl Lineage {
                 part: self.part_of_layer(layer),
                 layer: Some(layer),
                 history,
-                created_by: history.and_then(|h| self.created_by.get(h).cloned()),
+                created_by: history.and_then(|h| self.step(h)),
             };
         }
         if let Some(step) = finding.location.config.as_deref().and_then(history_index) {
@@ -209,7 +219,7 @@ impl Lineage {
                 },
                 layer,
                 history: Some(step),
-                created_by: self.created_by.get(step).cloned(),
+                created_by: self.step(step),
             };
         }
         Origin {

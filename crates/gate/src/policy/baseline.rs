@@ -80,7 +80,13 @@ pub fn compare(report: &mut Report, before: &Report, reference: &str) {
             }
         }
     }
-    let count = |d: Delta| report.findings.iter().filter(|f| f.delta == Some(d)).count();
+    let count = |d: Delta| {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.delta == Some(d))
+            .count()
+    };
     report.baseline = Some(Baseline {
         reference: reference.to_string(),
         manifest_digest: before.image.manifest_digest.clone(),
@@ -101,7 +107,13 @@ mod tests {
     use portcullis_model::Severity;
 
     fn report(findings: Vec<Finding>) -> Report {
-        Report::new(testing::image(), findings, vec![], "default", Severity::Info)
+        Report::new(
+            testing::image(),
+            findings,
+            vec![],
+            "default",
+            Severity::Info,
+        )
     }
 
     #[test]
@@ -113,7 +125,9 @@ mod tests {
                 .in_layer(layer, format!("sha256:{layer}"))
                 .with_data("rule", "aws-access-key-id")
         };
-        let setuid = checks::modes::SETUID.finding("setuid").at_path("/usr/bin/su");
+        let setuid = checks::modes::SETUID
+            .finding("setuid")
+            .at_path("/usr/bin/su");
         let before = report(vec![secret("/app/.env", 1), setuid.clone()]);
         let mut after = report(vec![
             secret("/app/.env", 3),
@@ -134,7 +148,10 @@ mod tests {
         assert_eq!(after.fixed.len(), 1);
         assert_eq!(after.fixed[0].check, setuid.check);
         let baseline = after.baseline.as_ref().unwrap();
-        assert_eq!((baseline.new, baseline.unchanged, baseline.fixed), (2, 1, 1));
+        assert_eq!(
+            (baseline.new, baseline.unchanged, baseline.fixed),
+            (2, 1, 1)
+        );
         assert_eq!(after.gate.mode, GateMode::Baseline);
         // The unchanged secret no longer fails the gate; the new one and root do.
         assert_eq!(after.gate.failing, 2);

@@ -11,9 +11,9 @@ pub mod spdx;
 pub mod table;
 pub mod text;
 
+pub use crate::facts::lineage::{BaseImage, BaseMethod};
 use crate::policy::{Policy, Severity, Threshold, Verdict};
 pub use portcullis_model::image::ImageSummary;
-pub use crate::facts::lineage::{BaseImage, BaseMethod};
 pub use portcullis_model::{
     Delta, Diagnostic, Finding, Location, Origin, Part, Source, SourceStatus, VexSuppression,
     Waived,
@@ -141,7 +141,10 @@ impl Gate {
     pub fn judges(&self, finding: &Finding) -> bool {
         match self.mode {
             GateMode::All => true,
-            GateMode::IgnoreBase => finding.origin.as_ref().is_none_or(|o| o.part == Part::Image),
+            GateMode::IgnoreBase => finding
+                .origin
+                .as_ref()
+                .is_none_or(|o| o.part == Part::Image),
             GateMode::Baseline => finding.delta.is_none_or(|d| d == Delta::New),
         }
     }

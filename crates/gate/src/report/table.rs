@@ -245,7 +245,10 @@ pub fn write(report: &Report, out: &mut dyn Write, style: &Style) -> io::Result<
         writeln!(
             out,
             "{}",
-            style.paint("1;32", &format!("FIXED SINCE THE BASELINE ({})", report.fixed.len()))
+            style.paint(
+                "1;32",
+                &format!("FIXED SINCE THE BASELINE ({})", report.fixed.len())
+            )
         )?;
         for f in &report.fixed {
             writeln!(out, "  {} {}  {}", f.severity.label(), f.check, f.title)?;

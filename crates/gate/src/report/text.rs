@@ -57,7 +57,10 @@ pub fn for_each_text(report: &mut Report, f: &mut dyn FnMut(&mut String)) {
         }
     }
     if let Some(base) = &mut report.base {
-        for text in [&mut base.reference, &mut base.detail].into_iter().flatten() {
+        for text in [&mut base.reference, &mut base.detail]
+            .into_iter()
+            .flatten()
+        {
             f(text);
         }
     }
@@ -79,7 +82,7 @@ pub fn for_each_text(report: &mut Report, f: &mut dyn FnMut(&mut String)) {
 }
 
 fn finding_text(finding: &mut super::Finding, f: &mut dyn FnMut(&mut String)) {
-        f(&mut finding.title);
+    f(&mut finding.title);
     f(&mut finding.message);
     if let Some(evidence) = &mut finding.evidence {
         f(evidence);
