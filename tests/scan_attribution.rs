@@ -364,3 +364,140 @@ fn the_baseline_gates_on_the_new_secret_and_lists_the_removed_setuid_binary_as_f
     same.expect_code(0);
     assert_eq!(same.json()["baseline"]["new"], 0);
 }
+
+/// A base without the setuid helper: what a slimmer release of the base looks like.
+fn slim_rootfs(zlib_version: &str) -> Vec<u8> {
+    let installed = format!(
+        "P:musl\nV:1.2.4_git20230717-r4\nA:x86_64\no:musl\n\n\
+         P:zlib\nV:{zlib_version}\nA:x86_64\no:zlib\n\n"
+    );
+    Layer::new()
+        .dir("etc")
+        .file(
+            "etc/os-release",
+            "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.19.1\n",
+        )
+        .file("etc/alpine-release", "3.19.1\n")
+        .file("etc/passwd", PASSWD)
+        .dir("lib/apk/db")
+        .file("lib/apk/db/installed", installed)
+        .tar()
+}
+
+#[test]
+fn candidate_bases_in_the_registry_are_ranked_by_what_a_rebuild_removes() {
+    let Some(host) = docker_host() else { return };
+    let Some(registry) = registry() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let apps = apps(&host, dir.path());
+    let repository = format!("{registry}/{}", unique("attr-alpine").replace('/', "-"));
+    // 3.19.0 is the current base again; 3.19.1 fixes zlib; 3.19.2 fixes zlib and drops the
+    // setuid helper; edge (not matched by the tag pattern) is never scanned.
+    for (tag, rootfs) in [
+        ("3.19.0", alpine_rootfs("1.3-r0")),
+        ("3.19.1", alpine_rootfs("1.3.1-r0")),
+        ("3.19.2", slim_rootfs("1.3.1-r0")),
+        ("edge", slim_rootfs("1.3-r0")),
+    ] {
+        let name = format!("{repository}:{tag}");
+        import(&host, dir.path(), &rootfs, &name);
+        tool(docker(&host).args(["push", "-q", &name]));
+    }
+    // Alpine 3.19 is past its end of life then: eol-os is one of the base's findings.
+    let env = [
+        ("DOCKER_HOST", host.as_str()),
+        ("PORTCULLIS_NOW", "2026-01-01"),
+    ];
+    let cache = dir.path().join("cache");
+    let cache_flag = format!("--cache-dir={}", cache.display());
+    let candidates = format!("docker://{repository}");
+    let run = scan_with(
+        &daemon(&apps.v1),
+        &[
+            "--osv-db",
+            &apps.osv,
+            "--base",
+            &daemon(&apps.base),
+            "--insecure",
+            &cache_flag,
+            "--base-candidates",
+            &candidates,
+            "--base-candidates-tags",
+            r"3\.19\.[0-9]+",
+        ],
+        &env,
+        None,
+    );
+    run.expect_code(1);
+    let report = run.json();
+    let plan = &report["rebase"];
+    assert_eq!(
+        plan["base_findings"], 3,
+        "zlib, eol-os and basesu:\n{plan:#}"
+    );
+    let ranked: Vec<(String, u64, u64)> = plan["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["reference"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit(':')
+                    .next()
+                    .unwrap()
+                    .to_string(),
+                c["removes"].as_u64().unwrap(),
+                c["removes_critical"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ranked,
+        [
+            ("3.19.2".to_string(), 2, 1),
+            ("3.19.1".to_string(), 1, 1),
+            ("3.19.0".to_string(), 0, 0),
+        ],
+        "{plan:#}"
+    );
+    assert_eq!(
+        plan["candidates"][0]["removes_packages"],
+        serde_json::json!(["zlib"])
+    );
+
+    let table = common::run_command(
+        common::portcullis()
+            .env("DOCKER_HOST", &host)
+            .env("PORTCULLIS_NOW", "2026-01-01")
+            .args(["scan", &cache_flag, &daemon(&apps.v1), "--insecure"])
+            .args(["--osv-db", &apps.osv, "--base", &daemon(&apps.base)])
+            .args([
+                "--base-candidates",
+                &format!("{candidates}:3.19.1,{candidates}:3.19.2"),
+            ]),
+    );
+    assert!(
+        table.stdout.contains(&format!(
+            "best: rebuilding on {candidates}:3.19.2 removes 2 of 3 base-image findings (1 critical"
+        )),
+        "{}",
+        table.stdout
+    );
+
+    // Bad input: exit 2, one line naming it.
+    let run = scan_with(
+        &daemon(&apps.v1),
+        &[
+            "--insecure",
+            "--base-candidates",
+            &candidates,
+            "--base-candidates-tags",
+            "9",
+        ],
+        &env,
+        None,
+    );
+    run.expect_scan_error("--base-candidates", &["no tag of", "matches"]);
+}

@@ -3,15 +3,17 @@
 use super::progress::Progress;
 use super::remote::RemoteArgs;
 use super::{EXIT_ERROR, EXIT_PASS, parse_size};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use portcullis_advisories::index::fetch::IndexSpec;
 use portcullis_gate::analyze::cache::CacheConfig;
 use portcullis_gate::enrich::vulns::TrivyChoice;
 use portcullis_gate::policy::{self, Severity, Verdict};
+use portcullis_gate::rebase;
 use portcullis_gate::report::{self, Report, table::Style};
 use portcullis_gate::{Gate, ReadOptions, Settings};
 use portcullis_image::registry::RemoteOptions;
+use portcullis_image::registry::list_tags;
 use portcullis_layer::Limits;
 use portcullis_model::Date;
 use portcullis_model::image::Platform;
@@ -118,6 +120,17 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub gate: GateArgs,
+
+    /// Rank candidate base images by what rebuilding on them would remove of the current
+    /// base's findings (the image's own layers kept): a comma-separated list of images, or
+    /// a registry repository (docker://REGISTRY/NAME) whose tags are listed
+    #[arg(long, value_name = "IMAGE,...|docker://REGISTRY/NAME")]
+    pub base_candidates: Option<String>,
+
+    /// With a repository for --base-candidates: the tags to try, a regular expression the
+    /// whole tag must match (e.g. '3\.[0-9]+')
+    #[arg(long, value_name = "REGEX", requires = "base_candidates")]
+    pub base_candidates_tags: Option<String>,
 
     #[command(flatten)]
     pub read: ReadArgs,
@@ -435,6 +448,17 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     args.read.timeout.start(&args.image)?;
     let outputs = plan_outputs(&args.formats, args.output.as_deref())?;
     let gate = Gate::new(&args.gate.settings(today()?, &args.read.remote))?;
+    // Bad candidates are refused before the image is read.
+    let candidates = match &args.base_candidates {
+        Some(spec) => {
+            let remote = args.read.remote.options()?;
+            let listed = rebase::expand(spec, args.base_candidates_tags.as_deref(), |repo| {
+                list_tags(repo, &remote).map_err(|e| e.to_string())
+            });
+            Some(listed.map_err(|e| anyhow!("--base-candidates {spec}: {e}"))?)
+        }
+        None => None,
+    };
     for warning in gate.warnings() {
         eprintln!("portcullis: warning: {warning}");
     }
@@ -448,7 +472,10 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     let mut facts = read?;
     gate.enrich(&mut facts, &args.image)?;
     // The baseline is read after the progress bar is gone: only pulls are announced.
-    let report = gate.verdict(&facts, &args.read.options()?)?;
+    let mut report = gate.verdict(&facts, &args.read.options()?)?;
+    if let Some(candidates) = &candidates {
+        report.rebase = Some(gate.rank_bases(&report, candidates, &args.read.options()?)?);
+    }
     portcullis_interrupt::stage("writing the reports");
     emit(&report, &outputs)?;
     Ok(match report.gate.result {

@@ -21,6 +21,7 @@ use crate::policy::baseline;
 use crate::policy::vex::Vex;
 use crate::policy::waivers::{self, Waivers};
 use crate::policy::{self, Policy, PolicyError};
+use crate::rebase::{self, RebasePlan};
 use crate::report::{GateMode, Report};
 use portcullis_advisories::index::IndexSet;
 use portcullis_advisories::index::fetch::{Fetcher, IndexSpec};
@@ -222,6 +223,14 @@ pub enum GateError {
     },
     #[error("--base {reference}: {reason}")]
     NotABase { reference: String, reason: String },
+    #[error("--base-candidates: {0}")]
+    BaseCandidates(String),
+    #[error("--base-candidates {reference}")]
+    Candidate {
+        reference: String,
+        #[source]
+        source: Box<GateError>,
+    },
     #[error("--baseline {reference}")]
     Baseline {
         reference: String,
@@ -485,6 +494,39 @@ impl Gate {
             baseline::compare(&mut report, &before, reference);
         }
         Ok(report)
+    }
+
+    /// The upgrade plan: each of `candidates` read, enriched and judged like the image, and
+    /// measured against the findings `report`'s current base brings. The layer cache makes
+    /// bases seen before cheap.
+    pub fn rank_bases(
+        &self,
+        report: &Report,
+        candidates: &[String],
+        options: &ReadOptions,
+    ) -> Result<RebasePlan, GateError> {
+        let known = report
+            .base
+            .as_ref()
+            .is_some_and(|b| b.method != BaseMethod::None && b.layers > 0);
+        if !known {
+            return Err(GateError::BaseCandidates(
+                "the image's base is not known (give --base IMAGE)".to_string(),
+            ));
+        }
+        let mut measured = Vec::new();
+        for reference in candidates {
+            portcullis_interrupt::stage("scanning a candidate base image");
+            let wrap = |source| GateError::Candidate {
+                reference: reference.clone(),
+                source: Box::new(source),
+            };
+            let mut facts = self.read_plain(reference, options).map_err(wrap)?;
+            self.enrich(&mut facts, reference).map_err(wrap)?;
+            let judged = self.judge(&facts);
+            measured.push(rebase::measure(report, &judged, reference));
+        }
+        Ok(rebase::plan(report, measured))
     }
 
     /// The whole pipeline for one image.

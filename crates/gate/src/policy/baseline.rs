@@ -47,6 +47,31 @@ fn key(finding: &Finding) -> Key {
     }
 }
 
+/// The findings of `ours` that `theirs` lacks, and those of `theirs` that `ours` lacks,
+/// matched as [`compare`] matches them.
+pub fn difference<'a>(
+    ours: &[&'a Finding],
+    theirs: &[&'a Finding],
+) -> (Vec<&'a Finding>, Vec<&'a Finding>) {
+    let only = |a: &[&'a Finding], b: &[&'a Finding]| {
+        let mut remaining: HashMap<Key, usize> = HashMap::new();
+        for f in b {
+            *remaining.entry(key(f)).or_default() += 1;
+        }
+        a.iter()
+            .copied()
+            .filter(|f| match remaining.get_mut(&key(f)) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    false
+                }
+                _ => true,
+            })
+            .collect::<Vec<_>>()
+    };
+    (only(ours, theirs), only(theirs, ours))
+}
+
 /// Marks each finding of `report` new or unchanged against `before` (the baseline's report,
 /// judged the same way), lists what only the baseline has as fixed, and gates on the new
 /// findings only.

@@ -82,6 +82,17 @@ pub fn render(report: &Report) -> String {
     findings_table(&mut md, "Other findings", &other);
     let fixed: Vec<&Finding> = report.fixed.iter().collect();
     findings_table(&mut md, "Fixed since the baseline", &fixed);
+    if let Some(plan) = &report.rebase {
+        let _ = writeln!(
+            md,
+            "### Base image candidates ({})\n",
+            plan.candidates.len()
+        );
+        for candidate in plan.candidates.iter().take(MAX_ROWS) {
+            let _ = writeln!(md, "- {}", escape(&candidate.describe(plan.base_findings)));
+        }
+        more(&mut md, plan.candidates.len());
+    }
     if !waived.is_empty() {
         let _ = writeln!(md, "### Waived ({})\n", waived.len());
         md.push_str("| check | where | reason | expires |\n|---|---|---|---|\n");

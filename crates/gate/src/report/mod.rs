@@ -299,6 +299,9 @@ pub struct Report {
     /// Findings of the baseline this image no longer has.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fixed: Vec<Finding>,
+    /// Candidate base images, best first (`--base-candidates`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebase: Option<crate::rebase::RebasePlan>,
 }
 
 impl Report {
@@ -377,6 +380,7 @@ impl Report {
             base: None,
             baseline: None,
             fixed: Vec::new(),
+            rebase: None,
         };
         report.set_mode(report.gate.mode);
         report

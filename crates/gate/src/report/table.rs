@@ -241,6 +241,22 @@ pub fn write(report: &Report, out: &mut dyn Write, style: &Style) -> io::Result<
             writeln!(out)?;
         }
     }
+    if let Some(plan) = &report.rebase {
+        let heading = format!("BASE IMAGE CANDIDATES ({})", plan.candidates.len());
+        writeln!(out, "{}", style.paint("1;4", &heading))?;
+        for (i, candidate) in plan.candidates.iter().enumerate() {
+            let best = if i == 0 { "best: " } else { "" };
+            writeln!(out, "  {best}{}", candidate.describe(plan.base_findings))?;
+            if !candidate.removes_packages.is_empty() {
+                writeln!(
+                    out,
+                    "      fixes or drops {}",
+                    candidate.removes_packages.join(", ")
+                )?;
+            }
+        }
+        writeln!(out)?;
+    }
     if !report.fixed.is_empty() {
         writeln!(
             out,

@@ -67,6 +67,10 @@ pub fn for_each_text(report: &mut Report, f: &mut dyn FnMut(&mut String)) {
     if let Some(baseline) = &mut report.baseline {
         f(&mut baseline.reference);
     }
+    for candidate in report.rebase.iter_mut().flat_map(|p| &mut p.candidates) {
+        f(&mut candidate.reference);
+        candidate.removes_packages.iter_mut().for_each(&mut *f);
+    }
     let image = &mut report.image;
     f(&mut image.reference);
     f(&mut image.user);
