@@ -282,7 +282,7 @@ pub fn annotated_base(meta: &ImageMeta) -> Option<(String, Option<String>)> {
 mod tests {
     use super::*;
 
-    fn steps(entries: &[(&'static str, bool)]) -> Vec<history::Step<'static>> {
+    fn steps<'a>(entries: &[(&'a str, bool)]) -> Vec<history::Step<'a>> {
         entries
             .iter()
             .enumerate()
@@ -303,7 +303,8 @@ mod tests {
         let cmd = ("CMD [\"/app\"]", true);
         let user = ("USER app", true);
         let entrypoint = ("ENTRYPOINT [\"/app\"] # buildkit", true);
-        let cases: &[(&[(&str, bool)], Option<usize>)] = &[
+        type History<'a> = &'a [(&'a str, bool)];
+        let cases: &[(History, Option<usize>)] = &[
             (&[add, base_cmd, run, copy, entrypoint, cmd], Some(2)),
             (&[add, base_cmd, run, user, copy, cmd], Some(2)),
             // A base of a base: the last base CMD ends the base.
