@@ -120,6 +120,8 @@ fn fixtures(dir: &Path) {
     std::fs::create_dir_all(dir.join("testdata")).unwrap();
     std::fs::copy(&demo, dir.join("testdata/demo.tar")).unwrap();
     std::fs::copy(&demo, dir.join("app.tar")).unwrap();
+    // The previous release `--baseline` compares with.
+    std::fs::copy(&demo, dir.join("app-1.0.tar")).unwrap();
     let image = |platform: &str| {
         Image::new()
             .platform(platform)

@@ -47,7 +47,7 @@ fn demo_report_matches_the_documented_schema() {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/demo.tar");
     let report = report_for(demo.to_str().unwrap());
     assert_valid(&validator, &report, "testdata/demo.tar");
-    assert_eq!(report["schema_version"], "2.1");
+    assert_eq!(report["schema_version"], "2.2");
     assert_eq!(report["image"]["manifest_digest"], Value::Null);
 }
 

@@ -333,12 +333,18 @@ fn scan_now(args: &AttestArgs, read: &ReadOptions) -> Result<Scanned> {
     let started = SystemTime::now();
     let report = gate.run(image, read)?.report;
     let finished = SystemTime::now();
-    let parameters = json!({
+    let mut parameters = json!({
         "image": image,
         "policy": policy.name,
         "fail_on": policy.fail_on,
         "platform": report.image.platform.to_string(),
+        "mode": report.gate.mode,
     });
+    for (key, value) in [("base", &args.gate.base), ("baseline", &args.gate.baseline)] {
+        if let Some(value) = value {
+            parameters[key] = json!(value);
+        }
+    }
     Ok(Scanned {
         image: Some(ImageDigests::of(&report.image)),
         report,

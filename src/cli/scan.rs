@@ -3,15 +3,17 @@
 use super::progress::Progress;
 use super::remote::RemoteArgs;
 use super::{EXIT_ERROR, EXIT_PASS, parse_size};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use portcullis_advisories::index::fetch::IndexSpec;
 use portcullis_gate::analyze::cache::CacheConfig;
 use portcullis_gate::enrich::vulns::TrivyChoice;
 use portcullis_gate::policy::{self, Severity, Verdict};
+use portcullis_gate::rebase;
 use portcullis_gate::report::{self, Report, table::Style};
 use portcullis_gate::{Gate, ReadOptions, Settings};
 use portcullis_image::registry::RemoteOptions;
+use portcullis_image::registry::list_tags;
 use portcullis_layer::Limits;
 use portcullis_model::Date;
 use portcullis_model::image::Platform;
@@ -119,6 +121,17 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub gate: GateArgs,
 
+    /// Rank candidate base images by what rebuilding on them would remove of the current
+    /// base's findings (the image's own layers kept): a comma-separated list of images, or
+    /// a registry repository (docker://REGISTRY/NAME) whose tags are listed
+    #[arg(long, value_name = "IMAGE,...|docker://REGISTRY/NAME")]
+    pub base_candidates: Option<String>,
+
+    /// With a repository for --base-candidates: the tags to try, a regular expression the
+    /// whole tag must match (e.g. '3\.[0-9]+')
+    #[arg(long, value_name = "REGEX", requires = "base_candidates")]
+    pub base_candidates_tags: Option<String>,
+
     #[command(flatten)]
     pub read: ReadArgs,
 
@@ -175,6 +188,22 @@ pub struct GateArgs {
     #[arg(long)]
     pub fetch_indexes: bool,
 
+    /// The base image the image was built FROM (any transport): its layers are the
+    /// "base image" part of the report [default: the org.opencontainers.image.base.name
+    /// annotation when it can be read, else a guess from the history]
+    #[arg(long, value_name = "IMAGE")]
+    pub base: Option<String>,
+
+    /// Scan this image too (a previous release, or the base) and gate only on findings it
+    /// does not have; the findings it has and this image lost are listed as fixed
+    #[arg(long, value_name = "IMAGE", conflicts_with = "ignore_base")]
+    pub baseline: Option<String>,
+
+    /// Gate only on findings of the image's own layers and build steps, not the base
+    /// image's (which are still reported)
+    #[arg(long)]
+    pub ignore_base: bool,
+
     #[command(flatten)]
     pub vulns: VulnArgs,
 }
@@ -207,6 +236,9 @@ impl GateArgs {
             trivy: self.vulns.trivy.clone(),
             ignore_unfixed: self.vulns.ignore_unfixed,
             today,
+            base: self.base.clone(),
+            baseline: self.baseline.clone(),
+            ignore_base: self.ignore_base,
         }
     }
 
@@ -223,6 +255,9 @@ impl GateArgs {
             || !self.vulns.osv_db.is_empty()
             || !self.vulns.vex.is_empty()
             || self.vulns.ignore_unfixed
+            || self.base.is_some()
+            || self.baseline.is_some()
+            || self.ignore_base
     }
 }
 
@@ -413,6 +448,17 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     args.read.timeout.start(&args.image)?;
     let outputs = plan_outputs(&args.formats, args.output.as_deref())?;
     let gate = Gate::new(&args.gate.settings(today()?, &args.read.remote))?;
+    // Bad candidates are refused before the image is read.
+    let candidates = match &args.base_candidates {
+        Some(spec) => {
+            let remote = args.read.remote.options()?;
+            let listed = rebase::expand(spec, args.base_candidates_tags.as_deref(), |repo| {
+                list_tags(repo, &remote).map_err(|e| e.to_string())
+            });
+            Some(listed.map_err(|e| anyhow!("--base-candidates {spec}: {e}"))?)
+        }
+        None => None,
+    };
     for warning in gate.warnings() {
         eprintln!("portcullis: warning: {warning}");
     }
@@ -425,7 +471,11 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     progress.finish();
     let mut facts = read?;
     gate.enrich(&mut facts, &args.image)?;
-    let report = gate.judge(&facts);
+    // The baseline is read after the progress bar is gone: only pulls are announced.
+    let mut report = gate.verdict(&facts, &args.read.options()?)?;
+    if let Some(candidates) = &candidates {
+        report.rebase = Some(gate.rank_bases(&report, candidates, &args.read.options()?)?);
+    }
     portcullis_interrupt::stage("writing the reports");
     emit(&report, &outputs)?;
     Ok(match report.gate.result {

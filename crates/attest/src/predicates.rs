@@ -341,6 +341,8 @@ mod tests {
                 evidence: None,
                 data: Default::default(),
                 waived: None,
+                origin: None,
+                delta: None,
             }]
         } else {
             vec![]

@@ -9,6 +9,8 @@
 //! - [`enrich`]: every data source (package indexes, OSV, Trivy) recorded in the facts;
 //! - [`checks`]: pure functions of the facts and the policy's parameters → findings;
 //! - [`policy`]: the verdict's rules, parameters and waivers;
+//! - [`rebase`]: the upgrade plan, candidate base images ranked by what rebuilding on them
+//!   removes;
 //! - [`report`]: the report and its renderers (table, JSON, SARIF, JUnit, Markdown, SBOM).
 //!
 //! [`Gate`] runs them in order; see [`pipeline`] for an example.
@@ -21,6 +23,7 @@ pub mod enrich;
 pub mod facts;
 pub mod pipeline;
 pub mod policy;
+pub mod rebase;
 pub mod report;
 
 pub use pipeline::{Gate, GateError, ReadError, ReadOptions, Scanned, Settings, read_image};

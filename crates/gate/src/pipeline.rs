@@ -16,10 +16,13 @@ use crate::analyze::{Analyzers, Scanner};
 use crate::enrich::indexes::{self, IndexError};
 use crate::enrich::vulns::{self, Lookup, LookupError, TrivyChoice};
 use crate::facts::ImageFacts;
+use crate::facts::lineage::{self, BaseMethod, Lineage};
+use crate::policy::baseline;
 use crate::policy::vex::Vex;
 use crate::policy::waivers::{self, Waivers};
 use crate::policy::{self, Policy, PolicyError};
-use crate::report::Report;
+use crate::rebase::{self, RebasePlan};
+use crate::report::{GateMode, Report};
 use portcullis_advisories::index::IndexSet;
 use portcullis_advisories::index::fetch::{Fetcher, IndexSpec};
 use portcullis_advisories::osv::repository::{Repository, RepositoryError};
@@ -151,6 +154,13 @@ pub struct Settings {
     pub ignore_unfixed: bool,
     /// The day waivers and end-of-life dates are judged on.
     pub today: Date,
+    /// The base image (any reference), instead of the base annotations or the history.
+    pub base: Option<String>,
+    /// Gate only on findings this image has and this one (a previous release, or the base)
+    /// does not.
+    pub baseline: Option<String>,
+    /// Gate only on findings of the image's own layers and build steps.
+    pub ignore_base: bool,
 }
 
 impl Default for Settings {
@@ -176,6 +186,9 @@ impl Default for Settings {
             trivy: None,
             ignore_unfixed: false,
             today: Date::today_utc(),
+            base: None,
+            baseline: None,
+            ignore_base: false,
         }
     }
 }
@@ -202,6 +215,28 @@ pub enum GateError {
     Lookup(#[from] LookupError),
     #[error("--db-repository")]
     DbRepository(#[source] RepositoryError),
+    #[error("--base {reference}")]
+    Base {
+        reference: String,
+        #[source]
+        source: Box<ReadError>,
+    },
+    #[error("--base {reference}: {reason}")]
+    NotABase { reference: String, reason: String },
+    #[error("--base-candidates: {0}")]
+    BaseCandidates(String),
+    #[error("--base-candidates {reference}")]
+    Candidate {
+        reference: String,
+        #[source]
+        source: Box<GateError>,
+    },
+    #[error("--baseline {reference}")]
+    Baseline {
+        reference: String,
+        #[source]
+        source: Box<GateError>,
+    },
 }
 
 /// One image through the whole pipeline: its facts, and the report the gate made of them.
@@ -223,6 +258,9 @@ pub struct Gate {
     explicit_indexes: IndexSet,
     fetch_indexes: bool,
     warnings: Vec<String>,
+    base: Option<String>,
+    baseline: Option<String>,
+    ignore_base: bool,
 }
 
 impl Gate {
@@ -307,6 +345,9 @@ impl Gate {
             explicit_indexes,
             fetch_indexes: settings.fetch_indexes,
             warnings,
+            base: settings.base.clone(),
+            baseline: settings.baseline.clone(),
+            ignore_base: settings.ignore_base,
         })
     }
 
@@ -320,8 +361,16 @@ impl Gate {
         &self.warnings
     }
 
-    /// Acquire → analyze → facts, with the analyzers the settings ask for.
+    /// Acquire → analyze → facts, with the analyzers the settings ask for, and the base
+    /// image known as well as the settings and the image allow.
     pub fn read(&self, reference: &str, options: &ReadOptions) -> Result<ImageFacts, GateError> {
+        let mut facts = self.read_plain(reference, options)?;
+        facts.lineage = self.lineage(&facts, options)?;
+        Ok(facts)
+    }
+
+    /// The image read, its base guessed from its history only.
+    fn read_plain(&self, reference: &str, options: &ReadOptions) -> Result<ImageFacts, GateError> {
         portcullis_interrupt::stage("reading the image (manifest, config and layers)");
         let mut facts =
             read_image(reference, options, &self.analyzers).map_err(|source| GateError::Read {
@@ -330,6 +379,74 @@ impl Gate {
             })?;
         facts.today = self.today;
         Ok(facts)
+    }
+
+    /// The image's base: `--base`, else the base annotations when the base they name can
+    /// be read (and has the digest they pin), else the history's guess. Its layers come from
+    /// the layer cache when the image was just read through it.
+    fn lineage(&self, facts: &ImageFacts, options: &ReadOptions) -> Result<Lineage, GateError> {
+        if let Some(base) = &self.base {
+            portcullis_interrupt::stage("reading the base image");
+            let read =
+                read_image(base, options, &self.analyzers).map_err(|source| GateError::Base {
+                    reference: base.clone(),
+                    source: Box::new(source),
+                })?;
+            return Lineage::from_base(&facts.meta, &read.meta, BaseMethod::Flag, base).map_err(
+                |reason| GateError::NotABase {
+                    reference: base.clone(),
+                    reason,
+                },
+            );
+        }
+        let guess = Lineage::guess(&facts.meta, facts.layers.len());
+        let Some((name, digest)) = lineage::annotated_base(&facts.meta) else {
+            return Ok(guess);
+        };
+        portcullis_interrupt::stage("reading the base image its annotations name");
+        // Credentials given for the image are not sent to the base's registry.
+        let base_options = ReadOptions {
+            remote: RemoteOptions {
+                credentials: None,
+                insecure: options.remote.insecure,
+            },
+            ..options.clone()
+        };
+        // The image's own word names a registry image, never a local file or daemon: an
+        // image cannot make the scan read the scanning machine's files.
+        let reference = match name.strip_prefix("docker://") {
+            Some(_) => name.clone(),
+            None => format!("docker://{name}"),
+        };
+        if !matches!(ImageRef::parse(&reference), Ok(ImageRef::Registry { .. })) {
+            let mut guess = guess;
+            guess.base.detail = Some(format!("the annotated base {name:?} is not an image name"));
+            return Ok(guess);
+        }
+        let unresolved = match read_image(&reference, &base_options, &self.analyzers) {
+            Ok(base) => {
+                let actual = base.meta.manifest_digest.as_deref();
+                match digest.as_deref() {
+                    Some(pinned) if actual != Some(pinned) => format!(
+                        "the annotated base {name} has digest {}, not the annotated {pinned}",
+                        actual.unwrap_or("(none)")
+                    ),
+                    _ => match Lineage::from_base(
+                        &facts.meta,
+                        &base.meta,
+                        BaseMethod::Annotation,
+                        &name,
+                    ) {
+                        Ok(lineage) => return Ok(lineage),
+                        Err(reason) => format!("annotated base: {reason}"),
+                    },
+                }
+            }
+            Err(e) => format!("the annotated base {name} could not be read: {e}"),
+        };
+        let mut guess = guess;
+        guess.base.detail = Some(unresolved);
+        Ok(guess)
     }
 
     /// Enrich: consults the data sources for the image read from `reference`.
@@ -348,17 +465,75 @@ impl Gate {
         Ok(())
     }
 
-    /// Checks → verdict: the report of enriched facts.
+    /// Checks → verdict: the report of enriched facts, every finding attributed to the base
+    /// image or to this image, gated on all of them or (`--ignore-base`) on this image's.
     pub fn judge(&self, facts: &ImageFacts) -> Report {
         portcullis_interrupt::stage("running the checks");
-        crate::checks::evaluate(facts, &self.policy, &self.vex, &self.waivers, self.today)
+        let mut report =
+            crate::checks::evaluate(facts, &self.policy, &self.vex, &self.waivers, self.today);
+        if self.ignore_base {
+            report.set_mode(GateMode::IgnoreBase);
+        }
+        report
+    }
+
+    /// [`Gate::judge`], then, with `--baseline`, the baseline image read, enriched and
+    /// judged the same way, and the verdict given on what it does not have. The one verdict
+    /// `scan` and `attest` both give.
+    pub fn verdict(&self, facts: &ImageFacts, options: &ReadOptions) -> Result<Report, GateError> {
+        let mut report = self.judge(facts);
+        if let Some(reference) = &self.baseline {
+            let wrap = |source| GateError::Baseline {
+                reference: reference.clone(),
+                source: Box::new(source),
+            };
+            let mut old = self.read_plain(reference, options).map_err(wrap)?;
+            self.enrich(&mut old, reference).map_err(wrap)?;
+            portcullis_interrupt::stage("comparing with the baseline");
+            let before = self.judge(&old);
+            baseline::compare(&mut report, &before, reference);
+        }
+        Ok(report)
+    }
+
+    /// The upgrade plan: each of `candidates` read, enriched and judged like the image, and
+    /// measured against the findings `report`'s current base brings. The layer cache makes
+    /// bases seen before cheap.
+    pub fn rank_bases(
+        &self,
+        report: &Report,
+        candidates: &[String],
+        options: &ReadOptions,
+    ) -> Result<RebasePlan, GateError> {
+        let known = report
+            .base
+            .as_ref()
+            .is_some_and(|b| b.method != BaseMethod::None && b.layers > 0);
+        if !known {
+            return Err(GateError::BaseCandidates(
+                "the image's base is not known (give --base IMAGE)".to_string(),
+            ));
+        }
+        let mut measured = Vec::new();
+        for reference in candidates {
+            portcullis_interrupt::stage("scanning a candidate base image");
+            let wrap = |source| GateError::Candidate {
+                reference: reference.clone(),
+                source: Box::new(source),
+            };
+            let mut facts = self.read_plain(reference, options).map_err(wrap)?;
+            self.enrich(&mut facts, reference).map_err(wrap)?;
+            let judged = self.judge(&facts);
+            measured.push(rebase::measure(report, &judged, reference));
+        }
+        Ok(rebase::plan(report, measured))
     }
 
     /// The whole pipeline for one image.
     pub fn run(&self, reference: &str, options: &ReadOptions) -> Result<Scanned, GateError> {
         let mut facts = self.read(reference, options)?;
         self.enrich(&mut facts, reference)?;
-        let report = self.judge(&facts);
+        let report = self.verdict(&facts, options)?;
         Ok(Scanned { facts, report })
     }
 }

@@ -749,6 +749,11 @@ fn image_from_manifest(
             platform,
             names,
             layers,
+            annotations: manifest
+                .annotations()
+                .as_ref()
+                .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
         },
         layer_paths,
     })
@@ -916,6 +921,7 @@ pub fn resolve_docker_archive(store: &dyn Store, req: &Request) -> Result<Resolv
             platform,
             names: tags(entry),
             layers,
+            annotations: Default::default(),
         },
         layer_paths,
     })

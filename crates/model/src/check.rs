@@ -80,6 +80,8 @@ impl Check {
             evidence: None,
             data: Default::default(),
             waived: None,
+            origin: None,
+            delta: None,
         }
     }
 }

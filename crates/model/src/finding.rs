@@ -50,6 +50,55 @@ pub struct VexSuppression {
     pub justification: Option<String>,
 }
 
+/// Which part of the image a finding belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Part {
+    /// The layers and build steps of the image it was built `FROM`.
+    Base,
+    /// The layers and build steps this image's own build added.
+    Image,
+}
+
+impl Part {
+    /// `base image` / `this image`, as the reports group findings.
+    pub fn label(self) -> &'static str {
+        match self {
+            Part::Base => "base image",
+            Part::Image => "this image",
+        }
+    }
+}
+
+/// Where a finding came from: the layer that introduced it, the build step that made that
+/// layer (`history[].created_by`), and whether that layer is the base image's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub part: Part,
+    /// The layer (0-based, manifest order) that introduced the finding; `None` for a finding
+    /// about the config that no layer made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<usize>,
+    /// The history entry of that layer, or of the build step the finding is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<usize>,
+    /// The build step, as the history records it (the Dockerfile instruction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+}
+
+/// A finding compared with the baseline image (`--baseline`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Delta {
+    /// The baseline does not have it: this change introduced it.
+    New,
+    /// The baseline has it too.
+    Unchanged,
+    /// The baseline has it and this image no longer does.
+    Fixed,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// Check id from the check table (`portcullis explain ID`).
@@ -68,6 +117,12 @@ pub struct Finding {
     pub data: serde_json::Map<String, serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waived: Option<Waived>,
+    /// The layer and build step that introduced it, base image or this image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+    /// Whether the baseline image has it, when the scan compares with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<Delta>,
 }
 
 impl Finding {

@@ -235,6 +235,9 @@ pub struct ImageMeta {
     pub names: Vec<String>,
     /// Layers as the manifest lists them (digests and media types), before scanning.
     pub layers: Vec<PlannedLayer>,
+    /// The image manifest's annotations (`org.opencontainers.image.base.name` ...); empty
+    /// for a format that stores no manifest.
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// A layer the manifest promises, with what its bytes must hash to.

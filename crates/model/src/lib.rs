@@ -15,6 +15,7 @@ pub mod severity;
 pub use check::{Check, Reference};
 pub use date::{BadDate, Date};
 pub use finding::{
-    DataSet, Diagnostic, Finding, Location, Source, SourceStatus, VexSuppression, Waived,
+    DataSet, Delta, Diagnostic, Finding, Location, Origin, Part, Source, SourceStatus,
+    VexSuppression, Waived,
 };
 pub use severity::{Severity, UnknownSeverity};

@@ -130,6 +130,9 @@ pub fn evaluate(
     today: Date,
 ) -> Report {
     let mut findings = run_all(facts, policy);
+    for finding in &mut findings {
+        finding.origin = Some(facts.lineage.origin(finding));
+    }
     let summary = facts.summary();
     let vex_statuses = vex.apply(&mut findings, &summary);
     let statuses = waivers.apply(&mut findings, today);
@@ -143,6 +146,7 @@ pub fn evaluate(
     );
     report.sources = facts.sources.clone();
     report.vex = vex_statuses;
+    report.base = Some(facts.lineage.base.clone());
     // The one redaction pass, with the rule set secret findings use (the built-in one when
     // the secrets family is off): nothing after this point sees a secret the image holds.
     let builtin;

@@ -2,10 +2,12 @@
 
 pub mod accounts;
 pub mod inventory;
+pub mod lineage;
 pub mod merge;
 
 use crate::analyze::LayerReport;
 use accounts::{GroupEntry, PasswdEntry, ShadowEntry};
+use lineage::Lineage;
 use merge::FileSystem;
 use portcullis_advisories::index::IndexSet;
 use portcullis_advisories::osv::Vulnerability;
@@ -35,11 +37,15 @@ pub struct ImageFacts {
     pub vulnerabilities: Vec<Vulnerability>,
     /// The data sources consulted beyond the image itself, and what became of each.
     pub sources: Vec<Source>,
+    /// Which layers are the base image's: guessed from the history, unless the gate knows
+    /// the base better (`--base`, the base annotations).
+    pub lineage: Lineage,
 }
 
 impl ImageFacts {
     pub fn new(meta: ImageMeta, layers: Vec<LayerInfo>, reports: Vec<LayerReport>) -> ImageFacts {
         let fs = FileSystem::merge(&reports);
+        let lineage = Lineage::guess(&meta, layers.len());
         let diagnostics = reports
             .iter()
             .enumerate()
@@ -62,6 +68,7 @@ impl ImageFacts {
             package_indexes: IndexSet::default(),
             vulnerabilities: Vec::new(),
             sources: Vec::new(),
+            lineage,
         }
     }
 

@@ -13,6 +13,7 @@
 //! ```
 
 use portcullis_secrets::RuleSet;
+pub mod baseline;
 pub mod file;
 pub mod params;
 pub mod reference;

@@ -5,7 +5,7 @@
 //! must not be able to inject HTML, links or @-mentions into a comment. Tables are capped at
 //! [`MAX_ROWS`] rows so the summary stays under GitHub's 65,536-character comment limit.
 
-use super::{Finding, Report, table};
+use super::{Delta, Finding, GateMode, Report, table};
 use crate::checks;
 use crate::policy::Verdict;
 use std::fmt::Write as _;
@@ -51,6 +51,22 @@ pub fn render(report: &Report) -> String {
         s.critical, s.high, s.medium, s.low, s.info, s.waived
     );
 
+    if let Some(base) = &report.base {
+        let _ = writeln!(md, "Base image: {}.\n", escape(&base.describe()));
+    }
+    if let Some(baseline) = &report.baseline {
+        let _ = writeln!(
+            md,
+            "Compared with the baseline {}: {} new, {} unchanged, {} fixed.\n",
+            code(&baseline.reference),
+            baseline.new,
+            baseline.unchanged,
+            baseline.fixed
+        );
+    }
+    if report.gate.mode != GateMode::All {
+        let _ = writeln!(md, "The gate judged {}.\n", report.gate.mode.describe());
+    }
     let failing: Vec<&Finding> = report.findings.iter().filter(|f| report.fails(f)).collect();
     let other: Vec<&Finding> = report
         .findings
@@ -64,6 +80,19 @@ pub fn render(report: &Report) -> String {
         .collect();
     findings_table(&mut md, "Findings that fail the gate", &failing);
     findings_table(&mut md, "Other findings", &other);
+    let fixed: Vec<&Finding> = report.fixed.iter().collect();
+    findings_table(&mut md, "Fixed since the baseline", &fixed);
+    if let Some(plan) = &report.rebase {
+        let _ = writeln!(
+            md,
+            "### Base image candidates ({})\n",
+            plan.candidates.len()
+        );
+        for candidate in plan.candidates.iter().take(MAX_ROWS) {
+            let _ = writeln!(md, "- {}", escape(&candidate.describe(plan.base_findings)));
+        }
+        more(&mut md, plan.candidates.len());
+    }
     if !waived.is_empty() {
         let _ = writeln!(md, "### Waived ({})\n", waived.len());
         md.push_str("| check | where | reason | expires |\n|---|---|---|---|\n");
@@ -158,7 +187,7 @@ fn findings_table(md: &mut String, title: &str, findings: &[&Finding]) {
         return;
     }
     let _ = writeln!(md, "### {title} ({})\n", findings.len());
-    md.push_str("| severity | check | where | finding |\n|---|---|---|---|\n");
+    md.push_str("| severity | check | where | from | finding |\n|---|---|---|---|---|\n");
     for f in findings.iter().take(MAX_ROWS) {
         let mut finding = escape(&f.message);
         if let Some(e) = f.evidence.as_deref().filter(|e| !e.is_empty()) {
@@ -166,13 +195,31 @@ fn findings_table(md: &mut String, title: &str, findings: &[&Finding]) {
         }
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {finding} |",
+            "| {} | {} | {} | {} | {finding} |",
             f.severity.label(),
             check_link(&f.check),
             where_cell(f),
+            from_cell(f),
         );
     }
     more(md, findings.len());
+}
+
+/// Base image or this image, the build step, and whether the baseline has the finding.
+fn from_cell(f: &Finding) -> String {
+    let mut parts = Vec::new();
+    if let Some(origin) = &f.origin {
+        parts.push(origin.part.label().to_string());
+    }
+    if let Some(step) = table::introduced_by(f) {
+        parts.push(code(&step));
+    }
+    match f.delta {
+        Some(Delta::New) => parts.push("**new**".to_string()),
+        Some(Delta::Unchanged) => parts.push("unchanged".to_string()),
+        Some(Delta::Fixed) | None => {}
+    }
+    parts.join("<br>")
 }
 
 fn more(md: &mut String, total: usize) {

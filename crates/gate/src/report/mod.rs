@@ -11,17 +11,19 @@ pub mod spdx;
 pub mod table;
 pub mod text;
 
+pub use crate::facts::lineage::{BaseImage, BaseMethod};
 use crate::policy::{Policy, Severity, Threshold, Verdict};
 pub use portcullis_model::image::ImageSummary;
 pub use portcullis_model::{
-    Diagnostic, Finding, Location, Source, SourceStatus, VexSuppression, Waived,
+    Delta, Diagnostic, Finding, Location, Origin, Part, Source, SourceStatus, VexSuppression,
+    Waived,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Version of the JSON report schema (`docs/report-schema.json`). Minor bumps add fields;
 /// major bumps rename or remove them.
-pub const SCHEMA_VERSION: &str = "2.1";
+pub const SCHEMA_VERSION: &str = "2.2";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tool {
@@ -69,9 +71,51 @@ impl Summary {
     }
 }
 
+/// Which findings the gate judges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GateMode {
+    /// Every finding.
+    #[default]
+    All,
+    /// Only findings of the image's own layers and build steps (`--ignore-base`).
+    IgnoreBase,
+    /// Only findings the baseline image does not have (`--baseline`).
+    Baseline,
+}
+
+impl GateMode {
+    /// What the gate judged, for one line of text.
+    pub fn describe(self) -> &'static str {
+        match self {
+            GateMode::All => "all findings",
+            GateMode::IgnoreBase => "this image's findings only (--ignore-base)",
+            GateMode::Baseline => "findings new since the baseline only (--baseline)",
+        }
+    }
+}
+
+/// The image a `--baseline` scan compared with, and what the comparison found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Baseline {
+    pub reference: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_digest: Option<String>,
+    pub config_digest: String,
+    /// Findings the baseline does not have.
+    pub new: usize,
+    /// Findings the baseline has too.
+    pub unchanged: usize,
+    /// Findings of the baseline this image no longer has (listed in `fixed`).
+    pub fixed: usize,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Gate {
     pub result: Verdict,
+    /// Which findings the verdict is on.
+    #[serde(default)]
+    pub mode: GateMode,
     pub policy: String,
     pub fail_on: Severity,
     /// Checks whose threshold differs from `fail_on` under the policy.
@@ -93,9 +137,23 @@ impl Gate {
             .unwrap_or(Threshold::At(self.fail_on))
     }
 
+    /// Whether the mode puts `finding` before the gate at all.
+    pub fn judges(&self, finding: &Finding) -> bool {
+        match self.mode {
+            GateMode::All => true,
+            GateMode::IgnoreBase => finding
+                .origin
+                .as_ref()
+                .is_none_or(|o| o.part == Part::Image),
+            GateMode::Baseline => finding.delta.is_none_or(|d| d == Delta::New),
+        }
+    }
+
     /// Whether `finding` fails the gate.
     pub fn fails(&self, finding: &Finding) -> bool {
-        finding.waived.is_none() && self.threshold(&finding.check).fails(finding.severity)
+        finding.waived.is_none()
+            && self.judges(finding)
+            && self.threshold(&finding.check).fails(finding.severity)
     }
 }
 
@@ -232,6 +290,18 @@ pub struct Report {
     /// Every statement of the VEX documents given, and what it did.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vex: Vec<VexStatus>,
+    /// The base image: how it was known and which layers are its.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<BaseImage>,
+    /// The image `--baseline` compared with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Baseline>,
+    /// Findings of the baseline this image no longer has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fixed: Vec<Finding>,
+    /// Candidate base images, best first (`--base-candidates`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebase: Option<crate::rebase::RebasePlan>,
 }
 
 impl Report {
@@ -245,6 +315,7 @@ impl Report {
     ) -> Report {
         let gate = Gate {
             result: Verdict::Passed,
+            mode: GateMode::All,
             policy: policy_name.to_string(),
             fail_on,
             check_fail_on: BTreeMap::new(),
@@ -264,6 +335,7 @@ impl Report {
     ) -> Report {
         let gate = Gate {
             result: Verdict::Passed,
+            mode: GateMode::All,
             policy: policy.name.clone(),
             fail_on: policy.fail_on,
             check_fail_on: policy.threshold_overrides(),
@@ -282,7 +354,7 @@ impl Report {
         image: ImageSummary,
         mut findings: Vec<Finding>,
         diagnostics: Vec<Diagnostic>,
-        mut gate: Gate,
+        gate: Gate,
         waivers: Vec<WaiverStatus>,
     ) -> Report {
         findings.sort_by(|a, b| {
@@ -294,13 +366,7 @@ impl Report {
                 .then_with(|| a.location.config.cmp(&b.location.config))
                 .then_with(|| a.message.cmp(&b.message))
         });
-        gate.failing = findings.iter().filter(|f| gate.fails(f)).count();
-        gate.result = if gate.failing == 0 {
-            Verdict::Passed
-        } else {
-            Verdict::Failed
-        };
-        Report {
+        let mut report = Report {
             schema_version: SCHEMA_VERSION.to_string(),
             tool: Tool::current(),
             image,
@@ -311,7 +377,25 @@ impl Report {
             sources: Vec::new(),
             waivers,
             vex: Vec::new(),
-        }
+            base: None,
+            baseline: None,
+            fixed: Vec::new(),
+            rebase: None,
+        };
+        report.set_mode(report.gate.mode);
+        report
+    }
+
+    /// Judges the findings `mode` selects: the failing count and the verdict.
+    pub fn set_mode(&mut self, mode: GateMode) {
+        let gate = &mut self.gate;
+        gate.mode = mode;
+        gate.failing = self.findings.iter().filter(|f| gate.fails(f)).count();
+        gate.result = if gate.failing == 0 {
+            Verdict::Passed
+        } else {
+            Verdict::Failed
+        };
     }
 
     /// Whether `finding` (one of this report's) fails the gate.

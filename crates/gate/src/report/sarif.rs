@@ -13,7 +13,7 @@
 //! notifications located in the waiver file, unused VEX statements in their document; scan
 //! diagnostics are execution notifications.
 
-use super::{Finding, Report, WaiverState};
+use super::{Delta, Finding, Report, WaiverState};
 use crate::checks::{self, Check, Reference};
 use portcullis_model::Severity;
 use serde_json::{Map, Value, json};
@@ -208,7 +208,10 @@ pub fn to_value(report: &Report) -> Value {
                     "policy": report.gate.policy,
                     "failOn": report.gate.fail_on,
                     "failing": report.gate.failing,
+                    "mode": report.gate.mode,
                 },
+                "base": report.base,
+                "baseline": report.baseline,
             }
         }]
     })
@@ -390,6 +393,14 @@ fn result(report: &Report, f: &Finding, rule_index: usize, image_uri: &str) -> V
     if !f.data.is_empty() {
         properties["data"] = Value::Object(f.data.clone());
     }
+    if let Some(origin) = &f.origin {
+        properties["origin"] = json!({
+            "part": origin.part,
+            "layer": origin.layer,
+            "history": origin.history,
+            "createdBy": origin.created_by,
+        });
+    }
 
     let mut result = json!({
         "ruleId": f.check,
@@ -400,6 +411,14 @@ fn result(report: &Report, f: &Finding, rule_index: usize, image_uri: &str) -> V
         "partialFingerprints": { FINGERPRINT_KEY: fingerprint(f) },
         "properties": properties,
     });
+    if let Some(delta) = f.delta {
+        // SARIF's own word for a result compared with a baseline run.
+        result["baselineState"] = json!(match delta {
+            Delta::New => "new",
+            Delta::Unchanged => "unchanged",
+            Delta::Fixed => "absent",
+        });
+    }
     if let Some(waived) = &f.waived {
         let mut suppression = json!({
             "kind": "external",

@@ -1,6 +1,6 @@
 //! The human-readable report: the image's identity, then findings grouped by severity.
 
-use super::{Finding, Report};
+use super::{Delta, Finding, GateMode, Part, Report};
 use crate::policy::{Severity, Verdict};
 use std::io::{self, Write};
 
@@ -91,6 +91,51 @@ pub(crate) fn location(f: &Finding) -> String {
     parts.join("  ")
 }
 
+/// The part a finding belongs to; this image's when it was not attributed.
+fn part(f: &Finding) -> Part {
+    f.origin.as_ref().map_or(Part::Image, |o| o.part)
+}
+
+/// The build step that introduced a finding, for one line: `layer 2: COPY app /app`.
+pub(crate) fn introduced_by(f: &Finding) -> Option<String> {
+    let origin = f.origin.as_ref()?;
+    let step = origin.created_by.as_deref().map(|c| {
+        let c = c.trim();
+        match c.char_indices().nth(100) {
+            Some((at, _)) => format!("{}…", &c[..at]),
+            None => c.to_string(),
+        }
+    });
+    match (origin.layer, step) {
+        (Some(layer), Some(step)) if !step.is_empty() => Some(format!("layer {layer}: {step}")),
+        (None, Some(step)) if !step.is_empty() => Some(step),
+        _ => None,
+    }
+}
+
+fn write_finding(out: &mut dyn Write, f: &Finding, style: &Style) -> io::Result<()> {
+    let delta = match f.delta {
+        Some(Delta::New) => format!("  {}", style.paint("1;33", "(new)")),
+        Some(Delta::Unchanged) => "  (unchanged)".to_string(),
+        _ => String::new(),
+    };
+    writeln!(out, "  {}  {}{delta}", style.paint("1", &f.check), f.title)?;
+    writeln!(out, "      {}", f.message)?;
+    let loc = location(f);
+    if !loc.is_empty() {
+        writeln!(out, "      at {loc}")?;
+    }
+    if let Some(step) = introduced_by(f) {
+        writeln!(out, "      from {step}")?;
+    }
+    if let Some(e) = &f.evidence
+        && !e.is_empty()
+    {
+        writeln!(out, "      evidence: {e}")?;
+    }
+    Ok(())
+}
+
 pub fn write(report: &Report, out: &mut dyn Write, style: &Style) -> io::Result<()> {
     // Image text is shown with its control and invisible characters escaped.
     let report = &super::text::escaped(report);
@@ -132,6 +177,21 @@ pub fn write(report: &Report, out: &mut dyn Write, style: &Style) -> io::Result<
         let sources: Vec<String> = report.sources.iter().map(|s| s.describe()).collect();
         rows.push(("sources", sources.join("; ")));
     }
+    if let Some(base) = &report.base {
+        rows.push(("base", base.describe()));
+    }
+    if let Some(baseline) = &report.baseline {
+        rows.push((
+            "baseline",
+            format!(
+                "{}: {} new, {} unchanged, {} fixed",
+                baseline.reference, baseline.new, baseline.unchanged, baseline.fixed
+            ),
+        ));
+    }
+    if report.gate.mode != GateMode::All {
+        rows.push(("gate on", report.gate.mode.describe().to_string()));
+    }
     for (k, v) in rows {
         writeln!(out, "  {k:<9} {v}")?;
     }
@@ -140,28 +200,75 @@ pub fn write(report: &Report, out: &mut dyn Write, style: &Style) -> io::Result<
     if report.findings.is_empty() {
         writeln!(out, "No findings.")?;
     }
-    for severity in Severity::ALL {
-        let group: Vec<&Finding> = report
-            .findings
+    let open: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.waived.is_none())
+        .collect();
+    // Grouped by base image and this image once the base is known; a heading per part.
+    let parts: &[Option<Part>] = if open.iter().any(|f| part(f) == Part::Base) {
+        &[Some(Part::Image), Some(Part::Base)]
+    } else {
+        &[None]
+    };
+    for wanted in parts {
+        let in_part: Vec<&Finding> = open
             .iter()
-            .filter(|f| f.severity == severity && f.waived.is_none())
+            .copied()
+            .filter(|f| wanted.is_none_or(|p| part(f) == p))
             .collect();
-        if group.is_empty() {
-            continue;
+        if let Some(p) = wanted {
+            let heading = format!("{} ({})", p.label().to_uppercase(), in_part.len());
+            writeln!(out, "{}", style.paint("1;4", &heading))?;
+            if in_part.is_empty() {
+                writeln!(out, "  No findings.")?;
+                writeln!(out)?;
+            }
         }
-        writeln!(out, "{} ({})", style.severity(severity), group.len())?;
-        for f in group {
-            writeln!(out, "  {}  {}", style.paint("1", &f.check), f.title)?;
+        for severity in Severity::ALL {
+            let group: Vec<&Finding> = in_part
+                .iter()
+                .copied()
+                .filter(|f| f.severity == severity)
+                .collect();
+            if group.is_empty() {
+                continue;
+            }
+            writeln!(out, "{} ({})", style.severity(severity), group.len())?;
+            for f in group {
+                write_finding(out, f, style)?;
+            }
+            writeln!(out)?;
+        }
+    }
+    if let Some(plan) = &report.rebase {
+        let heading = format!("BASE IMAGE CANDIDATES ({})", plan.candidates.len());
+        writeln!(out, "{}", style.paint("1;4", &heading))?;
+        for (i, candidate) in plan.candidates.iter().enumerate() {
+            let best = if i == 0 { "best: " } else { "" };
+            writeln!(out, "  {best}{}", candidate.describe(plan.base_findings))?;
+            if !candidate.removes_packages.is_empty() {
+                writeln!(
+                    out,
+                    "      fixes or drops {}",
+                    candidate.removes_packages.join(", ")
+                )?;
+            }
+        }
+        writeln!(out)?;
+    }
+    if !report.fixed.is_empty() {
+        writeln!(
+            out,
+            "{}",
+            style.paint(
+                "1;32",
+                &format!("FIXED SINCE THE BASELINE ({})", report.fixed.len())
+            )
+        )?;
+        for f in &report.fixed {
+            writeln!(out, "  {} {}  {}", f.severity.label(), f.check, f.title)?;
             writeln!(out, "      {}", f.message)?;
-            let loc = location(f);
-            if !loc.is_empty() {
-                writeln!(out, "      at {loc}")?;
-            }
-            if let Some(e) = &f.evidence
-                && !e.is_empty()
-            {
-                writeln!(out, "      evidence: {e}")?;
-            }
         }
         writeln!(out)?;
     }
@@ -222,10 +329,15 @@ pub fn write(report: &Report, out: &mut dyn Write, style: &Style) -> io::Result<
     };
     writeln!(
         out,
-        "{verdict}: {} at or above {} (policy {}); critical {}, high {}, medium {}, low {}, info {}{}",
+        "{verdict}: {}{} at or above {} (policy {}); critical {}, high {}, medium {}, low {}, info {}{}",
         match gate.failing {
             1 => "1 finding".to_string(),
             n => format!("{n} findings"),
+        },
+        match gate.mode {
+            GateMode::All => "",
+            GateMode::IgnoreBase => " of this image",
+            GateMode::Baseline => " new since the baseline",
         },
         gate.fail_on,
         gate.policy,

@@ -16,29 +16,8 @@ use std::borrow::Cow;
 /// waiver reasons, VEX statements, diagnostics, source details, the image's names, user and
 /// reference.
 pub fn for_each_text(report: &mut Report, f: &mut dyn FnMut(&mut String)) {
-    for finding in &mut report.findings {
-        f(&mut finding.title);
-        f(&mut finding.message);
-        if let Some(evidence) = &mut finding.evidence {
-            f(evidence);
-        }
-        let location = &mut finding.location;
-        for text in [&mut location.path, &mut location.config]
-            .into_iter()
-            .flatten()
-        {
-            f(text);
-        }
-        for value in finding.data.values_mut() {
-            for_each_json_text(value, f);
-        }
-        if let Some(waived) = &mut finding.waived {
-            f(&mut waived.reason);
-            if let Some(vex) = &mut waived.vex {
-                f(&mut vex.file);
-                vex.justification.iter_mut().for_each(&mut *f);
-            }
-        }
+    for finding in report.findings.iter_mut().chain(&mut report.fixed) {
+        finding_text(finding, f);
     }
     for diagnostic in &mut report.diagnostics {
         f(&mut diagnostic.message);
@@ -77,6 +56,21 @@ pub fn for_each_text(report: &mut Report, f: &mut dyn FnMut(&mut String)) {
             f(text);
         }
     }
+    if let Some(base) = &mut report.base {
+        for text in [&mut base.reference, &mut base.detail]
+            .into_iter()
+            .flatten()
+        {
+            f(text);
+        }
+    }
+    if let Some(baseline) = &mut report.baseline {
+        f(&mut baseline.reference);
+    }
+    for candidate in report.rebase.iter_mut().flat_map(|p| &mut p.candidates) {
+        f(&mut candidate.reference);
+        candidate.removes_packages.iter_mut().for_each(&mut *f);
+    }
     let image = &mut report.image;
     f(&mut image.reference);
     f(&mut image.user);
@@ -88,6 +82,34 @@ pub fn for_each_text(report: &mut Report, f: &mut dyn FnMut(&mut String)) {
         if let Some(media_type) = &mut layer.media_type {
             f(media_type);
         }
+    }
+}
+
+fn finding_text(finding: &mut super::Finding, f: &mut dyn FnMut(&mut String)) {
+    f(&mut finding.title);
+    f(&mut finding.message);
+    if let Some(evidence) = &mut finding.evidence {
+        f(evidence);
+    }
+    let location = &mut finding.location;
+    for text in [&mut location.path, &mut location.config]
+        .into_iter()
+        .flatten()
+    {
+        f(text);
+    }
+    for value in finding.data.values_mut() {
+        for_each_json_text(value, f);
+    }
+    if let Some(waived) = &mut finding.waived {
+        f(&mut waived.reason);
+        if let Some(vex) = &mut waived.vex {
+            f(&mut vex.file);
+            vex.justification.iter_mut().for_each(&mut *f);
+        }
+    }
+    if let Some(created_by) = finding.origin.as_mut().and_then(|o| o.created_by.as_mut()) {
+        f(created_by);
     }
 }
 

@@ -26,6 +26,8 @@ pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
 const SCHEMA1_PREFIX: &str = "application/vnd.docker.distribution.manifest.v1";
 /// Retries after the first attempt, for 5xx, 429 and broken connections.
 const RETRIES: u32 = 4;
+/// Most tags read from one repository's tag list.
+pub const MAX_TAGS: usize = 10_000;
 /// First backoff; doubled on each retry.
 const BACKOFF: Duration = Duration::from_millis(250);
 /// Times a blob download is resumed after its connection broke.
@@ -639,6 +641,36 @@ impl Client {
                 _ => Err(e),
             },
         }
+    }
+
+    /// The repository's tags, from the registry's tags API (`/v2/NAME/tags/list`), as many
+    /// as one answer of at most [`MAX_TAGS`] holds.
+    pub async fn tags(&self) -> Result<Vec<String>, RegistryError> {
+        #[derive(serde::Deserialize)]
+        struct TagList {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let url = format!(
+            "{}/v2/{}/tags/list?n={MAX_TAGS}",
+            self.base, self.target.repository
+        );
+        let what = "tag list".to_string();
+        let response = self.get(&url, None, 0, &what).await?;
+        let max = (MAX_TAGS as u64) * 256;
+        let data = read_limited(response, max)
+            .await
+            .map_err(|e| self.read_failed(&what, e, max))?;
+        let list: TagList = serde_json::from_slice(&data).map_err(|e| RegistryError::Network {
+            registry: self.target.registry.clone(),
+            message: format!(
+                "the tag list of {} is not JSON: {e}",
+                self.target.repository
+            ),
+        })?;
+        let mut tags = list.tags.unwrap_or_default();
+        tags.truncate(MAX_TAGS);
+        Ok(tags)
     }
 
     /// The referrers API's index of the manifests whose `subject` is `digest`, optionally

@@ -161,6 +161,13 @@ impl Session {
     }
 }
 
+/// The tags of the repository `repository` (`REGISTRY/NAME`, the text after `docker://`).
+pub fn list_tags(repository: &str, remote: &RemoteOptions) -> Result<Vec<String>, RegistryError> {
+    let target = name::RegistryRef::parse(repository)?;
+    let session = Session::open(&target, remote, false)?;
+    session.block_on(session.client.tags())
+}
+
 /// Pulls and scans `reference` (the text after `docker://`, or a bare name).
 pub fn load<R: Clone + Send + Sync>(
     text: &str,
