@@ -42,6 +42,11 @@ const URLLIB3_RECORD: &str = r#"{
 /// An Alpine 3.19 root filesystem with `zlib` at `zlib_version` and a setuid helper of its
 /// own at /usr/bin/basesu.
 pub fn alpine_rootfs(zlib_version: &str) -> Vec<u8> {
+    alpine_layer(zlib_version).tar()
+}
+
+/// [`alpine_rootfs`] as a layer to build images of.
+fn alpine_layer(zlib_version: &str) -> Layer {
     let installed = format!(
         "P:musl\nV:1.2.4_git20230717-r4\nA:x86_64\no:musl\n\n\
          P:zlib\nV:{zlib_version}\nA:x86_64\no:zlib\n\n"
@@ -58,7 +63,6 @@ pub fn alpine_rootfs(zlib_version: &str) -> Vec<u8> {
         .file("lib/apk/db/installed", installed)
         .dir("usr/bin")
         .file_with("usr/bin/basesu", b"\x7fELF", 0o4755, 0, 0)
-        .tar()
 }
 
 /// `docker import`s `rootfs` as `tag`.
@@ -100,10 +104,13 @@ fn write_osv(dir: &Path) -> String {
 }
 
 fn helper_tar() -> Vec<u8> {
+    helper_layer().tar()
+}
+
+fn helper_layer() -> Layer {
     Layer::new()
         .dir("usr/local/bin")
         .file_with("usr/local/bin/su-helper", b"\x7fELF", 0o4755, 0, 0)
-        .tar()
 }
 
 struct Apps {
@@ -500,4 +507,113 @@ fn candidate_bases_in_the_registry_are_ranked_by_what_a_rebuild_removes() {
         None,
     );
     run.expect_scan_error("--base-candidates", &["no tag of", "matches"]);
+}
+
+/// Where the planted setuid binaries of an image on [`alpine_layer`] are attributed:
+/// `(part of /usr/bin/basesu, part of /usr/local/bin/su-helper)`.
+fn setuid_parts(report: &Value) -> (String, String) {
+    let part = |path| {
+        let origin = &find(report, "mode-setuid", "", path)["origin"];
+        format!("{}@{}", origin["part"].as_str().unwrap(), origin["layer"])
+    };
+    (part("/usr/bin/basesu"), part("/usr/local/bin/su-helper"))
+}
+
+#[test]
+fn the_base_the_annotations_name_is_read_from_the_registry_when_its_digest_matches() {
+    let Some(registry) = registry() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // A base made by `docker import`: its history alone does not show where it ends.
+    let base = Image::new()
+        .layer(alpine_layer("1.3-r0").gzip())
+        .history("/bin/sh -c #(nop) ADD file:4e2b in / ", false)
+        .build();
+    let name = format!(
+        "{registry}/{}:1",
+        unique("attr-annotated-base").replace('/', "-")
+    );
+    let layout = dir.path().join("base");
+    Layout::new().image(&base, &["1"]).write_dir(&layout);
+    push(
+        &format!("oci:{}:1", layout.display()),
+        &format!("docker://{name}"),
+        false,
+        None,
+    );
+    // The application as buildx writes it: the annotations name and pin its base.
+    let app = |annotations: &[(&str, &str)]| {
+        let mut image = Image::new()
+            .layer(alpine_layer("1.3-r0").gzip())
+            .layer(helper_layer().gzip())
+            .history("/bin/sh -c #(nop) ADD file:4e2b in / ", false)
+            .history("ADD su-helper.tar / # buildkit", false)
+            .history("CMD [\"/app/run\"] # buildkit", true);
+        for (key, value) in annotations {
+            image = image.annotation(key, value);
+        }
+        let built = image.build();
+        let path = dir
+            .path()
+            .join(format!("app-{}", built.manifest_digest.replace(':', "-")));
+        Layout::new().image(&built, &["app"]).write_dir(&path);
+        format!("oci:{}:app", path.display())
+    };
+    let scan = |reference: &str| {
+        let run = scan_with(reference, &["--insecure"], &[], None);
+        run.expect_code(1);
+        run.json()
+    };
+    const NAME: &str = "org.opencontainers.image.base.name";
+    const DIGEST: &str = "org.opencontainers.image.base.digest";
+
+    let pinned = scan(&app(&[(NAME, &name), (DIGEST, &base.manifest_digest)]));
+    assert_eq!(
+        pinned["base"]["method"], "annotation",
+        "{:#}",
+        pinned["base"]
+    );
+    assert_eq!(pinned["base"]["reference"], name.as_str());
+    assert_eq!(pinned["base"]["digest"], base.manifest_digest.as_str());
+    assert_eq!(pinned["base"]["layers"], 1);
+    assert_eq!(
+        setuid_parts(&pinned),
+        ("base@0".to_string(), "image@1".to_string())
+    );
+    let step = &find(&pinned, "mode-setuid", "", "/usr/local/bin/su-helper")["origin"];
+    assert_eq!(step["created_by"], "ADD su-helper.tar / # buildkit");
+
+    // A name alone (no digest) is followed too.
+    let named = scan(&app(&[(NAME, &format!("docker://{name}"))]));
+    assert_eq!(named["base"]["method"], "annotation", "{:#}", named["base"]);
+    assert_eq!(setuid_parts(&named).0, "base@0");
+
+    // A digest that is not the base's: the annotation is not trusted, the history finds no
+    // base, and every finding is the image's own.
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let mismatch = scan(&app(&[(NAME, &name), (DIGEST, &wrong)]));
+    let base_report = &mismatch["base"];
+    assert_eq!(base_report["method"], "none", "{base_report:#}");
+    assert_eq!(base_report["layers"], 0);
+    let detail = base_report["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&base.manifest_digest)
+            && detail.contains(&format!("not the annotated {wrong}")),
+        "{detail}"
+    );
+    assert_eq!(
+        setuid_parts(&mismatch),
+        ("image@0".to_string(), "image@1".to_string())
+    );
+
+    // A name the registry does not have: not trusted either, and said so.
+    let missing = scan(&app(&[(NAME, &format!("{name}-gone"))]));
+    assert_eq!(missing["base"]["method"], "none");
+    assert!(
+        missing["base"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("could not be read"),
+        "{:#}",
+        missing["base"]
+    );
 }

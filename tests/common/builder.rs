@@ -638,6 +638,8 @@ pub struct Image {
     pub docker_media_types: bool,
     /// Extra top-level config fields, merged last (replace anything above).
     pub config_extra: Map<String, Value>,
+    /// The manifest's `annotations`; none written when empty.
+    pub annotations: BTreeMap<String, String>,
     pub tampers: Vec<Tamper>,
 }
 
@@ -660,6 +662,7 @@ impl Default for Image {
             history: Vec::new(),
             docker_media_types: false,
             config_extra: Map::new(),
+            annotations: BTreeMap::new(),
             tampers: Vec::new(),
         }
     }
@@ -697,6 +700,11 @@ impl Image {
     }
     pub fn label(mut self, key: &str, value: &str) -> Image {
         self.labels.insert(key.into(), value.into());
+        self
+    }
+    /// A manifest annotation (`org.opencontainers.image.base.name`, say).
+    pub fn annotation(mut self, key: &str, value: &str) -> Image {
+        self.annotations.insert(key.into(), value.into());
         self
     }
     pub fn cmd(mut self, cmd: &[&str]) -> Image {
@@ -876,12 +884,16 @@ impl Image {
         } else {
             (OCI_MANIFEST, OCI_CONFIG)
         };
-        let manifest = to_json(&json!({
+        let mut manifest = json!({
             "schemaVersion": 2,
             "mediaType": manifest_type,
             "config": {"mediaType": config_type, "digest": config_digest, "size": config.len()},
             "layers": layer_descs,
-        }));
+        });
+        if !self.annotations.is_empty() {
+            manifest["annotations"] = json!(self.annotations);
+        }
+        let manifest = to_json(&manifest);
         Built {
             manifest_digest: sha256(&manifest),
             manifest_media_type: manifest_type.to_string(),
