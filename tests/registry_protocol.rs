@@ -318,3 +318,45 @@ fn a_missing_path_is_not_mistaken_for_a_registry_name() {
     let run = scan_with("docker://Bad/Name", &[], &[], None);
     run.expect_scan_error("docker://Bad/Name", &["not an image reference"]);
 }
+
+/// A repository of more tags than one page of the tags API holds: `--base-candidates`
+/// follows the `Link: <...>; rel="next"` headers docker-registry sends, and lists them all.
+#[test]
+fn the_tag_list_is_read_page_by_page() {
+    let Some(registry) = registry() else { return };
+    let repository = unique("paged-tags").replace('/', "-");
+    let built = image();
+    push_image(&built, &registry, &repository, None);
+    // The same manifest under more tags, put directly: a page and four more in all.
+    let page = portcullis_image::registry::client::TAG_PAGE;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::blocking::Client::new();
+    for i in 1..page + 4 {
+        let url = format!("http://{registry}/v2/{repository}/manifests/t{i:04}");
+        let answer = http
+            .put(&url)
+            .header("Content-Type", &built.manifest_media_type)
+            .body(built.manifest.clone())
+            .send()
+            .unwrap();
+        assert!(
+            answer.status().is_success(),
+            "PUT {url}: {}",
+            answer.status()
+        );
+    }
+    let candidates = format!("docker://{registry}/{repository}");
+    let run = common::run_command(common::portcullis().args([
+        "scan",
+        "--insecure",
+        &format!("{candidates}:1"),
+        "--base-candidates",
+        &candidates,
+        "--base-candidates-tags",
+        "none",
+    ]));
+    run.expect_scan_error(
+        "--base-candidates",
+        &["no tag of", &format!("({} tags listed)", page + 4)],
+    );
+}

@@ -10,7 +10,7 @@ use crate::body::BodySender;
 use bytes::{Buf as _, Bytes};
 use portcullis_layer::decode::sha256_of;
 use reqwest::header::{
-    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderName, LOCATION,
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderName, LINK, LOCATION,
     RANGE, WWW_AUTHENTICATE,
 };
 use reqwest::{Method, StatusCode};
@@ -28,6 +28,12 @@ const SCHEMA1_PREFIX: &str = "application/vnd.docker.distribution.manifest.v1";
 const RETRIES: u32 = 4;
 /// Most tags read from one repository's tag list.
 pub const MAX_TAGS: usize = 10_000;
+/// Tags asked for per page of the tag list (registries may answer fewer, and some refuse
+/// more than 1,000).
+pub const TAG_PAGE: usize = 1_000;
+/// Most pages of one tag list read: a registry answering one tag a page cannot make the
+/// listing take 10,000 requests.
+const MAX_TAG_PAGES: usize = 100;
 /// First backoff; doubled on each retry.
 const BACKOFF: Duration = Duration::from_millis(250);
 /// Times a blob download is resumed after its connection broke.
@@ -643,34 +649,85 @@ impl Client {
         }
     }
 
-    /// The repository's tags, from the registry's tags API (`/v2/NAME/tags/list`), as many
-    /// as one answer of at most [`MAX_TAGS`] holds.
+    /// The repository's tags, from the registry's tags API (`/v2/NAME/tags/list`), page by
+    /// page as the `Link: <...>; rel="next"` header of each answer leads (the distribution
+    /// spec's pagination), up to [`MAX_TAGS`] tags or [`MAX_TAG_PAGES`] pages.
     pub async fn tags(&self) -> Result<Vec<String>, RegistryError> {
         #[derive(serde::Deserialize)]
         struct TagList {
             #[serde(default)]
             tags: Option<Vec<String>>,
         }
-        let url = format!(
-            "{}/v2/{}/tags/list?n={MAX_TAGS}",
+        let first = format!(
+            "{}/v2/{}/tags/list?n={TAG_PAGE}",
             self.base, self.target.repository
         );
-        let what = "tag list".to_string();
-        let response = self.get(&url, None, 0, &what).await?;
-        let max = (MAX_TAGS as u64) * 256;
-        let data = read_limited(response, max)
-            .await
-            .map_err(|e| self.read_failed(&what, e, max))?;
-        let list: TagList = serde_json::from_slice(&data).map_err(|e| RegistryError::Network {
-            registry: self.target.registry.clone(),
-            message: format!(
-                "the tag list of {} is not JSON: {e}",
-                self.target.repository
-            ),
-        })?;
-        let mut tags = list.tags.unwrap_or_default();
+        let mut next = Some(first);
+        let mut tags = Vec::new();
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            if tags.len() >= MAX_TAGS || pages == MAX_TAG_PAGES {
+                break;
+            }
+            pages += 1;
+            let what = format!("tag list (page {pages})");
+            let response = self.get(&url, None, 0, &what).await?;
+            next = match response.headers().get(LINK) {
+                Some(link) => self.next_page(&url, link)?,
+                None => None,
+            };
+            let max = (TAG_PAGE as u64) * 256;
+            let data = read_limited(response, max)
+                .await
+                .map_err(|e| self.read_failed(&what, e, max))?;
+            let list: TagList =
+                serde_json::from_slice(&data).map_err(|e| RegistryError::Network {
+                    registry: self.target.registry.clone(),
+                    message: format!(
+                        "the tag list of {} is not JSON: {e}",
+                        self.target.repository
+                    ),
+                })?;
+            let page = list.tags.unwrap_or_default();
+            // A page that adds nothing ends the list, whatever its Link says.
+            if page.is_empty() {
+                break;
+            }
+            tags.extend(page);
+        }
         tags.truncate(MAX_TAGS);
         Ok(tags)
+    }
+
+    /// The next page a tag list's `Link` header names, resolved against `current`: only
+    /// on this registry (a page elsewhere is refused), and never `current` again.
+    fn next_page(
+        &self,
+        current: &str,
+        link: &reqwest::header::HeaderValue,
+    ) -> Result<Option<String>, RegistryError> {
+        let refused = |message: String| RegistryError::Network {
+            registry: self.target.registry.clone(),
+            message,
+        };
+        let text = link
+            .to_str()
+            .map_err(|_| refused("the tag list's Link header is not text".into()))?;
+        let Some(target) = next_link(text) else {
+            return Ok(None);
+        };
+        let current =
+            reqwest::Url::parse(current).map_err(|e| refused(format!("{current}: {e}")))?;
+        let next = current
+            .join(target)
+            .map_err(|e| refused(format!("the tag list's next page {target:?}: {e}")))?;
+        if next.origin() != current.origin() {
+            return Err(refused(format!(
+                "the tag list's next page {next} is not on {}",
+                self.target.registry
+            )));
+        }
+        Ok((next != current).then(|| next.into()))
     }
 
     /// The referrers API's index of the manifests whose `subject` is `digest`, optionally
@@ -935,9 +992,51 @@ async fn read_limited(mut response: reqwest::Response, max: u64) -> Result<Vec<u
     Ok(data)
 }
 
+/// The target of the `rel="next"` link of a `Link` header (RFC 8288):
+/// `</v2/x/tags/list?last=b&n=2>; rel="next"` → `/v2/x/tags/list?last=b&n=2`.
+fn next_link(header: &str) -> Option<&str> {
+    header.split(',').find_map(|link| {
+        let (target, params) = link.trim().strip_prefix('<')?.split_once('>')?;
+        params
+            .split(';')
+            .filter_map(|p| p.trim().split_once('='))
+            .any(|(key, value)| {
+                key.trim().eq_ignore_ascii_case("rel")
+                    && value
+                        .trim()
+                        .trim_matches('"')
+                        .split_ascii_whitespace()
+                        .any(|r| r.eq_ignore_ascii_case("next"))
+            })
+            .then_some(target)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_link_is_read_from_a_link_header() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (
+                r#"</v2/x/tags/list?last=b&n=2>; rel="next""#,
+                Some("/v2/x/tags/list?last=b&n=2"),
+            ),
+            (
+                r#"<https://r.example/v2/x/tags/list?last=b>;rel=next"#,
+                Some("https://r.example/v2/x/tags/list?last=b"),
+            ),
+            (r#"</a>; rel="prev", </b>; rel="next""#, Some("/b")),
+            (r#"</a>; rel="prev nofollow""#, None),
+            (r#"</a>; title="next""#, None),
+            ("</a", None),
+            ("", None),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(next_link(header), *expected, "{header}");
+        }
+    }
 
     #[test]
     fn error_bodies_become_one_short_line() {
