@@ -361,6 +361,51 @@ fn the_baseline_gates_on_the_new_secret_and_lists_the_removed_setuid_binary_as_f
     assert_eq!(report["baseline"]["new"], 1);
     assert_eq!(report["gate"]["failing"], 1);
 
+    // SARIF: the removed binary is an `absent` result; JUnit lists it as fixed, and each
+    // finding's line says where it came from.
+    let formats = dir.path().join("formats");
+    std::fs::create_dir_all(&formats).unwrap();
+    let sarif_path = formats.join("report.sarif");
+    let junit_path = formats.join("report.xml");
+    common::run_command(
+        common::portcullis()
+            .env("DOCKER_HOST", &host)
+            .args(["scan", "--no-cache", &daemon(&apps.v2)])
+            .args(["--osv-db", &apps.osv, "--baseline", &daemon(&apps.v1)])
+            .arg(format!("--format=sarif={}", sarif_path.display()))
+            .arg(format!("--format=junit={}", junit_path.display())),
+    )
+    .expect_code(1);
+    let sarif: Value =
+        serde_json::from_str(&std::fs::read_to_string(&sarif_path).unwrap()).unwrap();
+    let absent: Vec<&Value> = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["baselineState"] == "absent")
+        .collect();
+    assert_eq!(absent.len(), 1, "{sarif:#}");
+    assert_eq!(absent[0]["ruleId"], "mode-setuid");
+    assert_eq!(absent[0]["kind"], "pass");
+    assert_eq!(
+        absent[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "usr/local/bin/su-helper"
+    );
+    let junit = std::fs::read_to_string(&junit_path).unwrap();
+    assert!(
+        junit.contains(&format!(
+            "<testsuite name=\"fixed since {}\"",
+            daemon(&apps.v1)
+        )),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("/app/.env")
+            && junit.contains("; from this image (layer 2: /bin/sh -c #(nop) COPY"),
+        "{junit}"
+    );
+    assert!(junit.contains("; new since the baseline"), "{junit}");
+
     // Against itself nothing is new: the gate passes whatever the image holds.
     let same = scan_with(
         &daemon(&apps.v2),

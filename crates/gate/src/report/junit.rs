@@ -4,10 +4,12 @@
 //! A test suite per check family and a test case per check of the table: a check whose
 //! findings fail the gate is a failure carrying those findings; findings below the threshold
 //! and waived ones are listed in `system-out` of a passing case; a check the policy turned
-//! off is skipped. Waivers, VEX statements and scan diagnostics get suites of their own,
-//! without failures: they are about the configuration and the scan, not the image.
+//! off is skipped. Each finding's line says where it came from (base image or this image,
+//! and the build step) and, with `--baseline`, whether it is new. Waivers, VEX statements,
+//! the baseline's findings this image fixed and scan diagnostics get suites of their own,
+//! without failures: they are about the configuration, the change and the scan.
 
-use super::{Finding, Report, VexState, WaiverState};
+use super::{Delta, Finding, Report, VexState, WaiverState};
 use crate::checks;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -159,6 +161,28 @@ pub fn render(report: &Report) -> String {
         }
         body.push_str("  </testsuite>\n");
     }
+    if let Some(baseline) = report
+        .baseline
+        .as_ref()
+        .filter(|_| !report.fixed.is_empty())
+    {
+        tests += report.fixed.len();
+        let _ = writeln!(
+            body,
+            "  <testsuite name=\"fixed since {}\" tests=\"{}\" failures=\"0\" errors=\"0\" skipped=\"0\">",
+            attr(&baseline.reference),
+            report.fixed.len()
+        );
+        for f in &report.fixed {
+            let _ = writeln!(
+                body,
+                "    <testcase classname=\"fixed\" name=\"{}\">\n      <system-out>{}</system-out>\n    </testcase>",
+                attr(&f.check),
+                text(&format!("fixed: {}", describe(f)))
+            );
+        }
+        body.push_str("  </testsuite>\n");
+    }
     if !report.diagnostics.is_empty() {
         tests += 1;
         body.push_str(
@@ -256,6 +280,17 @@ fn describe(f: &Finding) -> String {
     }
     if let Some(e) = f.evidence.as_deref().filter(|e| !e.is_empty()) {
         let _ = write!(line, "; evidence: {e}");
+    }
+    if let Some(origin) = &f.origin {
+        let _ = write!(line, "; from {}", origin.part.label());
+        if let Some(step) = super::table::introduced_by(f) {
+            let _ = write!(line, " ({step})");
+        }
+    }
+    match f.delta {
+        Some(Delta::New) => line.push_str("; new since the baseline"),
+        Some(Delta::Unchanged) => line.push_str("; the baseline has it too"),
+        Some(Delta::Fixed) | None => {}
     }
     if let Some(w) = &f.waived {
         let _ = write!(line, "; waived: {}", w.reason);
@@ -357,6 +392,45 @@ mod tests {
             xml.contains("<testsuite name=\"other\" tests=\"1\" failures=\"1\""),
             "{xml}"
         );
+    }
+
+    #[test]
+    fn a_finding_says_where_it_came_from_and_what_the_baseline_fixed_is_listed() {
+        let mut finding = user::ROOT.finding("runs as root");
+        finding.origin = Some(crate::report::Origin {
+            part: crate::report::Part::Base,
+            layer: Some(0),
+            history: Some(0),
+            created_by: Some("ADD rootfs.tar /".into()),
+        });
+        let fixed = user::NOT_FOUND.finding("gone");
+        let before = Report::new(
+            crate::report::testing::image(),
+            vec![finding.clone(), fixed],
+            vec![],
+            "default",
+            Severity::High,
+        );
+        let mut report = Report::new(
+            crate::report::testing::image(),
+            vec![finding],
+            vec![],
+            "default",
+            Severity::High,
+        );
+        crate::policy::baseline::compare(&mut report, &before, "app:1");
+        let xml = render(&report);
+        assert!(
+            xml.contains(
+                "HIGH runs as root; from base image (layer 0: ADD rootfs.tar /); the baseline has it too\n"
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<testsuite name=\"fixed since app:1\" tests=\"1\""),
+            "{xml}"
+        );
+        assert!(xml.contains("<system-out>fixed: "), "{xml}");
     }
 
     #[test]

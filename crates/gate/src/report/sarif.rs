@@ -9,7 +9,9 @@
 //! The layer holding the evidence is a logical location too (and in `properties`), so a
 //! result says both where the file is and which layer still carries it. Waived findings are
 //! results with an accepted external suppression (a VEX statement's file, status and
-//! justification in its properties). Expired and unused waivers are configuration
+//! justification in its properties). With `--baseline`, each finding has its
+//! `baselineState` (`new`, `unchanged`), and the baseline's findings this image no longer has
+//! are results too, `absent`, of kind `pass`. Expired and unused waivers are configuration
 //! notifications located in the waiver file, unused VEX statements in their document; scan
 //! diagnostics are execution notifications.
 
@@ -77,7 +79,7 @@ fn level(s: Severity) -> &'static str {
 
 pub fn to_value(report: &Report) -> Value {
     let mut rule_ids: Vec<String> = checks::all().map(|c| c.id.to_string()).collect();
-    for f in &report.findings {
+    for f in report.findings.iter().chain(&report.fixed) {
         if !rule_ids.contains(&f.check) {
             rule_ids.push(f.check.clone());
         }
@@ -99,9 +101,12 @@ pub fn to_value(report: &Report) -> Value {
         })
         .collect();
     let image_uri = image_uri(report);
+    // With a baseline, what it had and this image no longer has follows as `absent`
+    // results: the rule was evaluated and the problem is gone (`kind: pass`).
     let results: Vec<Value> = report
         .findings
         .iter()
+        .chain(&report.fixed)
         .map(|f| {
             let index = rule_ids.iter().position(|id| *id == f.check).unwrap_or(0);
             result(report, f, index, &image_uri)
@@ -155,7 +160,7 @@ pub fn to_value(report: &Report) -> Value {
             if let Some(layer) = d.layer {
                 location.insert(
                     "logicalLocations".into(),
-                    json!([layer_location(report, layer)]),
+                    json!([layer_location(layer, image_layer_digest(report, layer))]),
                 );
             }
             if !location.is_empty() {
@@ -316,18 +321,19 @@ fn rule(id: &str, check: Option<&Check>, worst: Option<Severity>, report: &Repor
     rule
 }
 
-fn layer_location(report: &Report, layer: usize) -> Value {
-    let digest = report
-        .image
-        .layers
-        .get(layer)
-        .map(|l| l.digest.as_str())
-        .unwrap_or("");
+/// Layer `layer` of the image, whose blob digest is `digest` when known.
+fn layer_location(layer: usize, digest: Option<&str>) -> Value {
+    let digest = digest.unwrap_or("");
     json!({
         "name": format!("layer {layer}"),
         "fullyQualifiedName": format!("layers[{layer}] {digest}").trim_end().to_string(),
         "kind": "module",
     })
+}
+
+/// The digest of this image's layer `layer`.
+fn image_layer_digest(report: &Report, layer: usize) -> Option<&str> {
+    report.image.layers.get(layer).map(|l| l.digest.as_str())
 }
 
 fn result(report: &Report, f: &Finding, rule_index: usize, image_uri: &str) -> Value {
@@ -349,7 +355,13 @@ fn result(report: &Report, f: &Finding, rule_index: usize, image_uri: &str) -> V
         }));
     }
     if let Some(layer) = loc.layer {
-        logical.push(layer_location(report, layer));
+        // A finding the baseline alone has is in the baseline's layer, not this image's
+        // layer of that index.
+        let digest = match f.delta {
+            Some(Delta::Fixed) => loc.layer_digest.as_deref(),
+            _ => image_layer_digest(report, layer),
+        };
+        logical.push(layer_location(layer, digest));
     }
     let mut location = json!({
         "physicalLocation": {
@@ -361,8 +373,13 @@ fn result(report: &Report, f: &Finding, rule_index: usize, image_uri: &str) -> V
         location["logicalLocations"] = Value::Array(logical);
     }
 
+    let absent = f.delta == Some(Delta::Fixed);
     let mut message = f.message.clone();
-    if let Some(layer) = loc.layer {
+    if let Some(layer) = loc.layer
+        && absent
+    {
+        message.push_str(&format!(" (in layer {layer} of the baseline; fixed)"));
+    } else if let Some(layer) = loc.layer {
         match loc.hidden_by {
             Some(by) => message.push_str(&format!(
                 " (in layer {layer}; removed by layer {by} but still extractable from layer {layer})"
@@ -373,7 +390,7 @@ fn result(report: &Report, f: &Finding, rule_index: usize, image_uri: &str) -> V
 
     let mut properties = json!({
         "severity": f.severity,
-        "failsGate": report.fails(f),
+        "failsGate": !absent && report.fails(f),
     });
     if let Some(layer) = loc.layer {
         properties["layer"] = json!(layer);
@@ -418,6 +435,11 @@ fn result(report: &Report, f: &Finding, rule_index: usize, image_uri: &str) -> V
             Delta::Unchanged => "unchanged",
             Delta::Fixed => "absent",
         });
+    }
+    if absent {
+        // A result of another kind than `fail` has level `none` (SARIF 2.1.0, 3.27.9).
+        result["kind"] = json!("pass");
+        result["level"] = json!("none");
     }
     if let Some(waived) = &f.waived {
         let mut suppression = json!({
@@ -611,6 +633,41 @@ mod tests {
         assert_eq!(
             config_result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "layout",
             "a bare OCI tag names no repository: the layout's name locates the image"
+        );
+    }
+
+    #[test]
+    fn the_baselines_findings_this_image_fixed_are_absent_results() {
+        let before = report(vec![
+            checks::modes::SETUID
+                .finding("setuid")
+                .at_path("/usr/bin/su")
+                .in_layer(2, "sha256:baseline-layer-2".to_string()),
+            checks::user::ROOT.finding("root").in_config("config.User"),
+        ]);
+        let mut after = report(vec![
+            checks::user::ROOT.finding("root").in_config("config.User"),
+        ]);
+        crate::policy::baseline::compare(&mut after, &before, "app:1");
+        let sarif = to_value(&after);
+        let results = sarif["runs"][0]["results"].as_array().unwrap();
+        assert_eq!(results.len(), 2);
+        assert_eq!(results[0]["baselineState"], "unchanged");
+        let absent = &results[1];
+        assert_eq!(absent["baselineState"], "absent");
+        assert_eq!(absent["kind"], "pass");
+        assert_eq!(absent["level"], "none");
+        assert_eq!(absent["properties"]["failsGate"], false);
+        assert_eq!(
+            absent["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
+            "layers[2] sha256:baseline-layer-2"
+        );
+        assert!(
+            absent["message"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("in layer 2 of the baseline"),
+            "{absent:#}"
         );
     }
 
