@@ -448,12 +448,15 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     args.read.timeout.start(&args.image)?;
     let outputs = plan_outputs(&args.formats, args.output.as_deref())?;
     let gate = Gate::new(&args.gate.settings(today()?, &args.read.remote))?;
+    // Read once: `--password-stdin` consumes stdin, and the baseline, a base and the
+    // candidates are pulled with the same credentials as the image.
+    let read_options = args.read.options()?;
     // Bad candidates are refused before the image is read.
     let candidates = match &args.base_candidates {
         Some(spec) => {
-            let remote = args.read.remote.options()?;
+            let remote = &read_options.remote;
             let listed = rebase::expand(spec, args.base_candidates_tags.as_deref(), |repo| {
-                list_tags(repo, &remote).map_err(|e| e.to_string())
+                list_tags(repo, remote).map_err(|e| e.to_string())
             });
             Some(listed.map_err(|e| anyhow!("--base-candidates {spec}: {e}"))?)
         }
@@ -465,16 +468,16 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     let progress = Arc::new(Progress::new(args.quiet, args.verbose));
     let options = ReadOptions {
         observer: Some(progress.clone()),
-        ..args.read.options()?
+        ..read_options.clone()
     };
     let read = gate.read(&args.image, &options);
     progress.finish();
     let mut facts = read?;
     gate.enrich(&mut facts, &args.image)?;
     // The baseline is read after the progress bar is gone: only pulls are announced.
-    let mut report = gate.verdict(&facts, &args.read.options()?)?;
+    let mut report = gate.verdict(&facts, &read_options)?;
     if let Some(candidates) = &candidates {
-        report.rebase = Some(gate.rank_bases(&report, candidates, &args.read.options()?)?);
+        report.rebase = Some(gate.rank_bases(&report, candidates, &read_options)?);
     }
     portcullis_interrupt::stage("writing the reports");
     emit(&report, &outputs)?;
