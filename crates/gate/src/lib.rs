@@ -9,7 +9,8 @@
 //! - [`enrich`]: every data source (package indexes, OSV, Trivy) recorded in the facts;
 //! - [`checks`]: pure functions of the facts and the policy's parameters → findings;
 //! - [`policy`]: the verdict's rules, parameters and waivers;
-//! - [`report`]: the report and its renderers (table, JSON, SARIF, JUnit, Markdown, SBOM).
+//! - [`report`]: the report and its renderers (table, JSON, SARIF, JUnit, Markdown, SBOM);
+//! - [`harden`]: the findings fixed, written as a new image.
 //!
 //! [`Gate`] runs them in order; see [`pipeline`] for an example.
 
@@ -19,6 +20,7 @@ pub mod analyze;
 pub mod checks;
 pub mod enrich;
 pub mod facts;
+pub mod harden;
 pub mod pipeline;
 pub mod policy;
 pub mod report;
