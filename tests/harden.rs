@@ -561,7 +561,8 @@ fn build_debian_image(host: &str, dir: &Path) -> Option<String> {
              COPY id_rsa /app/id_rsa\n\
              COPY lists/ /var/lib/apt/lists/\n\
              COPY app.sh /app/app.sh\n\
-             RUN chmod 0755 /app/app.sh\n\
+             RUN chmod 0700 /app/app.sh\n\
+             WORKDIR /app\n\
              CMD [\"/app/app.sh\"]\n"
         ),
     )
@@ -608,6 +609,8 @@ fn a_hardened_debian_image_loads_and_runs() {
         &[
             "--output",
             &format!("docker-archive:{}:{hardened_tag}", output.display()),
+            "--user",
+            "app",
         ],
     );
     run.expect_code(0);
@@ -623,6 +626,8 @@ fn a_hardened_debian_image_loads_and_runs() {
         "json",
         "--output",
         &format!("oci-archive:{}", from_daemon.display()),
+        "--user",
+        "app",
     ]));
     run.expect_code(0);
     assert_eq!(
@@ -637,6 +642,7 @@ fn a_hardened_debian_image_loads_and_runs() {
         .iter()
         .map(|c| c["check"].as_str().unwrap())
         .collect();
+    assert!(fixed.contains("user-root"), "{report:#}");
     for (check, path) in &after {
         assert!(!fixed.contains(check.as_str()), "{check} {path} is left");
         assert!(
@@ -662,5 +668,204 @@ fn a_hardened_debian_image_loads_and_runs() {
 
     tool(docker(&host).args(["load", "-q", "-i", text(&output)]));
     let ran = tool(docker(&host).args(["run", "--rm", "--network", "none", &hardened_tag]));
-    assert!(ran.contains("app ok as root"), "{ran}");
+    assert!(ran.contains("app ok as app (10001)"), "{ran}");
+}
+
+#[test]
+fn a_root_image_gets_its_user_in_a_new_top_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let built = Image::new()
+        .layer(
+            Layer::new()
+                .gzip()
+                .dir("etc")
+                .file("etc/passwd", PASSWD)
+                .file("etc/group", GROUP)
+                .dir_with("srv", 0o700, 0, 0)
+                .dir_with("srv/app", 0o700, 0, 0)
+                .file_with("srv/app/run", "#!/bin/sh\necho ok\n", 0o700, 0, 0),
+        )
+        .workdir("/srv/app")
+        .cmd(&["/srv/app/run"])
+        .build();
+    let path = dir.path().join("root.tar");
+    DockerArchive::classic()
+        .image(&built, &["root:1"])
+        .write(&path);
+    let input = format!("docker-archive:{}", path.display());
+    let out = dir.path().join("out");
+    let output = format!("oci:{}", out.display());
+    let run = harden(&input, &["--output", &output, "--user", "web"]);
+    run.expect_code(0);
+    let report = run.json();
+    let changes = report["changes"].as_array().unwrap();
+    let at = |p: &str| {
+        changes
+            .iter()
+            .find(|c| c["path"] == p)
+            .unwrap_or_else(|| panic!("no change to {p}: {report:#}"))
+    };
+    assert_eq!(at("/srv")["after"], "mode 0701");
+    assert_eq!(at("/srv/app")["after"], "mode 0705");
+    assert_eq!(at("/srv/app/run")["after"], "mode 0705");
+    assert_eq!(
+        at("/etc/passwd")["after"],
+        "added web:x:10001:10001::/home/web:/sbin/nologin"
+    );
+    assert_eq!(at("/etc/passwd")["layer"], 1);
+
+    let after = findings(&output);
+    assert!(
+        !after.iter().any(|(c, _)| c.starts_with("user-")),
+        "{after:?}"
+    );
+    let files = files_of(&output);
+    let manifest = manifest(&files);
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2);
+    let top = decompressed(
+        &files[&format!(
+            "blobs/sha256/{}",
+            hex_of(layers[1]["digest"].as_str().unwrap())
+        )],
+    );
+    let mut archive = tar::Archive::new(top.as_slice());
+    let names: Vec<(String, u32, u64)> = archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.path().unwrap().to_string_lossy().into_owned(),
+                e.header().mode().unwrap(),
+                e.header().uid().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("etc/group".to_string(), 0o644, 0),
+            ("etc/passwd".to_string(), 0o644, 0),
+            ("home/".to_string(), 0o755, 0),
+            ("home/web/".to_string(), 0o750, 10001),
+        ]
+    );
+
+    // An existing account is used as it is: no new layer.
+    let existing = dir.path().join("existing");
+    let run = harden(
+        &input,
+        &[
+            "--output",
+            &format!("oci:{}", existing.display()),
+            "--user",
+            "nobody",
+        ],
+    );
+    run.expect_code(0);
+    assert_eq!(run.json()["output"]["layers"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn user_is_refused_when_the_image_declares_a_privileged_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let built = Image::new()
+        .layer(Layer::new().gzip().dir("etc").file("etc/passwd", PASSWD))
+        .expose("80/tcp")
+        .build();
+    let path = dir.path().join("web.tar");
+    DockerArchive::classic()
+        .image(&built, &["web:1"])
+        .write(&path);
+    let input = format!("docker-archive:{}", path.display());
+    let dest = dir.path().join("out.tar");
+    let output = format!("oci-archive:{}", dest.display());
+    harden(&input, &["--output", &output, "--user", "web"]).expect_scan_error(
+        text(&path),
+        &["--user web", "EXPOSE 80/tcp", "--force-user"],
+    );
+    assert_nothing_written(dir.path(), &dest);
+    harden(
+        &input,
+        &["--output", &output, "--user", "web", "--force-user"],
+    )
+    .expect_code(0);
+    assert!(dest.is_file());
+}
+
+#[test]
+fn a_signed_statement_records_every_change_and_verifies_against_the_new_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, input) = write_input(dir.path());
+    let prefix = dir.path().join("release");
+    common::run_command(
+        common::portcullis()
+            .args(["keygen", "--type", "ed25519", "--no-password", "--out"])
+            .arg(&prefix),
+    )
+    .expect_code(0);
+    let key = prefix.with_extension("key");
+    let public = prefix.with_extension("pub");
+    let out = dir.path().join("hardened.oci.tar");
+    let output = format!("oci-archive:{}", out.display());
+    let hardened = harden(
+        &input,
+        &["--output", &output, "--key", text(&key), "--user", "web"],
+    );
+    hardened.expect_code(0);
+    let report = hardened.json();
+    let envelope_path = dir.path().join("hardened.oci.tar.intoto.json");
+    let envelope: Value = serde_json::from_slice(&std::fs::read(&envelope_path).unwrap()).unwrap();
+    let payload = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(envelope["payload"].as_str().unwrap())
+            .unwrap()
+    };
+    let statement: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(
+        statement["predicateType"],
+        "https://portcullis.dev/attestation/harden/v1"
+    );
+    assert_eq!(
+        format!(
+            "sha256:{}",
+            statement["subject"][0]["digest"]["sha256"]
+                .as_str()
+                .unwrap()
+        ),
+        report["output"]["manifest_digest"].as_str().unwrap()
+    );
+    assert_eq!(
+        format!(
+            "sha256:{}",
+            statement["predicate"]["materials"][0]["digest"]["sha256"]
+                .as_str()
+                .unwrap()
+        ),
+        report["output"]["base_digest"].as_str().unwrap()
+    );
+    assert_eq!(statement["predicate"]["changes"], report["changes"]);
+    let change = &statement["predicate"]["changes"][0];
+    for field in ["path", "layer", "before", "after", "check"] {
+        assert!(!change[field].is_null(), "{field} missing: {change}");
+    }
+
+    let verify = |image: &str| {
+        run(&[
+            "verify",
+            text(&envelope_path),
+            "--key",
+            text(&public),
+            "--image",
+            image,
+            "--max-age",
+            "1h",
+        ])
+    };
+    verify(&output).expect_code(0);
+    let other = verify(&input);
+    other.expect_code(1);
+    assert!(other.stderr.contains("this image"), "{}", other.stderr);
 }

@@ -2,16 +2,21 @@
 
 use super::EXIT_PASS;
 use super::progress::Progress;
-use super::scan::{GateArgs, ReadArgs, today};
+use super::scan::{GateArgs, ReadArgs, today, write_atomically};
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use portcullis_attest::PAYLOAD_TYPE_IN_TOTO;
+use portcullis_attest::dsse::Envelope;
+use portcullis_attest::keys::SigningKey;
+use portcullis_attest::predicates::{HARDEN_V1, TOOL_URI};
+use portcullis_attest::statement::{ImageDigests, ResourceDescriptor, Statement};
 use portcullis_gate::Gate;
 use portcullis_gate::harden::{self, Change, HardenOptions, Hardened, Plan};
 use portcullis_gate::report::text::visible;
 use portcullis_image::write::{self, Destination};
 use serde_json::json;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Debug, Args)]
@@ -64,6 +69,28 @@ pub struct HardenArgs {
     #[arg(long)]
     pub strip_config_secrets: bool,
 
+    /// Run a root image as this user (user-root): a name or a uid, created in /etc/passwd
+    /// and /etc/group in a new top layer when the image has no such account (with a home
+    /// and no login shell); the WORKDIR and the program the image starts are made readable
+    /// by it. Refused when the image declares a port below 1024 (EXPOSE)
+    #[arg(long, value_name = "NAME|UID")]
+    pub user: Option<String>,
+
+    /// Set --user even when the image declares it needs root
+    #[arg(long, requires = "user")]
+    pub force_user: bool,
+
+    /// Also sign an in-toto statement of what changed (subject: the new image; materials:
+    /// the input; predicate: every change), verifiable with `portcullis verify`. The key is
+    /// read as for `attest`
+    #[arg(long, value_name = "KEY", requires = "output")]
+    pub key: Option<PathBuf>,
+
+    /// Where the signed statement goes (replaced atomically) [default: the output's path
+    /// with `.intoto.json` appended]
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub attestation: Option<PathBuf>,
+
     /// The options of `scan` that decide findings, with the same meaning
     #[command(flatten)]
     pub gate: GateArgs,
@@ -84,6 +111,8 @@ impl HardenArgs {
             secret_files: !self.no_secret_files,
             caches: !self.no_caches,
             strip_config_secrets: self.strip_config_secrets,
+            user: self.user.clone(),
+            force_user: self.force_user,
         }
     }
 }
@@ -97,6 +126,11 @@ pub fn run(args: HardenArgs) -> Result<u8> {
     if let Some(dest) = &dest {
         check_destination(dest)?;
     }
+    // The key first: a wrong passphrase should not cost a scan.
+    let key = match &args.key {
+        Some(path) => Some(super::passphrase::load_signing_key(path)?),
+        None => None,
+    };
     let gate = Gate::new(&args.gate.settings(today()?, &args.read.remote))?;
     for warning in gate.warnings() {
         eprintln!("portcullis: warning: {warning}");
@@ -130,7 +164,8 @@ pub fn run(args: HardenArgs) -> Result<u8> {
     let facts = read?;
     // Harden fixes what the image holds; vulnerability data decides none of it.
     let report = gate.judge(&facts);
-    let plan = harden::plan(&facts, &report, gate.policy(), &args.options());
+    let plan = harden::plan(&facts, &report, gate.policy(), &args.options())
+        .with_context(|| args.image.clone())?;
     let (Some(dest), Some(staging)) = (dest, staging) else {
         print(&args, &plan, None)?;
         return Ok(EXIT_PASS);
@@ -138,8 +173,69 @@ pub fn run(args: HardenArgs) -> Result<u8> {
     let hardened = harden::build(&facts, &plan, staging.path(), &dest, options.limits)?;
     portcullis_interrupt::stage("writing the image");
     finish(staging, &dest)?;
+    if let Some(key) = &key {
+        let path = args.attestation.clone().unwrap_or_else(|| {
+            let mut name = dest.path().as_os_str().to_owned();
+            name.push(".intoto.json");
+            PathBuf::from(name)
+        });
+        let envelope = attestation(&args, &facts, &plan, &hardened, key);
+        write_atomically(&path, |w| writeln!(w, "{envelope}"))?;
+        eprintln!(
+            "portcullis: signed {HARDEN_V1} attestation for {} (manifest digest {}), key {}, \
+             written to {}",
+            args.output.as_deref().unwrap_or_default(),
+            hardened.written.manifest_digest,
+            key.public_key().keyid(),
+            path.display()
+        );
+    }
     print(&args, &plan, Some(&hardened))?;
     Ok(EXIT_PASS)
+}
+
+/// The signed statement: the new image as subject, the input as material, every change.
+fn attestation(
+    args: &HardenArgs,
+    facts: &portcullis_gate::facts::ImageFacts,
+    plan: &Plan,
+    hardened: &Hardened,
+    key: &SigningKey,
+) -> String {
+    let output = args.output.clone().unwrap_or_default();
+    let subject = ResourceDescriptor::image(
+        &output,
+        &ImageDigests {
+            manifest: Some(hardened.written.manifest_digest.clone()),
+            config: hardened.written.config_digest.clone(),
+        },
+    );
+    let material = ResourceDescriptor::image(
+        &args.image,
+        &ImageDigests {
+            manifest: facts.meta.manifest_digest.clone(),
+            config: facts.meta.config_digest.clone(),
+        },
+    );
+    let predicate = json!({
+        "hardener": {"id": TOOL_URI, "version": env!("CARGO_PKG_VERSION")},
+        "timeHardened": portcullis_attest::rfc3339(std::time::SystemTime::now()),
+        "materials": [material],
+        "options": {
+            "setuid": !args.no_setuid,
+            "worldWritable": !args.no_world_writable,
+            "secretFiles": !args.no_secret_files,
+            "caches": !args.no_caches,
+            "stripConfigSecrets": args.strip_config_secrets,
+            "user": args.user,
+            "policy": args.gate.policy,
+        },
+        "changes": plan.changes,
+        "left": plan.left,
+        "layers": hardened.layers,
+    });
+    let statement = Statement::new(subject, HARDEN_V1, predicate);
+    Envelope::sign(PAYLOAD_TYPE_IN_TOTO, statement.to_json(), key).to_json()
 }
 
 fn parent_dir(path: &Path) -> &Path {
@@ -266,13 +362,13 @@ fn print(args: &HardenArgs, plan: &Plan, hardened: Option<&Hardened>) -> Result<
         }
     }
     if let (Some(h), Some(output)) = (hardened, &args.output) {
-        let rewritten = h.layers.iter().filter(|l| l.rewritten).count();
+        let kept = h.layers.iter().filter(|l| !l.rewritten).count();
+        let added = h.layers.iter().filter(|l| l.input.is_none()).count();
         writeln!(
             out,
-            "wrote {output}: {} ({} of {} layers rewritten)",
+            "wrote {output}: {} (layers: {kept} kept, {} rewritten, {added} added)",
             h.written.manifest_digest,
-            rewritten,
-            h.layers.len()
+            h.layers.len() - kept - added,
         )?;
     }
     Ok(())
@@ -282,7 +378,7 @@ fn print(args: &HardenArgs, plan: &Plan, hardened: Option<&Hardened>) -> Result<
 fn describe(change: &Change) -> String {
     let place = match (&change.layer, &change.path, &change.config) {
         (Some(layer), Some(path), _) => format!("layer {layer}  {}", visible(path)),
-        (_, _, Some(field)) => format!("config  {}", visible(field)),
+        (_, _, Some(field)) => format!("config   {}", visible(field)),
         _ => String::new(),
     };
     format!(

@@ -15,7 +15,7 @@ use crate::report::Report;
 use portcullis_image::ImageError;
 use portcullis_image::keep::blob_file;
 use portcullis_image::write::{self, Destination, LayerBlob, Written};
-use portcullis_layer::rewrite::{self, Edit};
+use portcullis_layer::rewrite::{self, Edit, NewEntry};
 use portcullis_layer::{Budget, EntryKind, LayerError, Limits};
 use portcullis_model::image::Compression;
 use portcullis_model::{Finding, path};
@@ -44,6 +44,11 @@ pub struct HardenOptions {
     /// Also remove ENV entries and labels holding secrets (off by default: the application
     /// may read them).
     pub strip_config_secrets: bool,
+    /// Run a root image as this user (a name or a uid), created when the image has no such
+    /// account.
+    pub user: Option<String>,
+    /// Set `user` even when the image declares it needs root (a port below 1024).
+    pub force_user: bool,
 }
 
 impl Default for HardenOptions {
@@ -54,6 +59,8 @@ impl Default for HardenOptions {
             secret_files: true,
             caches: true,
             strip_config_secrets: false,
+            user: None,
+            force_user: false,
         }
     }
 }
@@ -97,6 +104,10 @@ pub struct Plan {
     env_removed: BTreeSet<usize>,
     /// Labels removed, by key.
     labels_removed: BTreeSet<String>,
+    /// The entries of a new top layer (the accounts of the new user).
+    new_layer: Vec<NewEntry>,
+    /// The new `config.User`.
+    config_user: Option<String>,
 }
 
 impl Plan {
@@ -126,6 +137,8 @@ pub enum HardenError {
     },
     #[error(transparent)]
     Image(#[from] ImageError),
+    #[error("--user {user}: {why}")]
+    User { user: String, why: String },
 }
 
 const SECRET_FILE_CHECKS: &[&str] = &[
@@ -144,7 +157,12 @@ const CACHE_CHECKS: &[&str] = &[
 
 /// The changes that fix the report's findings under `options`. Waived findings are
 /// accepted risks and stay as they are.
-pub fn plan(facts: &ImageFacts, report: &Report, policy: &Policy, options: &HardenOptions) -> Plan {
+pub fn plan(
+    facts: &ImageFacts,
+    report: &Report,
+    policy: &Policy,
+    options: &HardenOptions,
+) -> Result<Plan, HardenError> {
     let mut planner = Planner {
         facts,
         plan: Plan::default(),
@@ -173,6 +191,9 @@ pub fn plan(facts: &ImageFacts, report: &Report, policy: &Policy, options: &Hard
             }
         }
     }
+    if let Some(user) = &options.user {
+        planner.user(user, options.force_user)?;
+    }
     let mut plan = planner.plan;
     plan.changes.sort_by(|a, b| {
         (a.layer.is_none(), a.layer, &a.path, &a.config, &a.check).cmp(&(
@@ -183,7 +204,7 @@ pub fn plan(facts: &ImageFacts, report: &Report, policy: &Policy, options: &Hard
             &b.check,
         ))
     });
-    plan
+    Ok(plan)
 }
 
 struct Planner<'a> {
@@ -203,6 +224,11 @@ fn normal(finding_path: &str) -> String {
 impl Planner<'_> {
     /// Clears `bits` of the mode of `path` in `layer`, for `check`.
     fn clear_bits(&mut self, layer: usize, path: &str, bits: u32, check: &str) {
+        self.change_bits(layer, path, 0, bits, check);
+    }
+
+    /// Sets `set` and clears `clear` in the mode of `path` in `layer`, for `check`.
+    fn change_bits(&mut self, layer: usize, path: &str, set: u32, clear: u32, check: &str) {
         // A path listed twice is extracted as its last entry; the edit covers both.
         let facts = self.facts;
         let last = facts
@@ -218,7 +244,7 @@ impl Planner<'_> {
             Some(Edit::Mode(m)) => *m,
             None => entry.mode,
         };
-        let after = before & !bits;
+        let after = (before | set) & !clear;
         if after == before {
             return;
         }
@@ -404,6 +430,257 @@ impl Planner<'_> {
             });
         }
     }
+
+    /// Runs the image as `spec` (a name or a uid) when it runs as root: the account is
+    /// added in a new top layer when the image has none by that name or uid, and the
+    /// WORKDIR, its parents and the program the image starts become readable by others.
+    fn user(&mut self, spec: &str, force: bool) -> Result<(), HardenError> {
+        let facts = self.facts;
+        let refuse = |why: String| HardenError::User {
+            user: spec.to_string(),
+            why,
+        };
+        let passwd = facts.passwd().unwrap_or_default();
+        let groups = facts.group().unwrap_or_default();
+        let current = facts.config_user();
+        let runs_as_root = current.is_empty()
+            || crate::facts::accounts::resolve_runtime_user(current, &passwd, &groups)
+                .is_some_and(|u| u.is_root());
+        if !runs_as_root {
+            self.plan.left.push(Left {
+                check: crate::checks::user::ROOT.id.to_string(),
+                message: format!("the image already runs as {current}"),
+                why: "--user changes images that run as root".into(),
+            });
+            return Ok(());
+        }
+        let config = facts.meta.config.config().as_ref();
+        if !force {
+            let ports = config.and_then(|c| c.exposed_ports().as_ref());
+            let privileged = ports.into_iter().flatten().find(|p| {
+                p.split('/')
+                    .next()
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|n| n < 1024)
+            });
+            if let Some(port) = privileged {
+                return Err(refuse(format!(
+                    "refused: the image declares EXPOSE {port}, a port below 1024 that only \
+                     root (or CAP_NET_BIND_SERVICE) can bind; --force-user sets the user anyway"
+                )));
+            }
+        }
+        let numeric = spec.parse::<u32>().ok();
+        let existing = passwd
+            .iter()
+            .find(|p| numeric.map_or(p.name == spec, |uid| p.uid == uid));
+        let uid = match existing {
+            Some(p) => p.uid,
+            None => {
+                let taken = |name: &str| passwd.iter().any(|p| p.name == name);
+                let name = match numeric {
+                    Some(uid) if taken("app") => format!("user{uid}"),
+                    Some(_) => "app".to_string(),
+                    None => spec.to_string(),
+                };
+                if !valid_account_name(&name) {
+                    return Err(refuse(
+                        "not a valid user name (lower-case letters, digits, '_' and '-', \
+                         starting with a letter or '_', at most 32)"
+                            .into(),
+                    ));
+                }
+                let free = |n: u32| {
+                    !passwd.iter().any(|p| p.uid == n) && !groups.iter().any(|g| g.gid == n)
+                };
+                let uid = numeric.unwrap_or_else(|| (10001..).find(|&n| free(n)).unwrap_or(10001));
+                let gid = if groups.iter().any(|g| g.gid == uid) {
+                    (10001..).find(|&n| free(n)).unwrap_or(uid)
+                } else {
+                    uid
+                };
+                self.add_account(&name, uid, gid)?;
+                uid
+            }
+        };
+        if uid == 0 {
+            return Err(refuse("is root (uid 0)".into()));
+        }
+        let check = crate::checks::user::ROOT.id;
+        self.plan.changes.push(Change {
+            check: check.to_string(),
+            layer: None,
+            path: None,
+            config: Some("config.User".into()),
+            before: if current.is_empty() {
+                "(unset: root)".into()
+            } else {
+                current.to_string()
+            },
+            after: spec.to_string(),
+        });
+        self.plan.config_user = Some(spec.to_string());
+
+        // The user must reach the WORKDIR and the program the image starts.
+        let mut readable: Vec<String> = Vec::new();
+        if let Some(dir) = config.and_then(|c| c.working_dir().as_deref()) {
+            let dir = normal(dir);
+            if !dir.is_empty() {
+                readable.push(dir);
+            }
+        }
+        let program = config.and_then(|c| {
+            c.entrypoint()
+                .as_ref()
+                .and_then(|e| e.first())
+                .or_else(|| c.cmd().as_ref().and_then(|c| c.first()))
+        });
+        if let Some(program) = program.filter(|p| p.starts_with('/')) {
+            readable.push(normal(program));
+        }
+        let removed: BTreeSet<(usize, String)> = self
+            .plan
+            .edits
+            .iter()
+            .flat_map(|(layer, edits)| {
+                edits
+                    .iter()
+                    .filter(|(_, e)| **e == Edit::Remove)
+                    .map(move |(p, _)| (*layer, p.clone()))
+            })
+            .collect();
+        let mut grant: BTreeMap<(usize, String), u32> = BTreeMap::new();
+        for root in &readable {
+            let Some((resolved, _)) = facts.fs.resolve(root) else {
+                continue;
+            };
+            let below = format!("{resolved}/");
+            // Every parent must be searchable.
+            let mut parent = path::parent(&resolved);
+            while !parent.is_empty() {
+                if let Some(node) = facts.fs.iter().find(|n| n.entry.path == parent) {
+                    *grant.entry((node.layer, parent.to_string())).or_default() |= 0o001;
+                }
+                parent = path::parent(parent);
+            }
+            for node in facts.fs.iter() {
+                let e = &node.entry;
+                if e.path != resolved && !e.path.starts_with(&below) {
+                    continue;
+                }
+                if e.uid == u64::from(uid) || removed.contains(&(node.layer, e.path.clone())) {
+                    continue;
+                }
+                let bits = match e.kind {
+                    EntryKind::Dir => 0o005,
+                    EntryKind::File if e.mode & 0o100 != 0 => 0o005,
+                    EntryKind::File => 0o004,
+                    _ => continue,
+                };
+                *grant.entry((node.layer, e.path.clone())).or_default() |= bits;
+            }
+        }
+        for ((layer, path), bits) in grant {
+            self.change_bits(layer, &path, bits, 0, check);
+        }
+        Ok(())
+    }
+
+    /// The new top layer's /etc/passwd and /etc/group (and /etc/shadow, when the image has
+    /// one) with `name` added, and its home directory.
+    fn add_account(&mut self, name: &str, uid: u32, gid: u32) -> Result<(), HardenError> {
+        let facts = self.facts;
+        let new_layer = facts.layers.len();
+        let check = crate::checks::user::ROOT.id;
+        let shell = ["usr/sbin/nologin", "sbin/nologin", "bin/false"]
+            .into_iter()
+            .find(|p| facts.fs.resolve(p).is_some())
+            .map_or_else(|| "/sbin/nologin".to_string(), path::absolute);
+        let lines = [
+            (
+                "etc/passwd",
+                format!("{name}:x:{uid}:{gid}::/home/{name}:{shell}"),
+                (0o644, 0),
+            ),
+            ("etc/group", format!("{name}:x:{gid}:"), (0o644, 0)),
+            ("etc/shadow", format!("{name}:!:::::::"), (0o640, 42)),
+        ];
+        for (file, line, (mode, group)) in lines {
+            let exists = facts.fs.resolve(file).map(|(_, node)| node.entry.clone());
+            if file == "etc/shadow" && exists.is_none() {
+                continue;
+            }
+            let mut content = match (&exists, facts.read_file(file)) {
+                (Some(_), Some(data)) => data.to_vec(),
+                (None, _) => Vec::new(),
+                (Some(_), None) => {
+                    return Err(HardenError::User {
+                        user: name.to_string(),
+                        why: format!("/{file} could not be read to add the account to it"),
+                    });
+                }
+            };
+            if !content.is_empty() && !content.ends_with(b"\n") {
+                content.push(b'\n');
+            }
+            content.extend_from_slice(line.as_bytes());
+            content.push(b'\n');
+            let (mode, uid_of, gid_of) = exists
+                .as_ref()
+                .filter(|e| e.kind == EntryKind::File)
+                .map_or((mode, 0, group), |e| (e.mode, e.uid, e.gid));
+            self.plan.new_layer.push(NewEntry {
+                path: file.to_string(),
+                mode,
+                uid: uid_of,
+                gid: gid_of,
+                content: Some(content),
+            });
+            self.plan.changes.push(Change {
+                check: check.to_string(),
+                layer: Some(new_layer),
+                path: Some(path::absolute(file)),
+                config: None,
+                before: "(no such account)".into(),
+                after: format!("added {line}"),
+            });
+        }
+        if facts.fs.resolve("home").is_none() {
+            self.plan.new_layer.push(NewEntry {
+                path: "home".into(),
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+                content: None,
+            });
+        }
+        self.plan.new_layer.push(NewEntry {
+            path: format!("home/{name}"),
+            mode: 0o750,
+            uid: u64::from(uid),
+            gid: u64::from(gid),
+            content: None,
+        });
+        self.plan.changes.push(Change {
+            check: check.to_string(),
+            layer: Some(new_layer),
+            path: Some(format!("/home/{name}")),
+            config: None,
+            before: "absent".into(),
+            after: format!("directory, mode 0750, owner {uid}:{gid}"),
+        });
+        Ok(())
+    }
+}
+
+/// A name `useradd` accepts: `[a-z_][a-z0-9_-]*`, at most 32 characters.
+fn valid_account_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 32
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 /// The new image: its identity and, per layer, where it came from.
@@ -514,6 +791,25 @@ pub fn build(
             rewritten: true,
         });
     }
+    if !plan.new_layer.is_empty() {
+        let (blob, _, diff_id) =
+            rewrite::new_layer(&plan.new_layer).map_err(|source| HardenError::Io {
+                what: "the new layer".into(),
+                source,
+            })?;
+        let (digest, size) = write::put_blob(root, &blob)?;
+        blobs.push(LayerBlob {
+            digest: digest.clone(),
+            size,
+            media_type: layer_media_type(Compression::Gzip).to_string(),
+        });
+        layers.push(HardenedLayer {
+            digest,
+            diff_id,
+            input: None,
+            rewritten: true,
+        });
+    }
     portcullis_interrupt::stage("writing the image");
     let base = base_digest(facts);
     let config = new_config(facts, plan, &layers, &base);
@@ -587,11 +883,20 @@ fn new_config(facts: &ImageFacts, plan: &Plan, layers: &[HardenedLayer], base: &
             })),
         }
     }
+    if let Some(user) = &plan.config_user {
+        inner_user(&mut config, user);
+        if !plan.new_layer.is_empty() {
+            history.push(json!({
+                "created_by": format!("{CREATED_BY} --user {user}"),
+                "comment": "the account of the user the image runs as",
+            }));
+        }
+    }
     let config_changes = plan.changes.iter().filter(|c| c.layer.is_none()).count();
     history.push(json!({
         "created_by": CREATED_BY,
         "comment": format!(
-            "{} change{} from {} ({} layer{} rewritten, {} config field{} removed)",
+            "{} change{} from {} ({} layer{} rewritten, {} config field{} changed)",
             plan.changes.len(),
             if plan.changes.len() == 1 { "" } else { "s" },
             base,
@@ -604,6 +909,12 @@ fn new_config(facts: &ImageFacts, plan: &Plan, layers: &[HardenedLayer], base: &
     }));
     config["history"] = Value::Array(history);
     config
+}
+
+fn inner_user(config: &mut Value, user: &str) {
+    if let Some(Value::Object(inner)) = config.get_mut("config") {
+        inner.insert("User".into(), json!(user));
+    }
 }
 
 /// `removed 2 files, changed the mode of 1` for the changes to one layer.
