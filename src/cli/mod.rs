@@ -4,6 +4,7 @@
 pub mod attest;
 pub mod db;
 pub mod explain;
+pub mod harden;
 pub mod keygen;
 mod passphrase;
 pub mod progress;
@@ -55,6 +56,9 @@ pub enum Command {
     /// Verify a signed attestation (a file, or those attached to an image in its registry),
     /// and that it is about a given image
     Verify(verify::VerifyArgs),
+    /// Write the image with its findings fixed (setuid bits, world-writable paths, files
+    /// holding secrets, package caches), or with --plan print what would change
+    Harden(Box<harden::HardenArgs>),
     /// Write the image's software bill of materials (CycloneDX or SPDX JSON)
     Sbom(sbom::SbomArgs),
     /// The local vulnerability database: update it from osv.dev or a mirror, show its status
@@ -70,6 +74,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Keygen(args) => keygen::run(args),
         Command::Attest(args) => attest::run(*args),
         Command::Verify(args) => verify::run(args),
+        Command::Harden(args) => harden::run(*args),
         Command::Sbom(args) => sbom::run(args),
         Command::Db(args) => db::run(args),
         Command::Vex(args) => vex::run(args),

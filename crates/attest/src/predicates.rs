@@ -18,6 +18,9 @@ use std::time::SystemTime;
 pub const SCAN_V1: &str = "https://portcullis.dev/attestation/scan/v1";
 pub const VSA_V1: &str = "https://slsa.dev/verification_summary/v1";
 pub const COSIGN_VULN_V1: &str = "https://cosign.sigstore.dev/attestation/vuln/v1";
+/// `portcullis harden`: the image made from `materials` by `changes` (`portcullis harden
+/// --key`); it records no verdict.
+pub const HARDEN_V1: &str = "https://portcullis.dev/attestation/harden/v1";
 
 /// Who made the attestation, as the VSA's `verifier.id` and the vuln predicate's scanner URI.
 pub const TOOL_URI: &str = "https://portcullis.dev";
@@ -306,6 +309,7 @@ pub fn time<'a>(
     let pointer = match predicate_type {
         SCAN_V1 | VSA_V1 => "/timeVerified",
         COSIGN_VULN_V1 => "/metadata/scanFinishedOn",
+        HARDEN_V1 => "/timeHardened",
         _ => return None,
     };
     Some((pointer, predicate.pointer(pointer).and_then(Value::as_str)))

@@ -11,7 +11,8 @@
 //! - [`policy`]: the verdict's rules, parameters and waivers;
 //! - [`rebase`]: the upgrade plan, candidate base images ranked by what rebuilding on them
 //!   removes;
-//! - [`report`]: the report and its renderers (table, JSON, SARIF, JUnit, Markdown, SBOM).
+//! - [`report`]: the report and its renderers (table, JSON, SARIF, JUnit, Markdown, SBOM);
+//! - [`harden`]: the findings fixed, written as a new image.
 //!
 //! [`Gate`] runs them in order; see [`pipeline`] for an example.
 
@@ -21,6 +22,7 @@ pub mod analyze;
 pub mod checks;
 pub mod enrich;
 pub mod facts;
+pub mod harden;
 pub mod pipeline;
 pub mod policy;
 pub mod rebase;

@@ -12,7 +12,7 @@
 //! ```
 
 use crate::analyze::cache::{CacheConfig, LayerCache};
-use crate::analyze::{Analyzers, Scanner};
+use crate::analyze::{Analyzers, LayerReport, Scanner};
 use crate::enrich::indexes::{self, IndexError};
 use crate::enrich::vulns::{self, Lookup, LookupError, TrivyChoice};
 use crate::facts::ImageFacts;
@@ -26,9 +26,10 @@ use crate::report::{GateMode, Report};
 use portcullis_advisories::index::IndexSet;
 use portcullis_advisories::index::fetch::{Fetcher, IndexSpec};
 use portcullis_advisories::osv::repository::{Repository, RepositoryError};
+use portcullis_image::keep::Keeping;
 use portcullis_image::observe::{Observer, Silent};
 use portcullis_image::registry::RemoteOptions;
-use portcullis_image::{self as image, LoadOptions, reference::ImageRef};
+use portcullis_image::{self as image, LayerScanner, LoadOptions, reference::ImageRef};
 use portcullis_layer::{Budget, Limits};
 use portcullis_model::image::Platform;
 use portcullis_model::{Date, Severity};
@@ -76,6 +77,17 @@ pub fn read_image(
     options: &ReadOptions,
     analyzers: &Analyzers,
 ) -> Result<ImageFacts, ReadError> {
+    read_image_keeping(reference, options, analyzers, None)
+}
+
+/// As [`read_image`], also keeping every layer blob read under `keep/blobs/sha256` when
+/// `keep` is given; the layer cache is then not used, since a cached layer is not read.
+fn read_image_keeping(
+    reference: &str,
+    options: &ReadOptions,
+    analyzers: &Analyzers,
+    keep: Option<&Path>,
+) -> Result<ImageFacts, ReadError> {
     let image_ref = ImageRef::parse(reference)?;
     let budget = Budget::new(options.limits);
     let observer: &dyn Observer = options.observer.as_deref().unwrap_or(&Silent);
@@ -87,14 +99,25 @@ pub fn read_image(
     });
     let scanner = Scanner {
         analyzers,
-        cache: cache.as_ref(),
+        cache: cache.as_ref().filter(|_| keep.is_none()),
+    };
+    let keeping;
+    let layer_scanner: &dyn LayerScanner<LayerReport> = match keep {
+        Some(dir) => {
+            keeping = Keeping {
+                inner: &scanner,
+                dir,
+            };
+            &keeping
+        }
+        None => &scanner,
     };
     let loaded = image::load(
         reference,
         &image_ref,
         &LoadOptions {
             platform: options.platform.as_ref(),
-            scanner: &scanner,
+            scanner: layer_scanner,
             budget: &budget,
             observer,
             remote: &options.remote,
@@ -447,6 +470,25 @@ impl Gate {
         let mut guess = guess;
         guess.base.detail = Some(unresolved);
         Ok(guess)
+    }
+
+    /// As [`Gate::read`], also keeping every layer blob, byte for byte, under
+    /// `dir/blobs/sha256` (what `harden` writes the new image from). The layer cache is not
+    /// used: a cached layer is not read, so its blob could not be kept.
+    pub fn read_keeping(
+        &self,
+        reference: &str,
+        options: &ReadOptions,
+        dir: &Path,
+    ) -> Result<ImageFacts, GateError> {
+        portcullis_interrupt::stage("reading the image (manifest, config and layers)");
+        let mut facts = read_image_keeping(reference, options, &self.analyzers, Some(dir))
+            .map_err(|source| GateError::Read {
+                reference: reference.to_string(),
+                source: Box::new(source),
+            })?;
+        facts.today = self.today;
+        Ok(facts)
     }
 
     /// Enrich: consults the data sources for the image read from `reference`.

@@ -4,12 +4,14 @@
 
 pub mod body;
 pub mod daemon;
+pub mod keep;
 pub mod observe;
 pub mod reference;
 pub mod registry;
 pub mod resolve;
 pub mod store;
 pub mod stream;
+pub mod write;
 
 pub use portcullis_model::image as model;
 

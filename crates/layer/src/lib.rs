@@ -8,6 +8,7 @@ pub mod analyzer;
 pub mod decode;
 pub mod entry;
 pub mod framing;
+pub mod rewrite;
 pub mod walk;
 
 pub use analyzer::{Analyzer, Interest};

@@ -1,0 +1,386 @@
+//! Writing an image: an OCI image layout assembled in a directory (its blobs put there by
+//! whoever made them), then finished as a layout, an OCI archive or a docker-archive.
+//!
+//! Everything written is deterministic: JSON with a fixed key order, archives with sorted
+//! names, a fixed owner, mode and modification time. The same blobs and config give the
+//! same bytes, so the same manifest digest.
+
+use crate::ImageError;
+use crate::keep::blob_file;
+use portcullis_layer::decode::sha256_of;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+const REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// The name Docker (25 and later) and containerd give an image in an archive's index.
+const CONTAINERD_NAME: &str = "io.containerd.image.name";
+
+/// Where an image is written, named as skopeo names its transports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// `oci:DIR[:TAG]`: a new OCI image layout directory.
+    Layout { dir: PathBuf, tag: Option<String> },
+    /// `oci-archive:FILE[:TAG]`.
+    OciArchive { file: PathBuf, tag: Option<String> },
+    /// `docker-archive:FILE[:NAME:TAG]`: what `docker load` reads.
+    DockerArchive { file: PathBuf, name: Option<String> },
+}
+
+impl Destination {
+    /// Parses `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]` or `docker-archive:FILE[:NAME[:TAG]]`.
+    pub fn parse(text: &str) -> Result<Destination, ImageError> {
+        let split = |rest: &str| -> (PathBuf, Option<String>) {
+            match rest.split_once(':') {
+                Some((path, tag)) if !tag.is_empty() => (path.into(), Some(tag.to_string())),
+                Some((path, _)) => (path.into(), None),
+                None => (rest.into(), None),
+            }
+        };
+        let (dest, path) = if let Some(rest) = text.strip_prefix("oci:") {
+            let (dir, tag) = split(rest);
+            (
+                Destination::Layout {
+                    dir: dir.clone(),
+                    tag,
+                },
+                dir,
+            )
+        } else if let Some(rest) = text.strip_prefix("oci-archive:") {
+            let (file, tag) = split(rest);
+            (
+                Destination::OciArchive {
+                    file: file.clone(),
+                    tag,
+                },
+                file,
+            )
+        } else if let Some(rest) = text.strip_prefix("docker-archive:") {
+            let (file, name) = split(rest);
+            let name = name.map(|n| {
+                let last = n.rsplit('/').next().unwrap_or(&n);
+                if last.contains(':') {
+                    n
+                } else {
+                    format!("{n}:latest")
+                }
+            });
+            (
+                Destination::DockerArchive {
+                    file: file.clone(),
+                    name,
+                },
+                file,
+            )
+        } else {
+            return Err(ImageError::Unsupported(format!(
+                "{text}: an output is written to oci:DIR[:TAG], oci-archive:FILE[:TAG] or \
+                 docker-archive:FILE[:NAME:TAG]"
+            )));
+        };
+        if path.as_os_str().is_empty() {
+            return Err(ImageError::Invalid(format!(
+                "{text}: missing path after the transport"
+            )));
+        }
+        Ok(dest)
+    }
+
+    /// The directory or file written.
+    pub fn path(&self) -> &Path {
+        match self {
+            Destination::Layout { dir, .. } => dir,
+            Destination::OciArchive { file, .. } | Destination::DockerArchive { file, .. } => file,
+        }
+    }
+
+    /// The name the image gets inside what is written, when one was given.
+    fn tag(&self) -> Option<&str> {
+        match self {
+            Destination::Layout { tag, .. } | Destination::OciArchive { tag, .. } => tag.as_deref(),
+            Destination::DockerArchive { name, .. } => name.as_deref(),
+        }
+    }
+}
+
+/// A layer of the new image whose blob is in the assembly directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerBlob {
+    pub digest: String,
+    pub size: u64,
+    pub media_type: String,
+}
+
+/// What was written: the new image's identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub manifest_digest: String,
+    pub manifest_size: u64,
+    pub config_digest: String,
+}
+
+/// Puts `data` into the layout at `root` as a blob; its digest and size.
+pub fn put_blob(root: &Path, data: &[u8]) -> Result<(String, u64), ImageError> {
+    let digest = sha256_of(data);
+    let path = blob_file(root, &digest);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
+    }
+    std::fs::write(&path, data).map_err(|e| io_error(&path, e))?;
+    Ok((digest, data.len() as u64))
+}
+
+fn io_error(path: &Path, e: io::Error) -> ImageError {
+    ImageError::io(&path.display().to_string(), e)
+}
+
+/// Turns the directory `root`, which holds the layer blobs, into the OCI layout of one
+/// image: its config, its manifest (with `annotations`), `index.json` and `oci-layout`, and
+/// for a docker-archive the `manifest.json` of `docker save`. Blobs nothing refers to are
+/// removed.
+pub fn assemble(
+    root: &Path,
+    dest: &Destination,
+    config: &[u8],
+    layers: &[LayerBlob],
+    annotations: &BTreeMap<String, String>,
+) -> Result<Written, ImageError> {
+    let (config_digest, config_size) = put_blob(root, config)?;
+    let mut manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config_size},
+        "layers": layers.iter().map(|l| json!({
+            "mediaType": l.media_type, "digest": l.digest, "size": l.size,
+        })).collect::<Vec<_>>(),
+    });
+    if !annotations.is_empty() {
+        manifest["annotations"] = json!(annotations);
+    }
+    let manifest_bytes = to_bytes(&manifest);
+    let (manifest_digest, manifest_size) = put_blob(root, &manifest_bytes)?;
+
+    let mut descriptor = json!({
+        "mediaType": OCI_MANIFEST, "digest": manifest_digest, "size": manifest_size,
+    });
+    let mut names = BTreeMap::new();
+    match (dest, dest.tag()) {
+        (Destination::DockerArchive { .. }, Some(name)) => {
+            let tag = name.rsplit_once(':').map_or("latest", |(_, t)| t);
+            names.insert(CONTAINERD_NAME, docker_io_name(name));
+            names.insert(REF_NAME, tag.to_string());
+        }
+        (_, Some(tag)) => {
+            names.insert(REF_NAME, tag.to_string());
+        }
+        (_, None) => {}
+    }
+    if !names.is_empty() {
+        descriptor["annotations"] = json!(names);
+    }
+    let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [descriptor]});
+    write_file(&root.join("index.json"), &to_bytes(&index))?;
+    write_file(
+        &root.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )?;
+    if let Destination::DockerArchive { name, .. } = dest {
+        let blob = |digest: &str| format!("blobs/sha256/{}", hex_of(digest));
+        let docker = json!([{
+            "Config": blob(&config_digest),
+            "RepoTags": name.iter().collect::<Vec<_>>(),
+            "Layers": layers.iter().map(|l| blob(&l.digest)).collect::<Vec<_>>(),
+        }]);
+        write_file(&root.join("manifest.json"), &to_bytes(&docker))?;
+    }
+
+    let mut wanted: BTreeSet<String> = layers.iter().map(|l| hex_of(&l.digest)).collect();
+    wanted.insert(hex_of(&config_digest));
+    wanted.insert(hex_of(&manifest_digest));
+    let blobs = root.join("blobs").join("sha256");
+    for entry in std::fs::read_dir(&blobs).map_err(|e| io_error(&blobs, e))? {
+        let entry = entry.map_err(|e| io_error(&blobs, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !wanted.contains(&name) {
+            std::fs::remove_file(entry.path()).map_err(|e| io_error(&entry.path(), e))?;
+        }
+    }
+    for hex in &wanted {
+        let path = blobs.join(hex);
+        if !path.is_file() {
+            return Err(ImageError::MissingBlob(format!("sha256:{hex}")));
+        }
+    }
+    Ok(Written {
+        manifest_digest,
+        manifest_size,
+        config_digest,
+    })
+}
+
+/// `docker.io/library/NAME:TAG` for a short name, as Docker names images in an index.
+fn docker_io_name(name: &str) -> String {
+    let first = name.split('/').next().unwrap_or(name);
+    let has_registry = name.contains('/') && (first.contains('.') || first.contains(':'));
+    match (has_registry, name.contains('/')) {
+        (true, _) => name.to_string(),
+        (false, true) => format!("docker.io/{name}"),
+        (false, false) => format!("docker.io/library/{name}"),
+    }
+}
+
+fn hex_of(digest: &str) -> String {
+    digest.strip_prefix("sha256:").unwrap_or(digest).to_string()
+}
+
+/// Compact JSON with the keys of every object sorted.
+pub fn to_bytes(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(&sorted(value)).unwrap_or_default()
+}
+
+/// `value` with the keys of every object in sorted order, whatever order the map type of
+/// `serde_json` keeps.
+pub fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let ordered: BTreeMap<&String, Value> =
+                map.iter().map(|(k, v)| (k, sorted(v))).collect();
+            Value::Object(ordered.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+fn write_file(path: &Path, data: &[u8]) -> Result<(), ImageError> {
+    std::fs::write(path, data).map_err(|e| io_error(path, e))
+}
+
+/// Writes the assembled layout at `root` as one tar archive (an OCI archive, or with
+/// `manifest.json` a docker-archive): directories first, names sorted, every entry owned by
+/// root with mode 0644 (0755 for directories) and modified at the epoch.
+pub fn write_archive(root: &Path, out: impl Write) -> Result<(), ImageError> {
+    let mut names: Vec<String> = ["oci-layout", "index.json", "manifest.json"]
+        .into_iter()
+        .filter(|n| root.join(n).is_file())
+        .map(str::to_string)
+        .collect();
+    let blobs = root.join("blobs").join("sha256");
+    let mut hexes: Vec<String> = std::fs::read_dir(&blobs)
+        .map_err(|e| io_error(&blobs, e))?
+        .map(|e| {
+            e.map(|e| e.file_name().to_string_lossy().into_owned())
+                .map_err(|e| io_error(&blobs, e))
+        })
+        .collect::<Result<_, _>>()?;
+    hexes.sort();
+    names.sort();
+    let mut builder = tar::Builder::new(out);
+    let header = |size: u64, mode: u32, kind: tar::EntryType| {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_mode(mode);
+        h.set_mtime(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        h
+    };
+    let archive_error = |e: io::Error| ImageError::io("the archive", e);
+    for dir in ["blobs/", "blobs/sha256/"] {
+        let mut h = header(0, 0o755, tar::EntryType::Directory);
+        builder
+            .append_data(&mut h, dir, io::empty())
+            .map_err(archive_error)?;
+    }
+    let mut add = |name: &str, path: &Path| -> Result<(), ImageError> {
+        let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
+        let size = file.metadata().map_err(|e| io_error(path, e))?.len();
+        let mut h = header(size, 0o644, tar::EntryType::Regular);
+        builder
+            .append_data(&mut h, name, file.take(size))
+            .map_err(archive_error)
+    };
+    for hex in &hexes {
+        add(&format!("blobs/sha256/{hex}"), &blobs.join(hex))?;
+    }
+    for name in &names {
+        add(name, &root.join(name))?;
+    }
+    builder
+        .into_inner()
+        .and_then(|mut out| out.flush())
+        .map_err(archive_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_parse() {
+        let table = [
+            (
+                "oci:out",
+                Some(Destination::Layout {
+                    dir: "out".into(),
+                    tag: None,
+                }),
+            ),
+            (
+                "oci:out:1.0",
+                Some(Destination::Layout {
+                    dir: "out".into(),
+                    tag: Some("1.0".into()),
+                }),
+            ),
+            (
+                "oci-archive:app.oci.tar",
+                Some(Destination::OciArchive {
+                    file: "app.oci.tar".into(),
+                    tag: None,
+                }),
+            ),
+            (
+                "docker-archive:app.tar:app:hardened",
+                Some(Destination::DockerArchive {
+                    file: "app.tar".into(),
+                    name: Some("app:hardened".into()),
+                }),
+            ),
+            (
+                "docker-archive:app.tar:app",
+                Some(Destination::DockerArchive {
+                    file: "app.tar".into(),
+                    name: Some("app:latest".into()),
+                }),
+            ),
+            ("oci:", None),
+            ("app.tar", None),
+            ("docker-archive:", None),
+        ];
+        for (text, expected) in table {
+            assert_eq!(Destination::parse(text).ok(), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn keys_are_sorted_at_every_depth() {
+        let value = json!({"b": 1, "a": {"d": [{"z": 1, "y": 2}], "c": 3}});
+        assert_eq!(
+            String::from_utf8(to_bytes(&value)).unwrap(),
+            r#"{"a":{"c":3,"d":[{"y":2,"z":1}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn docker_names_get_their_registry() {
+        assert_eq!(docker_io_name("app:1"), "docker.io/library/app:1");
+        assert_eq!(docker_io_name("me/app:1"), "docker.io/me/app:1");
+        assert_eq!(docker_io_name("reg.io:5000/app:1"), "reg.io:5000/app:1");
+    }
+}

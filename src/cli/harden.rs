@@ -1,0 +1,390 @@
+//! `portcullis harden IMAGE --output DEST [--plan] [--no-FIX ...]`
+
+use super::EXIT_PASS;
+use super::progress::Progress;
+use super::scan::{GateArgs, ReadArgs, today, write_atomically};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use portcullis_attest::PAYLOAD_TYPE_IN_TOTO;
+use portcullis_attest::dsse::Envelope;
+use portcullis_attest::keys::SigningKey;
+use portcullis_attest::predicates::{HARDEN_V1, TOOL_URI};
+use portcullis_attest::statement::{ImageDigests, ResourceDescriptor, Statement};
+use portcullis_gate::Gate;
+use portcullis_gate::harden::{self, Change, HardenOptions, Hardened, Plan};
+use portcullis_gate::report::text::visible;
+use portcullis_image::write::{self, Destination};
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct HardenArgs {
+    /// The image, as for `scan`
+    pub image: String,
+
+    /// Where the hardened image goes: oci:DIR[:TAG] (a directory that must not exist yet),
+    /// oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME:TAG] (replaced atomically)
+    #[arg(
+        short,
+        long,
+        value_name = "DEST",
+        required_unless_present = "plan",
+        conflicts_with = "plan"
+    )]
+    pub output: Option<String>,
+
+    /// Print the changes and write nothing
+    #[arg(long)]
+    pub plan: bool,
+
+    /// How the changes are printed on stdout: text or json
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+
+    /// Keep setuid and setgid bits that the policy does not allow (mode-setuid)
+    #[arg(long)]
+    pub no_setuid: bool,
+
+    /// Keep others' write permission on files and non-sticky directories
+    /// (mode-world-writable, mode-world-writable-dir)
+    #[arg(long)]
+    pub no_world_writable: bool,
+
+    /// Keep the files that hold secrets, in every layer (secrets-in-file,
+    /// secrets-in-removed-file, secrets-credential-file, secrets-shell-history,
+    /// secrets-git-directory)
+    #[arg(long)]
+    pub no_secret_files: bool,
+
+    /// Keep package-manager caches and lists (hygiene-apt-cache, hygiene-apk-cache,
+    /// hygiene-pip-cache, hygiene-npm-cache)
+    #[arg(long)]
+    pub no_caches: bool,
+
+    /// Also remove ENV entries and labels that hold secrets (secrets-in-env,
+    /// secrets-in-label); by default they are only reported, since the application may
+    /// read them
+    #[arg(long)]
+    pub strip_config_secrets: bool,
+
+    /// Run a root image as this user (user-root): a name or a uid, created in /etc/passwd
+    /// and /etc/group in a new top layer when the image has no such account (with a home
+    /// and no login shell); the WORKDIR and the program the image starts are made readable
+    /// by it. Refused when the image declares a port below 1024 (EXPOSE)
+    #[arg(long, value_name = "NAME|UID")]
+    pub user: Option<String>,
+
+    /// Set --user even when the image declares it needs root
+    #[arg(long, requires = "user")]
+    pub force_user: bool,
+
+    /// Also sign an in-toto statement of what changed (subject: the new image; materials:
+    /// the input; predicate: every change), verifiable with `portcullis verify`. The key is
+    /// read as for `attest`
+    #[arg(long, value_name = "KEY", requires = "output")]
+    pub key: Option<PathBuf>,
+
+    /// Where the signed statement goes (replaced atomically) [default: the output's path
+    /// with `.intoto.json` appended]
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub attestation: Option<PathBuf>,
+
+    /// The options of `scan` that decide findings, with the same meaning
+    #[command(flatten)]
+    pub gate: GateArgs,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    /// No progress on stderr
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl HardenArgs {
+    fn options(&self) -> HardenOptions {
+        HardenOptions {
+            setuid: !self.no_setuid,
+            world_writable: !self.no_world_writable,
+            secret_files: !self.no_secret_files,
+            caches: !self.no_caches,
+            strip_config_secrets: self.strip_config_secrets,
+            user: self.user.clone(),
+            force_user: self.force_user,
+        }
+    }
+}
+
+pub fn run(args: HardenArgs) -> Result<u8> {
+    args.read.timeout.start(&args.image)?;
+    let dest = match &args.output {
+        Some(text) => Some(Destination::parse(text).context("--output")?),
+        None => None,
+    };
+    if let Some(dest) = &dest {
+        check_destination(dest)?;
+    }
+    // The key first: a wrong passphrase should not cost a scan.
+    let key = match &args.key {
+        Some(path) => Some(super::passphrase::load_signing_key(path)?),
+        None => None,
+    };
+    let gate = Gate::new(&args.gate.settings(today()?, &args.read.remote))?;
+    for warning in gate.warnings() {
+        eprintln!("portcullis: warning: {warning}");
+    }
+    let progress = Arc::new(Progress::new(args.quiet, false));
+    let options = portcullis_gate::ReadOptions {
+        observer: Some(progress.clone()),
+        ..args.read.options()?
+    };
+    // The blobs are kept beside the destination, so that the finished image is renamed,
+    // not copied, into place.
+    let staging = match &dest {
+        Some(dest) => {
+            let parent = parent_dir(dest.path());
+            Some(
+                portcullis_interrupt::TempDir::with(|| {
+                    tempfile::Builder::new()
+                        .prefix(".portcullis-harden-")
+                        .tempdir_in(parent)
+                })
+                .with_context(|| format!("cannot create a directory in {}", parent.display()))?,
+            )
+        }
+        None => None,
+    };
+    let read = match &staging {
+        Some(dir) => gate.read_keeping(&args.image, &options, dir.path()),
+        None => gate.read(&args.image, &options),
+    };
+    progress.finish();
+    let facts = read?;
+    // Harden fixes what the image holds; vulnerability data decides none of it.
+    let report = gate.judge(&facts);
+    let plan = harden::plan(&facts, &report, gate.policy(), &args.options())
+        .with_context(|| args.image.clone())?;
+    let (Some(dest), Some(staging)) = (dest, staging) else {
+        print(&args, &plan, None)?;
+        return Ok(EXIT_PASS);
+    };
+    let hardened = harden::build(&facts, &plan, staging.path(), &dest, options.limits)?;
+    portcullis_interrupt::stage("writing the image");
+    finish(staging, &dest)?;
+    if let Some(key) = &key {
+        let path = args.attestation.clone().unwrap_or_else(|| {
+            let mut name = dest.path().as_os_str().to_owned();
+            name.push(".intoto.json");
+            PathBuf::from(name)
+        });
+        let envelope = attestation(&args, &facts, &plan, &hardened, key);
+        write_atomically(&path, |w| writeln!(w, "{envelope}"))?;
+        eprintln!(
+            "portcullis: signed {HARDEN_V1} attestation for {} (manifest digest {}), key {}, \
+             written to {}",
+            args.output.as_deref().unwrap_or_default(),
+            hardened.written.manifest_digest,
+            key.public_key().keyid(),
+            path.display()
+        );
+    }
+    print(&args, &plan, Some(&hardened))?;
+    Ok(EXIT_PASS)
+}
+
+/// The signed statement: the new image as subject, the input as material, every change.
+fn attestation(
+    args: &HardenArgs,
+    facts: &portcullis_gate::facts::ImageFacts,
+    plan: &Plan,
+    hardened: &Hardened,
+    key: &SigningKey,
+) -> String {
+    let output = args.output.clone().unwrap_or_default();
+    let subject = ResourceDescriptor::image(
+        &output,
+        &ImageDigests {
+            manifest: Some(hardened.written.manifest_digest.clone()),
+            config: hardened.written.config_digest.clone(),
+        },
+    );
+    let material = ResourceDescriptor::image(
+        &args.image,
+        &ImageDigests {
+            manifest: facts.meta.manifest_digest.clone(),
+            config: facts.meta.config_digest.clone(),
+        },
+    );
+    let predicate = json!({
+        "hardener": {"id": TOOL_URI, "version": env!("CARGO_PKG_VERSION")},
+        "timeHardened": portcullis_attest::rfc3339(std::time::SystemTime::now()),
+        "materials": [material],
+        "options": {
+            "setuid": !args.no_setuid,
+            "worldWritable": !args.no_world_writable,
+            "secretFiles": !args.no_secret_files,
+            "caches": !args.no_caches,
+            "stripConfigSecrets": args.strip_config_secrets,
+            "user": args.user,
+            "policy": args.gate.policy,
+        },
+        "changes": plan.changes,
+        "left": plan.left,
+        "layers": hardened.layers,
+    });
+    let statement = Statement::new(subject, HARDEN_V1, predicate);
+    Envelope::sign(PAYLOAD_TYPE_IN_TOTO, statement.to_json(), key).to_json()
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Refuses, before anything is read, a destination that cannot be written: a layout
+/// directory that exists with something in it, a missing parent directory.
+fn check_destination(dest: &Destination) -> Result<()> {
+    let path = dest.path();
+    let parent = parent_dir(path);
+    if !parent.is_dir() {
+        bail!(
+            "--output {}: the directory {} does not exist",
+            path.display(),
+            parent.display()
+        );
+    }
+    match dest {
+        Destination::Layout { .. } => {
+            if std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_some()) || path.is_file() {
+                bail!(
+                    "--output oci:{}: exists and is not empty (a hardened layout is written \
+                     to a new directory)",
+                    path.display()
+                );
+            }
+        }
+        _ => {
+            if path.is_dir() {
+                bail!("--output {}: is a directory", path.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Moves the assembled image into place: the layout directory renamed, or the archive
+/// written beside the destination and renamed over it.
+fn finish(staging: portcullis_interrupt::TempDir, dest: &Destination) -> Result<()> {
+    let path = dest.path();
+    match dest {
+        Destination::Layout { .. } => {
+            if std::fs::read_dir(path).is_ok() {
+                // An empty directory is replaced by the rename; anything else is refused.
+                std::fs::remove_dir(path)
+                    .with_context(|| format!("--output oci:{}: exists", path.display()))?;
+            }
+            std::fs::rename(staging.path(), path)
+                .with_context(|| format!("cannot move the image into {}", path.display()))?;
+        }
+        Destination::OciArchive { .. } | Destination::DockerArchive { .. } => {
+            let mut tmp = portcullis_interrupt::TempFile::new_in(parent_dir(path))
+                .with_context(|| format!("{}: cannot create a file beside it", path.display()))?;
+            {
+                let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+                write::write_archive(staging.path(), &mut out)?;
+                out.flush()?;
+            }
+            set_mode_0644(tmp.as_file(), path)?;
+            tmp.as_file().sync_all()?;
+            tmp.persist(path)
+                .with_context(|| format!("{}: cannot replace the file", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn set_mode_0644(file: &std::fs::File, path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))
+        .with_context(|| format!("{}: cannot set permissions", path.display()))
+}
+
+fn print(args: &HardenArgs, plan: &Plan, hardened: Option<&Hardened>) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.format == "json" {
+        let mut value = json!({
+            "image": args.image,
+            "changes": plan.changes,
+            "left": plan.left,
+        });
+        if let (Some(h), Some(output)) = (hardened, &args.output) {
+            value["output"] = json!({
+                "reference": output,
+                "manifest_digest": h.written.manifest_digest,
+                "config_digest": h.written.config_digest,
+                "base_digest": h.base_digest,
+                "layers": h.layers,
+            });
+        }
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        return Ok(());
+    }
+    let count = plan.changes.len();
+    writeln!(
+        out,
+        "{count} change{} to {}{}",
+        if count == 1 { "" } else { "s" },
+        visible(&args.image),
+        if args.plan {
+            " (plan: nothing written)"
+        } else {
+            ""
+        }
+    )?;
+    for change in &plan.changes {
+        writeln!(out, "  {}", describe(change))?;
+    }
+    if !plan.left.is_empty() {
+        writeln!(out, "left as they are:")?;
+        for left in &plan.left {
+            writeln!(
+                out,
+                "  {}: {} ({})",
+                left.check,
+                visible(&left.message),
+                left.why
+            )?;
+        }
+    }
+    if let (Some(h), Some(output)) = (hardened, &args.output) {
+        let kept = h.layers.iter().filter(|l| !l.rewritten).count();
+        let added = h.layers.iter().filter(|l| l.input.is_none()).count();
+        writeln!(
+            out,
+            "wrote {output}: {} (layers: {kept} kept, {} rewritten, {added} added)",
+            h.written.manifest_digest,
+            h.layers.len() - kept - added,
+        )?;
+    }
+    Ok(())
+}
+
+/// `layer 1  /usr/bin/tool  mode 4755 -> mode 0755  (mode-setuid)`.
+fn describe(change: &Change) -> String {
+    let place = match (&change.layer, &change.path, &change.config) {
+        (Some(layer), Some(path), _) => format!("layer {layer}  {}", visible(path)),
+        (_, _, Some(field)) => format!("config   {}", visible(field)),
+        _ => String::new(),
+    };
+    format!(
+        "{place}  {} -> {}  ({})",
+        visible(&change.before),
+        visible(&change.after),
+        change.check
+    )
+}
