@@ -24,7 +24,7 @@ use std::io::Read;
 
 /// Bumped whenever the analyzers change what they put into a `LayerReport`, so that cached
 /// reports from an older analyzer are never reused.
-pub const ANALYZER_VERSION: u32 = 5;
+pub const ANALYZER_VERSION: u32 = 6;
 
 /// What one layer holds, computed from that layer's bytes alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -249,7 +249,7 @@ fn link_targets(facts: &ImageFacts) -> HashMap<(usize, &str), &Entry> {
         .fs
         .iter()
         .filter(|n| n.entry.kind == EntryKind::Hardlink)
-        .filter_map(|n| Some((n.layer, n.entry.link.as_deref()?)))
+        .filter_map(|n| Some((n.layer, n.entry.link()?)))
         .collect();
     let mut targets = HashMap::new();
     let layers: HashSet<usize> = wanted.iter().map(|(l, _)| *l).collect();
@@ -308,7 +308,7 @@ fn judged<'a>(
         .fs
         .iter()
         .map(|node| {
-            let entry = match (node.entry.kind, node.entry.link.as_deref()) {
+            let entry = match (node.entry.kind, node.entry.link()) {
                 (EntryKind::Hardlink, Some(link)) => targets
                     .get(&(node.layer, link))
                     .copied()
@@ -419,10 +419,10 @@ fn resolve_dirs(facts: &ImageFacts, dirs: &[String]) -> HashSet<String> {
 
 fn writable_by(entry: &Entry, user: &RuntimeUser) -> Vec<&'static str> {
     let mut how = Vec::new();
-    if entry.uid == u64::from(user.uid) && entry.mode & 0o200 != 0 {
+    if entry.uid == user.uid && entry.mode & 0o200 != 0 {
         how.push("owner");
     }
-    if entry.mode & 0o020 != 0 && u32::try_from(entry.gid).is_ok_and(|g| user.in_group(g)) {
+    if entry.mode & 0o020 != 0 && user.in_group(entry.gid) {
         how.push("group");
     }
     if entry.mode & 0o002 != 0 {
@@ -638,14 +638,14 @@ fn sensitive(
     runtime: Option<&RuntimeUser>,
     groups: &[GroupEntry],
 ) -> Vec<Finding> {
-    let group_name = |gid: u64| {
+    let group_name = |gid: u32| {
         groups
             .iter()
-            .find(|g| u64::from(g.gid) == gid)
+            .find(|g| g.gid == gid)
             .map_or_else(|| gid.to_string(), |g| g.name.clone())
     };
     let user = runtime.filter(|u| !u.is_root());
-    let user_in = |gid: u64| user.is_some_and(|u| u32::try_from(gid).is_ok_and(|g| u.in_group(g)));
+    let user_in = |gid: u32| user.is_some_and(|u| u.in_group(gid));
     nodes
         .iter()
         .filter(|n| n.is_file())
@@ -669,7 +669,7 @@ fn sensitive(
                     exposure.push(format!("group {group} can read it"));
                 }
                 if let Some(u) = user
-                    && e.uid == u64::from(u.uid)
+                    && e.uid == u.uid
                 {
                     exposure.push("the runtime user owns it".into());
                 }
@@ -699,7 +699,7 @@ fn special(facts: &ImageFacts, nodes: &[Judged<'_>]) -> Vec<Finding> {
             let e = n.entry;
             let finding = match e.kind {
                 EntryKind::Char | EntryKind::Block => {
-                    let (major, minor) = e.device.unwrap_or((0, 0));
+                    let (major, minor) = e.device().unwrap_or((0, 0));
                     if n.path().starts_with("dev/") && STANDARD_DEVICES.contains(&(major, minor)) {
                         return None;
                     }

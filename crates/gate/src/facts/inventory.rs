@@ -199,7 +199,7 @@ fn read_captured<'a>(reports: &'a [LayerReport], fs: &FileSystem, path: &str) ->
     let (resolved, node) = fs.resolve(path)?;
     let key = match node.entry.kind {
         EntryKind::File => resolved,
-        EntryKind::Hardlink => node.entry.link.clone()?,
+        EntryKind::Hardlink => node.entry.link()?.to_string(),
         _ => return None,
     };
     reports.get(node.layer)?.files.get(&key).map(Vec::as_slice)

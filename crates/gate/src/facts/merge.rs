@@ -49,14 +49,13 @@ pub enum Fate {
 fn implicit_dir(path: &str, layer: usize) -> Node {
     Node {
         entry: Entry {
-            path: path.to_string(),
+            path: path.into(),
             kind: EntryKind::Dir,
             mode: 0o755,
             uid: 0,
             gid: 0,
             size: 0,
-            link: None,
-            device: None,
+            special: None,
         },
         layer,
     }
@@ -93,7 +92,7 @@ impl FileSystem {
             return;
         }
         self.hidden_index
-            .insert((node.entry.path.clone(), node.layer), self.hidden.len());
+            .insert((node.entry.path.to_string(), node.layer), self.hidden.len());
         self.hidden.push(Hidden {
             entry: node.entry,
             layer: node.layer,
@@ -160,14 +159,14 @@ impl FileSystem {
             }
             ancestor = path::parent(ancestor);
         }
-        if let Some(old) = self.nodes.remove(&entry.path) {
+        if let Some(old) = self.nodes.remove(entry.path.as_str()) {
             if old.entry.kind == EntryKind::Dir && entry.kind != EntryKind::Dir {
                 self.remove_subtree(&entry.path, false, layer, HiddenHow::Overwritten);
             }
             self.hide(old, layer, HiddenHow::Overwritten);
         }
         self.nodes.insert(
-            entry.path.clone(),
+            entry.path.to_string(),
             Node {
                 entry: entry.clone(),
                 layer,
@@ -210,7 +209,7 @@ impl FileSystem {
                         return None;
                     }
                     resolved.pop();
-                    let target = node.entry.link.as_deref().unwrap_or("");
+                    let target = node.entry.link().unwrap_or("");
                     if target.starts_with('/') {
                         resolved.clear();
                     }
@@ -292,10 +291,10 @@ mod tests {
     fn symlink(path: &str, target: &str) -> Entry {
         Entry {
             kind: EntryKind::Symlink,
-            link: Some(target.into()),
             size: 0,
             ..file(path)
         }
+        .with_link(target)
     }
     fn layer(entries: Vec<Entry>, whiteouts: &[&str], opaque: &[&str]) -> LayerReport {
         LayerReport {
