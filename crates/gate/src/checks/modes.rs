@@ -267,8 +267,9 @@ fn link_targets(facts: &ImageFacts) -> HashMap<(usize, &str), &Entry> {
 }
 
 /// A node with the metadata it has once extracted.
+#[derive(Clone, Copy)]
 struct Judged<'a> {
-    node: &'a Node,
+    node: Node<'a>,
     /// The node's own entry, or its hard-link target's.
     entry: &'a Entry,
 }
@@ -300,31 +301,40 @@ impl Judged<'_> {
     }
 }
 
-fn judged<'a>(
+/// The final filesystem's nodes, each judged as it is met: an image of millions of files
+/// is walked once per question rather than copied.
+struct Nodes<'a> {
     facts: &'a ImageFacts,
-    targets: &HashMap<(usize, &str), &'a Entry>,
-) -> Vec<Judged<'a>> {
-    facts
-        .fs
-        .iter()
-        .map(|node| {
+    targets: HashMap<(usize, &'a str), &'a Entry>,
+}
+
+impl<'a> Nodes<'a> {
+    fn new(facts: &'a ImageFacts) -> Nodes<'a> {
+        Nodes {
+            facts,
+            targets: link_targets(facts),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Judged<'a>> + '_ {
+        self.facts.fs.iter().map(|node| {
             let entry = match (node.entry.kind, node.entry.link()) {
-                (EntryKind::Hardlink, Some(link)) => targets
+                (EntryKind::Hardlink, Some(link)) => self
+                    .targets
                     .get(&(node.layer, link))
                     .copied()
-                    .unwrap_or(&node.entry),
-                _ => &node.entry,
+                    .unwrap_or(node.entry),
+                _ => node.entry,
             };
             Judged { node, entry }
         })
-        .collect()
+    }
 }
 
 /// The family's findings under the policy parameters `params` (its own section and the two
 /// allowlists).
 pub fn run_with(facts: &ImageFacts, params: &PolicyParams) -> Vec<Finding> {
-    let targets = link_targets(facts);
-    let nodes = judged(facts, &targets);
+    let nodes = Nodes::new(facts);
     let groups = facts.group().unwrap_or_default();
     let runtime = accounts::resolve_runtime_user(
         facts.config_user(),
@@ -359,7 +369,7 @@ pub fn run_with(facts: &ImageFacts, params: &PolicyParams) -> Vec<Finding> {
     findings
 }
 
-fn setuid(facts: &ImageFacts, nodes: &[Judged<'_>], allowlist: &GlobList) -> Vec<Finding> {
+fn setuid(facts: &ImageFacts, nodes: &Nodes<'_>, allowlist: &GlobList) -> Vec<Finding> {
     // On merged-/usr systems /bin/x is /usr/bin/x: an allowlisted /usr path covers both.
     let is_expected = |path: &str| {
         allowlist.matches(path)
@@ -433,7 +443,7 @@ fn writable_by(entry: &Entry, user: &RuntimeUser) -> Vec<&'static str> {
 
 fn writable_by_user(
     facts: &ImageFacts,
-    nodes: &[Judged<'_>],
+    nodes: &Nodes<'_>,
     params: &Params,
     user: &RuntimeUser,
 ) -> Vec<Finding> {
@@ -470,8 +480,8 @@ fn writable_by_user(
 
     let mut reported_dirs: HashSet<String> = HashSet::new();
     let mut below: BTreeMap<String, u64> = BTreeMap::new();
-    let mut found: Vec<(&Judged<'_>, Vec<&'static str>)> = Vec::new();
-    for n in nodes {
+    let mut found: Vec<(Judged<'_>, Vec<&'static str>)> = Vec::new();
+    for n in nodes.iter() {
         if !matches!(n.entry.kind, EntryKind::File | EntryKind::Dir) || !in_scope(n.path()) {
             continue;
         }
@@ -518,14 +528,14 @@ fn writable_by_user(
 
 fn world_writable(
     facts: &ImageFacts,
-    nodes: &[Judged<'_>],
+    nodes: &Nodes<'_>,
     already: &HashSet<String>,
     allowed: &GlobList,
 ) -> Vec<Finding> {
     let mut open_dirs: HashSet<String> = HashSet::new();
     let mut below: BTreeMap<String, u64> = BTreeMap::new();
-    let mut found: Vec<&Judged<'_>> = Vec::new();
-    for n in nodes {
+    let mut found: Vec<Judged<'_>> = Vec::new();
+    for n in nodes.iter() {
         let kind = n.entry.kind;
         if !matches!(kind, EntryKind::File | EntryKind::Dir) || n.entry.mode & 0o002 == 0 {
             continue;
@@ -633,7 +643,7 @@ pub fn sensitivity(path: &str) -> Option<Sensitivity> {
 
 fn sensitive(
     facts: &ImageFacts,
-    nodes: &[Judged<'_>],
+    nodes: &Nodes<'_>,
     params: &Params,
     runtime: Option<&RuntimeUser>,
     groups: &[GroupEntry],
@@ -692,7 +702,7 @@ fn sensitive(
         .collect()
 }
 
-fn special(facts: &ImageFacts, nodes: &[Judged<'_>]) -> Vec<Finding> {
+fn special(facts: &ImageFacts, nodes: &Nodes<'_>) -> Vec<Finding> {
     nodes
         .iter()
         .filter_map(|n| {

@@ -5,19 +5,43 @@
 //! directory only updates its metadata. Every version that a later layer deleted or
 //! overwrote is remembered with the layer that hid it: it is gone from the running
 //! container but anyone can still extract it from the lower layer.
+//!
+//! The view copies no entry. It holds slots (a layer and an index into that layer's entry
+//! list, which it shares with the report) in a vector sorted by path; what the layers change
+//! goes to a small ordered map first, folded into the vector whenever the map outgrows an
+//! eighth of it. So an image of millions of files costs about nine bytes per file beyond
+//! its entries, and lookups are binary searches.
 
-use crate::analyze::LayerReport;
-use portcullis_layer::{Entry, EntryKind};
+use crate::analyze::{Entries, LayerReport};
+use portcullis_layer::{CompactString, Entry, EntryKind};
 use portcullis_model::path;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::ops::Bound;
 
 /// Symlinks followed while resolving one path before giving up (Linux' MAXSYMLINKS).
 const MAX_SYMLINK_HOPS: usize = 40;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Node {
-    pub entry: Entry,
+/// Changes held in the ordered map before it is folded into the sorted vector, at least.
+const MIN_PENDING: usize = 1024;
+
+/// Marks the index of a slot that names a directory no layer listed.
+const IMPLICIT: u32 = 1 << 31;
+
+/// Where a version of a path lives: entry `index` of layer `layer`'s list or, with the
+/// `IMPLICIT` bit, a directory the merge created for what is below it. Layers and entries
+/// fit: an image config lists at most 10,000 layers and `--max-entries` keeps a layer far
+/// below 2^31 entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    layer: u32,
+    index: u32,
+}
+
+/// A path of the final filesystem and the layer that wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Node<'a> {
+    pub entry: &'a Entry,
     /// The layer that wrote this version.
     pub layer: usize,
 }
@@ -30,12 +54,19 @@ pub enum HiddenHow {
 }
 
 /// A version of a path that is not in the final filesystem.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hidden {
-    pub entry: Entry,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hidden<'a> {
+    pub entry: &'a Entry,
     pub layer: usize,
     pub hidden_by: usize,
     pub how: HiddenHow,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct HiddenSlot {
+    slot: Slot,
+    by: u32,
+    how: HiddenHow,
 }
 
 /// What became of the version of `path` written by some layer.
@@ -45,10 +76,35 @@ pub enum Fate {
     Hidden { by: usize, how: HiddenHow },
 }
 
-/// A directory no layer listed, as the runtime creates it: root-owned, mode 0755.
-fn implicit_dir(path: &str, layer: usize) -> Node {
-    Node {
-        entry: Entry {
+/// The entries slots point at.
+#[derive(Debug, Default)]
+struct Store {
+    /// Each layer's entries, shared with its report.
+    layers: Vec<Entries>,
+    /// Directories no layer listed, created as the runtime creates them.
+    implicit: Vec<Entry>,
+}
+
+impl Store {
+    fn entry(&self, slot: Slot) -> &Entry {
+        if slot.index & IMPLICIT != 0 {
+            &self.implicit[(slot.index & !IMPLICIT) as usize]
+        } else {
+            &self.layers[slot.layer as usize][slot.index as usize]
+        }
+    }
+
+    fn path(&self, slot: Slot) -> &str {
+        &self.entry(slot).path
+    }
+
+    /// A directory no layer listed, as the runtime creates it: root-owned, mode 0755.
+    /// `None` past 2^31 of them, which no memory holds.
+    fn implicit_dir(&mut self, path: &str, layer: u32) -> Option<Slot> {
+        let index = u32::try_from(self.implicit.len())
+            .ok()
+            .filter(|i| i & IMPLICIT == 0)?;
+        self.implicit.push(Entry {
             path: path.into(),
             kind: EntryKind::Dir,
             mode: 0o755,
@@ -56,133 +112,246 @@ fn implicit_dir(path: &str, layer: usize) -> Node {
             gid: 0,
             size: 0,
             special: None,
-        },
-        layer,
+        });
+        Some(Slot {
+            layer,
+            index: index | IMPLICIT,
+        })
     }
 }
 
+/// The merged view. `merge` returns it folded: no slot pending, none removed.
 #[derive(Debug, Default)]
 pub struct FileSystem {
-    nodes: BTreeMap<String, Node>,
-    hidden: Vec<Hidden>,
-    hidden_index: HashMap<(String, usize), usize>,
+    store: Store,
+    /// Visible slots sorted by path, as of the last fold.
+    sorted: Vec<Slot>,
+    /// Which of `sorted` were removed since the last fold.
+    removed: Vec<bool>,
+    /// Slots placed since the last fold, by path; none of these paths is alive in `sorted`.
+    pending: BTreeMap<CompactString, Slot>,
+    /// Every hidden version, in the order hidden.
+    hidden: Vec<HiddenSlot>,
+    /// Indices into `hidden` sorted by path and layer, made when the merge ends; a version hidden twice (a path
+    /// listed twice in one layer) keeps the order it was hidden in.
+    hidden_by_path: Vec<usize>,
 }
 
 impl FileSystem {
     pub fn merge<'a>(reports: impl IntoIterator<Item = &'a LayerReport>) -> FileSystem {
         let mut fs = FileSystem::default();
-        for (layer, report) in reports.into_iter().enumerate() {
+        for (layer, report) in (0u32..).zip(reports) {
+            let entries = report.entries.clone();
+            fs.store.layers.push(entries.clone());
             for whiteout in &report.whiteouts {
                 fs.remove_subtree(whiteout, true, layer, HiddenHow::Deleted);
             }
             for dir in &report.opaque_dirs {
                 fs.remove_subtree(dir, false, layer, HiddenHow::Deleted);
             }
-            for entry in &report.entries {
-                fs.put(entry, layer);
+            for (index, entry) in (0..IMPLICIT).zip(entries.iter()) {
+                fs.put(entry, Slot { layer, index });
             }
         }
+        fs.fold();
+        let store = &fs.store;
+        let hidden = &fs.hidden;
+        let mut by_path: Vec<usize> = (0..hidden.len()).collect();
+        by_path.sort_by(|&a, &b| {
+            let (a, b) = (hidden[a].slot, hidden[b].slot);
+            (store.path(a), a.layer).cmp(&(store.path(b), b.layer))
+        });
+        fs.hidden_by_path = by_path;
         fs
     }
 
-    fn hide(&mut self, node: Node, by: usize, how: HiddenHow) {
-        if node.entry.kind == EntryKind::Dir && how == HiddenHow::Overwritten {
+    fn hide(&mut self, slot: Slot, by: u32, how: HiddenHow) {
+        if self.store.entry(slot).kind == EntryKind::Dir && how == HiddenHow::Overwritten {
             // A directory carries no content; only its children matter, and they are
             // recorded one by one.
             return;
         }
-        self.hidden_index
-            .insert((node.entry.path.to_string(), node.layer), self.hidden.len());
-        self.hidden.push(Hidden {
-            entry: node.entry,
-            layer: node.layer,
-            hidden_by: by,
-            how,
-        });
+        self.hidden.push(HiddenSlot { slot, by, how });
     }
 
-    fn remove_subtree(&mut self, path: &str, include_self: bool, by: usize, how: HiddenHow) {
-        if include_self && let Some(node) = self.nodes.remove(path) {
-            self.hide(node, by, how);
+    fn remove_subtree(&mut self, path: &str, include_self: bool, by: u32, how: HiddenHow) {
+        if include_self && let Some(slot) = self.take(path) {
+            self.hide(slot, by, how);
         }
-        let children: Vec<String> = self.children_keys(path);
-        for key in children {
-            if let Some(node) = self.nodes.remove(&key) {
-                self.hide(node, by, how);
+        for slot in self.take_descendants(path) {
+            self.hide(slot, by, how);
+        }
+    }
+
+    /// Position of `path` in `sorted`, removed or not.
+    fn position(&self, path: &str) -> Result<usize, usize> {
+        self.sorted
+            .binary_search_by(|&slot| self.store.path(slot).cmp(path))
+    }
+
+    /// The slot visible at `path`.
+    fn find(&self, path: &str) -> Option<Slot> {
+        if let Some(&slot) = self.pending.get(path) {
+            return Some(slot);
+        }
+        let i = self.position(path).ok()?;
+        (!self.removed[i]).then_some(self.sorted[i])
+    }
+
+    /// Removes the slot visible at `path`.
+    fn take(&mut self, path: &str) -> Option<Slot> {
+        if let Some(slot) = self.pending.remove(path) {
+            return Some(slot);
+        }
+        let i = self.position(path).ok()?;
+        if self.removed[i] {
+            return None;
+        }
+        self.removed[i] = true;
+        Some(self.sorted[i])
+    }
+
+    /// Places `slot` at `path`, where nothing is visible.
+    fn place(&mut self, path: &str, slot: Slot) {
+        self.pending.insert(path.into(), slot);
+        if self.pending.len() >= MIN_PENDING.max(self.sorted.len() / 8) {
+            self.fold();
+        }
+    }
+
+    /// Removes everything below `dir` (the whole tree for the root, `""`), in path order.
+    fn take_descendants(&mut self, dir: &str) -> Vec<Slot> {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        let store = &self.store;
+        let start = self
+            .sorted
+            .partition_point(|&slot| store.path(slot) < prefix.as_str());
+        let mut gone = Vec::new();
+        for (slot, removed) in self.sorted[start..]
+            .iter()
+            .zip(&mut self.removed[start..])
+            .take_while(|(slot, _)| store.path(**slot).starts_with(&prefix))
+        {
+            if !*removed {
+                *removed = true;
+                gone.push(*slot);
             }
         }
+        let pending: Vec<CompactString> = self
+            .pending
+            .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+            .take_while(|(path, _)| path.starts_with(&prefix))
+            .map(|(path, _)| path.clone())
+            .collect();
+        if !pending.is_empty() {
+            for path in pending {
+                gone.extend(self.pending.remove(&path));
+            }
+            // Two sorted runs: the sort merges them.
+            gone.sort_by(|&a, &b| store.path(a).cmp(store.path(b)));
+        }
+        gone
     }
 
-    fn children_keys(&self, dir: &str) -> Vec<String> {
-        if dir.is_empty() {
-            return self.nodes.keys().cloned().collect();
+    /// Moves the pending slots into the sorted vector and drops the removed ones.
+    fn fold(&mut self) {
+        let store = &self.store;
+        let mut removed = self.removed.iter();
+        self.sorted.retain(|_| removed.next() == Some(&false));
+        let pending = std::mem::take(&mut self.pending);
+        let mut end = self.sorted.len();
+        let mut write = end + pending.len();
+        self.sorted.resize(write, Slot { layer: 0, index: 0 });
+        // From the back: each pending path finds its place among the folded ones by binary
+        // search, and the folded ones after it move up once.
+        for (path, slot) in pending.into_iter().rev() {
+            let at = self.sorted[..end].partition_point(|&s| store.path(s) < path.as_str());
+            let after = end - at;
+            self.sorted.copy_within(at..end, write - after);
+            write -= after + 1;
+            end = at;
+            self.sorted[write] = slot;
         }
-        let prefix = format!("{dir}/");
-        self.nodes
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .map(|(k, _)| k.clone())
-            .collect()
+        self.removed.clear();
+        self.removed.resize(self.sorted.len(), false);
     }
 
     fn has_children(&self, dir: &str) -> bool {
         if dir.is_empty() {
-            return !self.nodes.is_empty();
+            return !self.is_empty();
         }
         let prefix = format!("{dir}/");
-        self.nodes
-            .range(prefix.clone()..)
-            .next()
-            .is_some_and(|(k, _)| k.starts_with(&prefix))
+        let start = self
+            .sorted
+            .partition_point(|&slot| self.store.path(slot) < prefix.as_str());
+        let folded = (start..self.sorted.len())
+            .take_while(|&i| self.store.path(self.sorted[i]).starts_with(&prefix))
+            .any(|i| !self.removed[i]);
+        folded
+            || self
+                .pending
+                .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+                .next()
+                .is_some_and(|(path, _)| path.starts_with(&prefix))
     }
 
-    fn put(&mut self, entry: &Entry, layer: usize) {
+    fn put(&mut self, entry: &Entry, slot: Slot) {
+        let layer = slot.layer;
         // An entry below a path that is not a directory turns that path into one.
         // A parent the layers never listed exists all the same once something is below it
         // (tars from Bazel, ko and other builders often omit directory entries): it is
         // created as Docker and containerd create it on extraction, root-owned, mode 0755.
+        // Every ancestor of a visible path is a directory, so the walk up stops at the
+        // first directory it meets.
         let mut ancestor = path::parent(&entry.path);
         while !ancestor.is_empty() {
-            match self.nodes.get(ancestor) {
-                Some(n) if n.entry.kind == EntryKind::Dir => {}
+            match self.find(ancestor) {
+                Some(found) if self.store.entry(found).kind == EntryKind::Dir => break,
                 Some(_) => {
-                    if let Some(node) = self.nodes.remove(ancestor) {
-                        self.hide(node, layer, HiddenHow::Overwritten);
+                    if let Some(old) = self.take(ancestor) {
+                        self.hide(old, layer, HiddenHow::Overwritten);
                     }
-                    self.nodes
-                        .insert(ancestor.to_string(), implicit_dir(ancestor, layer));
+                    if let Some(dir) = self.store.implicit_dir(ancestor, layer) {
+                        self.place(ancestor, dir);
+                    }
                 }
                 None => {
-                    self.nodes
-                        .insert(ancestor.to_string(), implicit_dir(ancestor, layer));
+                    if let Some(dir) = self.store.implicit_dir(ancestor, layer) {
+                        self.place(ancestor, dir);
+                    }
                 }
             }
             ancestor = path::parent(ancestor);
         }
-        if let Some(old) = self.nodes.remove(entry.path.as_str()) {
-            if old.entry.kind == EntryKind::Dir && entry.kind != EntryKind::Dir {
+        if let Some(old) = self.take(&entry.path) {
+            if self.store.entry(old).kind == EntryKind::Dir && entry.kind != EntryKind::Dir {
                 self.remove_subtree(&entry.path, false, layer, HiddenHow::Overwritten);
             }
             self.hide(old, layer, HiddenHow::Overwritten);
         }
-        self.nodes.insert(
-            entry.path.to_string(),
-            Node {
-                entry: entry.clone(),
-                layer,
-            },
-        );
+        self.place(&entry.path, slot);
+    }
+
+    fn node(&self, slot: Slot) -> Node<'_> {
+        Node {
+            entry: self.store.entry(slot),
+            layer: slot.layer as usize,
+        }
     }
 
     /// The node at exactly `path`, without following symlinks.
-    pub fn get(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path)
+    pub fn get(&self, path: &str) -> Option<Node<'_>> {
+        self.find(path).map(|slot| self.node(slot))
     }
 
     /// Follows symlinks (in every component) the way the kernel does inside a chroot: a
     /// link can never lead out of the image root. `None` for dangling links, loops, and
     /// paths that do not exist.
-    pub fn resolve(&self, path: &str) -> Option<(String, &Node)> {
+    pub fn resolve(&self, path: &str) -> Option<(String, Node<'_>)> {
         let mut pending: Vec<String> = path
             .split('/')
             .filter(|c| !c.is_empty())
@@ -202,7 +371,7 @@ impl FileSystem {
             }
             resolved.push(component);
             let current = resolved.join("/");
-            match self.nodes.get(&current) {
+            match self.get(&current) {
                 Some(node) if node.entry.kind == EntryKind::Symlink => {
                     hops += 1;
                     if hops > MAX_SYMLINK_HOPS {
@@ -237,39 +406,53 @@ impl FileSystem {
             }
         }
         let key = resolved.join("/");
-        self.nodes.get(&key).map(|n| (key, n))
+        self.get(&key).map(|n| (key, n))
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Node> {
-        self.nodes.values()
+    /// The final filesystem in path order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Node<'_>> {
+        self.sorted.iter().map(|&slot| self.node(slot))
     }
 
     pub fn len(&self) -> usize {
-        self.nodes.len()
+        self.sorted.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
+        self.len() == 0
     }
 
     /// Versions of paths that later layers deleted or overwrote, in the order they were
     /// hidden.
-    pub fn hidden(&self) -> &[Hidden] {
-        &self.hidden
+    pub fn hidden(&self) -> impl ExactSizeIterator<Item = Hidden<'_>> {
+        self.hidden.iter().map(|h| Hidden {
+            entry: self.store.entry(h.slot),
+            layer: h.slot.layer as usize,
+            hidden_by: h.by as usize,
+            how: h.how,
+        })
     }
 
     /// Whether the version of `path` written by `layer` is in the final filesystem, and if
     /// not, which layer hid it. `None` when that layer never wrote the path.
     pub fn fate(&self, path: &str, layer: usize) -> Option<Fate> {
-        if self.nodes.get(path).is_some_and(|n| n.layer == layer) {
+        if self.get(path).is_some_and(|n| n.layer == layer) {
             return Some(Fate::Visible);
         }
-        self.hidden_index
-            .get(&(path.to_string(), layer))
-            .map(|&i| Fate::Hidden {
-                by: self.hidden[i].hidden_by,
-                how: self.hidden[i].how,
-            })
+        let layer = u32::try_from(layer).ok()?;
+        let key = |i: usize| {
+            let slot = self.hidden[i].slot;
+            (self.store.path(slot), slot.layer)
+        };
+        let end = self
+            .hidden_by_path
+            .partition_point(|&i| key(i) <= (path, layer));
+        let last = *self.hidden_by_path[..end].last()?;
+        let h = self.hidden[last];
+        (key(last) == (path, layer)).then_some(Fate::Hidden {
+            by: h.by as usize,
+            how: h.how,
+        })
     }
 }
 
@@ -298,7 +481,7 @@ mod tests {
     }
     fn layer(entries: Vec<Entry>, whiteouts: &[&str], opaque: &[&str]) -> LayerReport {
         LayerReport {
-            entries,
+            entries: entries.into(),
             whiteouts: whiteouts.iter().map(|s| s.to_string()).collect(),
             opaque_dirs: opaque.iter().map(|s| s.to_string()).collect(),
             ..Default::default()
@@ -369,7 +552,7 @@ mod tests {
             layer(vec![file("x")], &[], &[]),
         ]);
         assert_eq!(paths(&fs), vec![("x", 1)]);
-        let hidden: Vec<&str> = fs.hidden().iter().map(|h| h.entry.path.as_str()).collect();
+        let hidden: Vec<&str> = fs.hidden().map(|h| h.entry.path.as_str()).collect();
         assert_eq!(hidden, vec!["x/a", "x/y/b"]);
     }
 
@@ -440,5 +623,179 @@ mod tests {
         assert_eq!(resolve("loop1"), None);
         assert_eq!(resolve("dangling"), None);
         assert_eq!(resolve("etc/missing"), None);
+    }
+
+    /// The merge as first written, one owned map entry per path: what the slots must agree
+    /// with.
+    #[derive(Default)]
+    struct Model {
+        nodes: BTreeMap<String, (Entry, usize)>,
+        hidden: Vec<(String, usize, usize, HiddenHow)>,
+    }
+
+    impl Model {
+        fn merge(reports: &[LayerReport]) -> Model {
+            let mut m = Model::default();
+            for (layer, report) in reports.iter().enumerate() {
+                for w in &report.whiteouts {
+                    m.remove_subtree(w, true, layer, HiddenHow::Deleted);
+                }
+                for d in &report.opaque_dirs {
+                    m.remove_subtree(d, false, layer, HiddenHow::Deleted);
+                }
+                for e in &report.entries {
+                    m.put(e, layer);
+                }
+            }
+            m
+        }
+
+        fn hide(&mut self, (entry, layer): (Entry, usize), by: usize, how: HiddenHow) {
+            if !(entry.kind == EntryKind::Dir && how == HiddenHow::Overwritten) {
+                self.hidden.push((entry.path.to_string(), layer, by, how));
+            }
+        }
+
+        fn remove_subtree(&mut self, path: &str, include_self: bool, by: usize, how: HiddenHow) {
+            if include_self && let Some(node) = self.nodes.remove(path) {
+                self.hide(node, by, how);
+            }
+            let prefix = if path.is_empty() {
+                String::new()
+            } else {
+                format!("{path}/")
+            };
+            let below: Vec<String> = self
+                .nodes
+                .range(prefix.clone()..)
+                .take_while(|(k, _)| k.starts_with(&prefix))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for key in below {
+                let node = self.nodes.remove(&key).unwrap();
+                self.hide(node, by, how);
+            }
+        }
+
+        fn put(&mut self, entry: &Entry, layer: usize) {
+            let implicit = |path: &str| Entry {
+                kind: EntryKind::Dir,
+                mode: 0o755,
+                size: 0,
+                ..file(path)
+            };
+            let mut ancestor = path::parent(&entry.path);
+            while !ancestor.is_empty() {
+                match self.nodes.get(ancestor) {
+                    Some((e, _)) if e.kind == EntryKind::Dir => {}
+                    Some(_) => {
+                        let old = self.nodes.remove(ancestor).unwrap();
+                        self.hide(old, layer, HiddenHow::Overwritten);
+                        self.nodes
+                            .insert(ancestor.to_string(), (implicit(ancestor), layer));
+                    }
+                    None => {
+                        self.nodes
+                            .insert(ancestor.to_string(), (implicit(ancestor), layer));
+                    }
+                }
+                ancestor = path::parent(ancestor);
+            }
+            if let Some(old) = self.nodes.remove(entry.path.as_str()) {
+                if old.0.kind == EntryKind::Dir && entry.kind != EntryKind::Dir {
+                    self.remove_subtree(&entry.path, false, layer, HiddenHow::Overwritten);
+                }
+                self.hide(old, layer, HiddenHow::Overwritten);
+            }
+            self.nodes
+                .insert(entry.path.to_string(), (entry.clone(), layer));
+        }
+
+        fn fate(&self, path: &str, layer: usize) -> Option<Fate> {
+            if self.nodes.get(path).is_some_and(|(_, l)| *l == layer) {
+                return Some(Fate::Visible);
+            }
+            self.hidden
+                .iter()
+                .rev()
+                .find(|(p, l, _, _)| p == path && *l == layer)
+                .map(|&(_, _, by, how)| Fate::Hidden { by, how })
+        }
+    }
+
+    #[test]
+    fn agrees_with_the_model_on_random_layers() {
+        // Paths of up to four components out of six names collide often, and layers of a
+        // few thousand entries fold the pending map more than once.
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        for round in 0..8 {
+            let mut reports = Vec::new();
+            let mut all_paths = std::collections::BTreeSet::new();
+            for _ in 0..4 {
+                let random_path = |next: &mut dyn FnMut(u64) -> u64| {
+                    let depth = 1 + next(4);
+                    (0..depth)
+                        .map(|_| ["a", "b", "c", "d", "e", "f"][next(6) as usize])
+                        .collect::<Vec<_>>()
+                        .join("/")
+                };
+                let entries: Vec<Entry> = (0..next(3000))
+                    .map(|_| {
+                        let p = random_path(&mut next);
+                        match next(10) {
+                            0..=4 => file(&p),
+                            5..=7 => dir(&p),
+                            _ => symlink(&p, "a/b"),
+                        }
+                    })
+                    .collect();
+                let whiteouts: Vec<String> = (0..next(4)).map(|_| random_path(&mut next)).collect();
+                let opaque: Vec<String> = (0..next(3))
+                    .map(|_| match next(8) {
+                        0 if round % 2 == 0 => String::new(),
+                        _ => random_path(&mut next),
+                    })
+                    .collect();
+                for e in &entries {
+                    all_paths.insert(e.path.to_string());
+                    let mut a = path::parent(&e.path);
+                    while !a.is_empty() {
+                        all_paths.insert(a.to_string());
+                        a = path::parent(a);
+                    }
+                }
+                let whiteouts: Vec<&str> = whiteouts.iter().map(String::as_str).collect();
+                let opaque: Vec<&str> = opaque.iter().map(String::as_str).collect();
+                reports.push(layer(entries, &whiteouts, &opaque));
+            }
+            let fs = FileSystem::merge(&reports);
+            let model = Model::merge(&reports);
+            let got: Vec<(&str, usize, &Entry)> = fs
+                .iter()
+                .map(|n| (n.entry.path.as_str(), n.layer, n.entry))
+                .collect();
+            let want: Vec<(&str, usize, &Entry)> = model
+                .nodes
+                .iter()
+                .map(|(p, (e, l))| (p.as_str(), *l, e))
+                .collect();
+            assert_eq!(got, want, "round {round}");
+            let hidden: Vec<(String, usize, usize, HiddenHow)> = fs
+                .hidden()
+                .map(|h| (h.entry.path.to_string(), h.layer, h.hidden_by, h.how))
+                .collect();
+            assert_eq!(hidden, model.hidden, "round {round}");
+            for p in &all_paths {
+                for l in 0..reports.len() {
+                    assert_eq!(fs.fate(p, l), model.fate(p, l), "round {round}: {p} {l}");
+                }
+            }
+        }
     }
 }
