@@ -17,6 +17,7 @@ use portcullis_layer::{CompactString, Entry, EntryKind};
 use portcullis_model::path;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::ops::Bound;
 
 /// Symlinks followed while resolving one path before giving up (Linux' MAXSYMLINKS).
@@ -24,6 +25,9 @@ const MAX_SYMLINK_HOPS: usize = 40;
 
 /// Changes held in the ordered map before it is folded into the sorted vector, at least.
 const MIN_PENDING: usize = 1024;
+
+/// Directories remembered by the merge as it walks up from each entry.
+const RECENT_DIRS: usize = 4096;
 
 /// Marks the index of a slot that names a directory no layer listed.
 const IMPLICIT: u32 = 1 << 31;
@@ -98,6 +102,23 @@ impl Store {
         &self.entry(slot).path
     }
 
+    /// Where `path` goes in `sorted` (the first slot not before it), found by galloping
+    /// from the end: a fold places paths in descending order, each near the last.
+    fn place_before(&self, sorted: &[Slot], path: &str) -> usize {
+        let mut known = sorted.len();
+        let mut step = 1;
+        while known > 0 {
+            let probe = known.saturating_sub(step);
+            if self.path(sorted[probe]) < path {
+                let rest = &sorted[probe + 1..known];
+                return probe + 1 + rest.partition_point(|&s| self.path(s) < path);
+            }
+            known = probe;
+            step *= 2;
+        }
+        0
+    }
+
     /// A directory no layer listed, as the runtime creates it: root-owned, mode 0755.
     /// `None` past 2^31 of them, which no memory holds.
     fn implicit_dir(&mut self, path: &str, layer: u32) -> Option<Slot> {
@@ -120,6 +141,78 @@ impl Store {
     }
 }
 
+fn path_hash(path: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    path.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// What spares the merge most binary searches: most entries are new paths, in a directory
+/// met a moment before.
+#[derive(Debug, Default)]
+struct Shortcuts {
+    /// Two bits per path folded into the sorted vector, chosen by its hash and never
+    /// cleared: a path missing either bit was never folded.
+    folded: Vec<u64>,
+    /// Directories visible when last met, by the hash of their path; forgotten whenever a
+    /// directory is taken away.
+    dirs: Vec<Option<(u64, Slot)>>,
+}
+
+impl Shortcuts {
+    fn bits(&self, hash: u64) -> [usize; 2] {
+        let mask = (self.folded.len() * 64).wrapping_sub(1);
+        [hash as usize & mask, (hash >> 32) as usize & mask]
+    }
+
+    fn may_be_folded(&self, hash: u64) -> bool {
+        !self.folded.is_empty()
+            && self
+                .bits(hash)
+                .iter()
+                .all(|&bit| self.folded[bit / 64] & (1 << (bit % 64)) != 0)
+    }
+
+    fn mark_folded(&mut self, hash: u64) {
+        if self.folded.is_empty() {
+            return;
+        }
+        for bit in self.bits(hash) {
+            self.folded[bit / 64] |= 1 << (bit % 64);
+        }
+    }
+
+    /// Keeps eight to sixteen bits per folded path (a false "maybe" for a few percent of
+    /// new paths), starting over from `paths` when there are too few.
+    fn fit<'a>(&mut self, count: usize, paths: impl Iterator<Item = &'a str>) {
+        if self.folded.len() * 64 >= count * 8 {
+            return;
+        }
+        self.folded = vec![0; (count * 16).div_ceil(64).next_power_of_two()];
+        for path in paths {
+            self.mark_folded(path_hash(path));
+        }
+    }
+
+    fn dir(&self, hash: u64, path: &str, store: &Store) -> bool {
+        match self.dirs.get(hash as usize % RECENT_DIRS) {
+            Some(Some((h, slot))) => *h == hash && store.path(*slot) == path,
+            _ => false,
+        }
+    }
+
+    fn remember_dir(&mut self, hash: u64, slot: Slot) {
+        if self.dirs.is_empty() {
+            self.dirs = vec![None; RECENT_DIRS];
+        }
+        self.dirs[hash as usize % RECENT_DIRS] = Some((hash, slot));
+    }
+
+    fn forget_dirs(&mut self) {
+        self.dirs.clear();
+    }
+}
+
 /// The merged view. `merge` returns it folded: no slot pending, none removed.
 #[derive(Debug, Default)]
 pub struct FileSystem {
@@ -130,10 +223,11 @@ pub struct FileSystem {
     removed: Vec<bool>,
     /// Slots placed since the last fold, by path; none of these paths is alive in `sorted`.
     pending: BTreeMap<CompactString, Slot>,
+    shortcuts: Shortcuts,
     /// Every hidden version, in the order hidden.
     hidden: Vec<HiddenSlot>,
-    /// Indices into `hidden` sorted by path and layer, made when the merge ends; a version hidden twice (a path
-    /// listed twice in one layer) keeps the order it was hidden in.
+    /// Indices into `hidden` sorted by path and layer, made when the merge ends; a version
+    /// hidden twice (a path listed twice in one layer) keeps the order it was hidden in.
     hidden_by_path: Vec<usize>,
 }
 
@@ -175,7 +269,7 @@ impl FileSystem {
     }
 
     fn remove_subtree(&mut self, path: &str, include_self: bool, by: u32, how: HiddenHow) {
-        if include_self && let Some(slot) = self.take(path) {
+        if include_self && let Some(slot) = self.take(path, path_hash(path)) {
             self.hide(slot, by, how);
         }
         for slot in self.take_descendants(path) {
@@ -189,26 +283,40 @@ impl FileSystem {
             .binary_search_by(|&slot| self.store.path(slot).cmp(path))
     }
 
-    /// The slot visible at `path`.
-    fn find(&self, path: &str) -> Option<Slot> {
+    /// Position of `path` among the folded slots, unless it certainly has none.
+    fn folded_position(&self, path: &str, hash: u64) -> Option<usize> {
+        if !self.shortcuts.may_be_folded(hash) {
+            return None;
+        }
+        self.position(path).ok()
+    }
+
+    /// The slot visible at `path` (whose hash is `hash`).
+    fn find(&self, path: &str, hash: u64) -> Option<Slot> {
         if let Some(&slot) = self.pending.get(path) {
             return Some(slot);
         }
-        let i = self.position(path).ok()?;
+        let i = self.folded_position(path, hash)?;
         (!self.removed[i]).then_some(self.sorted[i])
     }
 
-    /// Removes the slot visible at `path`.
-    fn take(&mut self, path: &str) -> Option<Slot> {
-        if let Some(slot) = self.pending.remove(path) {
-            return Some(slot);
+    /// Removes the slot visible at `path` (whose hash is `hash`).
+    fn take(&mut self, path: &str, hash: u64) -> Option<Slot> {
+        let slot = match self.pending.remove(path) {
+            Some(slot) => slot,
+            None => {
+                let i = self.folded_position(path, hash)?;
+                if self.removed[i] {
+                    return None;
+                }
+                self.removed[i] = true;
+                self.sorted[i]
+            }
+        };
+        if self.store.entry(slot).kind == EntryKind::Dir {
+            self.shortcuts.forget_dirs();
         }
-        let i = self.position(path).ok()?;
-        if self.removed[i] {
-            return None;
-        }
-        self.removed[i] = true;
-        Some(self.sorted[i])
+        Some(slot)
     }
 
     /// Places `slot` at `path`, where nothing is visible.
@@ -254,6 +362,12 @@ impl FileSystem {
             // Two sorted runs: the sort merges them.
             gone.sort_by(|&a, &b| store.path(a).cmp(store.path(b)));
         }
+        if gone
+            .iter()
+            .any(|&slot| store.entry(slot).kind == EntryKind::Dir)
+        {
+            self.shortcuts.forget_dirs();
+        }
         gone
     }
 
@@ -266,10 +380,11 @@ impl FileSystem {
         let mut end = self.sorted.len();
         let mut write = end + pending.len();
         self.sorted.resize(write, Slot { layer: 0, index: 0 });
-        // From the back: each pending path finds its place among the folded ones by binary
-        // search, and the folded ones after it move up once.
+        // From the back: each pending path finds its place among the folded ones, searching
+        // back from where the last one went, and the folded ones after it move up once.
         for (path, slot) in pending.into_iter().rev() {
-            let at = self.sorted[..end].partition_point(|&s| store.path(s) < path.as_str());
+            self.shortcuts.mark_folded(path_hash(&path));
+            let at = store.place_before(&self.sorted[..end], &path);
             let after = end - at;
             self.sorted.copy_within(at..end, write - after);
             write -= after + 1;
@@ -278,6 +393,8 @@ impl FileSystem {
         }
         self.removed.clear();
         self.removed.resize(self.sorted.len(), false);
+        let paths = self.sorted.iter().map(|&slot| store.path(slot));
+        self.shortcuts.fit(self.sorted.len(), paths);
     }
 
     fn has_children(&self, dir: &str) -> bool {
@@ -309,31 +426,43 @@ impl FileSystem {
         // first directory it meets.
         let mut ancestor = path::parent(&entry.path);
         while !ancestor.is_empty() {
-            match self.find(ancestor) {
-                Some(found) if self.store.entry(found).kind == EntryKind::Dir => break,
+            let hash = path_hash(ancestor);
+            if self.shortcuts.dir(hash, ancestor, &self.store) {
+                break;
+            }
+            match self.find(ancestor, hash) {
+                Some(found) if self.store.entry(found).kind == EntryKind::Dir => {
+                    self.shortcuts.remember_dir(hash, found);
+                    break;
+                }
                 Some(_) => {
-                    if let Some(old) = self.take(ancestor) {
+                    if let Some(old) = self.take(ancestor, hash) {
                         self.hide(old, layer, HiddenHow::Overwritten);
                     }
-                    if let Some(dir) = self.store.implicit_dir(ancestor, layer) {
-                        self.place(ancestor, dir);
-                    }
+                    self.place_implicit_dir(ancestor, hash, layer);
                 }
-                None => {
-                    if let Some(dir) = self.store.implicit_dir(ancestor, layer) {
-                        self.place(ancestor, dir);
-                    }
-                }
+                None => self.place_implicit_dir(ancestor, hash, layer),
             }
             ancestor = path::parent(ancestor);
         }
-        if let Some(old) = self.take(&entry.path) {
+        let hash = path_hash(&entry.path);
+        if let Some(old) = self.take(&entry.path, hash) {
             if self.store.entry(old).kind == EntryKind::Dir && entry.kind != EntryKind::Dir {
                 self.remove_subtree(&entry.path, false, layer, HiddenHow::Overwritten);
             }
             self.hide(old, layer, HiddenHow::Overwritten);
         }
         self.place(&entry.path, slot);
+        if entry.kind == EntryKind::Dir {
+            self.shortcuts.remember_dir(hash, slot);
+        }
+    }
+
+    fn place_implicit_dir(&mut self, path: &str, hash: u64, layer: u32) {
+        if let Some(dir) = self.store.implicit_dir(path, layer) {
+            self.place(path, dir);
+            self.shortcuts.remember_dir(hash, dir);
+        }
     }
 
     fn node(&self, slot: Slot) -> Node<'_> {
@@ -345,7 +474,7 @@ impl FileSystem {
 
     /// The node at exactly `path`, without following symlinks.
     pub fn get(&self, path: &str) -> Option<Node<'_>> {
-        self.find(path).map(|slot| self.node(slot))
+        self.find(path, path_hash(path)).map(|slot| self.node(slot))
     }
 
     /// Follows symlinks (in every component) the way the kernel does inside a chroot: a
