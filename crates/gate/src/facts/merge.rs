@@ -27,7 +27,7 @@ const MAX_SYMLINK_HOPS: usize = 40;
 const MIN_PENDING: usize = 1024;
 
 /// Directories remembered by the merge as it walks up from each entry.
-const RECENT_DIRS: usize = 4096;
+const RECENT_DIRS: usize = 1 << 16;
 
 /// Marks the index of a slot that names a directory no layer listed.
 const IMPLICIT: u32 = 1 << 31;
