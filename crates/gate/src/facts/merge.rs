@@ -26,7 +26,8 @@ const MAX_SYMLINK_HOPS: usize = 40;
 /// Changes held in the ordered map before it is folded into the sorted vector, at least.
 const MIN_PENDING: usize = 1024;
 
-/// Directories remembered by the merge as it walks up from each entry.
+/// Directories remembered by the merge as it walks up from each entry, at most: a small
+/// image gets a table in proportion.
 const RECENT_DIRS: usize = 1 << 16;
 
 /// Marks the index of a slot that names a directory no layer listed.
@@ -157,6 +158,8 @@ struct Shortcuts {
     /// Directories visible when last met, by the hash of their path; forgotten whenever a
     /// directory is taken away.
     dirs: Vec<Option<(u64, Slot)>>,
+    /// How many `dirs` holds once made (a power of two).
+    dirs_size: usize,
 }
 
 impl Shortcuts {
@@ -195,7 +198,8 @@ impl Shortcuts {
     }
 
     fn dir(&self, hash: u64, path: &str, store: &Store) -> bool {
-        match self.dirs.get(hash as usize % RECENT_DIRS) {
+        let mask = self.dirs.len().wrapping_sub(1);
+        match self.dirs.get(hash as usize & mask) {
             Some(Some((h, slot))) => *h == hash && store.path(*slot) == path,
             _ => false,
         }
@@ -203,9 +207,10 @@ impl Shortcuts {
 
     fn remember_dir(&mut self, hash: u64, slot: Slot) {
         if self.dirs.is_empty() {
-            self.dirs = vec![None; RECENT_DIRS];
+            self.dirs = vec![None; self.dirs_size.max(1)];
         }
-        self.dirs[hash as usize % RECENT_DIRS] = Some((hash, slot));
+        let mask = self.dirs.len() - 1;
+        self.dirs[hash as usize & mask] = Some((hash, slot));
     }
 
     fn forget_dirs(&mut self) {
@@ -233,7 +238,10 @@ pub struct FileSystem {
 
 impl FileSystem {
     pub fn merge<'a>(reports: impl IntoIterator<Item = &'a LayerReport>) -> FileSystem {
+        let reports: Vec<&LayerReport> = reports.into_iter().collect();
+        let entries: usize = reports.iter().map(|r| r.entries.len()).sum();
         let mut fs = FileSystem::default();
+        fs.shortcuts.dirs_size = entries.clamp(64, RECENT_DIRS).next_power_of_two();
         for (layer, report) in (0u32..).zip(reports) {
             let entries = report.entries.clone();
             fs.store.layers.push(entries.clone());
