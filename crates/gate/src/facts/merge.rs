@@ -9,8 +9,8 @@
 //! The view copies no entry. It holds slots (a layer and an index into that layer's entry
 //! list, which it shares with the report) in a vector sorted by path; what the layers change
 //! goes to a small ordered map first, folded into the vector whenever the map outgrows an
-//! eighth of it. So an image of millions of files costs about nine bytes per file beyond
-//! its entries, and lookups are binary searches.
+//! eighth of it. So an image of millions of files costs about ten bytes per file beyond its
+//! entries, and lookups are binary searches.
 
 use crate::analyze::{Entries, LayerReport};
 use portcullis_layer::{CompactString, Entry, EntryKind};
