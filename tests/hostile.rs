@@ -1200,6 +1200,35 @@ fn config_lists_and_link_targets_are_bounded() {
     run.expect_scan_error(&reference, &["symlink", "longer than 4096"]);
 }
 
+/// Linux ids are 32-bit; a header claiming more (2^32 would be root once an extractor drops
+/// the high bits) is refused, not guessed at.
+#[test]
+fn owner_ids_beyond_32_bits_are_refused() {
+    let sandbox = Sandbox::new();
+    let cases: [(&str, u64, u64, &[&str]); 2] = [
+        (
+            "uid",
+            1 << 32,
+            0,
+            &["\"app/tool\" is owned by uid 4294967296", "32-bit ids"],
+        ),
+        (
+            "gid",
+            0,
+            u64::MAX >> 1,
+            &["is owned by gid 9223372036854775807"],
+        ),
+    ];
+    for (name, uid, gid, reasons) in cases {
+        let built = image_with(
+            Layer::new()
+                .dir("app")
+                .file_with("app/tool", "x", 0o4755, uid, gid),
+        );
+        expect_refused(&sandbox, name, &built, reasons);
+    }
+}
+
 /// `--timeout` ends any run with exit 2 and one line naming the stage that ran out: here a
 /// registry that accepts connections and never answers.
 #[test]

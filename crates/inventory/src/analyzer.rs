@@ -144,14 +144,14 @@ impl Analyzer for InventoryAnalyzer {
             },
             Some(Kind::Java) => {
                 self.current = Some((
-                    entry.path.clone(),
+                    entry.path.to_string(),
                     Streaming::Java(Box::new(JarScanner::for_path(&entry.path))),
                 ));
                 Interest::Stream
             }
             Some(Kind::Executable) => {
                 self.current = Some((
-                    entry.path.clone(),
+                    entry.path.to_string(),
                     Streaming::Executable(Box::default(), Box::default()),
                 ));
                 Interest::Stream
@@ -374,8 +374,7 @@ mod tests {
             uid: 0,
             gid: 0,
             size: MAX_STATUS_D + 1,
-            link: None,
-            device: None,
+            special: None,
         };
         assert_eq!(
             analyzer.interest(&entry),

@@ -12,7 +12,7 @@ pub mod rewrite;
 pub mod walk;
 
 pub use analyzer::{Analyzer, Interest};
-pub use entry::{Entry, EntryKind, Listing, Note};
+pub use entry::{CompactString, Entry, EntryKind, Listing, Note, Special};
 
 use decode::{HashingReader, LimitExceeded, Peeked};
 use portcullis_model::image::Compression;
@@ -90,7 +90,7 @@ impl Budget {
         }
         if let Some(e) = entries.iter().find(|e| e.size > self.limits.max_entry_size) {
             return Err(LayerError::EntryTooLarge {
-                path: e.path.clone(),
+                path: e.path.to_string(),
                 size: e.size,
                 limit: self.limits.max_entry_size,
             });
@@ -125,6 +125,14 @@ pub enum LayerError {
         path::MAX_PATH_LEN
     )]
     LinkTooLong { path: String, len: usize },
+    #[error(
+        "{path:?} is owned by {which} {id}, beyond Linux' 32-bit ids: no container runtime extracts it as written"
+    )]
+    IdTooLarge {
+        path: String,
+        which: &'static str,
+        id: u64,
+    },
     #[error("more than {0} tar entries (--max-entries)")]
     TooManyEntries(u64),
     #[error(

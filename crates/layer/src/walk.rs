@@ -1,7 +1,7 @@
 //! Walking the tar stream of one layer: entries, whiteouts, links and bounds.
 
 use crate::analyzer::{Analyzer, Interest};
-use crate::entry::{Entry, EntryKind, Listing, Note};
+use crate::entry::{Entry, EntryKind, Listing, Note, Special};
 use crate::{Budget, LayerError};
 use portcullis_model::path;
 use std::io::Read;
@@ -96,7 +96,7 @@ pub fn walk<R: Read, A: Analyzer + ?Sized>(
             continue;
         }
 
-        let link = match kind {
+        let special = match kind {
             EntryKind::Symlink => match tar_entry.link_name_bytes() {
                 // Linux refuses a symlink target of PATH_MAX bytes or more; so does the walk,
                 // before keeping it.
@@ -106,42 +106,39 @@ pub fn walk<R: Read, A: Analyzer + ?Sized>(
                         len: target.len(),
                     });
                 }
-                Some(target) => Some(path::display_bytes(&target)),
+                Some(target) => Some(Special::Link(path::display_bytes(&target).into())),
                 None => None,
             },
             EntryKind::Hardlink => {
                 let target = tar_entry.link_name_bytes().unwrap_or_default();
-                Some(
-                    path::normalize(&target).map_err(|source| LayerError::LinkTarget {
-                        path: path.clone(),
-                        source,
-                    })?,
-                )
+                let target = path::normalize(&target).map_err(|source| LayerError::LinkTarget {
+                    path: path.clone(),
+                    source,
+                })?;
+                Some(Special::Link(target.into()))
             }
-            _ => None,
-        };
-        let device = match kind {
-            EntryKind::Char | EntryKind::Block => Some((
+            EntryKind::Char | EntryKind::Block => Some(Special::Device(
                 header.device_major().ok().flatten().unwrap_or(0),
                 header.device_minor().ok().flatten().unwrap_or(0),
             )),
             _ => None,
         };
+        let uid = owner_id(&path, "uid", header.uid().unwrap_or(0))?;
+        let gid = owner_id(&path, "gid", header.gid().unwrap_or(0))?;
         let entry = Entry {
-            path,
+            path: path.into(),
             kind,
             mode: header.mode().unwrap_or(0) & 0o7777,
-            uid: header.uid().unwrap_or(0),
-            gid: header.gid().unwrap_or(0),
+            uid,
+            gid,
             size: if kind == EntryKind::File { size } else { 0 },
-            link,
-            device,
+            special: special.map(Box::new),
         };
 
         if kind == EntryKind::File && sparse {
             report.content_bytes += size;
             report.notes.push(Note {
-                path: Some(entry.path.clone()),
+                path: Some(entry.path.to_string()),
                 message: format!(
                     "sparse file of {size} bytes: its content was not read (holes are not scanned)"
                 ),
@@ -151,7 +148,7 @@ pub fn walk<R: Read, A: Analyzer + ?Sized>(
             }
         } else if kind == EntryKind::File {
             report.content_bytes += size;
-            last_file = Some((entry.path.clone(), size));
+            last_file = Some((entry.path.to_string(), size));
             feed_content(
                 &mut tar_entry,
                 &entry,
@@ -255,6 +252,17 @@ fn feed_content<R: Read, A: Analyzer + ?Sized>(
         *whole_buf = Vec::new();
     }
     Ok(())
+}
+
+/// An owner id as Linux holds it. A tar header can claim up to 64 bits (base-256 numbers,
+/// PAX records); an extractor handing more than 32 to chown(2) may keep the low 32 bits
+/// (2^32 would be root) or fail, so such a header is refused rather than guessed at.
+fn owner_id(path: &str, which: &'static str, id: u64) -> Result<u32, LayerError> {
+    u32::try_from(id).map_err(|_| LayerError::IdTooLarge {
+        path: path.to_string(),
+        which,
+        id,
+    })
 }
 
 /// Why a whiteout's hidden name is not a file name, if it is not.

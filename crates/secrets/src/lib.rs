@@ -224,7 +224,7 @@ impl SecretsAnalyzer {
         match self.git_dirs.get(git_dir) {
             Some(&i) => {
                 if defining && let Some(hit) = self.hits.get_mut(i) {
-                    hit.anchor = Some(entry.path.clone());
+                    hit.anchor = Some(entry.path.to_string());
                 }
             }
             None => {
@@ -235,7 +235,7 @@ impl SecretsAnalyzer {
                 self.hits.push(leftover_hit(
                     git_dir,
                     files::Leftover::GitDirectory,
-                    Some(entry.path.clone()),
+                    Some(entry.path.to_string()),
                 ));
             }
         }
@@ -423,7 +423,7 @@ impl Analyzer for SecretsAnalyzer {
             return Interest::None;
         }
         self.file = Some(FileState {
-            path: entry.path.clone(),
+            path: entry.path.to_string(),
             ctx: self.rules.path_context(&entry.path),
             credential,
             binary_text: holds_plain_text(&entry.path),
@@ -492,14 +492,13 @@ pub fn scan_file(
     chunk: usize,
 ) -> (Vec<SecretHit>, Vec<Note>) {
     let entry = Entry {
-        path: path.to_string(),
+        path: path.into(),
         kind: EntryKind::File,
         mode: 0o644,
         uid: 0,
         gid: 0,
         size: content.len() as u64,
-        link: None,
-        device: None,
+        special: None,
     };
     let mut analyzer = SecretsAnalyzer::new(rules.clone());
     if analyzer.interest(&entry) == Interest::Stream {

@@ -423,8 +423,7 @@ fn leftovers_are_reported_once() {
             uid: 0,
             gid: 0,
             size: 3,
-            link: None,
-            device: None,
+            special: None,
         };
         if analyzer.interest(&entry) == Interest::Stream {
             analyzer.chunk(&entry, 0, b"[c]");
@@ -448,8 +447,7 @@ fn large_text_files_are_skipped_with_a_note() {
         uid: 0,
         gid: 0,
         size: MAX_SCAN_SIZE + 1,
-        link: None,
-        device: None,
+        special: None,
     };
     assert_eq!(analyzer.interest(&entry), Interest::Stream);
     analyzer.chunk(

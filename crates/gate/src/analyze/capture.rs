@@ -77,12 +77,12 @@ impl Analyzer for Capture {
     fn whole(&mut self, entry: &Entry, data: &[u8], truncated: bool) {
         if truncated {
             self.notes.push(Note {
-                path: Some(entry.path.clone()),
+                path: Some(entry.path.to_string()),
                 message: format!("larger than {MAX_CAPTURE} bytes; not read"),
             });
             return;
         }
-        self.files.insert(entry.path.clone(), data.to_vec());
+        self.files.insert(entry.path.to_string(), data.to_vec());
     }
 }
 

@@ -21,17 +21,19 @@ use portcullis_secrets::{SecretHit, Secrets, SecretsAnalyzer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::ops::Deref;
+use std::sync::Arc;
 
 /// Bumped whenever the analyzers change what they put into a `LayerReport`, so that cached
 /// reports from an older analyzer are never reused.
-pub const ANALYZER_VERSION: u32 = 5;
+pub const ANALYZER_VERSION: u32 = 6;
 
 /// What one layer holds, computed from that layer's bytes alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerReport {
     /// Entries in stream order, whiteout markers excluded. A path may appear twice when the
     /// tar holds duplicates; the later one wins, as on extraction.
-    pub entries: Vec<Entry>,
+    pub entries: Entries,
     /// Paths removed from lower layers by `.wh.NAME` markers.
     pub whiteouts: Vec<String>,
     /// Directories whose lower-layer contents are hidden by `.wh..wh..opq`.
@@ -57,11 +59,55 @@ pub struct LayerReport {
     pub packages: Vec<PackageDb>,
 }
 
+/// A layer's entries, shared by its report and the merged filesystem (which points into
+/// them rather than copying them). Stored as a plain list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Entries(Arc<Vec<Entry>>);
+
+impl Deref for Entries {
+    type Target = [Entry];
+    fn deref(&self) -> &[Entry] {
+        &self.0
+    }
+}
+
+impl From<Vec<Entry>> for Entries {
+    fn from(entries: Vec<Entry>) -> Entries {
+        Entries(Arc::new(entries))
+    }
+}
+
+impl FromIterator<Entry> for Entries {
+    fn from_iter<I: IntoIterator<Item = Entry>>(entries: I) -> Entries {
+        Entries::from(entries.into_iter().collect::<Vec<_>>())
+    }
+}
+
+impl<'a> IntoIterator for &'a Entries {
+    type Item = &'a Entry;
+    type IntoIter = std::slice::Iter<'a, Entry>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl Serialize for Entries {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Entries, D::Error> {
+        Vec::<Entry>::deserialize(deserializer).map(Entries::from)
+    }
+}
+
 impl From<Listing> for LayerReport {
     /// What the walk saw; the analyzers add theirs.
     fn from(listing: Listing) -> LayerReport {
         LayerReport {
-            entries: listing.entries,
+            entries: listing.entries.into(),
             whiteouts: listing.whiteouts,
             opaque_dirs: listing.opaque_dirs,
             content_bytes: listing.content_bytes,

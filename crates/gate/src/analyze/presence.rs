@@ -115,8 +115,7 @@ mod tests {
             uid: 0,
             gid: 0,
             size,
-            link: None,
-            device: None,
+            special: None,
         }
     }
 

@@ -368,7 +368,7 @@ fn nopasswd_rules(facts: &ImageFacts) -> Vec<NopasswdRule> {
             .fs
             .iter()
             .filter(|n| n.entry.path.starts_with("etc/sudoers.d/"))
-            .map(|n| n.entry.path.clone()),
+            .map(|n| n.entry.path.to_string()),
     );
     let passwd = facts.passwd().unwrap_or_default();
     let groups = facts.group().unwrap_or_default();

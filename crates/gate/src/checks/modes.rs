@@ -249,7 +249,7 @@ fn link_targets(facts: &ImageFacts) -> HashMap<(usize, &str), &Entry> {
         .fs
         .iter()
         .filter(|n| n.entry.kind == EntryKind::Hardlink)
-        .filter_map(|n| Some((n.layer, n.entry.link.as_deref()?)))
+        .filter_map(|n| Some((n.layer, n.entry.link()?)))
         .collect();
     let mut targets = HashMap::new();
     let layers: HashSet<usize> = wanted.iter().map(|(l, _)| *l).collect();
@@ -267,8 +267,9 @@ fn link_targets(facts: &ImageFacts) -> HashMap<(usize, &str), &Entry> {
 }
 
 /// A node with the metadata it has once extracted.
+#[derive(Clone, Copy)]
 struct Judged<'a> {
-    node: &'a Node,
+    node: Node<'a>,
     /// The node's own entry, or its hard-link target's.
     entry: &'a Entry,
 }
@@ -300,31 +301,40 @@ impl Judged<'_> {
     }
 }
 
-fn judged<'a>(
+/// The final filesystem's nodes, each judged as it is met: an image of millions of files
+/// is walked once per question rather than copied.
+struct Nodes<'a> {
     facts: &'a ImageFacts,
-    targets: &HashMap<(usize, &str), &'a Entry>,
-) -> Vec<Judged<'a>> {
-    facts
-        .fs
-        .iter()
-        .map(|node| {
-            let entry = match (node.entry.kind, node.entry.link.as_deref()) {
-                (EntryKind::Hardlink, Some(link)) => targets
+    targets: HashMap<(usize, &'a str), &'a Entry>,
+}
+
+impl<'a> Nodes<'a> {
+    fn new(facts: &'a ImageFacts) -> Nodes<'a> {
+        Nodes {
+            facts,
+            targets: link_targets(facts),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Judged<'a>> + '_ {
+        self.facts.fs.iter().map(|node| {
+            let entry = match (node.entry.kind, node.entry.link()) {
+                (EntryKind::Hardlink, Some(link)) => self
+                    .targets
                     .get(&(node.layer, link))
                     .copied()
-                    .unwrap_or(&node.entry),
-                _ => &node.entry,
+                    .unwrap_or(node.entry),
+                _ => node.entry,
             };
             Judged { node, entry }
         })
-        .collect()
+    }
 }
 
 /// The family's findings under the policy parameters `params` (its own section and the two
 /// allowlists).
 pub fn run_with(facts: &ImageFacts, params: &PolicyParams) -> Vec<Finding> {
-    let targets = link_targets(facts);
-    let nodes = judged(facts, &targets);
+    let nodes = Nodes::new(facts);
     let groups = facts.group().unwrap_or_default();
     let runtime = accounts::resolve_runtime_user(
         facts.config_user(),
@@ -359,7 +369,7 @@ pub fn run_with(facts: &ImageFacts, params: &PolicyParams) -> Vec<Finding> {
     findings
 }
 
-fn setuid(facts: &ImageFacts, nodes: &[Judged<'_>], allowlist: &GlobList) -> Vec<Finding> {
+fn setuid(facts: &ImageFacts, nodes: &Nodes<'_>, allowlist: &GlobList) -> Vec<Finding> {
     // On merged-/usr systems /bin/x is /usr/bin/x: an allowlisted /usr path covers both.
     let is_expected = |path: &str| {
         allowlist.matches(path)
@@ -419,10 +429,10 @@ fn resolve_dirs(facts: &ImageFacts, dirs: &[String]) -> HashSet<String> {
 
 fn writable_by(entry: &Entry, user: &RuntimeUser) -> Vec<&'static str> {
     let mut how = Vec::new();
-    if entry.uid == u64::from(user.uid) && entry.mode & 0o200 != 0 {
+    if entry.uid == user.uid && entry.mode & 0o200 != 0 {
         how.push("owner");
     }
-    if entry.mode & 0o020 != 0 && u32::try_from(entry.gid).is_ok_and(|g| user.in_group(g)) {
+    if entry.mode & 0o020 != 0 && user.in_group(entry.gid) {
         how.push("group");
     }
     if entry.mode & 0o002 != 0 {
@@ -433,7 +443,7 @@ fn writable_by(entry: &Entry, user: &RuntimeUser) -> Vec<&'static str> {
 
 fn writable_by_user(
     facts: &ImageFacts,
-    nodes: &[Judged<'_>],
+    nodes: &Nodes<'_>,
     params: &Params,
     user: &RuntimeUser,
 ) -> Vec<Finding> {
@@ -470,8 +480,8 @@ fn writable_by_user(
 
     let mut reported_dirs: HashSet<String> = HashSet::new();
     let mut below: BTreeMap<String, u64> = BTreeMap::new();
-    let mut found: Vec<(&Judged<'_>, Vec<&'static str>)> = Vec::new();
-    for n in nodes {
+    let mut found: Vec<(Judged<'_>, Vec<&'static str>)> = Vec::new();
+    for n in nodes.iter() {
         if !matches!(n.entry.kind, EntryKind::File | EntryKind::Dir) || !in_scope(n.path()) {
             continue;
         }
@@ -518,14 +528,14 @@ fn writable_by_user(
 
 fn world_writable(
     facts: &ImageFacts,
-    nodes: &[Judged<'_>],
+    nodes: &Nodes<'_>,
     already: &HashSet<String>,
     allowed: &GlobList,
 ) -> Vec<Finding> {
     let mut open_dirs: HashSet<String> = HashSet::new();
     let mut below: BTreeMap<String, u64> = BTreeMap::new();
-    let mut found: Vec<&Judged<'_>> = Vec::new();
-    for n in nodes {
+    let mut found: Vec<Judged<'_>> = Vec::new();
+    for n in nodes.iter() {
         let kind = n.entry.kind;
         if !matches!(kind, EntryKind::File | EntryKind::Dir) || n.entry.mode & 0o002 == 0 {
             continue;
@@ -633,19 +643,19 @@ pub fn sensitivity(path: &str) -> Option<Sensitivity> {
 
 fn sensitive(
     facts: &ImageFacts,
-    nodes: &[Judged<'_>],
+    nodes: &Nodes<'_>,
     params: &Params,
     runtime: Option<&RuntimeUser>,
     groups: &[GroupEntry],
 ) -> Vec<Finding> {
-    let group_name = |gid: u64| {
+    let group_name = |gid: u32| {
         groups
             .iter()
-            .find(|g| u64::from(g.gid) == gid)
+            .find(|g| g.gid == gid)
             .map_or_else(|| gid.to_string(), |g| g.name.clone())
     };
     let user = runtime.filter(|u| !u.is_root());
-    let user_in = |gid: u64| user.is_some_and(|u| u32::try_from(gid).is_ok_and(|g| u.in_group(g)));
+    let user_in = |gid: u32| user.is_some_and(|u| u.in_group(gid));
     nodes
         .iter()
         .filter(|n| n.is_file())
@@ -669,7 +679,7 @@ fn sensitive(
                     exposure.push(format!("group {group} can read it"));
                 }
                 if let Some(u) = user
-                    && e.uid == u64::from(u.uid)
+                    && e.uid == u.uid
                 {
                     exposure.push("the runtime user owns it".into());
                 }
@@ -692,14 +702,14 @@ fn sensitive(
         .collect()
 }
 
-fn special(facts: &ImageFacts, nodes: &[Judged<'_>]) -> Vec<Finding> {
+fn special(facts: &ImageFacts, nodes: &Nodes<'_>) -> Vec<Finding> {
     nodes
         .iter()
         .filter_map(|n| {
             let e = n.entry;
             let finding = match e.kind {
                 EntryKind::Char | EntryKind::Block => {
-                    let (major, minor) = e.device.unwrap_or((0, 0));
+                    let (major, minor) = e.device().unwrap_or((0, 0));
                     if n.path().starts_with("dev/") && STANDARD_DEVICES.contains(&(major, minor)) {
                         return None;
                     }

@@ -199,7 +199,7 @@ fn read_captured<'a>(reports: &'a [LayerReport], fs: &FileSystem, path: &str) ->
     let (resolved, node) = fs.resolve(path)?;
     let key = match node.entry.kind {
         EntryKind::File => resolved,
-        EntryKind::Hardlink => node.entry.link.clone()?,
+        EntryKind::Hardlink => node.entry.link()?.to_string(),
         _ => return None,
     };
     reports.get(node.layer)?.files.get(&key).map(Vec::as_slice)
@@ -233,19 +233,20 @@ mod tests {
     }
 
     fn layer(dbs: Vec<PackageDb>, whiteouts: &[&str], files: &[(&str, &str)]) -> LayerReport {
-        let mut report = LayerReport {
-            entries: dbs.iter().map(|d| file(&d.path)).collect(),
+        LayerReport {
+            entries: dbs
+                .iter()
+                .map(|d| file(&d.path))
+                .chain(files.iter().map(|(path, _)| file(path)))
+                .collect(),
             whiteouts: whiteouts.iter().map(|w| w.to_string()).collect(),
+            files: files
+                .iter()
+                .map(|(path, content)| (path.to_string(), content.as_bytes().to_vec()))
+                .collect(),
             packages: dbs,
             ..Default::default()
-        };
-        for (path, content) in files {
-            report.entries.push(file(path));
-            report
-                .files
-                .insert(path.to_string(), content.as_bytes().to_vec());
         }
-        report
     }
 
     fn build_from(reports: &[LayerReport]) -> Inventory {

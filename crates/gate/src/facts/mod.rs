@@ -78,7 +78,7 @@ impl ImageFacts {
         let (resolved, node) = self.fs.resolve(path)?;
         let key = match node.entry.kind {
             EntryKind::File => resolved,
-            EntryKind::Hardlink => node.entry.link.clone()?,
+            EntryKind::Hardlink => node.entry.link()?.to_string(),
             _ => return None,
         };
         self.reports
