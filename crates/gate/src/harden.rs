@@ -268,8 +268,8 @@ impl Planner<'_> {
         let below = format!("{path}/");
         let mut gone: BTreeSet<&str> = BTreeSet::new();
         for entry in &report.entries {
-            let linked = entry.kind == EntryKind::Hardlink
-                && entry.link.as_deref().is_some_and(|l| gone.contains(l));
+            let linked =
+                entry.kind == EntryKind::Hardlink && entry.link().is_some_and(|l| gone.contains(l));
             if entry.path == path || entry.path.starts_with(&below) || linked {
                 gone.insert(&entry.path);
             }
@@ -280,15 +280,15 @@ impl Planner<'_> {
             .filter(|e| gone.contains(e.path.as_str()))
         {
             let edits = self.plan.edits.entry(layer).or_default();
-            if edits.get(&entry.path) == Some(&Edit::Remove) {
+            if edits.get(entry.path.as_str()) == Some(&Edit::Remove) {
                 continue;
             }
-            edits.insert(entry.path.clone(), Edit::Remove);
+            edits.insert(entry.path.to_string(), Edit::Remove);
             let before = match entry.kind {
                 EntryKind::File => format!("file, {} bytes", entry.size),
                 EntryKind::Hardlink => format!(
                     "hard link to {}",
-                    path::absolute(entry.link.as_deref().unwrap_or(""))
+                    path::absolute(entry.link().unwrap_or(""))
                 ),
                 kind => kind.as_str().to_string(),
             };
@@ -338,7 +338,7 @@ impl Planner<'_> {
             .filter(|n| n.entry.mode & 0o002 != 0)
             .filter(|n| !(n.entry.kind == EntryKind::Dir && n.entry.is_sticky()))
             .filter(|n| !allowed.matches(&n.entry.path))
-            .map(|n| (n.layer, n.entry.path.clone()))
+            .map(|n| (n.layer, n.entry.path.to_string()))
             .collect();
         for (layer, path) in open {
             self.clear_bits(layer, &path, 0o002, &finding.check);
@@ -385,7 +385,7 @@ impl Planner<'_> {
                     && entry.kind != EntryKind::Dir
                     && path::file_name(&entry.path) != "lock"
                 {
-                    targets.insert((layer, entry.path.clone()));
+                    targets.insert((layer, entry.path.to_string()));
                 }
             }
         }
@@ -568,7 +568,9 @@ impl Planner<'_> {
                 if e.path != resolved && !e.path.starts_with(&below) {
                     continue;
                 }
-                if e.uid == u64::from(uid) || removed.contains(&(node.layer, e.path.clone())) {
+                if u64::from(e.uid) == u64::from(uid)
+                    || removed.contains(&(node.layer, e.path.to_string()))
+                {
                     continue;
                 }
                 let bits = match e.kind {
@@ -577,7 +579,7 @@ impl Planner<'_> {
                     EntryKind::File => 0o004,
                     _ => continue,
                 };
-                *grant.entry((node.layer, e.path.clone())).or_default() |= bits;
+                *grant.entry((node.layer, e.path.to_string())).or_default() |= bits;
             }
         }
         for ((layer, path), bits) in grant {
@@ -632,8 +634,8 @@ impl Planner<'_> {
             self.plan.new_layer.push(NewEntry {
                 path: file.to_string(),
                 mode,
-                uid: uid_of,
-                gid: gid_of,
+                uid: u64::from(uid_of),
+                gid: u64::from(gid_of),
                 content: Some(content),
             });
             self.plan.changes.push(Change {
