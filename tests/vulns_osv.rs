@@ -276,6 +276,12 @@ fn osv_records_in_a_directory_become_exact_findings() {
                 "source_package": "openssl",
                 "databases": ["osv"],
                 "layer": 0,
+            },
+            "origin": {
+                "part": "image",
+                "layer": 0,
+                "history": 0,
+                "created_by": "ADD layer0.tar / # buildkit",
             }
         })
     );
