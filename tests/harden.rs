@@ -75,11 +75,17 @@ const FIXED: &[&str] = &[
 
 fn write_input(dir: &Path) -> (Built, String) {
     let built = image();
-    let path = dir.join("app.tar");
+    let input = archive_of(dir, &built, "app");
+    (built, input)
+}
+
+/// `built` as `docker save` writes it, to `DIR/NAME.tar` tagged `NAME:1`: its reference.
+fn archive_of(dir: &Path, built: &Built, name: &str) -> String {
+    let path = dir.join(format!("{name}.tar"));
     DockerArchive::classic()
-        .image(&built, &["app:1"])
+        .image(built, &[&format!("{name}:1")])
         .write(&path);
-    (built, format!("docker-archive:{}", path.display()))
+    format!("docker-archive:{}", path.display())
 }
 
 fn harden(image: &str, extra: &[&str]) -> Run {
@@ -378,11 +384,7 @@ fn config_secrets_are_reported_and_removed_only_when_asked() {
         .env(&format!("AWS_SECRET_ACCESS_KEY={PLANTED}"))
         .env("PATH=/usr/bin:/bin")
         .build();
-    let path = dir.path().join("env.tar");
-    DockerArchive::classic()
-        .image(&built, &["env:1"])
-        .write(&path);
-    let input = format!("docker-archive:{}", path.display());
+    let input = archive_of(dir.path(), &built, "env");
 
     let kept = dir.path().join("kept");
     let run = harden(&input, &["--output", &format!("oci:{}", kept.display())]);
@@ -688,11 +690,7 @@ fn a_root_image_gets_its_user_in_a_new_top_layer() {
         .workdir("/srv/app")
         .cmd(&["/srv/app/run"])
         .build();
-    let path = dir.path().join("root.tar");
-    DockerArchive::classic()
-        .image(&built, &["root:1"])
-        .write(&path);
-    let input = format!("docker-archive:{}", path.display());
+    let input = archive_of(dir.path(), &built, "root");
     let out = dir.path().join("out");
     let output = format!("oci:{}", out.display());
     let run = harden(&input, &["--output", &output, "--user", "web"]);
@@ -774,11 +772,8 @@ fn user_is_refused_when_the_image_declares_a_privileged_port() {
         .layer(Layer::new().gzip().dir("etc").file("etc/passwd", PASSWD))
         .expose("80/tcp")
         .build();
+    let input = archive_of(dir.path(), &built, "web");
     let path = dir.path().join("web.tar");
-    DockerArchive::classic()
-        .image(&built, &["web:1"])
-        .write(&path);
-    let input = format!("docker-archive:{}", path.display());
     let dest = dir.path().join("out.tar");
     let output = format!("oci-archive:{}", dest.display());
     harden(&input, &["--output", &output, "--user", "web"]).expect_scan_error(

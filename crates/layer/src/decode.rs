@@ -3,7 +3,7 @@
 
 use portcullis_model::image::Compression;
 use sha2::{Digest as _, Sha256};
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Write};
 
 /// Formats a finished SHA-256 as an OCI digest string.
 pub fn sha256_digest(hasher: Sha256) -> String {
@@ -139,4 +139,39 @@ pub fn decompressor<'a, R: Read + 'a>(
             Box::new(d)
         }
     })
+}
+
+/// A writer that hashes and counts what passes through it.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
+    }
+
+    /// The inner writer, the hash of what was written and its length.
+    pub fn into_parts(self) -> (W, Sha256, u64) {
+        (self.inner, self.hasher, self.count)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }

@@ -3,11 +3,10 @@
 //! stream is read under the same path rules and bounds as a scan, and the output is
 //! deterministic (the input's entries in the input's order, a fixed gzip level and header).
 
-use crate::decode::{self, HashingReader, Peeked};
+use crate::decode::{self, HashingReader, HashingWriter, Peeked};
 use crate::{Budget, LayerError};
 use portcullis_model::image::Compression;
 use portcullis_model::path;
-use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use tar::{EntryType, Header};
@@ -242,40 +241,6 @@ fn append_pax(out: &mut dyn Write, records: &[PaxRecord]) -> io::Result<()> {
     out.write_all(&data)?;
     let pad = (512 - data.len() % 512) % 512;
     out.write_all(&vec![0u8; pad])
-}
-
-/// A writer that hashes and counts what passes through it.
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    count: u64,
-}
-
-impl<W: Write> HashingWriter<W> {
-    fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
-        }
-    }
-
-    fn into_parts(self) -> (W, Sha256, u64) {
-        (self.inner, self.hasher, self.count)
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 #[cfg(test)]

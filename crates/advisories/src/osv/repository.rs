@@ -31,12 +31,11 @@ use portcullis_image::reference::is_sha256_digest;
 use portcullis_image::registry::name::RegistryRef;
 use portcullis_image::registry::{RegistryError, RemoteOptions, Session};
 use portcullis_image::resolve::MAX_MANIFEST;
-use portcullis_layer::decode::{HashingReader, sha256_of};
+use portcullis_layer::decode::{HashingReader, HashingWriter, sha256_of};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::Path;
 
 /// The artifact type of a database artifact.
@@ -308,37 +307,13 @@ pub fn push(db: &LocalDb, repository: &Repository) -> Result<Pushed, RepositoryE
 fn compress(path: &Path, dir: &Path) -> io::Result<(portcullis_interrupt::TempFile, String, u64)> {
     let mut spooled = portcullis_interrupt::TempFile::new_in(dir)?;
     let mut input = File::open(path)?;
-    let writer = HashingWriter {
-        inner: spooled.as_file_mut(),
-        hasher: Sha256::new(),
-        count: 0,
-    };
+    let writer = HashingWriter::new(spooled.as_file_mut());
     let mut encoder = zstd::stream::write::Encoder::new(writer, ZSTD_LEVEL)?;
     io::copy(&mut input, &mut encoder)?;
-    let writer = encoder.finish()?;
-    let digest = format!("sha256:{}", hex::encode(writer.hasher.finalize()));
-    let size = writer.count;
+    let (_, hasher, size) = encoder.finish()?.into_parts();
+    let digest = portcullis_layer::decode::sha256_digest(hasher);
     spooled.as_file_mut().sync_all()?;
     Ok((spooled, digest, size))
-}
-
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    count: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// What a pull did.
