@@ -603,15 +603,50 @@ fn the_base_the_annotations_name_is_read_from_the_registry_when_its_digest_match
         Layout::new().image(&built, &["app"]).write_dir(&path);
         format!("oci:{}:app", path.display())
     };
-    let scan = |reference: &str| {
-        let run = scan_with(reference, &["--insecure"], &[], None);
+    // The annotation is the image's word: it may send the scan only to the registries the
+    // policy names (public ones by default) or the image's own.
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "extends = \"default\"\n[params.base]\nannotation_registries = [\"127.0.0.1:*\"]\n",
+    )
+    .unwrap();
+    let policy_arg = format!("--policy={}", policy.display());
+    // Online (the annotation route is closed offline), but with the data the test has.
+    let scan_args = |reference: &str, extra: &[&str]| {
+        let run = scan_with(
+            reference,
+            &[&["--insecure", "--skip-db-update", "--trivy=off"], extra].concat(),
+            &[("PORTCULLIS_OFFLINE", "0")],
+            None,
+        );
         run.expect_code(1);
         run.json()
     };
+    let scan = |reference: &str| scan_args(reference, &[&policy_arg]);
     const NAME: &str = "org.opencontainers.image.base.name";
     const DIGEST: &str = "org.opencontainers.image.base.digest";
 
-    let pinned = scan(&app(&[(NAME, &name), (DIGEST, &base.manifest_digest)]));
+    let pinned_app = app(&[(NAME, &name), (DIGEST, &base.manifest_digest)]);
+    let refused = scan_args(&pinned_app, &[]);
+    assert_eq!(refused["base"]["method"], "none", "{:#}", refused["base"]);
+    let detail = refused["base"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("not followed") && detail.contains("params.base.annotation_registries"),
+        "{detail}"
+    );
+    let offline = scan_args(&pinned_app, &[&policy_arg, "--offline"]);
+    assert_eq!(offline["base"]["method"], "none", "{:#}", offline["base"]);
+    assert!(
+        offline["base"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not followed offline"),
+        "{:#}",
+        offline["base"]
+    );
+
+    let pinned = scan(&pinned_app);
     assert_eq!(
         pinned["base"]["method"], "annotation",
         "{:#}",

@@ -29,6 +29,7 @@ use portcullis_advisories::osv::repository::{Repository, RepositoryError};
 use portcullis_image::keep::Keeping;
 use portcullis_image::observe::{Observer, Silent};
 use portcullis_image::registry::RemoteOptions;
+use portcullis_image::registry::name::RegistryRef;
 use portcullis_image::{self as image, LayerScanner, LoadOptions, reference::ImageRef};
 use portcullis_layer::{Budget, Limits};
 use portcullis_model::image::Platform;
@@ -441,9 +442,37 @@ impl Gate {
             Some(_) => name.clone(),
             None => format!("docker://{name}"),
         };
-        if !matches!(ImageRef::parse(&reference), Ok(ImageRef::Registry { .. })) {
+        let host = match ImageRef::parse(&reference) {
+            Ok(ImageRef::Registry { reference }) => RegistryRef::parse(&reference).ok(),
+            _ => None,
+        };
+        let Some(host) = host.map(|r| r.registry) else {
             let mut guess = guess;
             guess.base.detail = Some(format!("the annotated base {name:?} is not an image name"));
+            return Ok(guess);
+        };
+        // The annotation is the image author's text: it may send the scan only where the
+        // user lets it, and nowhere offline.
+        let own_registry = match ImageRef::parse(&facts.meta.reference) {
+            Ok(ImageRef::Registry { reference }) => {
+                RegistryRef::parse(&reference).ok().map(|r| r.registry)
+            }
+            _ => None,
+        };
+        let refused = if self.policy.params.packages.offline {
+            Some("not followed offline".to_string())
+        } else if own_registry.as_deref() != Some(host.as_str())
+            && !self.policy.params.base.annotation_registries.matches(&host)
+        {
+            Some(format!(
+                "not followed: its registry {host} is neither the image's own nor in params.base.annotation_registries"
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            let mut guess = guess;
+            guess.base.detail = Some(format!("the annotated base {name} was {why}"));
             return Ok(guess);
         }
         let unresolved = match read_image(&reference, &base_options, &self.analyzers) {

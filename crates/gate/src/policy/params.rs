@@ -91,6 +91,45 @@ pub struct Params {
     pub secrets: SecretParams,
     pub packages: PackageParams,
     pub osv: OsvParams,
+    pub base: BaseParams,
+}
+
+/// Registries that public base images come from: an image's base annotations may send a
+/// scan to these (and to the registry the image itself was pulled from), and nowhere else.
+pub const PUBLIC_REGISTRIES: &[&str] = &[
+    "docker.io",
+    "ghcr.io",
+    "quay.io",
+    "gcr.io",
+    "*.gcr.io",
+    "*.pkg.dev",
+    "registry.k8s.io",
+    "mcr.microsoft.com",
+    "public.ecr.aws",
+    "registry.access.redhat.com",
+    "registry.redhat.io",
+    "registry.gitlab.com",
+    "cgr.dev",
+    "docker.elastic.co",
+];
+
+/// How far the image's own word about its base is followed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BaseParams {
+    /// Registries (`host[:port]` globs) the `org.opencontainers.image.base.name` annotation
+    /// may make the scan pull from, besides the image's own registry. The annotation is the
+    /// image author's text: without this list an image could make the scanner contact any
+    /// host it names.
+    pub annotation_registries: GlobList,
+}
+
+impl Default for BaseParams {
+    fn default() -> Self {
+        BaseParams {
+            annotation_registries: GlobList::of(PUBLIC_REGISTRIES),
+        }
+    }
 }
 
 impl Default for Params {
@@ -106,6 +145,7 @@ impl Default for Params {
             secrets: SecretParams::default(),
             packages: PackageParams::default(),
             osv: OsvParams::default(),
+            base: BaseParams::default(),
         }
     }
 }
@@ -122,6 +162,11 @@ pub struct ParamDoc {
 /// Every parameter, in the order the reference lists them. A unit test keeps it in step
 /// with the fields of [`Params`].
 pub const REFERENCE: &[ParamDoc] = &[
+    ParamDoc {
+        key: "base.annotation_registries",
+        kind: "list of globs",
+        doc: "Registries (`host[:port]` globs) that an image's `org.opencontainers.image.base.name` annotation may make the scan pull its base from, besides the registry the image itself comes from; by default the public registries base images live on (Docker Hub, ghcr.io, quay.io, gcr.io, registry.k8s.io, mcr.microsoft.com, public.ecr.aws, Red Hat's, GitLab's, cgr.dev, docker.elastic.co). `[]` follows only the image's own registry. Never followed offline.",
+    },
     ParamDoc {
         key: "setuid_allowlist",
         kind: "list of globs",
