@@ -3,7 +3,7 @@
 
 use super::allow;
 use super::checksum::OnFailure;
-use super::rules::{Allow, Rule, RuleSet};
+use super::rules::{Allow, Rule, RuleSet, USER_CHOSEN, key_words};
 use regex::bytes::CaptureLocations;
 
 /// What a rule set decides about one path before its content is read.
@@ -49,6 +49,10 @@ pub struct Match {
     /// A generic secret under a key that names a provider (index into the rule set's
     /// provider names) whose rules did not take the value: reported low.
     pub named_provider: Option<u16>,
+    /// A generic secret whose value begins with a provider's token prefix, or a
+    /// one-character change of one (index into the rule set's token prefixes), though no
+    /// rule of the provider took it: reported low.
+    pub lookalike: Option<u16>,
 }
 
 /// Buffers reused from one scan to the next.
@@ -178,6 +182,7 @@ impl RuleSet {
                     checksum_failed: false,
                     generic_lowered: rule.generic && ctx.lower_generic,
                     named_provider: None,
+                    lookalike: None,
                 };
                 if taken
                     .range(..candidate.end)
@@ -197,8 +202,13 @@ impl RuleSet {
                         OnFailure::Low => candidate.checksum_failed = true,
                     }
                 }
-                if rule.generic && !rule.id.contains("password") {
+                if rule.generic {
                     candidate.named_provider = self.provider_named_by(&data[match_start..start]);
+                }
+                if (rule.generic || rule.category == "generic")
+                    && candidate.named_provider.is_none()
+                {
+                    candidate.lookalike = self.lookalike_prefix(&data[start..end]);
                 }
                 taken.insert(candidate.start, candidate.end);
                 out.push(candidate);
@@ -304,7 +314,35 @@ impl RuleSet {
             .named_provider
             .and_then(|i| self.provider_names.get(usize::from(i)))
             .map(|name| name.category.as_str());
-        self.rules[m.rule].judged(m, named)
+        let lookalike = m
+            .lookalike
+            .and_then(|i| self.token_prefixes.get(usize::from(i)))
+            .map(|prefix| prefix.provider.as_str());
+        self.rules[m.rule].judged(m, named, lookalike)
+    }
+
+    /// The provider token prefix `value` begins with, or begins with but for one character:
+    /// a changed character counts only in a prefix that ends in a separator (`ghp_`,
+    /// `glrt-`; four characters or more, the separator kept) or is six characters or more
+    /// (`gr1348941`), so a random value is rarely taken for one.
+    fn lookalike_prefix(&self, value: &[u8]) -> Option<u16> {
+        let found = self.token_prefixes.iter().position(|prefix| {
+            let p = prefix.text.as_slice();
+            if value.len() <= p.len() {
+                return false;
+            }
+            let head = &value[..p.len()];
+            let changed = head
+                .iter()
+                .zip(p)
+                .filter(|(a, b)| !a.eq_ignore_ascii_case(b))
+                .count();
+            let separated = p.len() >= 4
+                && matches!(p[p.len() - 1], b'_' | b'-' | b'.')
+                && head[p.len() - 1] == p[p.len() - 1];
+            changed == 0 || (changed == 1 && (separated || p.len() >= 6))
+        })?;
+        u16::try_from(found).ok()
     }
 
     /// The provider a generic match's key names, unless the key names a kind of secret that
@@ -315,51 +353,20 @@ impl RuleSet {
     /// (`cloudflareToken`).
     fn provider_named_by(&self, key: &[u8]) -> Option<u16> {
         let key = &key[key.len().saturating_sub(128)..];
-        let mut words: Vec<String> = Vec::new();
-        let mut word = String::new();
-        let mut previous_lower = false;
-        for &b in key {
-            if b.is_ascii_alphanumeric() {
-                if b.is_ascii_uppercase() && previous_lower && !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
-                }
-                previous_lower = b.is_ascii_lowercase() || b.is_ascii_digit();
-                word.push(char::from(b.to_ascii_lowercase()));
-            } else {
-                previous_lower = false;
-                if !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
-                }
-            }
-        }
-        if !word.is_empty() {
-            words.push(word);
-        }
-        const USER_CHOSEN: &[&str] = &[
-            "webhook",
-            "signing",
-            "signature",
-            "hmac",
-            "password",
-            "passwd",
-            "pwd",
-            "passphrase",
-            "encryption",
-            "encrypt",
-            "salt",
-            "session",
-            "cookie",
-            "jwt",
-            "master",
-            "private",
-        ];
-        if words.iter().any(|w| USER_CHOSEN.contains(&w.as_str())) {
-            return None;
-        }
+        let words = key_words(key);
+        let chosen: Vec<&String> = words
+            .iter()
+            .filter(|w| USER_CHOSEN.contains(&w.as_str()))
+            .collect();
         let lower = String::from_utf8_lossy(key).to_ascii_lowercase();
         self.provider_names
             .iter()
             .position(|name| {
+                // A key naming a user-chosen kind of secret names the provider only when the
+                // provider's own examples put that word in the key (`KRAKEN_PRIVATE_KEY`).
+                if !chosen.iter().all(|w| name.user_chosen_words.contains(w)) {
+                    return false;
+                }
                 if !name.whole_word {
                     return lower.contains(name.text.as_str());
                 }

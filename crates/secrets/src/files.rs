@@ -327,7 +327,11 @@ fn shapes() -> &'static Shapes {
                 .expect("credential file shapes are valid regexes")
         };
         Shapes {
-            dotenv: re(r"(?m)^[ \t]*(?:export[ \t]+)?[A-Za-z_][A-Za-z0-9_.]*[ \t]*=[ \t]*\S"),
+            // A value under a key that names a secret: `LOG_LEVEL=debug` alone is
+            // configuration, not a credential.
+            dotenv: re(
+                r"(?m)^[ \t]*(?:export[ \t]+)?[A-Za-z0-9_.]*(?i:pass|pwd|secret|token|key|credential|auth|private|dsn|database_url|conn)[A-Za-z0-9_.]*[ \t]*=[ \t]*\S",
+            ),
             private_key: re(r"PRIVATE KEY-----|PRIVATE KEY BLOCK-----"),
             aws: re(r"(?i)aws_(?:access_key_id|secret_access_key|session_token)[ \t]*=[ \t]*\S"),
             docker_auths: re(r#""(?:auths|credHelpers)"\s*:"#),
@@ -341,7 +345,11 @@ fn shapes() -> &'static Shapes {
             kubeconfig: re(
                 r#"(?m)^[ \t-]*(?:token|id-token|access-token|refresh-token|client-key-data|password)["']?[ \t]*:[ \t]*["']?[^\s"'$]"#,
             ),
-            htpasswd: re(r"(?m)^[^:\s#]+:\S"),
+            // A user and a hash in a format Apache reads: MD5 (`$apr1$`), bcrypt, SHA-1
+            // (`{SHA}`), SHA-256/512 crypt, or 13-character DES crypt.
+            htpasswd: re(
+                r"(?m)^[^:\s#]+:(?:\$apr1\$[./0-9A-Za-z]{1,8}\$[./0-9A-Za-z]{22}|\$2[abxy]?\$[0-9]{2}\$[./A-Za-z0-9]{53}|\{SHA\}[A-Za-z0-9+/]{27}=|\$[56]\$(?:rounds=[0-9]+\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{43,86}|[./0-9A-Za-z]{13})[ \t\r]*$",
+            ),
             pgpass: re(r"(?m)^[^:#\s]*:[^:\n]*:[^:\n]*:[^:\n]*:\S"),
             s3cfg: re(r"(?im)^[ \t]*(?:secret_key|aws_secret_access_key)[ \t]*=[ \t]*\S"),
         }
@@ -427,7 +435,13 @@ mod tests {
         assert!(Kubeconfig.shape_matches(b"users:\n- name: a\n  user:\n    token: abc.def\n"));
         assert!(!Kubeconfig.shape_matches(b"users:\n- name: a\n  user:\n    exec: {}\n"));
         assert!(Netrc.shape_matches(b"machine h login u password p"));
-        assert!(DotEnv.shape_matches(b"# c\nFOO=bar\n"));
+        assert!(DotEnv.shape_matches(b"# c\nDB_PASSWORD=bar\n"));
+        assert!(DotEnv.shape_matches(b"export apiKey=x\n"));
+        assert!(!DotEnv.shape_matches(b"# c\nLOG_LEVEL=debug\nAPP_URL=https://a.test/\n"));
+        assert!(Htpasswd.shape_matches(b"admin:$apr1$q7QzDmgD$XwKIth9.tP8KxH587oqAe/\n"));
+        assert!(Htpasswd.shape_matches(b"u:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n"));
+        assert!(!Htpasswd.shape_matches(b"admin:$apr1$q7QzDmgD$XwKIth9.tP\n"));
+        assert!(!Htpasswd.shape_matches(b"admin:$hpr1$q7QzDmgD$XwKIth9.tP8KxH587oqAe/\n"));
         assert!(!DotEnv.shape_matches(b"# only comments\nEMPTY=\n"));
         assert!(Pgpass.shape_matches(b"db:5432:app:app:s3cret\n"));
     }

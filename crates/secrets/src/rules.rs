@@ -197,7 +197,12 @@ pub struct Rule {
 impl Rule {
     /// The title and severity of what this rule found at `m`: a secret whose checksum
     /// fails is low and says so.
-    pub fn judged(&self, m: &crate::engine::Match, named: Option<&str>) -> (String, Severity) {
+    pub fn judged(
+        &self,
+        m: &crate::engine::Match,
+        named: Option<&str>,
+        lookalike: Option<&str>,
+    ) -> (String, Severity) {
         if m.checksum_failed {
             (
                 format!(
@@ -210,6 +215,14 @@ impl Rule {
             (
                 format!(
                     "{} (the key names {name}, but the value is in no format of {name}'s rules: a placeholder, a test value or an identifier more often than a key)",
+                    self.title
+                ),
+                Severity::Low,
+            )
+        } else if let Some(provider) = lookalike {
+            (
+                format!(
+                    "{} (the value begins like a {provider} but is in no format of its rule: a test value or a broken copy more often than a key)",
                     self.title
                 ),
                 Severity::Low,
@@ -235,6 +248,7 @@ impl Rule {
 
 /// Categories of provider rules that are no provider's name in a key: a kind of secret
 /// (`private-key`, `jwt`), a file format or a tool whose keys hold any kind of secret.
+/// Their rules' `names` and example keys still name them (`sonar` for a `ci` rule).
 const NOT_PROVIDER_NAMES: &[&str] = &[
     "generic",
     "ci",
@@ -245,12 +259,59 @@ const NOT_PROVIDER_NAMES: &[&str] = &[
     "hex",
     "cargo",
     "composer",
-    "docker",
     "maven",
     "kubernetes",
-    "npm",
-    "pypi",
 ];
+
+/// Providers whose legacy tokens have no format: a key naming them says nothing about the
+/// value, so it never lowers a generic match.
+const FORMATLESS_PROVIDERS: &[&str] = &["docker", "npm", "pypi"];
+
+/// A token prefix a provider rule's own examples begin their secrets with (`ghp_`, `ek_`,
+/// `glrt-`, `GR1348941`), lower-case, with the provider it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct TokenPrefix {
+    pub(crate) text: Vec<u8>,
+    pub(crate) provider: String,
+}
+
+/// The keywords that begin the secret in some example of their rule: a rule's examples
+/// document its tokens' prefixes. At least three characters, two of them letters or digits.
+fn token_prefixes(rules: &[Rule]) -> Vec<TokenPrefix> {
+    let mut prefixes = Vec::new();
+    for rule in rules.iter().filter(|r| !r.generic) {
+        let mut locs = rule.regex.capture_locations();
+        for example in &rule.examples {
+            if rule
+                .regex
+                .captures_read(&mut locs, example.as_bytes())
+                .is_none()
+            {
+                continue;
+            }
+            let Some((start, end)) = rule.secret_groups.iter().find_map(|&g| locs.get(g)) else {
+                continue;
+            };
+            let secret = example[start..end].to_ascii_lowercase();
+            for keyword in &rule.keywords {
+                let keyword = keyword.to_ascii_lowercase();
+                if keyword.len() >= 3
+                    && keyword.len() < secret.len()
+                    && keyword.bytes().filter(u8::is_ascii_alphanumeric).count() >= 2
+                    && secret.starts_with(&keyword)
+                {
+                    prefixes.push(TokenPrefix {
+                        text: keyword.into_bytes(),
+                        provider: rule.title.clone(),
+                    });
+                }
+            }
+        }
+    }
+    prefixes.sort();
+    prefixes.dedup_by(|a, b| a.text == b.text);
+    prefixes
+}
 
 /// How keys name a provider.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -260,6 +321,56 @@ pub(crate) struct ProviderName {
     pub(crate) text: String,
     pub(crate) whole_word: bool,
     pub(crate) category: String,
+    /// The user-chosen words (`private`, `password`) the provider's own examples put in
+    /// the key: a key holding one of them still names the provider.
+    pub(crate) user_chosen_words: Vec<String>,
+}
+
+/// Words of a key that name a secret the user chooses, which has no provider format: a
+/// webhook or signing secret, a password, an encryption key, a salt, a session secret.
+pub(crate) const USER_CHOSEN: &[&str] = &[
+    "webhook",
+    "signing",
+    "signature",
+    "hmac",
+    "password",
+    "passwd",
+    "pwd",
+    "passphrase",
+    "encryption",
+    "encrypt",
+    "salt",
+    "session",
+    "cookie",
+    "jwt",
+    "master",
+    "private",
+];
+
+/// A key cut into lower-case words, at punctuation and at lower-to-upper case changes
+/// (`dbPassword` → `db`, `password`).
+pub(crate) fn key_words(key: &[u8]) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut previous_lower = false;
+    for &b in key {
+        if b.is_ascii_alphanumeric() {
+            if b.is_ascii_uppercase() && previous_lower && !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
+            previous_lower = b.is_ascii_lowercase() || b.is_ascii_digit();
+            word.push(char::from(b.to_ascii_lowercase()));
+        } else {
+            previous_lower = false;
+            if !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
 }
 
 /// The names keys give the providers the rules know: each provider rule's category
@@ -271,33 +382,53 @@ fn provider_names(rules: &[Rule]) -> Vec<ProviderName> {
     let mut names = Vec::new();
     for rule in rules.iter().filter(|r| !r.generic) {
         let category = rule.category.to_ascii_lowercase();
-        if NOT_PROVIDER_NAMES.contains(&category.as_str()) {
+        if FORMATLESS_PROVIDERS.contains(&category.as_str()) {
             continue;
         }
-        if category.len() >= 2 {
+        // A category that is no provider's name (`ci`) does not name one, but its rules'
+        // names and example keys do, and stand for the provider themselves.
+        let is_a_name = !NOT_PROVIDER_NAMES.contains(&category.as_str());
+        let label = |name: &str| {
+            if is_a_name {
+                category.clone()
+            } else {
+                name.to_string()
+            }
+        };
+        let mut locs = rule.regex.capture_locations();
+        let keys: Vec<String> = rule
+            .examples
+            .iter()
+            .filter_map(|example| {
+                rule.regex.captures_read(&mut locs, example.as_bytes())?;
+                let (start, _) = rule.secret_groups.iter().find_map(|&g| locs.get(g))?;
+                Some(example[..start].to_ascii_lowercase())
+            })
+            .collect();
+        let mut user_chosen_words: Vec<String> = keys
+            .iter()
+            .flat_map(|key| key_words(key.as_bytes()))
+            .filter(|w| USER_CHOSEN.contains(&w.as_str()))
+            .collect();
+        user_chosen_words.sort();
+        user_chosen_words.dedup();
+        if is_a_name && category.len() >= 2 {
             names.push(ProviderName {
                 text: category.clone(),
                 whole_word: true,
                 category: category.clone(),
+                user_chosen_words: user_chosen_words.clone(),
             });
         }
         for name in &rule.names {
             names.push(ProviderName {
                 text: name.clone(),
                 whole_word: false,
-                category: category.clone(),
+                category: label(name),
+                user_chosen_words: user_chosen_words.clone(),
             });
         }
-        let mut locs = rule.regex.capture_locations();
-        for example in &rule.examples {
-            let bytes = example.as_bytes();
-            if rule.regex.captures_read(&mut locs, bytes).is_none() {
-                continue;
-            }
-            let Some((start, _)) = rule.secret_groups.iter().find_map(|&g| locs.get(g)) else {
-                continue;
-            };
-            let key = example[..start].to_ascii_lowercase();
+        for key in &keys {
             for keyword in &rule.keywords {
                 let keyword = keyword.to_ascii_lowercase();
                 if keyword.len() >= 4
@@ -309,16 +440,28 @@ fn provider_names(rules: &[Rule]) -> Vec<ProviderName> {
                     && key.contains(&keyword)
                 {
                     names.push(ProviderName {
+                        category: label(&keyword),
                         text: keyword,
                         whole_word: false,
-                        category: category.clone(),
+                        user_chosen_words: user_chosen_words.clone(),
                     });
                 }
             }
         }
     }
     names.sort();
-    names.dedup_by(|a, b| a.text == b.text && a.whole_word == b.whole_word);
+    // One entry per name; the user-chosen words of every rule it came from.
+    names.dedup_by(|a, b| {
+        let same = a.text == b.text && a.whole_word == b.whole_word;
+        if same {
+            for w in a.user_chosen_words.drain(..) {
+                if !b.user_chosen_words.contains(&w) {
+                    b.user_chosen_words.push(w);
+                }
+            }
+        }
+        same
+    });
     names
 }
 
@@ -391,6 +534,10 @@ pub struct RuleSet {
     /// a generic match whose key holds one (`DATADOG_TOKEN`, `DD_API_KEY`) but whose value no
     /// rule accepted is reported low, as not in the provider's format.
     pub(crate) provider_names: Vec<ProviderName>,
+    /// Token prefixes the provider rules' examples begin with: a generic match whose value
+    /// begins with one, or with a one-character change of a distinctive one (`ghx_` for
+    /// `ghp_`), is a test value or a broken copy more often than a key, and is reported low.
+    pub(crate) token_prefixes: Vec<TokenPrefix>,
     /// Path patterns of the allow rules that apply to every rule, in one set.
     pub(crate) skip_paths: RegexSet,
     pub(crate) skip_path_owner: Vec<usize>,
@@ -625,6 +772,7 @@ impl RuleSet {
         provider_prefixes.sort();
         provider_prefixes.dedup();
         let provider_names = provider_names(&rules);
+        let token_prefixes = token_prefixes(&rules);
         let prefilter = if keywords.is_empty() {
             None
         } else {
@@ -675,6 +823,7 @@ impl RuleSet {
             always,
             provider_prefixes,
             provider_names,
+            token_prefixes,
             skip_paths,
             skip_path_owner,
             lower_paths,

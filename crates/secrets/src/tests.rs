@@ -644,3 +644,52 @@ fn a_value_not_in_the_format_of_the_provider_its_key_names_is_low() {
     assert_eq!(rule_ids(&hits), ["datadog-api-key"]);
     assert_eq!(hits[0].severity, Severity::High);
 }
+
+/// A generic secret whose value begins with a provider's token prefix (as the provider
+/// rule's examples show it), or with a one-character change of a distinctive one, that no
+/// provider rule took, is reported low with the reason; so is one under a key a `ci`
+/// rule's names give (`SONAR_TOKEN`). A value without such a prefix keeps its severity.
+#[test]
+fn a_value_that_only_looks_like_a_provider_token_is_low() {
+    let rules = builtin();
+    for (text, reason) in [
+        (
+            "refresh_token=ghx_4r6p8gf8En89wR3n71JdW3Mpy806fyGNrNDM3RJy3EfR8IZgjh2mudN11aQ2XSpx\n",
+            "begins like a GitHub",
+        ),
+        (
+            "CI_DEPLOY_PASSWORD=nldt-ijTOmPSiRefHHd6o0TGD\n",
+            "begins like a GitLab",
+        ),
+        (
+            "client_secret: ek_decfbb6796f6c45573bacb46b280ea3\n",
+            "begins like a",
+        ),
+        (
+            "SONAR_TOKEN=zqu_89269fae2bddf64214fdf4710b39e26593c272f2\n",
+            "the key names sonar",
+        ),
+        (
+            "DRONE_TOKEN=nkzu1gLmt272bs7nq3rpHiVCzo7WOXC\n",
+            "the key names drone",
+        ),
+    ] {
+        let (hits, _) = scan_file(&rules, "app/settings.yaml", text.as_bytes(), 4096);
+        assert_eq!(hits.len(), 1, "{text}: {:?}", rule_ids(&hits));
+        assert_eq!(hits[0].severity, Severity::Low, "{text}");
+        assert!(hits[0].title.contains(reason), "{text}: {}", hits[0].title);
+    }
+    for text in [
+        "api_token = Xq7a9Lk2mN4pR6tV8wY0zB1c\n",
+        "client_secret: \"q7_Lk2mN4pR6tV8wY0zB1cX\"\n",
+        "DEPLOY_PASSWORD=zq8-ijTOmPSiRefHHd6o0TGD\n",
+    ] {
+        let (hits, _) = scan_file(&rules, "app/settings.yaml", text.as_bytes(), 4096);
+        assert_eq!(hits.len(), 1, "{text}: {:?}", rule_ids(&hits));
+        assert!(
+            hits[0].severity >= Severity::Medium,
+            "{text}: {}",
+            hits[0].title
+        );
+    }
+}
