@@ -16,6 +16,8 @@
 #                        tests themselves (tests/common/token_issuer.rs signs with the key);
 #                        exports PORTCULLIS_TEST_TOKEN_REGISTRY, _REALM, _SERVICE, _ISSUER,
 #                        _KEY and _CERT.
+#   start_redis          Debian's redis-server on a free loopback port, no persistence, LRU
+#                        eviction at 256 MB; exports PORTCULLIS_TEST_REDIS (a redis:// URL).
 services_dir=""
 service_pids=()
 stop_services() {
@@ -121,6 +123,22 @@ start_services() {
         }
     fi
     start_token_registry
+    start_redis
+}
+
+start_redis() {
+    services_tmp
+    command -v redis-server >/dev/null || return 0
+    local port
+    port=$(free_port)
+    mkdir -p "$services_dir/redis"
+    redis-server --bind 127.0.0.1 --port "$port" --dir "$services_dir/redis" --save "" \
+        --appendonly no --maxmemory 256mb --maxmemory-policy allkeys-lru \
+        >"$services_dir/redis.log" 2>&1 &
+    service_pids+=($!)
+    wait_for "redis-server" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" || return 0
+    export PORTCULLIS_TEST_REDIS="redis://127.0.0.1:$port/0"
+    echo "== redis-server on 127.0.0.1:$port"
 }
 
 start_token_registry() {

@@ -19,6 +19,7 @@ apt_packages=(
     docker.io               # a real dockerd for the docker-daemon transport
     podman                  # Podman's Docker-compatible API socket for the same transport
     docker-registry         # a real registry for docker:// pulls and attestation pushes
+    redis-server            # the shared layer cache (--cache redis://)
     apache2-utils           # htpasswd for the authenticated registry
     mmdebstrap              # real Debian root filesystems
     distro-info-data        # Debian's and Ubuntu's release dates (end-of-life table)
@@ -94,7 +95,7 @@ if [ ! -d ../shared/corpus ]; then
 fi
 
 # The services the remote-transport tests talk to (scripts/services.sh): a dockerd, Podman's
-# API service and three registries, named to the tests in PORTCULLIS_TEST_* variables and
+# API service, three registries and a Redis, named to the tests in PORTCULLIS_TEST_* variables and
 # stopped when this script exits; a test whose service is missing prints SKIPPED, or fails
 # when CI is set.
 . scripts/services.sh
@@ -102,7 +103,7 @@ fi
 # services.sh notes what did not start; in CI each missing one is an error.
 if [ -n "${CI:-}" ]; then
     for var in PORTCULLIS_TEST_DOCKER_HOST PORTCULLIS_TEST_PODMAN_HOST PORTCULLIS_TEST_REGISTRY \
-        PORTCULLIS_TEST_AUTH_REGISTRY PORTCULLIS_TEST_TOKEN_REGISTRY; do
+        PORTCULLIS_TEST_AUTH_REGISTRY PORTCULLIS_TEST_TOKEN_REGISTRY PORTCULLIS_TEST_REDIS; do
         [ -n "${!var:-}" ] || missing "$var is not set (its service did not start)" "the tests that need it"
     done
 fi

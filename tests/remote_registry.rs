@@ -2,7 +2,7 @@
 //! scripts/test.sh and named in PORTCULLIS_TEST_REGISTRY / PORTCULLIS_TEST_AUTH_REGISTRY),
 //! images pushed with skopeo: reports equal those of the archives and layouts they were
 //! pushed from; multi-platform indexes resolve by --platform; authentication, errors and the
-//! layer cache behave.
+//! layer cache behave, also shared between runners through Redis (PORTCULLIS_TEST_REDIS).
 
 mod common;
 
@@ -385,4 +385,134 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// The Redis URL scripts/test.sh started (`PORTCULLIS_TEST_REDIS`).
+#[track_caller]
+fn redis() -> Option<String> {
+    let url = std::env::var("PORTCULLIS_TEST_REDIS")
+        .ok()
+        .filter(|v| !v.is_empty());
+    if url.is_none() {
+        common::skip("PORTCULLIS_TEST_REDIS is not set (scripts/test.sh starts redis-server)");
+    }
+    url
+}
+
+/// Two images on one base, pushed: `docker://` references.
+fn two_apps_on_one_base(registry: &str, dir: &Path) -> Vec<String> {
+    let mut pushed = Vec::new();
+    for (n, top) in [
+        (
+            "shared-first",
+            Layer::new().gzip().file("app/first", "first app"),
+        ),
+        (
+            "shared-second",
+            Layer::new().gzip().file("app/second", "second app"),
+        ),
+    ] {
+        let layout = dir.join(n);
+        Layout::new()
+            .image(&image_on_base(top, "app").build(), &["1"])
+            .write_dir(&layout);
+        let name = format!("{registry}/{}:1", unique(n));
+        push(
+            &format!("oci:{}:1", layout.display()),
+            &format!("docker://{name}"),
+            false,
+            None,
+        );
+        pushed.push(format!("docker://{name}"));
+    }
+    pushed
+}
+
+/// Runners with their own cache directories share layers through Redis: the second runner
+/// analyses only the layer the first did not; an entry that is not whole is never read back;
+/// and a Redis that is down, or restarts, is a warning, never a failed or different scan.
+#[test]
+fn runners_share_the_layer_cache_through_redis_and_survive_its_outage() {
+    let Some(registry) = registry() else { return };
+    let Some(url) = redis() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let pushed = two_apps_on_one_base(&registry, dir.path());
+    // A fresh database number per run keeps runs apart on the one test Redis.
+    let db = std::process::id() % 16;
+    let url = format!("{}/{db}", url.rsplit_once('/').unwrap().0);
+    let runner = |n: &str, reference: &str, shared: &str| {
+        let cache_dir = format!("--cache-dir={}", dir.path().join(n).display());
+        let cache = format!("--cache={shared}");
+        let run = scan_with(
+            reference,
+            &["--insecure", "--verbose", &cache_dir, &cache],
+            &[],
+            None,
+        );
+        run.expect_code(0);
+        run
+    };
+    let flush = || {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-u", &url, "FLUSHDB"])
+            .output()
+            .expect("redis-cli");
+        assert!(out.status.success(), "{out:?}");
+    };
+    flush();
+
+    let first = runner("runner-a", &pushed[0], &url);
+    assert_eq!(verbose_counts(&first.stderr), (3, 0), "{}", first.stderr);
+    // Another runner, its own empty directory: the base comes from Redis.
+    let second = runner("runner-b", &pushed[1], &url);
+    assert_eq!(
+        verbose_counts(&second.stderr),
+        (1, 2),
+        "the base should come from the shared cache:\n{}",
+        second.stderr
+    );
+    let uncached = scan_with(&pushed[1], &["--insecure", "--no-cache"], &[], None);
+    assert_same("shared cache vs none", &second.json(), &uncached.json());
+
+    // Entries cut short or overwritten in Redis are misses, never trusted.
+    let keys = std::process::Command::new("redis-cli")
+        .args(["-u", &url, "--scan", "--pattern", "portcullis:*"])
+        .output()
+        .expect("redis-cli");
+    let keys = String::from_utf8(keys.stdout).unwrap();
+    assert!(keys.lines().count() >= 4, "{keys}");
+    for key in keys.lines() {
+        let status = std::process::Command::new("redis-cli")
+            .args(["-u", &url, "SET", key, "(truncated"])
+            .output()
+            .expect("redis-cli");
+        assert!(status.status.success());
+    }
+    let third = runner("runner-c", &pushed[1], &url);
+    assert_eq!(verbose_counts(&third.stderr), (3, 0), "{}", third.stderr);
+    assert_same("after corruption", &third.json(), &uncached.json());
+
+    // Redis down: a warning naming it (never its password), the same report.
+    let closed = {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().port()
+    };
+    let down = format!("redis://user:hunter2-pw@127.0.0.1:{closed}/0");
+    let outage = runner("runner-d", &pushed[1], &down);
+    assert!(
+        outage.stderr.contains(&format!(
+            "warning: shared layer cache redis://127.0.0.1:{closed}/0"
+        )),
+        "{}",
+        outage.stderr
+    );
+    assert!(!outage.stderr.contains("hunter2"), "{}", outage.stderr);
+    assert_eq!(verbose_counts(&outage.stderr), (3, 0), "{}", outage.stderr);
+    assert_same("Redis down", &outage.json(), &uncached.json());
+
+    // A bad URL is a usage error naming the option.
+    let bad = scan_with(&pushed[1], &["--insecure", "--cache=http://h"], &[], None);
+    bad.expect_code(2);
+    assert!(bad.stderr.contains("--cache"), "{}", bad.stderr);
+    flush();
 }

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use portcullis_advisories::index::fetch::IndexSpec;
 use portcullis_gate::analyze::cache::CacheConfig;
+use portcullis_gate::analyze::redis::RedisUrl;
 use portcullis_gate::enrich::vulns::TrivyChoice;
 use portcullis_gate::policy::{self, Severity, Verdict};
 use portcullis_gate::rebase;
@@ -297,6 +298,12 @@ pub struct ReadArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "2G")]
     pub cache_max_size: u64,
 
+    /// Shared layer cache in Redis, besides the local one
+    /// (redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]): layers another runner or replica
+    /// analysed are not analysed again; an unreachable Redis is a warning, not a failure
+    #[arg(long = "cache", value_name = "URL", env = "PORTCULLIS_CACHE", value_parser = RedisUrl::parse)]
+    pub shared_cache: Option<RedisUrl>,
+
     /// End the run with exit 2 when it takes longer (e.g. 90s, 30m; 0 for no limit), naming
     /// the stage that ran out of time
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_timeout)]
@@ -361,6 +368,7 @@ impl ReadArgs {
         Some(CacheConfig {
             dir,
             max_size: self.cache_max_size,
+            shared: self.shared_cache.clone(),
         })
     }
 }

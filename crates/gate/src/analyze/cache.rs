@@ -12,7 +12,15 @@
 //! into place, so concurrent runs never see half an entry; an entry that does not parse, or
 //! whose key does not match, is ignored. The cache is bounded: once it grows past its size,
 //! the entries used longest ago (by modification time, refreshed on every hit) are removed.
+//!
+//! With a shared tier (`--cache redis://…`), an entry missing locally is looked up in Redis,
+//! under the same key, and copied into the local directory when found; every entry stored
+//! locally is also stored there, with a time to live refreshed on every hit (Redis's own
+//! `maxmemory` policy bounds its size). The value is the same compressed entry, checked the
+//! same way when read back. Redis that cannot be reached, or answers wrongly, is a warning
+//! on stderr, once: the scan goes on with the local cache alone.
 
+use super::redis::{Connection, RedisUrl};
 use super::{ANALYZER_VERSION, LayerReport};
 use portcullis_layer::ScannedLayer;
 use portcullis_layer::{Entry, Note};
@@ -25,7 +33,8 @@ use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// Default bound on the cache's size on disk.
@@ -40,6 +49,10 @@ const STALE_TEMP: Duration = Duration::from_secs(3600);
 /// Eviction stops once the cache is this fraction of its bound, so that it does not run on
 /// every scan.
 const EVICT_TO_PERCENT: u64 = 90;
+/// How long a shared entry lives after it was last stored or used.
+pub const SHARED_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// A compressed entry larger than this is not shared.
+const MAX_SHARED_BYTES: usize = 256 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -61,6 +74,9 @@ fn io_error(path: &Path, source: io::Error) -> CacheError {
 pub struct CacheConfig {
     pub dir: PathBuf,
     pub max_size: u64,
+    /// The shared tier: Redis, where several replicas and CI runners find each other's
+    /// layers.
+    pub shared: Option<RedisUrl>,
 }
 
 impl CacheConfig {
@@ -101,6 +117,79 @@ pub struct LayerCache {
     /// report's shape, the analyzers' own configuration.
     salt: String,
     stored: AtomicUsize,
+    shared: Option<Shared>,
+}
+
+/// The Redis tier, with its connection, once it is up.
+struct Shared {
+    url: RedisUrl,
+    conn: Mutex<Option<Connection>>,
+    /// Set at the first failure: the rest of the run uses the local cache only.
+    down: AtomicBool,
+    hits: AtomicUsize,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Shared({})", self.url)
+    }
+}
+
+impl Shared {
+    fn key(key: &str) -> Vec<u8> {
+        format!("portcullis:layers-v{FORMAT}:{key}").into_bytes()
+    }
+
+    /// Runs `f` on the connection (opening it first); a failure marks the tier down and
+    /// says so once.
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> io::Result<T>) -> Option<T> {
+        if self.down.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let result = match guard.as_mut() {
+            Some(conn) => f(conn),
+            None => self.url.connect().and_then(|mut conn| {
+                let r = f(&mut conn);
+                *guard = Some(conn);
+                r
+            }),
+        };
+        match result {
+            Ok(value) => Some(value),
+            Err(e) => {
+                *guard = None;
+                if !self.down.swap(true, Ordering::Relaxed) {
+                    eprintln!(
+                        "portcullis: warning: shared layer cache {}: {e}; going on with the local cache only",
+                        self.url
+                    );
+                }
+                None
+            }
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let key = Shared::key(key);
+        let ttl = SHARED_TTL.as_secs().to_string();
+        self.with(
+            |conn| match conn.command(&[b"GET", &key], MAX_SHARED_BYTES)? {
+                super::redis::Reply::Bulk(value) => {
+                    conn.command(&[b"EXPIRE", &key, ttl.as_bytes()], 0)?;
+                    Ok(Some(value))
+                }
+                _ => Ok(None),
+            },
+        )
+        .flatten()
+    }
+
+    fn set(&self, key: &str, value: &[u8]) {
+        let key = Shared::key(key);
+        let ttl = SHARED_TTL.as_secs().to_string();
+        self.with(|conn| conn.command(&[b"SET", &key, value, b"EX", ttl.as_bytes()], 0));
+    }
 }
 
 impl LayerCache {
@@ -115,25 +204,39 @@ impl LayerCache {
             max_size: config.max_size,
             salt: salt(fingerprint),
             stored: AtomicUsize::new(0),
+            shared: config.shared.clone().map(|url| Shared {
+                url,
+                conn: Mutex::new(None),
+                down: AtomicBool::new(false),
+                hits: AtomicUsize::new(0),
+            }),
         })
     }
 
-    fn entry_path(&self, digest: &str, diff_id: &str) -> PathBuf {
+    fn key(&self, digest: &str, diff_id: &str) -> String {
         let mut h = Sha256::new();
         for part in [self.salt.as_str(), digest, diff_id] {
             h.update(part.as_bytes());
             h.update([0]);
         }
-        let key = hex::encode(h.finalize());
+        hex::encode(h.finalize())
+    }
+
+    fn entry_path(&self, digest: &str, diff_id: &str) -> PathBuf {
+        let key = self.key(digest, diff_id);
         self.root.join(&key[..2]).join(format!("{key}.json.zst"))
     }
 
-    /// The layer whose blob is `digest` and whose tar stream is `diff_id`, when a report
-    /// for it is cached. Anything unreadable counts as a miss.
-    pub fn get(&self, digest: &str, diff_id: &str) -> Option<ScannedLayer<LayerReport>> {
-        let path = self.entry_path(digest, diff_id);
-        let file = File::open(&path).ok()?;
-        let decoder = zstd::stream::read::Decoder::new(BufReader::new(&file)).ok()?;
+    /// Layers found in the shared tier (not locally) in this run.
+    pub fn shared_hits(&self) -> usize {
+        self.shared
+            .as_ref()
+            .map_or(0, |s| s.hits.load(Ordering::Relaxed))
+    }
+
+    /// A stored entry, when it is whole, of this format and salt, and for these digests.
+    fn decode(&self, reader: impl Read, digest: &str, diff_id: &str) -> Option<StoredLayer> {
+        let decoder = zstd::stream::read::Decoder::new(reader).ok()?;
         let mut json = Vec::new();
         decoder
             .take(MAX_ENTRY_BYTES + 1)
@@ -150,11 +253,47 @@ impl LayerCache {
         {
             return None;
         }
-        // The modification time is the LRU clock; a read-only cache still serves hits.
-        let _ = File::options()
-            .append(true)
-            .open(&path)
-            .and_then(|f| f.set_modified(SystemTime::now()));
+        Some(stored)
+    }
+
+    /// Writes an entry's bytes to its file, whole or not at all.
+    fn write_local(&self, path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+        let dir = path.parent().unwrap_or(&self.root);
+        create_private_dir(dir)?;
+        let mut tmp = portcullis_interrupt::TempFile::new_in(dir).map_err(|e| io_error(dir, e))?;
+        tmp.as_file_mut()
+            .write_all(bytes)
+            .map_err(|e| io_error(path, e))?;
+        tmp.persist(path).map_err(|e| io_error(path, e))
+    }
+
+    /// The layer whose blob is `digest` and whose tar stream is `diff_id`, when a report
+    /// for it is cached. Anything unreadable counts as a miss.
+    pub fn get(&self, digest: &str, diff_id: &str) -> Option<ScannedLayer<LayerReport>> {
+        let path = self.entry_path(digest, diff_id);
+        let local = File::open(&path)
+            .ok()
+            .and_then(|file| self.decode(BufReader::new(&file), digest, diff_id));
+        let stored = match local {
+            Some(stored) => {
+                // The modification time is the LRU clock; a read-only cache still serves
+                // hits.
+                let _ = File::options()
+                    .append(true)
+                    .open(&path)
+                    .and_then(|f| f.set_modified(SystemTime::now()));
+                stored
+            }
+            None => {
+                let shared = self.shared.as_ref()?;
+                let bytes = shared.get(&self.key(digest, diff_id))?;
+                let stored = self.decode(bytes.as_slice(), digest, diff_id)?;
+                shared.hits.fetch_add(1, Ordering::Relaxed);
+                // A local copy for the next run; failing to keep one costs nothing now.
+                let _ = self.write_local(&path, &bytes);
+                stored
+            }
+        };
         Some(ScannedLayer {
             digest: stored.digest,
             size: stored.size,
@@ -196,6 +335,12 @@ impl LayerCache {
         }
         tmp.persist(&path).map_err(|e| io_error(&path, e))?;
         self.stored.fetch_add(1, Ordering::Relaxed);
+        if let Some(shared) = &self.shared
+            && let Ok(bytes) = fs::read(&path)
+            && bytes.len() <= MAX_SHARED_BYTES
+        {
+            shared.set(&self.key(&layer.digest, &layer.diff_id), &bytes);
+        }
         Ok(())
     }
 
@@ -360,6 +505,7 @@ mod tests {
             &CacheConfig {
                 dir: dir.to_path_buf(),
                 max_size,
+                shared: None,
             },
             fingerprint,
         )

@@ -9,6 +9,7 @@
 pub mod cache;
 pub mod capture;
 pub mod presence;
+pub mod redis;
 
 use cache::LayerCache;
 use portcullis_image::LayerScanner;
