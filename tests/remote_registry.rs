@@ -516,3 +516,75 @@ fn runners_share_the_layer_cache_through_redis_and_survive_its_outage() {
     assert!(bad.stderr.contains("--cache"), "{}", bad.stderr);
     flush();
 }
+
+/// A Redis that goes away and comes back empty (as one without persistence restarts): every
+/// scan ends with the same report, the run that found it gone says so once, and the runs
+/// after the restart share through it again.
+#[test]
+fn a_redis_restart_costs_speed_not_scans() {
+    let Some(registry) = registry() else { return };
+    if redis().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pushed = two_apps_on_one_base(&registry, dir.path());
+    let port = {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().port()
+    };
+    let start = || {
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return child;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("redis-server did not start on {port}");
+    };
+    let url = format!("redis://127.0.0.1:{port}/0");
+    let runner = |n: &str, reference: &str| {
+        let cache_dir = format!("--cache-dir={}", dir.path().join(n).display());
+        let cache = format!("--cache={url}");
+        let run = scan_with(
+            reference,
+            &["--insecure", "--verbose", &cache_dir, &cache],
+            &[],
+            None,
+        );
+        run.expect_code(0);
+        run
+    };
+    let uncached = scan_with(&pushed[1], &["--insecure", "--no-cache"], &[], None);
+
+    let mut server = start();
+    let first = runner("a", &pushed[0]);
+    assert_eq!(verbose_counts(&first.stderr), (3, 0), "{}", first.stderr);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let during = runner("b", &pushed[1]);
+    assert_eq!(verbose_counts(&during.stderr), (3, 0), "{}", during.stderr);
+    assert_eq!(
+        during.stderr.matches("warning: shared layer cache").count(),
+        1,
+        "{}",
+        during.stderr
+    );
+    assert_same("Redis gone", &during.json(), &uncached.json());
+
+    let mut server = start();
+    let refill = runner("c", &pushed[0]);
+    assert_eq!(verbose_counts(&refill.stderr), (3, 0), "{}", refill.stderr);
+    assert!(!refill.stderr.contains("warning"), "{}", refill.stderr);
+    let shared = runner("d", &pushed[1]);
+    assert_eq!(verbose_counts(&shared.stderr), (1, 2), "{}", shared.stderr);
+    assert_same("Redis back", &shared.json(), &uncached.json());
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
