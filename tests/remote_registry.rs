@@ -533,7 +533,7 @@ fn a_redis_restart_costs_speed_not_scans() {
         socket.local_addr().unwrap().port()
     };
     let start = || {
-        let child = std::process::Command::new("redis-server")
+        let mut child = std::process::Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
             .current_dir(dir.path())
@@ -546,6 +546,8 @@ fn a_redis_restart_costs_speed_not_scans() {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("redis-server did not start on {port}");
     };
     let url = format!("redis://127.0.0.1:{port}/0");
