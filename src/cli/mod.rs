@@ -8,6 +8,7 @@ pub mod harden;
 pub mod keygen;
 mod passphrase;
 pub mod progress;
+pub mod recheck;
 pub mod remote;
 pub mod sbom;
 pub mod scan;
@@ -61,6 +62,10 @@ pub enum Command {
     Harden(Box<harden::HardenArgs>),
     /// Write the image's software bill of materials (CycloneDX or SPDX JSON)
     Sbom(sbom::SbomArgs),
+    /// Judge images in a registry again against today's data, from the facts
+    /// `scan --attach-facts` stored next to them (no layer is pulled); images without
+    /// stored facts are scanned
+    Recheck(Box<recheck::RecheckArgs>),
     /// The local vulnerability database: update it from osv.dev or a mirror, show its status
     Db(db::DbArgs),
     /// Write the waivers of vulnerabilities as an OpenVEX document
@@ -76,6 +81,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Harden(args) => harden::run(*args),
         Command::Sbom(args) => sbom::run(args),
+        Command::Recheck(args) => recheck::run(*args),
         Command::Db(args) => db::run(args),
         Command::Vex(args) => vex::run(args),
     };

@@ -136,6 +136,12 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub read: ReadArgs,
 
+    /// Store the image's facts (what its layers hold, and its CycloneDX SBOM) next to it in
+    /// its registry as an OCI referrer, for `portcullis recheck` to judge it again without
+    /// pulling a layer (docker:// images only)
+    #[arg(long)]
+    pub attach_facts: bool,
+
     /// No progress on stderr
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
@@ -459,6 +465,9 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     // Read once: `--password-stdin` consumes stdin, and the baseline, a base and the
     // candidates are pulled with the same credentials as the image.
     let read_options = args.read.options()?;
+    if args.attach_facts {
+        super::remote::registry_target(&args.image, "--attach-facts")?;
+    }
     // Bad candidates are refused before the image is read.
     let candidates = match &args.base_candidates {
         Some(spec) => {
@@ -489,6 +498,10 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     }
     portcullis_interrupt::stage("writing the reports");
     emit(&report, &outputs)?;
+    if args.attach_facts {
+        portcullis_interrupt::stage("storing the facts next to the image");
+        super::recheck::attach_facts(&gate, &facts, &args.image, &read_options.remote)?;
+    }
     Ok(match report.gate.result {
         Verdict::Passed => EXIT_PASS,
         Verdict::Failed => args.exit_code,

@@ -53,6 +53,8 @@ pub enum PushError {
     },
     #[error("the registry serves the image manifest {digest} without a media type")]
     SubjectType { digest: String },
+    #[error("{what}: {reason}")]
+    Artifact { what: String, reason: String },
 }
 
 /// A content descriptor. Fields this code does not use are kept as they were read.
@@ -329,14 +331,11 @@ pub struct Pushed {
     pub listing: Listing,
 }
 
-/// Attaches `envelope` (whose statement has `predicate_type`) to the image manifest
-/// `subject_digest` in the client's repository, both ways.
-pub async fn push(
+/// The descriptor of the image manifest `subject_digest`, with its media type.
+async fn subject_descriptor(
     client: &Client,
     subject_digest: &str,
-    envelope: &Envelope,
-    predicate_type: &str,
-) -> Result<Pushed, PushError> {
+) -> Result<Descriptor, PushError> {
     let subject = client.manifest(subject_digest, MAX_MANIFEST).await?;
     let media_type = subject
         .media_type
@@ -352,7 +351,139 @@ pub async fn push(
         .ok_or_else(|| PushError::SubjectType {
             digest: subject_digest.to_string(),
         })?;
-    let subject = Descriptor::of(&media_type, &subject.data);
+    Ok(Descriptor::of(&media_type, &subject.data))
+}
+
+/// Puts a referrer manifest, and lists it where the registry has no referrers API (the
+/// referrers tag schema's index). Returns its digest and where it is listed.
+async fn put_referrer(
+    client: &Client,
+    subject_digest: &str,
+    manifest: Bytes,
+    descriptor: Descriptor,
+) -> Result<(String, Listing), PushError> {
+    let put = client
+        .put_manifest(&descriptor.digest, OCI_MANIFEST, manifest)
+        .await?;
+    let listing = if put.subject.as_deref() == Some(subject_digest) {
+        Listing::Api
+    } else {
+        let tag = referrers_tag(subject_digest);
+        let existing = client
+            .get_manifest_raw(&tag, OCI_INDEX, MAX_MANIFEST)
+            .await?;
+        match append_to_referrers_index(
+            existing.as_ref().map(|f| f.data.as_slice()),
+            descriptor,
+            &tag,
+        )? {
+            Some(index) => {
+                client.put_manifest(&tag, OCI_INDEX, index).await?;
+                Listing::Tag { tag, added: true }
+            }
+            None => Listing::Tag { tag, added: false },
+        }
+    };
+    Ok((put.digest, listing))
+}
+
+/// Attaches an artifact of `artifact_type` holding `blobs` (media type and bytes, in order)
+/// to the image manifest `subject_digest` as an OCI 1.1 referrer. Returns the referrer's
+/// digest and where it is listed.
+pub async fn push_artifact(
+    client: &Client,
+    subject_digest: &str,
+    artifact_type: &str,
+    blobs: Vec<(&str, Vec<u8>)>,
+) -> Result<(String, Listing), PushError> {
+    let subject = subject_descriptor(client, subject_digest).await?;
+    let mut layers = Vec::new();
+    for (media_type, data) in blobs {
+        layers.push(Descriptor::of(media_type, &data));
+        client.put_blob(Bytes::from(data)).await?;
+    }
+    client.put_blob(Bytes::from_static(EMPTY_JSON)).await?;
+    let manifest = to_json(&ImageManifest {
+        schema_version: 2,
+        media_type: Some(OCI_MANIFEST.into()),
+        artifact_type: Some(artifact_type.into()),
+        config: Descriptor::of(OCI_EMPTY, EMPTY_JSON),
+        layers,
+        subject: Some(subject),
+        annotations: BTreeMap::new(),
+    });
+    let mut descriptor = Descriptor::of(OCI_MANIFEST, &manifest);
+    descriptor.artifact_type = Some(artifact_type.into());
+    put_referrer(client, subject_digest, manifest, descriptor).await
+}
+
+/// The newest referrer of `subject_digest` whose artifact type is `artifact_type` (the last
+/// one listed, by the referrers API or the referrers tag schema), or `None`.
+pub async fn find_artifact(
+    client: &Client,
+    subject_digest: &str,
+    artifact_type: &str,
+) -> Result<Option<ImageManifest>, PushError> {
+    let listed = match client
+        .referrers(subject_digest, Some(artifact_type), MAX_MANIFEST)
+        .await?
+    {
+        Some(data) => Some(data),
+        None => client
+            .get_manifest_raw(&referrers_tag(subject_digest), OCI_INDEX, MAX_MANIFEST)
+            .await?
+            .map(|f| f.data),
+    };
+    let Some(data) = listed else { return Ok(None) };
+    let index: ImageIndex = serde_json::from_slice(&data).map_err(|e| PushError::Artifact {
+        what: format!("the referrers of {subject_digest}"),
+        reason: format!("not an image index: {e}"),
+    })?;
+    let Some(found) = index
+        .manifests
+        .iter()
+        .rev()
+        .find(|d| d.artifact_type.as_deref() == Some(artifact_type))
+    else {
+        return Ok(None);
+    };
+    let fetched = client.manifest(&found.digest, MAX_MANIFEST).await?;
+    let manifest: ImageManifest =
+        serde_json::from_slice(&fetched.data).map_err(|e| PushError::Artifact {
+            what: format!("the referrer {}", found.digest),
+            reason: format!("not an image manifest: {e}"),
+        })?;
+    if manifest.subject.as_ref().map(|d| d.digest.as_str()) != Some(subject_digest) {
+        return Ok(None);
+    }
+    Ok(Some(manifest))
+}
+
+/// The blob `descriptor` names, at most `max` bytes, checked against its digest.
+pub async fn fetch_blob(
+    client: &Client,
+    descriptor: &Descriptor,
+    max: u64,
+) -> Result<Vec<u8>, PushError> {
+    let data = client.blob(&descriptor.digest, max).await?;
+    if sha256_of(&data) != descriptor.digest {
+        return Err(PushError::Artifact {
+            what: format!("the blob {}", descriptor.digest),
+            reason: format!("its bytes hash to {}", sha256_of(&data)),
+        });
+    }
+    Ok(data)
+}
+
+/// Attaches `envelope` (whose statement has `predicate_type`) to the image manifest
+/// `subject_digest` in the client's repository, both ways.
+pub async fn push(
+    client: &Client,
+    subject_digest: &str,
+    envelope: &Envelope,
+    predicate_type: &str,
+) -> Result<Pushed, PushError> {
+    let subject = subject_descriptor(client, subject_digest).await?;
 
     let (envelope_data, layer) = envelope_layer(envelope, predicate_type);
     client.put_blob(envelope_data).await?;
@@ -389,33 +520,12 @@ pub async fn push(
         .remove(COSIGN_SIGNATURE_ANNOTATION);
     let manifest = referrer_manifest(subject, referrer_layer, predicate_type);
     let descriptor = referrer_descriptor(&manifest, DSSE_MEDIA_TYPE, predicate_type);
-    let put = client
-        .put_manifest(&descriptor.digest, OCI_MANIFEST, manifest)
-        .await?;
-    let listing = if put.subject.as_deref() == Some(subject_digest) {
-        Listing::Api
-    } else {
-        let tag = referrers_tag(subject_digest);
-        let existing = client
-            .get_manifest_raw(&tag, OCI_INDEX, MAX_MANIFEST)
-            .await?;
-        match append_to_referrers_index(
-            existing.as_ref().map(|f| f.data.as_slice()),
-            descriptor,
-            &tag,
-        )? {
-            Some(index) => {
-                client.put_manifest(&tag, OCI_INDEX, index).await?;
-                Listing::Tag { tag, added: true }
-            }
-            None => Listing::Tag { tag, added: false },
-        }
-    };
+    let (referrer, listing) = put_referrer(client, subject_digest, manifest, descriptor).await?;
     Ok(Pushed {
         cosign_tag,
         cosign_layers,
         cosign_appended,
-        referrer: put.digest,
+        referrer,
         listing,
     })
 }

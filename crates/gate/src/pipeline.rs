@@ -249,6 +249,8 @@ pub enum GateError {
     NotABase { reference: String, reason: String },
     #[error("--base-candidates: {0}")]
     BaseCandidates(String),
+    #[error("{reference}: stored facts: {reason}")]
+    StoredFacts { reference: String, reason: String },
     #[error("--base-candidates {reference}")]
     Candidate {
         reference: String,
@@ -598,6 +600,45 @@ impl Gate {
             measured.push(rebase::measure(report, &judged, reference));
         }
         Ok(rebase::plan(report, measured))
+    }
+
+    /// What stored facts and layer cache entries must have been made with: the analyzer
+    /// version, the report's shape and the analyzers' configuration.
+    pub fn analyzers_salt(&self) -> String {
+        crate::analyze::cache::salt(&self.analyzers.fingerprint())
+    }
+
+    /// Facts `scan --attach-facts` stored, as the image `reference` (whose manifest names
+    /// `layers`, verified by the caller) is known now: `None` when other analyzers made them
+    /// (the image must be scanned), an error when they are not this image's or exceed the
+    /// read bounds. No layer is read; the base is found as a scan finds it.
+    pub fn stored_facts(
+        &self,
+        stored: crate::facts::stored::StoredFacts,
+        reference: &str,
+        options: &ReadOptions,
+    ) -> Result<Option<ImageFacts>, GateError> {
+        if stored.analyzers != self.analyzers_salt() {
+            return Ok(None);
+        }
+        let bad = |reason: String| GateError::StoredFacts {
+            reference: reference.to_string(),
+            reason,
+        };
+        // Stored facts are bounded as the layers they describe would be.
+        let budget = Budget::new(options.limits);
+        for (layer, report) in stored.layers.iter().zip(&stored.reports) {
+            let uncompressed = layer.uncompressed_size.max(report.content_bytes);
+            budget
+                .charge(report.tar_entries, &report.entries, uncompressed)
+                .map_err(|e| bad(e.to_string()))?;
+        }
+        let mut meta = stored.meta;
+        meta.reference = reference.to_string();
+        let mut facts = ImageFacts::new(meta, stored.layers, stored.reports);
+        facts.today = self.today;
+        facts.lineage = self.lineage(&facts, options)?;
+        Ok(Some(facts))
     }
 
     /// The whole pipeline for one image.

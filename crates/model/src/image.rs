@@ -217,7 +217,7 @@ pub struct Healthcheck {
 }
 
 /// An image whose manifest and config have been read and checked, before its layers are.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ImageMeta {
     /// The reference as the user gave it.
     pub reference: String,
@@ -241,7 +241,7 @@ pub struct ImageMeta {
 }
 
 /// A layer the manifest promises, with what its bytes must hash to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedLayer {
     /// Digest the stored blob must have, when the format records one.
     pub digest: Option<String>,

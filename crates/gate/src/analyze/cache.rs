@@ -407,8 +407,9 @@ fn create_private_dir(dir: &Path) -> Result<(), CacheError> {
     builder.create(dir).map_err(|e| io_error(dir, e))
 }
 
-/// What, besides the digests, a cached report depends on.
-fn salt(fingerprint: &str) -> String {
+/// What, besides the digests, a cached report depends on: the analyzer version, the
+/// report's shape and the analyzers' configuration (`fingerprint`).
+pub fn salt(fingerprint: &str) -> String {
     let mut h = Sha256::new();
     let parts = [
         format!("analyzer-version={ANALYZER_VERSION}"),

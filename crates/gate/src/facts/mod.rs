@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod inventory;
 pub mod lineage;
 pub mod merge;
+pub mod stored;
 
 use crate::analyze::LayerReport;
 use accounts::{GroupEntry, PasswdEntry, ShadowEntry};
