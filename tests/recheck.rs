@@ -240,15 +240,18 @@ fn recheck_judges_stored_facts_against_new_data_without_pulling_a_layer() {
     // The repository: :1 from its facts, :2 scanned (none stored) and given facts; the
     // next recheck judges both from stored facts.
     let repo = format!("docker://{}/app", registry.addr);
-    let all = portcullis_run(&[
-        "recheck",
-        &repo,
-        "--insecure",
-        "--no-cache",
-        "--osv-db",
-        text(&osv),
-        "--attach-facts",
-    ]);
+    let recheck_repo = |extra: &[&str]| {
+        let args = [
+            "recheck",
+            repo.as_str(),
+            "--insecure",
+            "--no-cache",
+            "--osv-db",
+            text(&osv),
+        ];
+        portcullis_run(&[&args[..], extra].concat())
+    };
+    let all = recheck_repo(&["--attach-facts"]);
     all.expect_code(1);
     let lines: Vec<&str> = all.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{}", all.stdout);
@@ -264,14 +267,7 @@ fn recheck_judges_stored_facts_against_new_data_without_pulling_a_layer() {
         "{}",
         all.stdout
     );
-    let again = portcullis_run(&[
-        "recheck",
-        &repo,
-        "--insecure",
-        "--no-cache",
-        "--osv-db",
-        text(&osv),
-    ]);
+    let again = recheck_repo(&[]);
     assert!(
         again
             .stdout

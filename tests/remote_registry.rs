@@ -309,30 +309,20 @@ fn the_layer_cache_reads_only_the_layers_an_image_adds_to_a_shared_base() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let cache_flag = format!("--cache-dir={}", cache.display());
-    let mut pushed = Vec::new();
-    for (n, top) in [
-        ("first", Layer::new().gzip().file("app/first", "first app")),
-        (
-            "second",
-            Layer::new()
-                .gzip()
-                .file("app/second", "second app")
-                .file("etc/secret", "y"),
-        ),
-    ] {
-        let layout = dir.path().join(n);
-        Layout::new()
-            .image(&image_on_base(top, "app").build(), &["1"])
-            .write_dir(&layout);
-        let name = format!("{registry}/{}:1", unique(n));
-        push(
-            &format!("oci:{}:1", layout.display()),
-            &format!("docker://{name}"),
-            false,
-            None,
-        );
-        pushed.push(format!("docker://{name}"));
-    }
+    let pushed = push_apps_on_base(
+        &registry,
+        dir.path(),
+        vec![
+            ("first", Layer::new().gzip().file("app/first", "first app")),
+            (
+                "second",
+                Layer::new()
+                    .gzip()
+                    .file("app/second", "second app")
+                    .file("etc/secret", "y"),
+            ),
+        ],
+    );
 
     let first = scan_with(
         &pushed[0],
@@ -399,19 +389,10 @@ fn redis() -> Option<String> {
     url
 }
 
-/// Two images on one base, pushed: `docker://` references.
-fn two_apps_on_one_base(registry: &str, dir: &Path) -> Vec<String> {
+/// Images of the base layers and one top layer each, pushed: their `docker://` references.
+fn push_apps_on_base(registry: &str, dir: &Path, tops: Vec<(&str, Layer)>) -> Vec<String> {
     let mut pushed = Vec::new();
-    for (n, top) in [
-        (
-            "shared-first",
-            Layer::new().gzip().file("app/first", "first app"),
-        ),
-        (
-            "shared-second",
-            Layer::new().gzip().file("app/second", "second app"),
-        ),
-    ] {
+    for (n, top) in tops {
         let layout = dir.join(n);
         Layout::new()
             .image(&image_on_base(top, "app").build(), &["1"])
@@ -426,6 +407,24 @@ fn two_apps_on_one_base(registry: &str, dir: &Path) -> Vec<String> {
         pushed.push(format!("docker://{name}"));
     }
     pushed
+}
+
+/// Two images on one base, pushed: `docker://` references.
+fn two_apps_on_one_base(registry: &str, dir: &Path) -> Vec<String> {
+    push_apps_on_base(
+        registry,
+        dir,
+        vec![
+            (
+                "shared-first",
+                Layer::new().gzip().file("app/first", "first app"),
+            ),
+            (
+                "shared-second",
+                Layer::new().gzip().file("app/second", "second app"),
+            ),
+        ],
+    )
 }
 
 /// Runners with their own cache directories share layers through Redis: the second runner
