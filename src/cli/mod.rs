@@ -11,6 +11,7 @@ pub mod progress;
 pub mod remote;
 pub mod sbom;
 pub mod scan;
+pub mod serve;
 pub mod verify;
 pub mod vex;
 
@@ -65,6 +66,18 @@ pub enum Command {
     Db(db::DbArgs),
     /// Write the waivers of vulnerabilities as an OpenVEX document
     Vex(vex::VexArgs),
+    /// Serve Harbor's Pluggable Scanner API v1.2: Harbor sends scan requests, portcullis
+    /// pulls each image from Harbor's registry and answers with vulnerability and SBOM
+    /// reports (SIGTERM: running scans finish, then it exits)
+    Serve(Box<serve::ServeArgs>),
+}
+
+impl Command {
+    /// Whether the command handles SIGTERM itself (`serve` drains its running scans)
+    /// rather than exiting at once.
+    pub fn handles_signals(&self) -> bool {
+        matches!(self, Command::Serve(_))
+    }
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -78,6 +91,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Sbom(args) => sbom::run(args),
         Command::Db(args) => db::run(args),
         Command::Vex(args) => vex::run(args),
+        Command::Serve(args) => serve::run(*args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -28,6 +28,10 @@ pub enum Credentials {
     Basic { username: String, password: String },
     /// An OAuth2 refresh token (`identitytoken`), exchanged at the token endpoint.
     IdentityToken(String),
+    /// A registry access token issued by someone else (Harbor hands its scanners one with
+    /// each scan request): sent as `Authorization: Bearer` from the first request, never
+    /// exchanged.
+    RegistryToken(String),
 }
 
 impl Credentials {
@@ -48,7 +52,15 @@ impl Credentials {
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
             )),
-            Credentials::IdentityToken(_) => None,
+            Credentials::IdentityToken(_) | Credentials::RegistryToken(_) => None,
+        }
+    }
+
+    /// The `Authorization` header sent before any challenge: only a registry token's.
+    pub fn preemptive_header(&self) -> Option<String> {
+        match self {
+            Credentials::RegistryToken(token) => Some(format!("Bearer {token}")),
+            _ => None,
         }
     }
 }
@@ -62,6 +74,7 @@ impl fmt::Debug for Credentials {
                 .field("password", &"<redacted>")
                 .finish(),
             Credentials::IdentityToken(_) => f.write_str("IdentityToken(<redacted>)"),
+            Credentials::RegistryToken(_) => f.write_str("RegistryToken(<redacted>)"),
         }
     }
 }
