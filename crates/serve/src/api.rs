@@ -158,19 +158,29 @@ pub fn error_body(message: &str) -> Value {
 }
 
 /// `ScanRequest` as it arrives; [`ScanRequest::validate`] turns it into a [`Scan`].
+/// An optional field that, when present, has a value: the spec's fields are not nullable,
+/// and `null` where a string belongs is the wrong type (400), as the spec says.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
 #[derive(Debug, Deserialize)]
 pub struct ScanRequest {
     pub registry: Registry,
     pub artifact: Artifact,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub enabled_capabilities: Option<Vec<EnabledCapability>>,
 }
 
 #[derive(Deserialize)]
 pub struct Registry {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub url: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub authorization: Option<String>,
 }
 
@@ -188,13 +198,29 @@ impl std::fmt::Debug for Registry {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Artifact {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub repository: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub digest: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tag: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub mime_type: Option<String>,
 }
 
@@ -202,15 +228,16 @@ pub struct Artifact {
 pub struct EnabledCapability {
     #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub produces_mime_types: Option<Vec<String>>,
+    /// The one nullable field of the request.
     #[serde(default)]
     pub parameters: Option<SbomParameters>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct SbomParameters {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub sbom_media_types: Option<Vec<String>>,
 }
 
@@ -581,6 +608,21 @@ mod tests {
             assert!(e.contains(expected), "{e} vs {expected}");
             assert!(!e.contains("s3cr3t"), "{e}");
         }
+    }
+
+    #[test]
+    fn null_where_a_string_belongs_is_the_wrong_type() {
+        let parsed = serde_json::from_value::<ScanRequest>(serde_json::json!({
+            "registry": {"url": "http://h", "authorization": null},
+            "artifact": {"repository": "a", "tag": "1"}
+        }));
+        assert!(parsed.is_err());
+        let parsed = serde_json::from_value::<ScanRequest>(serde_json::json!({
+            "registry": {"url": "http://h"},
+            "artifact": {"repository": "a", "tag": "1"},
+            "enabled_capabilities": [{"type": "sbom", "parameters": null}]
+        }));
+        assert!(parsed.is_ok());
     }
 
     #[test]

@@ -193,10 +193,24 @@ async fn handle(request: Request<Incoming>, state: &State) -> Answer {
             let id = id.to_string();
             report(&request, state, &id)
         }
-        ("/api/v1/metadata" | "/api/v1/scan", _, _) | (_, _, Some(_)) => error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &format!("{method} is not allowed on {}", visible_path(&path)),
-        ),
+        ("/api/v1/metadata" | "/api/v1/scan", _, _) | (_, _, Some(_)) => {
+            let allowed = if path == "/api/v1/scan" {
+                "POST"
+            } else {
+                "GET"
+            };
+            let mut response = error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &format!(
+                    "{method} is not allowed on {} (only {allowed})",
+                    visible_path(&path)
+                ),
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allowed));
+            response
+        }
         _ => error(
             StatusCode::NOT_FOUND,
             &format!("no such path: {}", visible_path(&path)),
@@ -277,6 +291,13 @@ async fn submit(request: Request<Incoming>, state: &State) -> Answer {
         }
         Ok(Ok(collected)) => collected.to_bytes(),
     };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        // The spec does not mark the body required; without one, every field is missing.
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the request has no body: expected a ScanRequest {registry, artifact}",
+        );
+    }
     let parsed: ScanRequest = match serde_json::from_slice(&bytes) {
         Ok(r) => r,
         Err(e) => {
