@@ -12,6 +12,7 @@ use base64::Engine as _;
 use common::builder::{Image, Layer, Layout};
 use common::fault_proxy::{FaultProxy, Faults};
 use common::services::*;
+use common::token_issuer::TokenIssuer;
 use common::{have_tool, portcullis, run_command, text};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -637,14 +638,18 @@ fn registry_credentials_come_from_the_scan_request() {
         &alpine_app("credentials"),
         Some(&format!("{user}:{password}")),
     );
-    // No Docker config: only the request's Authorization can open the registry.
-    let empty_config = dir.path().join("docker");
-    std::fs::create_dir_all(&empty_config).unwrap();
-    let server = Server::start_with(dir.path(), &[], &[("DOCKER_CONFIG", &empty_config)]);
-    let basic = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-    );
+    // The server's own Docker config could open the registry; a request without an
+    // Authorization must not borrow it.
+    let basic_pair = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let config = dir.path().join("docker");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.json"),
+        json!({"auths": {registry.clone(): {"auth": basic_pair}}}).to_string(),
+    )
+    .unwrap();
+    let server = Server::start_with(dir.path(), &[], &[("DOCKER_CONFIG", &config)]);
+    let basic = format!("Basic {basic_pair}");
     let id = server.scan(&request(&registry, &pushed, Some(&basic), false));
     let (report, _) = server.report(&id, VULN_V1_1, "");
     assert_eq!(report["artifact"]["tag"], "v1");
@@ -660,6 +665,69 @@ fn registry_credentials_come_from_the_scan_request() {
         "{message}"
     );
     assert!(!server.stderr().contains(&password));
+}
+
+/// Harbor's other form of credential: a registry token it obtained itself, sent as
+/// `Bearer` from the first request and never exchanged.
+#[test]
+fn a_bearer_token_in_the_request_pulls_from_a_token_registry() {
+    let Some(registry) = token_registry() else {
+        return;
+    };
+    let issuer = TokenIssuer::shared(&registry);
+    let dir = tempfile::tempdir().unwrap();
+    let pushed = push_image(&registry.addr, &alpine_app("bearer"), Some(&issuer.creds()));
+    let (user, password) = issuer
+        .creds()
+        .split_once(':')
+        .map(|(u, p)| (u.to_string(), p.to_string()))
+        .unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let token: Value = serde_json::from_str(
+        &reqwest::blocking::Client::new()
+            .get(format!(
+                "{}?service={}&scope=repository:{}:pull",
+                registry.realm, registry.service, pushed.repository
+            ))
+            .basic_auth(&user, Some(&password))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap(),
+    )
+    .unwrap();
+    let token = token["token"].as_str().unwrap().to_string();
+    let empty_config = dir.path().join("docker");
+    std::fs::create_dir_all(&empty_config).unwrap();
+    let server = Server::start_with(dir.path(), &[], &[("DOCKER_CONFIG", &empty_config)]);
+    let id = server.scan(&request(
+        &registry.addr,
+        &pushed,
+        Some(&format!("Bearer {token}")),
+        true,
+    ));
+    let (report, _) = server.report(&id, VULN_V1_1, "");
+    assert_eq!(report["artifact"]["digest"], pushed.digest);
+
+    // A token the registry does not accept ends the scan with the registry's refusal.
+    let id = server.scan(&request(
+        &registry.addr,
+        &pushed,
+        Some("Bearer not-a-token"),
+        true,
+    ));
+    let (response, _) = server.poll(&id, VULN_V1_1, "");
+    assert_eq!(response.status(), 500);
+    let message = response.text().unwrap();
+    assert!(
+        message.contains("401") || message.contains("denied"),
+        "{message}"
+    );
+    let said = server.stderr();
+    assert!(
+        !said.contains(&token) && !said.contains(&password),
+        "{said}"
+    );
 }
 
 #[test]

@@ -418,12 +418,9 @@ fn report(request: &Request<Incoming>, state: &State, id: &str) -> Answer {
             Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         },
         ReportFormat::Sbom(sbom) => {
-            let document = match sbom {
-                api::SbomFormat::Spdx => &done.spdx,
-                api::SbomFormat::CycloneDx => &done.cyclonedx,
-            };
+            let document = done.sbom(sbom);
             harbor::sbom_report(
-                document,
+                &document,
                 sbom,
                 &done.artifact,
                 &state.scanner,

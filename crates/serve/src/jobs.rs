@@ -6,29 +6,44 @@
 //! Workers are plain threads, not tasks: the pipeline blocks (it reads layers and runs its
 //! own runtime for registry I/O), and the worker count is the bound on concurrent scans.
 
-use crate::api::{Artifact, Scan};
+use crate::api::{Artifact, SbomFormat, Scan};
 use portcullis_gate::report::sbom::Sbom;
 use portcullis_gate::report::text::visible;
 use portcullis_gate::report::{Report, cyclonedx, spdx};
 use portcullis_gate::{Gate, GateError, ReadOptions, Settings};
 use portcullis_image::registry::RemoteOptions;
+use portcullis_inventory::Inventory;
 use portcullis_model::Date;
+use portcullis_model::image::ImageSummary;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Finished jobs kept at most, oldest dropped first, whatever their age.
-const MAX_KEPT: usize = 10_000;
+/// Finished jobs kept at most, oldest dropped first, whatever their age: with reports of a
+/// few hundred kilobytes, memory stays in the hundreds of megabytes.
+pub const MAX_KEPT: usize = 2_000;
 
-/// What a finished scan gives: the report and both SBOM documents, rendered once.
+/// What a finished scan gives: the report, and what its SBOM documents are rendered from
+/// when asked for (an inventory is a fraction of the JSON documents' size).
 pub struct Done {
     pub report: Report,
-    pub cyclonedx: Value,
-    pub spdx: Value,
+    pub image: ImageSummary,
+    pub inventory: Inventory,
     pub artifact: Artifact,
     pub generated_at: String,
+}
+
+impl Done {
+    /// The SBOM document `portcullis sbom` writes, in `format`.
+    pub fn sbom(&self, format: SbomFormat) -> Value {
+        let sbom = Sbom::new(&self.image, &self.inventory, self.generated_at.clone());
+        match format {
+            SbomFormat::CycloneDx => cyclonedx::document(&sbom),
+            SbomFormat::Spdx => spdx::document(&sbom),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -112,26 +127,27 @@ impl Pipeline {
     /// Pulls and scans the image of `scan`, and renders what every report format needs.
     fn run(&self, scan: &Scan) -> Result<Done, String> {
         let gate = self.gate().map_err(|e| describe(&e))?;
-        let options = ReadOptions {
-            remote: RemoteOptions {
-                credentials: scan.credentials.clone(),
-                insecure: scan.plain_http || self.insecure,
-            },
-            ..self.read.clone()
-        };
+        let options =
+            ReadOptions {
+                remote: RemoteOptions {
+                    // A request without a credential pulls anonymously, never with this
+                    // machine's Docker config.
+                    credentials: Some(scan.credentials.clone().unwrap_or(
+                        portcullis_image::registry::credentials::Credentials::Anonymous,
+                    )),
+                    insecure: scan.plain_http || self.insecure,
+                },
+                ..self.read.clone()
+            };
         let scanned = gate
             .run(&scan.reference, &options)
             .map_err(|e| describe(&e))?;
-        let generated_at = now();
-        let summary = scanned.facts.summary();
-        let inventory = scanned.facts.inventory();
-        let sbom = Sbom::new(&summary, &inventory, generated_at.clone());
         Ok(Done {
-            cyclonedx: cyclonedx::document(&sbom),
-            spdx: spdx::document(&sbom),
+            image: scanned.facts.summary(),
+            inventory: scanned.facts.inventory(),
             report: scanned.report,
             artifact: scan.artifact.clone(),
-            generated_at,
+            generated_at: now(),
         })
     }
 }

@@ -32,6 +32,9 @@ pub enum Credentials {
     /// each scan request): sent as `Authorization: Bearer` from the first request, never
     /// exchanged.
     RegistryToken(String),
+    /// None at all, and Docker's config not consulted: a pull on someone else's behalf
+    /// (`serve`) must not borrow this machine's credentials.
+    Anonymous,
 }
 
 impl Credentials {
@@ -52,7 +55,9 @@ impl Credentials {
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
             )),
-            Credentials::IdentityToken(_) | Credentials::RegistryToken(_) => None,
+            Credentials::IdentityToken(_)
+            | Credentials::RegistryToken(_)
+            | Credentials::Anonymous => None,
         }
     }
 
@@ -75,7 +80,21 @@ impl fmt::Debug for Credentials {
                 .finish(),
             Credentials::IdentityToken(_) => f.write_str("IdentityToken(<redacted>)"),
             Credentials::RegistryToken(_) => f.write_str("RegistryToken(<redacted>)"),
+            Credentials::Anonymous => f.write_str("Anonymous"),
         }
+    }
+}
+
+/// The credentials to send to `registry`: those given, none for [`Credentials::Anonymous`],
+/// else Docker's for that registry.
+pub fn resolve(
+    given: Option<&Credentials>,
+    registry: &str,
+) -> Result<Option<Credentials>, RegistryError> {
+    match given {
+        Some(Credentials::Anonymous) => Ok(None),
+        Some(c) => Ok(Some(c.clone())),
+        None => lookup(registry),
     }
 }
 
