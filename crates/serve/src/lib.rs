@@ -127,12 +127,8 @@ pub fn run(
         let state = Arc::new(http::State::new(config, Arc::clone(&jobs)));
         let accepting = tokio::spawn(http::accept(listener, Arc::clone(&state)));
         on_listening(bound);
-        let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
-        let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
-        tokio::select! {
-            _ = terminate.recv() => {}
-            _ = interrupt.recv() => {}
-        }
+        let mut signals = signals()?;
+        signals.recv().await;
         state.shut_down();
         let handed_back = jobs.shut_down();
         eprintln!(
@@ -160,11 +156,11 @@ pub fn run(
             {
                 break;
             }
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-                // A second signal: stop waiting.
-                _ = terminate.recv() => break,
-                _ = interrupt.recv() => break,
+            // A second signal: stop waiting.
+            if let Ok(Some(())) =
+                tokio::time::timeout(Duration::from_millis(100), signals.recv()).await
+            {
+                break;
             }
         }
         accepting.abort();
@@ -180,8 +176,20 @@ pub fn run(
     })
 }
 
-fn signal(
-    kind: tokio::signal::unix::SignalKind,
-) -> Result<tokio::signal::unix::Signal, ServeError> {
-    tokio::signal::unix::signal(kind).map_err(ServeError::Start)
+/// SIGTERM and SIGINT, each arrival one message.
+fn signals() -> Result<tokio::sync::mpsc::UnboundedReceiver<()>, ServeError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    for kind in [SignalKind::terminate(), SignalKind::interrupt()] {
+        let mut stream = signal(kind).map_err(ServeError::Start)?;
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                if sender.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    Ok(receiver)
 }
