@@ -853,3 +853,43 @@ expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "50
     assert!(run.stdout.contains("passed"), "{}", run.stdout);
     assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
 }
+
+/// Command-line misuse is exit 2 with one line naming the flag or file and the reason; the
+/// secret in a token file is never quoted.
+#[test]
+fn bad_flags_and_secret_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty"), "\n").unwrap();
+    std::fs::write(dir.path().join("two-lines"), "s3cr3t-one\ns3cr3t-two\n").unwrap();
+    std::fs::write(dir.path().join("no-colon"), "s3cr3t\n").unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_addr = busy.local_addr().unwrap().to_string();
+    let cases: [(&[&str], &str); 7] = [
+        (&["--listen", "nowhere"], "--listen"),
+        (&["--listen", "127.0.0.1:0", "--workers", "0"], "--workers"),
+        (
+            &["--listen", "127.0.0.1:0", "--auth-token-file", "missing"],
+            "--auth-token-file missing",
+        ),
+        (
+            &["--listen", "127.0.0.1:0", "--auth-token-file", "empty"],
+            "the file is empty",
+        ),
+        (
+            &["--listen", "127.0.0.1:0", "--auth-token-file", "two-lines"],
+            "one line",
+        ),
+        (
+            &["--listen", "127.0.0.1:0", "--auth-basic-file", "no-colon"],
+            "USER:PASSWORD",
+        ),
+        (&["--listen", &busy_addr, "--grace", "1s"], "--listen"),
+    ];
+    for (args, expected) in cases {
+        let run = run_command(portcullis().current_dir(dir.path()).arg("serve").args(args));
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("s3cr3t"), "{}", run.stderr);
+    }
+    drop(busy);
+}

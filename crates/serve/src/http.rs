@@ -402,10 +402,12 @@ fn report(request: &Request<Incoming>, state: &State, id: &str) -> Answer {
             return response;
         }
         Status::Failed(message) => {
+            state.jobs.fetched(id);
             return error(StatusCode::INTERNAL_SERVER_ERROR, &message);
         }
         Status::Done(done) => done,
     };
+    state.jobs.fetched(id);
     let body = match format {
         ReportFormat::HarborV1_0 | ReportFormat::VulnerabilityV1_1 => harbor::vulnerability_report(
             &done.report,

@@ -316,14 +316,18 @@ impl Jobs {
         }
     }
 
-    /// A job's status, marking a finished one as fetched; `None` for an unknown id.
+    /// A job's status; `None` for an unknown id.
     pub fn status(&self, id: &str) -> Option<Status> {
-        let mut entries = lock(&self.entries);
-        let entry = entries.get_mut(id)?;
-        if entry.finished.is_some() {
+        lock(&self.entries).get(id).map(|e| e.status.clone())
+    }
+
+    /// Records that a finished job's outcome (its report or its error) was answered.
+    pub fn fetched(&self, id: &str) {
+        if let Some(entry) = lock(&self.entries).get_mut(id)
+            && entry.finished.is_some()
+        {
             entry.fetched = true;
         }
-        Some(entry.status.clone())
     }
 
     /// Refuses new jobs from now on, and hands back the queued ones: each fails with a
