@@ -142,14 +142,19 @@ fn unauthorized(auth: &CallerAuth) -> Answer {
         StatusCode::UNAUTHORIZED,
         "missing or wrong Authorization header",
     );
-    let challenge = match (&auth.bearer, &auth.basic) {
-        (Some(_), _) => "Bearer realm=\"portcullis\"",
-        _ => "Basic realm=\"portcullis\"",
-    };
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(challenge),
-    );
+    // One challenge per scheme the caller may use.
+    if auth.bearer.is_some() {
+        response.headers_mut().append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"portcullis\""),
+        );
+    }
+    if auth.basic.is_some() {
+        response.headers_mut().append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"portcullis\""),
+        );
+    }
     response
 }
 
@@ -189,10 +194,7 @@ async fn handle(request: Request<Incoming>, state: &State) -> Answer {
     match (path.as_str(), &method, report_id) {
         ("/api/v1/metadata", &Method::GET, _) => metadata(state),
         ("/api/v1/scan", &Method::POST, _) => submit(request, state).await,
-        (_, &Method::GET, Some(id)) => {
-            let id = id.to_string();
-            report(&request, state, &id)
-        }
+        (_, &Method::GET, Some(id)) => report(&request, state, id),
         ("/api/v1/metadata" | "/api/v1/scan", _, _) | (_, _, Some(_)) => {
             let allowed = if path == "/api/v1/scan" {
                 "POST"
