@@ -893,3 +893,40 @@ fn bad_flags_and_secret_files_are_named() {
     }
     drop(busy);
 }
+
+/// A scan that outlasts `--grace` is abandoned: the server exits 2 and says so.
+#[test]
+fn a_scan_past_the_grace_period_is_abandoned_with_exit_2() {
+    let Some(registry) = registry() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let held = push_image(&registry, &alpine_app("abandoned"), None);
+    let proxy = FaultProxy::start(
+        &registry,
+        Faults {
+            held: [held.tag.clone()].into(),
+            ..Faults::default()
+        },
+    );
+    let mut server = Server::start(dir.path(), &["--workers", "1", "--grace", "2s"]);
+    server.scan(&request(&proxy.addr, &held, None, false));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !proxy.is_waiting(&held.tag) {
+        assert!(Instant::now() < deadline, "{}", server.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.terminate();
+    assert_eq!(
+        server.wait(Duration::from_secs(30)),
+        2,
+        "{}",
+        server.stderr()
+    );
+    assert!(
+        server
+            .stderr()
+            .contains("1 scan still running after --grace (2s): abandoned"),
+        "{}",
+        server.stderr()
+    );
+    proxy.release(&held.tag);
+}

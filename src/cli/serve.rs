@@ -183,6 +183,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         database_updated_at: Box::new(database_updated_at(args.gate.vulns.data.db_dir.clone())),
     };
     let workers = config.workers;
+    let grace = config.grace;
     let queue = config.queue;
     let stopped = portcullis_serve::run(config, pipeline, |addr| {
         eprintln!(
@@ -191,8 +192,12 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     })?;
     if stopped.unfinished > 0 {
         eprintln!(
-            "portcullis serve: exiting with {} scans unfinished after --grace",
-            stopped.unfinished
+            "portcullis serve: {} still running after --grace ({}s): abandoned",
+            match stopped.unfinished {
+                1 => "1 scan".to_string(),
+                n => format!("{n} scans"),
+            },
+            grace.as_secs()
         );
         return Ok(EXIT_ERROR);
     }
