@@ -165,6 +165,12 @@ impl Server {
     fn start_with(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Server {
         let token = dir.join("token");
         std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::blocking::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
         let mut command = portcullis();
         for (key, value) in env {
             command.env(key, value);
@@ -199,26 +205,18 @@ impl Server {
                 log.push('\n');
             }
         });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "portcullis serve did not listen:\n{}",
-                    stderr.lock().unwrap()
-                )
-            });
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::blocking::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap();
-        Server {
+        // Owned by the Server from here on: a failing test still stops it (Drop).
+        let mut server = Server {
             child,
-            addr,
+            addr: String::new(),
             stderr,
             http,
-        }
+        };
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("portcullis serve did not listen:\n{}", server.stderr()));
+        server.addr = addr;
+        server
     }
 
     fn url(&self, path: &str) -> String {
