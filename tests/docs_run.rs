@@ -4,10 +4,11 @@
 //! TOML block is loaded as what it is (a policy, a waiver file, secret rules), and a block
 //! whose first line is `# PATH` is written to PATH first, so the commands that name it use it.
 //!
-//! A command passes when it ends with a verdict (exit 0 or 1). Commands that need a service
-//! the test cannot provide (a public registry, Docker Hub, a daemon) pass when they end with
-//! exit 2 and one error line naming what they could not reach; with the service there they
-//! must give a verdict.
+//! A command passes when it ends with a verdict (exit 0 or 1); `portcullis serve` when it
+//! listens, answers, and exits 0 on SIGTERM. Commands that need a service the test cannot
+//! provide (a public registry, Docker Hub, a daemon) pass when they end with exit 2 and one
+//! error line naming what they could not reach; with the service there they must give a
+//! verdict.
 
 mod common;
 
@@ -200,6 +201,15 @@ const UNREACHABLE: &[&str] = &[
 fn run_doc_command(dir: &Path, command: &str) -> Run {
     let args = words(command);
     assert_eq!(args[0], "portcullis");
+    if args.get(1).map(String::as_str) == Some("serve") {
+        return run_server(dir, args);
+    }
+    let mut cmd = doc_command(dir, &args);
+    run_command(&mut cmd)
+}
+
+/// The command for `args`, in `dir`, with the documents' environment.
+fn doc_command(dir: &Path, args: &[String]) -> std::process::Command {
     let mut cmd = portcullis();
     cmd.current_dir(dir)
         .env("PORTCULLIS_PASSWORD", PASSPHRASE)
@@ -212,7 +222,85 @@ fn run_doc_command(dir: &Path, command: &str) -> Run {
         cmd.env_remove("PORTCULLIS_OFFLINE")
             .env("PORTCULLIS_DB_MIRROR", dir.join("osv-mirror"));
     }
-    run_command(&mut cmd)
+    cmd
+}
+
+/// `portcullis serve ...` as documented, on a free loopback port instead of the documented
+/// address, with the token and password files it names written when they are not there:
+/// it must listen, answer its probes and its metadata with the documented credentials,
+/// and exit 0 on SIGTERM.
+fn run_server(dir: &Path, mut args: Vec<String>) -> Run {
+    use std::io::BufRead as _;
+    const TOKEN: &str = "documentation-token";
+    let mut i = 0;
+    while i + 1 < args.len() {
+        match args[i].as_str() {
+            "--listen" => args[i + 1] = "127.0.0.1:0".to_string(),
+            "--auth-token-file" if !dir.join(&args[i + 1]).exists() => {
+                std::fs::write(dir.join(&args[i + 1]), TOKEN).unwrap();
+            }
+            "--auth-basic-file" if !dir.join(&args[i + 1]).exists() => {
+                std::fs::write(dir.join(&args[i + 1]), "harbor:documentation").unwrap();
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let token = args
+        .iter()
+        .position(|a| a == "--auth-token-file")
+        .map(|i| std::fs::read_to_string(dir.join(&args[i + 1])).unwrap());
+    let mut child = doc_command(dir, &args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    let addr = loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            let status = child.wait().unwrap();
+            return Run {
+                code: status.code().unwrap_or(-1),
+                stdout: String::new(),
+                stderr: said,
+            };
+        }
+        said.push_str(&line);
+        if let Some(addr) = line.split("listening on http://").nth(1) {
+            break addr.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::blocking::Client::new();
+    // Asked before anything is asserted, so that the server is stopped whatever they say.
+    let ready = http
+        .get(format!("http://{addr}/probe/ready"))
+        .send()
+        .map(|r| r.status().as_u16());
+    let mut metadata = http.get(format!("http://{addr}/api/v1/metadata"));
+    if let Some(token) = &token {
+        metadata = metadata.bearer_auth(token.trim());
+    }
+    let metadata = metadata.send().map(|r| r.status().as_u16());
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    if !killed.is_ok_and(|k| k.success()) {
+        let _ = child.kill();
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(ready.ok(), Some(200), "{said}");
+    assert_eq!(metadata.ok(), Some(200), "{said}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    said.push_str(&rest);
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr: said,
+    }
 }
 
 fn check_outcome(block: &Block, command: &str, run: &Run) {
@@ -316,6 +404,10 @@ fn every_documented_command_and_snippet_runs() {
     ] {
         assert!(ran.contains(expected), "{expected:?} was not run: {ran:#?}");
     }
+    assert!(
+        ran.iter().any(|c| c.starts_with("portcullis serve ")),
+        "no `portcullis serve` was run"
+    );
     assert!(ran.len() >= 30, "only {} commands found", ran.len());
     assert!(snippets >= 5, "only {snippets} TOML snippets found");
 }

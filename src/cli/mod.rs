@@ -12,6 +12,7 @@ pub mod recheck;
 pub mod remote;
 pub mod sbom;
 pub mod scan;
+pub mod serve;
 pub mod verify;
 pub mod vex;
 
@@ -70,6 +71,18 @@ pub enum Command {
     Db(db::DbArgs),
     /// Write the waivers of vulnerabilities as an OpenVEX document
     Vex(vex::VexArgs),
+    /// Serve Harbor's Pluggable Scanner API v1.2: Harbor sends scan requests, portcullis
+    /// pulls each image from Harbor's registry and answers with vulnerability and SBOM
+    /// reports (SIGTERM: running scans finish, then it exits)
+    Serve(Box<serve::ServeArgs>),
+}
+
+impl Command {
+    /// Whether the command handles SIGTERM itself (`serve` drains its running scans)
+    /// rather than exiting at once.
+    pub fn handles_signals(&self) -> bool {
+        matches!(self, Command::Serve(_))
+    }
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -84,6 +97,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Recheck(args) => recheck::run(*args),
         Command::Db(args) => db::run(args),
         Command::Vex(args) => vex::run(args),
+        Command::Serve(args) => serve::run(*args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -268,10 +268,27 @@ impl GateArgs {
     }
 }
 
-/// How the image is read: which platform, within which bounds, from which cache. None of
-/// these change what is found.
+/// How the image is read: which platform, within which bounds, from which cache, from which
+/// registries, within how much time. None of these change what is found.
 #[derive(Debug, Clone, Args)]
 pub struct ReadArgs {
+    #[command(flatten)]
+    pub bounds: BoundsArgs,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+
+    /// End the run with exit 2 when it takes longer (e.g. 90s, 30m; 0 for no limit), naming
+    /// the stage that ran out of time
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_timeout)]
+    pub timeout: Timeout,
+}
+
+/// The platform, the bounds and the layer cache an image is read with; what `serve` shares
+/// with `scan` (it takes registries and credentials from each request, and runs until
+/// stopped).
+#[derive(Debug, Clone, Args)]
+pub struct BoundsArgs {
     /// Platform to pick from a multi-platform index (default: linux and this host's
     /// architecture)
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
@@ -288,9 +305,6 @@ pub struct ReadArgs {
     /// Largest single file accepted (e.g. 64G)
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64G")]
     pub max_file_size: u64,
-
-    #[command(flatten)]
-    pub remote: RemoteArgs,
 
     /// Layer cache directory (default: $XDG_CACHE_HOME/portcullis or ~/.cache/portcullis)
     #[arg(long, value_name = "DIR", env = "PORTCULLIS_CACHE_DIR")]
@@ -309,11 +323,36 @@ pub struct ReadArgs {
     /// analysed are not analysed again; an unreachable Redis is a warning, not a failure
     #[arg(long = "cache", value_name = "URL", env = "PORTCULLIS_CACHE", value_parser = RedisUrl::parse)]
     pub shared_cache: Option<RedisUrl>,
+}
 
-    /// End the run with exit 2 when it takes longer (e.g. 90s, 30m; 0 for no limit), naming
-    /// the stage that ran out of time
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_timeout)]
-    pub timeout: Timeout,
+impl BoundsArgs {
+    /// The read options for registry access `remote`, silent but for the registry an image
+    /// is pulled from.
+    pub fn options(&self, remote: RemoteOptions) -> ReadOptions {
+        ReadOptions {
+            platform: self.platform.clone(),
+            limits: Limits {
+                max_entries: self.max_entries,
+                max_total_bytes: self.max_uncompressed_size,
+                max_entry_size: self.max_file_size,
+            },
+            remote,
+            cache: self.cache(),
+            observer: Some(Arc::new(super::progress::AnnouncePull)),
+        }
+    }
+
+    fn cache(&self) -> Option<CacheConfig> {
+        if self.no_cache {
+            return None;
+        }
+        let dir = self.cache_dir.clone().or_else(CacheConfig::default_dir)?;
+        Some(CacheConfig {
+            dir,
+            max_size: self.cache_max_size,
+            shared: self.shared_cache.clone(),
+        })
+    }
 }
 
 /// `--timeout`: the limit and how the user wrote it.
@@ -353,29 +392,7 @@ impl Timeout {
 impl ReadArgs {
     /// The read options, silent but for the registry an image is pulled from.
     pub fn options(&self) -> Result<ReadOptions> {
-        Ok(ReadOptions {
-            platform: self.platform.clone(),
-            limits: Limits {
-                max_entries: self.max_entries,
-                max_total_bytes: self.max_uncompressed_size,
-                max_entry_size: self.max_file_size,
-            },
-            remote: self.remote.options()?,
-            cache: self.cache(),
-            observer: Some(Arc::new(super::progress::AnnouncePull)),
-        })
-    }
-
-    fn cache(&self) -> Option<CacheConfig> {
-        if self.no_cache {
-            return None;
-        }
-        let dir = self.cache_dir.clone().or_else(CacheConfig::default_dir)?;
-        Some(CacheConfig {
-            dir,
-            max_size: self.cache_max_size,
-            shared: self.shared_cache.clone(),
-        })
+        Ok(self.bounds.options(self.remote.options()?))
     }
 }
 

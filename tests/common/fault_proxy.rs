@@ -8,7 +8,9 @@
 //!   with a `Range` request, which the registry answers with 206);
 //! - a `Docker-Content-Digest` header rewritten to name another digest (the client must
 //!   refuse the manifest);
-//! - a body with one byte changed (the client must fail with a digest mismatch).
+//! - a body with one byte changed (the client must fail with a digest mismatch);
+//! - an answer held back until the test releases it (a scan that is still running while
+//!   the test looks at it).
 //!
 //! Faults are keyed by the last segment of the request path: a blob's digest, or a
 //! manifest's tag or digest. Only GETs are forwarded (a pull needs nothing else), each to
@@ -40,6 +42,8 @@ pub struct Faults {
     pub tampered: HashSet<String>,
     /// `Docker-Content-Digest` names a digest of no content.
     pub rewritten_digest: HashSet<String>,
+    /// Not forwarded until [`FaultProxy::release`] names them.
+    pub held: HashSet<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +84,8 @@ struct State {
     upstream: String,
     faults: Mutex<Faults>,
     log: Mutex<Vec<Exchange>>,
+    /// Held paths a request is waiting for now.
+    waiting: Mutex<HashSet<String>>,
     stopped: AtomicBool,
 }
 
@@ -92,6 +98,7 @@ impl FaultProxy {
             upstream: upstream.to_string(),
             faults: Mutex::new(faults),
             log: Mutex::new(Vec::new()),
+            waiting: Mutex::new(HashSet::new()),
             stopped: AtomicBool::new(false),
         });
         let serving = Arc::clone(&state);
@@ -107,6 +114,18 @@ impl FaultProxy {
             }
         });
         FaultProxy { addr, state }
+    }
+
+    /// Lets the requests for `segment` through, those waiting and those to come.
+    pub fn release(&self, segment: &str) {
+        if let Ok(mut f) = self.state.faults.lock() {
+            f.held.remove(segment);
+        }
+    }
+
+    /// Whether a request for the held `segment` is waiting now.
+    pub fn is_waiting(&self, segment: &str) -> bool {
+        self.state.waiting.lock().is_ok_and(|w| w.contains(segment))
     }
 
     /// Every exchange so far, in arrival order.
@@ -167,6 +186,17 @@ impl State {
             return respond(&mut conn, 503, "Service Unavailable", &[], b"try again");
         }
 
+        while self.faults.lock().is_ok_and(|f| f.held.contains(&segment))
+            && !self.stopped.load(Ordering::SeqCst)
+        {
+            if let Ok(mut w) = self.waiting.lock() {
+                w.insert(segment.clone());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Ok(mut w) = self.waiting.lock() {
+            w.remove(&segment);
+        }
         let mut response = self.forward(&request)?;
         let mut fault = None;
         if response.status == 200 {

@@ -97,6 +97,12 @@ pub fn install() -> io::Result<()> {
     Ok(())
 }
 
+/// Stops the registered children and removes the registered paths now, as an interrupt
+/// would, for a process about to exit on its own terms (`serve` after its grace period).
+pub fn clean_up() {
+    registry().clean();
+}
+
 /// What the run is doing, for the message when it runs out of time.
 static STAGE: Mutex<&'static str> = Mutex::new("starting");
 

@@ -163,6 +163,9 @@ impl Client {
                 base = format!("http://{host}");
             }
         }
+        let authorization = credentials
+            .as_ref()
+            .and_then(Credentials::preemptive_header);
         Ok(Client {
             http,
             base,
@@ -170,7 +173,7 @@ impl Client {
             credentials,
             insecure,
             push: false,
-            authorization: tokio::sync::Mutex::new(None),
+            authorization: tokio::sync::Mutex::new(authorization),
         })
     }
 
@@ -340,6 +343,10 @@ impl Client {
             status: 401,
             anonymous: self.credentials.is_none(),
         };
+        // A token handed over is all there is: a registry refusing it is a denial.
+        if matches!(self.credentials, Some(Credentials::RegistryToken(_))) {
+            return Err(denied());
+        }
         let header = match challenge {
             None => return Err(denied()),
             Some(Challenge::Basic) => self

@@ -28,6 +28,13 @@ pub enum Credentials {
     Basic { username: String, password: String },
     /// An OAuth2 refresh token (`identitytoken`), exchanged at the token endpoint.
     IdentityToken(String),
+    /// A registry access token issued by someone else (Harbor hands its scanners one with
+    /// each scan request): sent as `Authorization: Bearer` from the first request, never
+    /// exchanged.
+    RegistryToken(String),
+    /// None at all, and Docker's config not consulted: a pull on someone else's behalf
+    /// (`serve`) must not borrow this machine's credentials.
+    Anonymous,
 }
 
 impl Credentials {
@@ -48,7 +55,17 @@ impl Credentials {
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
             )),
-            Credentials::IdentityToken(_) => None,
+            Credentials::IdentityToken(_)
+            | Credentials::RegistryToken(_)
+            | Credentials::Anonymous => None,
+        }
+    }
+
+    /// The `Authorization` header sent before any challenge: only a registry token's.
+    pub fn preemptive_header(&self) -> Option<String> {
+        match self {
+            Credentials::RegistryToken(token) => Some(format!("Bearer {token}")),
+            _ => None,
         }
     }
 }
@@ -62,7 +79,22 @@ impl fmt::Debug for Credentials {
                 .field("password", &"<redacted>")
                 .finish(),
             Credentials::IdentityToken(_) => f.write_str("IdentityToken(<redacted>)"),
+            Credentials::RegistryToken(_) => f.write_str("RegistryToken(<redacted>)"),
+            Credentials::Anonymous => f.write_str("Anonymous"),
         }
+    }
+}
+
+/// The credentials to send to `registry`: those given, none for [`Credentials::Anonymous`],
+/// else Docker's for that registry.
+pub fn resolve(
+    given: Option<&Credentials>,
+    registry: &str,
+) -> Result<Option<Credentials>, RegistryError> {
+    match given {
+        Some(Credentials::Anonymous) => Ok(None),
+        Some(c) => Ok(Some(c.clone())),
+        None => lookup(registry),
     }
 }
 

@@ -115,10 +115,7 @@ impl Session {
         remote: &RemoteOptions,
         push: bool,
     ) -> Result<Session, RegistryError> {
-        let credentials = match &remote.credentials {
-            Some(c) => Some(c.clone()),
-            None => credentials::lookup(&target.registry)?,
-        };
+        let credentials = credentials::resolve(remote.credentials.as_ref(), &target.registry)?;
         // One worker, so that a blob opened with `open_blob` streams while the caller reads.
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -193,10 +190,7 @@ pub fn load<R: Clone + Send + Sync>(
         opts.observer
             .pulling(reference, target.api_host(), &target.to_string());
     }
-    let credentials = match &opts.remote.credentials {
-        Some(c) => Some(c.clone()),
-        None => credentials::lookup(&target.registry)?,
-    };
+    let credentials = credentials::resolve(opts.remote.credentials.as_ref(), &target.registry)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
