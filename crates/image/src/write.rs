@@ -495,9 +495,35 @@ mod tests {
                     name: Some("app:latest".into()),
                 }),
             ),
+            (
+                "docker://127.0.0.1:5000/app:hardened",
+                Some(Destination::Registry {
+                    reference: "127.0.0.1:5000/app:hardened".into(),
+                }),
+            ),
+            (
+                "docker-daemon:app:hardened",
+                Some(Destination::Daemon {
+                    name: "app:hardened".into(),
+                }),
+            ),
+            (
+                "docker-daemon:localhost:5000/app",
+                Some(Destination::Daemon {
+                    name: "localhost:5000/app:latest".into(),
+                }),
+            ),
             ("oci:", None),
             ("app.tar", None),
             ("docker-archive:", None),
+            ("docker://", None),
+            ("docker://App:1", None),
+            ("docker-daemon:", None),
+            ("docker-daemon:sha256:abcdef", None),
+            (
+                "docker-daemon:app@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                None,
+            ),
         ];
         for (text, expected) in table {
             assert_eq!(Destination::parse(text).ok(), expected, "{text}");
