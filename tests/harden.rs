@@ -1126,3 +1126,60 @@ fn a_push_or_load_that_cannot_be_made_exits_2_naming_the_destination_and_leaves_
         String::from_utf8_lossy(&inspect.stdout)
     );
 }
+
+/// A daemon that answers `/images/load` as Docker answers a load it could not make: status
+/// 200, the error inside the JSON stream. Anything else gets an empty 200.
+fn refusing_daemon(socket: &Path, refusal: &'static str) {
+    use common::http1::{RequestHead, respond};
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::os::unix::net::UnixListener::bind(socket).unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let Ok(head) = RequestHead::read(&mut reader) else {
+                continue;
+            };
+            let mut body = Vec::new();
+            if head.header("transfer-encoding") == Some("chunked") {
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let size = usize::from_str_radix(line.trim(), 16).unwrap_or(0);
+                    let mut chunk = vec![0; size + 2];
+                    if reader.read_exact(&mut chunk).is_err() || size == 0 {
+                        break;
+                    }
+                    body.extend_from_slice(&chunk[..size]);
+                }
+            }
+            let answer = if head.path().ends_with("/images/load") {
+                assert!(!body.is_empty(), "no archive was sent");
+                format!(r#"{{"errorDetail":{{"message":"{refusal}"}},"error":"{refusal}"}}"#)
+            } else {
+                String::new()
+            };
+            let headers = [("Content-Type".to_string(), "application/json".to_string())];
+            let mut conn = conn;
+            let _ = respond(&mut conn, 200, "OK", &headers, answer.as_bytes());
+        }
+    });
+}
+
+#[test]
+fn a_load_the_daemon_refuses_exits_2_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, input) = write_input(dir.path());
+    let socket = dir.path().join("docker.sock");
+    let refusal = "write /var/lib/docker/tmp: no space left on device";
+    refusing_daemon(&socket, refusal);
+    let output = "docker-daemon:app:hardened";
+    common::run_command(
+        common::portcullis()
+            .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+            .args(["harden", &input, "--quiet", "--output", output]),
+    )
+    .expect_scan_error(output, &[refusal]);
+}
