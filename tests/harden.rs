@@ -1037,6 +1037,24 @@ fn pushed_to_a_registry_the_hardened_image_rescans_clean_and_verifies() {
     again.expect_code(0);
     assert_eq!(again.json()["output"]["manifest_digest"], digest);
     assert!(again.stderr.contains("0 blobs sent"), "{}", again.stderr);
+
+    // Hardened from there into another repository of the same registry, its layers (none
+    // needs a change now) are mounted from where they are, not sent; only the config is.
+    let other = format!(
+        "docker://{registry}/{}:again",
+        common::services::unique("harden-mount")
+    );
+    let mounted = harden(&output, &["--output", &other, "--insecure"]);
+    mounted.expect_code(0);
+    assert!(
+        mounted.stderr.contains(&format!(
+            "1 blob sent, 0 already there, {} mounted",
+            pushed.len()
+        )),
+        "{}",
+        mounted.stderr
+    );
+    assert_eq!(registry_layers(&other, None), pushed);
 }
 
 #[test]

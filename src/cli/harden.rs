@@ -15,6 +15,7 @@ use portcullis_gate::Gate;
 use portcullis_gate::harden::{self, Change, HardenOptions, Hardened, InputBlobs, Plan};
 use portcullis_gate::report::text::visible;
 use portcullis_image::daemon;
+use portcullis_image::reference::ImageRef;
 use portcullis_image::registry::name::RegistryRef;
 use portcullis_image::registry::{self, RemoteOptions};
 use portcullis_image::write::{self, Destination};
@@ -241,6 +242,7 @@ pub fn run(args: HardenArgs) -> Result<u8> {
         _ => None,
     };
     finish(
+        &args.image,
         staging,
         &dest,
         elsewhere.as_ref(),
@@ -370,6 +372,7 @@ fn check_destination(dest: &Destination) -> Result<()> {
 /// beside the destination and renamed over it, the image pushed to its registry (manifest
 /// last) or loaded into the daemon (which loads an archive whole or not at all).
 fn finish(
+    input: &str,
     staging: portcullis_interrupt::TempDir,
     dest: &Destination,
     elsewhere: Option<&write::Elsewhere>,
@@ -408,14 +411,17 @@ fn finish(
                 &hardened.written.manifest_digest,
                 &target,
                 remote,
+                mount_from(input, &target).as_deref(),
             )
             .with_context(|| format!("--output {output}: pushing the hardened image"))?;
             eprintln!(
-                "portcullis: pushed {output} ({}): {} blob{} sent, {} already there",
+                "portcullis: pushed {output} ({}): {} blob{} sent, {} already there, {} \
+                 mounted",
                 pushed.digest,
                 pushed.uploaded,
                 if pushed.uploaded == 1 { "" } else { "s" },
-                pushed.existing
+                pushed.existing,
+                pushed.mounted
             );
         }
         Destination::Daemon { name } => {
@@ -426,6 +432,17 @@ fn finish(
         }
     }
     Ok(())
+}
+
+/// The repository the input was read from, when it is another repository of the registry
+/// pushed to: its layers can be mounted rather than sent.
+fn mount_from(input: &str, target: &RegistryRef) -> Option<String> {
+    let ImageRef::Registry { reference } = ImageRef::parse(input).ok()? else {
+        return None;
+    };
+    let source = RegistryRef::parse(&reference).ok()?;
+    (source.registry == target.registry && source.repository != target.repository)
+        .then_some(source.repository)
 }
 
 fn set_mode_0644(file: &std::fs::File, path: &Path) -> Result<()> {

@@ -294,9 +294,11 @@ impl Store for Blobs {
 /// What [`push_image`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushedImage {
-    /// Blobs sent, and blobs the repository had already (not sent again).
+    /// Blobs sent, blobs the repository had already, and blobs mounted from the repository
+    /// the image was read from (neither sent again).
     pub uploaded: usize,
     pub existing: usize,
+    pub mounted: usize,
     /// The manifest's digest, and the tag or digest it was stored under.
     pub digest: String,
     pub reference: String,
@@ -315,12 +317,15 @@ pub fn check_push(target: &RegistryRef, remote: &RemoteOptions) -> Result<(), Im
 /// Pushes the image whose manifest is the blob `manifest_digest` of the OCI layout at `root`
 /// to `target`: every blob the manifest names that the repository lacks (asked with HEAD),
 /// then the manifest, last, so that a push that fails leaves no tag pointing at a partial
-/// image. A `target` naming a digest must name this manifest's.
+/// image. A `target` naming a digest must name this manifest's. The layers of `mount_from`
+/// (another repository of the same registry, the one the image was read from) are mounted
+/// from there when the registry will, rather than sent.
 pub fn push_image(
     root: &std::path::Path,
     manifest_digest: &str,
     target: &RegistryRef,
     remote: &RemoteOptions,
+    mount_from: Option<&str>,
 ) -> Result<PushedImage, ImageError> {
     if let Some(digest) = &target.digest
         && digest != manifest_digest
@@ -339,22 +344,26 @@ pub fn push_image(
     let mut pushed = PushedImage {
         uploaded: 0,
         existing: 0,
+        mounted: 0,
         digest: manifest_digest.to_string(),
         reference: target.manifest_reference().to_string(),
     };
     for descriptor in parsed.layers().iter().chain([parsed.config()]) {
         let digest = descriptor.digest().to_string();
-        let path = crate::keep::blob_file(root, &digest);
-        let sent = session.block_on(session.client.put_blob_file(
-            &path,
-            &digest,
-            descriptor.size(),
-        ))?;
-        if sent {
-            pushed.uploaded += 1;
-        } else {
+        let client = &session.client;
+        if session.block_on(client.has_blob(&digest))? {
             pushed.existing += 1;
+            continue;
         }
+        if let Some(from) = mount_from
+            && session.block_on(client.mount_blob(&digest, from))?
+        {
+            pushed.mounted += 1;
+            continue;
+        }
+        let path = crate::keep::blob_file(root, &digest);
+        session.block_on(client.put_blob_file(&path, &digest, descriptor.size()))?;
+        pushed.uploaded += 1;
     }
     let put = session.block_on(session.client.put_manifest(
         &pushed.reference,
