@@ -414,10 +414,7 @@ pub fn write_archive(
     let add = |builder: &mut tar::Builder<_>, name: &str, path: &Path| -> Result<(), ImageError> {
         let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
         let size = file.metadata().map_err(|e| io_error(path, e))?.len();
-        let mut h = header(size, 0o644, tar::EntryType::Regular);
-        builder
-            .append_data(&mut h, name, file.take(size))
-            .map_err(archive_error)
+        append_file(builder, name, size, file).map_err(archive_error)
     };
     for hex in &hexes {
         let name = format!("blobs/sha256/{hex}");
@@ -425,13 +422,12 @@ pub fn write_archive(
             (Some(blob), Some(elsewhere)) => {
                 let source = elsewhere.source.open_blob(&blob.digest)?;
                 let mut hashing = HashingReader::new(source, blob.size, "the layer blob");
-                let mut h = header(blob.size, 0o644, tar::EntryType::Regular);
-                builder
-                    .append_data(&mut h, &name, (&mut hashing).take(blob.size))
-                    .map_err(|e| ImageError::Layer {
+                append_file(&mut builder, &name, blob.size, &mut hashing).map_err(|e| {
+                    ImageError::Layer {
                         what: blob.digest.clone(),
                         message: e.to_string(),
-                    })?;
+                    }
+                })?;
                 let (digest, size) = hashing.finish();
                 if size != blob.size || digest != blob.digest {
                     return Err(ImageError::DigestMismatch {
@@ -451,6 +447,49 @@ pub fn write_archive(
         .into_inner()
         .and_then(|mut out| out.flush())
         .map_err(archive_error)
+}
+
+/// Bytes copied at once into an archive: large blobs pass in few reads and writes.
+const COPY_BUFFER: usize = 1 << 20;
+
+/// Appends a regular file entry `name` of `size` bytes read from `data`, as the archive's
+/// other entries are written (root, 0644, the epoch), copied in large pieces; `data` must
+/// hold `size` bytes.
+fn append_file<W: Write>(
+    builder: &mut tar::Builder<W>,
+    name: &str,
+    size: u64,
+    mut data: impl Read,
+) -> io::Result<()> {
+    let mut header = tar::Header::new_ustar();
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_path(name)?;
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_cksum();
+    let out = builder.get_mut();
+    out.write_all(header.as_bytes())?;
+    let mut buffer = vec![0u8; COPY_BUFFER.min(usize::try_from(size).unwrap_or(COPY_BUFFER))];
+    let mut left = size;
+    while left > 0 {
+        let want = buffer
+            .len()
+            .min(usize::try_from(left).unwrap_or(buffer.len()));
+        let n = data.read(&mut buffer[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{name}: {left} of {size} bytes missing"),
+            ));
+        }
+        out.write_all(&buffer[..n])?;
+        left -= n as u64;
+    }
+    let padding = (512 - size % 512) % 512;
+    out.write_all(&[0u8; 512][..padding as usize])
 }
 
 #[cfg(test)]
