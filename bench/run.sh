@@ -160,8 +160,9 @@ for name in "${names[@]}"; do
 done
 
 # ---- harden against scan ------------------------------------------------------------------
-# The budget: hardening an image takes at most twice the time of scanning it (the
-# one pass keeps every layer blob; only layers with changes are rewritten).
+# The budget: hardening an image takes at most twice the time of scanning it (only
+# layers with changes are rewritten; an archive output of a layout or an uncompressed archive
+# copies the untouched layers straight from the input, any other keeps them as it scans).
 printf "\n%-46s %10s %10s %8s %12s\n" "harden" "scan" "harden" "ratio" "peak memory"
 for name in "${names[@]}"; do
     dir="$work/$name"
