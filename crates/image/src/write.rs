@@ -569,6 +569,67 @@ mod tests {
         }
     }
 
+    /// A source that serves `data` for every digest.
+    struct Serving(&'static [u8]);
+
+    impl BlobSource for Serving {
+        fn open_blob(&self, _digest: &str) -> Result<Box<dyn Read + Send + '_>, ImageError> {
+            Ok(Box::new(self.0))
+        }
+    }
+
+    #[test]
+    fn blobs_from_elsewhere_are_copied_only_when_they_are_what_was_scanned() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("blobs/sha256")).unwrap();
+        std::fs::write(root.path().join("oci-layout"), "{}").unwrap();
+        let layer = LayerBlob {
+            digest: sha256_of(b"layer bytes"),
+            size: 11,
+            media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+        };
+        let archive = |source: &dyn BlobSource| {
+            let mut out = Vec::new();
+            let elsewhere = Elsewhere {
+                source,
+                blobs: vec![layer.clone()],
+            };
+            write_archive(root.path(), Some(&elsewhere), &mut out).map(|()| out)
+        };
+
+        let out = archive(&Serving(b"layer bytes")).unwrap();
+        let mut entries = tar::Archive::new(out.as_slice());
+        let files: Vec<(String, Vec<u8>)> = entries
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let name = e.path().unwrap().to_string_lossy().into_owned();
+                let mut data = Vec::new();
+                e.read_to_end(&mut data).unwrap();
+                (name, data)
+            })
+            .collect();
+        let name = format!("blobs/sha256/{}", hex_of(&layer.digest));
+        assert!(
+            files.contains(&(name, b"layer bytes".to_vec())),
+            "{files:?}"
+        );
+
+        // Only the blob's length is read: what follows it is never written.
+        assert_eq!(archive(&Serving(b"layer bytes and more")).unwrap(), out);
+        // The input changed between the scan and the copy: refused.
+        for changed in [&b"LAYER BYTES"[..], b"layer"] {
+            assert!(
+                matches!(
+                    archive(&Serving(changed)),
+                    Err(ImageError::DigestMismatch { .. } | ImageError::Layer { .. })
+                ),
+                "{changed:?}"
+            );
+        }
+    }
+
     #[test]
     fn keys_are_sorted_at_every_depth() {
         let value = json!({"b": 1, "a": {"d": [{"z": 1, "y": 2}], "c": 3}});
