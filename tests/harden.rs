@@ -671,6 +671,40 @@ fn a_hardened_debian_image_loads_and_runs() {
     tool(docker(&host).args(["load", "-q", "-i", text(&output)]));
     let ran = tool(docker(&host).args(["run", "--rm", "--network", "none", &hardened_tag]));
     assert!(ran.contains("app ok as app (10001)"), "{ran}");
+
+    // Loaded into the daemon by harden itself, the same image runs as the new user, whose
+    // account is locked in the shadow files as `useradd` locks it.
+    let loaded_tag = format!("{}:loaded", unique("harden-debian"));
+    let loaded = format!("docker-daemon:{loaded_tag}");
+    let run = common::run_command(common::portcullis().env("DOCKER_HOST", &host).args([
+        "harden", &input, "--quiet", "--format", "json", "--output", &loaded, "--user", "app",
+    ]));
+    run.expect_code(0);
+    assert_eq!(
+        run.json()["output"]["manifest_digest"],
+        report["output"]["manifest_digest"]
+    );
+    let user =
+        tool(docker(&host).args(["image", "inspect", "-f", "{{.Config.User}}", &loaded_tag]));
+    assert_eq!(user.trim(), "app");
+    let ran = tool(docker(&host).args(["run", "--rm", "--network", "none", &loaded_tag]));
+    assert!(ran.contains("app ok as app (10001)"), "{ran}");
+    let shadow = |file: &str| {
+        tool(docker(&host).args([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--user",
+            "root",
+            "--entrypoint",
+            "cat",
+            &loaded_tag,
+            file,
+        ]))
+    };
+    assert!(shadow("/etc/shadow").lines().any(|l| l == "app:!:::::::"));
+    assert!(shadow("/etc/gshadow").lines().any(|l| l == "app:!::"));
 }
 
 #[test]
@@ -683,6 +717,8 @@ fn a_root_image_gets_its_user_in_a_new_top_layer() {
                 .dir("etc")
                 .file("etc/passwd", PASSWD)
                 .file("etc/group", GROUP)
+                .file_with("etc/shadow", "root:*:19000:0:99999:7:::\n", 0o640, 0, 42)
+                .file_with("etc/gshadow", "root:*::\n", 0o640, 0, 42)
                 .dir_with("srv", 0o700, 0, 0)
                 .dir_with("srv/app", 0o700, 0, 0)
                 .file_with("srv/app/run", "#!/bin/sh\necho ok\n", 0o700, 0, 0),
@@ -744,11 +780,32 @@ fn a_root_image_gets_its_user_in_a_new_top_layer() {
         names,
         [
             ("etc/group".to_string(), 0o644, 0),
+            ("etc/gshadow".to_string(), 0o640, 0),
             ("etc/passwd".to_string(), 0o644, 0),
+            ("etc/shadow".to_string(), 0o640, 0),
             ("home/".to_string(), 0o755, 0),
             ("home/web/".to_string(), 0o750, 10001),
         ]
     );
+    // The shadow files get the account locked, as `useradd` writes it.
+    let mut archive = tar::Archive::new(top.as_slice());
+    let contents: BTreeMap<String, String> = archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().into_owned();
+            let mut data = String::new();
+            e.read_to_string(&mut data).unwrap();
+            (name, data)
+        })
+        .collect();
+    assert_eq!(
+        contents["etc/shadow"],
+        "root:*:19000:0:99999:7:::\nweb:!:::::::\n"
+    );
+    assert_eq!(contents["etc/gshadow"], "root:*::\nweb:!::\n");
+    assert_eq!(at("/etc/gshadow")["after"], "added web:!::");
 
     // An existing account is used as it is: no new layer.
     let existing = dir.path().join("existing");
@@ -863,4 +920,284 @@ fn a_signed_statement_records_every_change_and_verifies_against_the_new_image() 
     let other = verify(&input);
     other.expect_code(1);
     assert!(other.stderr.contains("this image"), "{}", other.stderr);
+}
+
+/// A fresh Ed25519 key pair without a passphrase in `dir`: (private, public).
+fn key_pair(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let prefix = dir.join("release");
+    common::run_command(
+        common::portcullis()
+            .args(["keygen", "--type", "ed25519", "--no-password", "--out"])
+            .arg(&prefix),
+    )
+    .expect_code(0);
+    (prefix.with_extension("key"), prefix.with_extension("pub"))
+}
+
+/// The layer digests of the manifest `skopeo inspect --raw` reads at `reference`.
+fn registry_layers(reference: &str, creds: Option<&str>) -> Vec<String> {
+    use common::services::tool;
+    let mut cmd = std::process::Command::new("skopeo");
+    cmd.args(["inspect", "--raw", "--tls-verify=false"]);
+    if let Some(c) = creds {
+        cmd.args(["--creds", c]);
+    }
+    let raw = tool(cmd.arg(reference));
+    let manifest: Value = serde_json::from_str(&raw).unwrap();
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn pushed_to_a_registry_the_hardened_image_rescans_clean_and_verifies() {
+    let Some(registry) = common::services::registry() else {
+        return;
+    };
+    if !common::have_tool("skopeo") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_, input) = write_input(dir.path());
+    let (key, public) = key_pair(dir.path());
+    let repository = common::services::unique("harden-push");
+    let output = format!("docker://{registry}/{repository}:hardened");
+    let hardened = harden(
+        &input,
+        &[
+            "--output",
+            &output,
+            "--insecure",
+            "--key",
+            text(&key),
+            "--push",
+        ],
+    );
+    hardened.expect_code(0);
+    assert!(
+        hardened.stderr.contains("pushed the attestation"),
+        "{}",
+        hardened.stderr
+    );
+    let report = hardened.json();
+    let digest = report["output"]["manifest_digest"].as_str().unwrap();
+
+    // The registry holds that very manifest, and a rescan of it finds none of the fixed
+    // findings and nothing new.
+    let scanned = scan_json(&output, &["--no-cache", "--insecure"]);
+    assert!(scanned.code == 0 || scanned.code == 1, "{}", scanned.stderr);
+    let scanned = scanned.json();
+    assert_eq!(scanned["image"]["manifest_digest"], digest);
+    let before = findings(&input);
+    for finding in scanned["findings"].as_array().unwrap() {
+        let check = finding["check"].as_str().unwrap();
+        let path = finding["location"]["path"].as_str().unwrap_or("");
+        assert!(!FIXED.contains(&check), "{check} {path} is left");
+        assert!(
+            before.contains(&(check.to_string(), path.to_string())),
+            "new finding {check} {path}"
+        );
+    }
+
+    // Untouched layers are the input's blobs, under the input's digests.
+    let input_layers: Vec<Value> = scan_json(&input, &["--no-cache"]).json()["image"]["layers"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let pushed = registry_layers(&output, None);
+    let layers = report["output"]["layers"].as_array().unwrap();
+    assert_eq!(pushed.len(), layers.len());
+    let mut kept = 0;
+    for (layer, pushed) in layers.iter().zip(&pushed) {
+        assert_eq!(layer["digest"], pushed.as_str());
+        if layer["rewritten"] == false {
+            let index = layer["input"].as_u64().unwrap() as usize;
+            assert_eq!(layer["digest"], input_layers[index]["digest"]);
+            kept += 1;
+        }
+    }
+    assert_eq!(kept, 3, "{layers:#?}");
+
+    // The statement attached next to the image verifies against it.
+    run(&[
+        "verify",
+        "--image",
+        &output,
+        "--insecure",
+        "--key",
+        text(&public),
+    ])
+    .expect_code(0);
+
+    // Pushed again, every blob is there already and the image is the same.
+    let again = harden(&input, &["--output", &output, "--insecure"]);
+    again.expect_code(0);
+    assert_eq!(again.json()["output"]["manifest_digest"], digest);
+    assert!(again.stderr.contains("0 blobs sent"), "{}", again.stderr);
+
+    // Hardened from there into another repository of the same registry, its layers (none
+    // needs a change now) are mounted from where they are, not sent; only the config is.
+    let other = format!(
+        "docker://{registry}/{}:again",
+        common::services::unique("harden-mount")
+    );
+    let mounted = harden(&output, &["--output", &other, "--insecure"]);
+    mounted.expect_code(0);
+    assert!(
+        mounted.stderr.contains(&format!(
+            "1 blob sent, 0 already there, {} mounted",
+            pushed.len()
+        )),
+        "{}",
+        mounted.stderr
+    );
+    assert_eq!(registry_layers(&other, None), pushed);
+}
+
+#[test]
+fn a_push_or_load_that_cannot_be_made_exits_2_naming_the_destination_and_leaves_no_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, input) = write_input(dir.path());
+
+    // Nothing listens on port 1.
+    let unreachable = "docker://127.0.0.1:1/app:hardened";
+    harden(&input, &["--output", unreachable, "--insecure"])
+        .expect_scan_error(unreachable, &["127.0.0.1:1"]);
+    let no_daemon = "docker-daemon:app:hardened";
+    common::run_command(
+        common::portcullis()
+            .env("DOCKER_HOST", "unix:///nonexistent.sock")
+            .args(["harden", &input, "--quiet", "--output", no_daemon]),
+    )
+    .expect_scan_error(no_daemon, &["/nonexistent.sock"]);
+
+    // --push needs a registry to push to; --key needs a place for the statement.
+    let (key, _) = key_pair(dir.path());
+    let layout = format!("oci:{}", dir.path().join("layout").display());
+    harden(
+        &input,
+        &["--output", &layout, "--key", text(&key), "--push"],
+    )
+    .expect_scan_error("--push", &["docker://", &layout]);
+    harden(&input, &["--output", unreachable, "--key", text(&key)])
+        .expect_scan_error(unreachable, &["--attestation", "--push"]);
+    assert!(!dir.path().join("layout").exists());
+
+    let Some((registry, user, password)) = common::services::auth_registry() else {
+        return;
+    };
+    if !common::have_tool("skopeo") {
+        return;
+    }
+    let repository = common::services::unique("harden-denied");
+    let output = format!("docker://{registry}/{repository}:hardened");
+    let mut cmd = common::portcullis();
+    cmd.args([
+        "harden",
+        &input,
+        "--quiet",
+        "--insecure",
+        "--output",
+        &output,
+    ])
+    .args(["--username", &user, "--password-stdin"]);
+    let denied = {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"not-the-password\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        common::Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    denied.expect_scan_error(&output, &["denied"]);
+    assert!(
+        !denied.stderr.contains("not-the-password"),
+        "{}",
+        denied.stderr
+    );
+    let inspect = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", "--creds"])
+        .arg(format!("{user}:{password}"))
+        .arg(&output)
+        .output()
+        .unwrap();
+    assert!(
+        !inspect.status.success(),
+        "the refused push left a tag: {}",
+        String::from_utf8_lossy(&inspect.stdout)
+    );
+}
+
+/// A daemon that answers `/images/load` as Docker answers a load it could not make: status
+/// 200, the error inside the JSON stream. Anything else gets an empty 200.
+fn refusing_daemon(socket: &Path, refusal: &'static str) {
+    use common::http1::{RequestHead, respond};
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::os::unix::net::UnixListener::bind(socket).unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let Ok(head) = RequestHead::read(&mut reader) else {
+                continue;
+            };
+            let mut body = Vec::new();
+            if head.header("transfer-encoding") == Some("chunked") {
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let size = usize::from_str_radix(line.trim(), 16).unwrap_or(0);
+                    let mut chunk = vec![0; size + 2];
+                    if reader.read_exact(&mut chunk).is_err() || size == 0 {
+                        break;
+                    }
+                    body.extend_from_slice(&chunk[..size]);
+                }
+            }
+            let answer = if head.path().ends_with("/images/load") {
+                assert!(!body.is_empty(), "no archive was sent");
+                format!(r#"{{"errorDetail":{{"message":"{refusal}"}},"error":"{refusal}"}}"#)
+            } else {
+                String::new()
+            };
+            let headers = [("Content-Type".to_string(), "application/json".to_string())];
+            let mut conn = conn;
+            let _ = respond(&mut conn, 200, "OK", &headers, answer.as_bytes());
+        }
+    });
+}
+
+#[test]
+fn a_load_the_daemon_refuses_exits_2_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, input) = write_input(dir.path());
+    let socket = dir.path().join("docker.sock");
+    let refusal = "write /var/lib/docker/tmp: no space left on device";
+    refusing_daemon(&socket, refusal);
+    let output = "docker-daemon:app:hardened";
+    common::run_command(
+        common::portcullis()
+            .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+            .args(["harden", &input, "--quiet", "--output", output]),
+    )
+    .expect_scan_error(output, &[refusal]);
 }

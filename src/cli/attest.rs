@@ -279,7 +279,7 @@ fn pushable_subject<'a>(
     }
 }
 
-fn push_envelope(
+pub(super) fn push_envelope(
     target: &RegistryRef,
     remote: &RemoteOptions,
     subject: &str,

@@ -1,6 +1,7 @@
 //! `portcullis harden IMAGE --output DEST [--plan] [--no-FIX ...]`
 
 use super::EXIT_PASS;
+use super::attest::push_envelope;
 use super::progress::Progress;
 use super::scan::{GateArgs, ReadArgs, today, write_atomically};
 use anyhow::{Context, Result, bail};
@@ -11,8 +12,12 @@ use portcullis_attest::keys::SigningKey;
 use portcullis_attest::predicates::{HARDEN_V1, TOOL_URI};
 use portcullis_attest::statement::{ImageDigests, ResourceDescriptor, Statement};
 use portcullis_gate::Gate;
-use portcullis_gate::harden::{self, Change, HardenOptions, Hardened, Plan};
+use portcullis_gate::harden::{self, Change, HardenOptions, Hardened, InputBlobs, Plan};
 use portcullis_gate::report::text::visible;
+use portcullis_image::daemon;
+use portcullis_image::reference::ImageRef;
+use portcullis_image::registry::name::RegistryRef;
+use portcullis_image::registry::{self, RemoteOptions};
 use portcullis_image::write::{self, Destination};
 use serde_json::json;
 use std::io::Write;
@@ -25,7 +30,9 @@ pub struct HardenArgs {
     pub image: String,
 
     /// Where the hardened image goes: oci:DIR[:TAG] (a directory that must not exist yet),
-    /// oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME:TAG] (replaced atomically)
+    /// oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME:TAG] (replaced atomically),
+    /// docker://REGISTRY/NAME[:TAG] (pushed: blobs first, the manifest last) or
+    /// docker-daemon:NAME:TAG (loaded into the Docker or Podman daemon DOCKER_HOST names)
     #[arg(
         short,
         long,
@@ -87,9 +94,15 @@ pub struct HardenArgs {
     pub key: Option<PathBuf>,
 
     /// Where the signed statement goes (replaced atomically) [default: the output's path
-    /// with `.intoto.json` appended]
+    /// with `.intoto.json` appended; needed for a docker-daemon: output, and for a docker://
+    /// output without --push]
     #[arg(long, value_name = "FILE", requires = "key")]
     pub attestation: Option<PathBuf>,
+
+    /// Attach the signed statement to the image pushed to a docker:// output, as `attest
+    /// --push` attaches attestations (cosign's .att tag and an OCI 1.1 referrer)
+    #[arg(long, requires = "key")]
+    pub push: bool,
 
     /// The options of `scan` that decide findings, with the same meaning
     #[command(flatten)]
@@ -123,14 +136,56 @@ pub fn run(args: HardenArgs) -> Result<u8> {
         Some(text) => Some(Destination::parse(text).context("--output")?),
         None => None,
     };
+    // What cannot work is refused before anything is read.
+    let push_to = match (&dest, args.push) {
+        (Some(Destination::Registry { reference }), true) => {
+            Some(RegistryRef::parse(reference).context("--output")?)
+        }
+        (_, true) => bail!(
+            "--push attaches the signed statement to the image in its registry: it needs \
+             --output docker://REGISTRY/NAME[:TAG], not {}",
+            args.output.as_deref().unwrap_or("--plan")
+        ),
+        (_, false) => None,
+    };
     if let Some(dest) = &dest {
         check_destination(dest)?;
+        if args.key.is_some()
+            && args.attestation.is_none()
+            && dest.path().is_none()
+            && push_to.is_none()
+        {
+            bail!(
+                "--key with --output {}: say where the signed statement goes (--attestation \
+                 FILE{})",
+                args.output.as_deref().unwrap_or_default(),
+                if matches!(dest, Destination::Registry { .. }) {
+                    ", or --push to attach it to the pushed image"
+                } else {
+                    ""
+                }
+            );
+        }
     }
     // The key first: a wrong passphrase should not cost a scan.
     let key = match &args.key {
         Some(path) => Some(super::passphrase::load_signing_key(path)?),
         None => None,
     };
+    let read_options = args.read.options()?;
+    let remote = read_options.remote.clone();
+    // Nor should a registry or daemon that cannot take the image.
+    let output = args.output.as_deref().unwrap_or_default();
+    match &dest {
+        Some(Destination::Registry { reference }) => {
+            let target = RegistryRef::parse(reference).context("--output")?;
+            registry::check_push(&target, &remote).with_context(|| format!("--output {output}"))?;
+        }
+        Some(Destination::Daemon { .. }) => {
+            daemon::ping().with_context(|| format!("--output {output}"))?
+        }
+        _ => {}
+    }
     let gate = Gate::new(&args.gate.settings(today()?, &args.read.remote))?;
     for warning in gate.warnings() {
         eprintln!("portcullis: warning: {warning}");
@@ -138,57 +193,92 @@ pub fn run(args: HardenArgs) -> Result<u8> {
     let progress = Arc::new(Progress::new(args.quiet, false));
     let options = portcullis_gate::ReadOptions {
         observer: Some(progress.clone()),
-        ..args.read.options()?
+        ..read_options
     };
-    // The blobs are kept beside the destination, so that the finished image is renamed,
-    // not copied, into place.
+    // The new image is assembled beside a destination on disk, so that it is renamed, not
+    // copied, into place; an image that goes to a registry or a daemon is assembled in the
+    // temporary directory.
     let staging = match &dest {
         Some(dest) => {
-            let parent = parent_dir(dest.path());
+            let parent = dest
+                .path()
+                .map_or_else(std::env::temp_dir, |p| parent_dir(p).to_path_buf());
             Some(
                 portcullis_interrupt::TempDir::with(|| {
                     tempfile::Builder::new()
                         .prefix(".portcullis-harden-")
-                        .tempdir_in(parent)
+                        .tempdir_in(&parent)
                 })
                 .with_context(|| format!("cannot create a directory in {}", parent.display()))?,
             )
         }
         None => None,
     };
-    let read = match &staging {
-        Some(dir) => gate.read_keeping(&args.image, &options, dir.path()),
-        None => gate.read(&args.image, &options),
+    // An archive takes the untouched layers straight from the input when the input can be
+    // read again; anything else keeps a copy of every layer as the scan reads it.
+    let read = match (&staging, &dest) {
+        (Some(dir), Some(dest)) => gate
+            .read_keeping(&args.image, &options, dir.path(), dest.is_archive())
+            .map(|(facts, blobs)| (facts, Some(blobs))),
+        _ => gate.read(&args.image, &options).map(|facts| (facts, None)),
     };
     progress.finish();
-    let facts = read?;
+    let (facts, input) = read?;
     // Harden fixes what the image holds; vulnerability data decides none of it.
     let report = gate.judge(&facts);
     let plan = harden::plan(&facts, &report, gate.policy(), &args.options())
         .with_context(|| args.image.clone())?;
-    let (Some(dest), Some(staging)) = (dest, staging) else {
+    let (Some(dest), Some(staging), Some(input)) = (dest, staging, input) else {
         print(&args, &plan, None)?;
         return Ok(EXIT_PASS);
     };
-    let hardened = harden::build(&facts, &plan, staging.path(), &dest, options.limits)?;
+    let hardened = harden::build(&facts, &plan, staging.path(), &input, &dest, options.limits)?;
     portcullis_interrupt::stage("writing the image");
-    finish(staging, &dest)?;
+    let elsewhere = match &input {
+        InputBlobs::Source(source) if !hardened.elsewhere.is_empty() => Some(write::Elsewhere {
+            source,
+            blobs: hardened.elsewhere.clone(),
+        }),
+        _ => None,
+    };
+    finish(
+        &args.image,
+        staging,
+        &dest,
+        elsewhere.as_ref(),
+        &hardened,
+        &options.remote,
+        output,
+    )?;
     if let Some(key) = &key {
-        let path = args.attestation.clone().unwrap_or_else(|| {
-            let mut name = dest.path().as_os_str().to_owned();
-            name.push(".intoto.json");
-            PathBuf::from(name)
-        });
         let envelope = attestation(&args, &facts, &plan, &hardened, key);
-        write_atomically(&path, |w| writeln!(w, "{envelope}"))?;
+        let path = args.attestation.clone().or_else(|| {
+            dest.path().map(|p| {
+                let mut name = p.as_os_str().to_owned();
+                name.push(".intoto.json");
+                PathBuf::from(name)
+            })
+        });
+        if let Some(path) = &path {
+            write_atomically(path, |w| writeln!(w, "{}", envelope.to_json()))?;
+        }
         eprintln!(
-            "portcullis: signed {HARDEN_V1} attestation for {} (manifest digest {}), key {}, \
-             written to {}",
-            args.output.as_deref().unwrap_or_default(),
+            "portcullis: signed {HARDEN_V1} attestation for {output} (manifest digest {}), \
+             key {}{}",
             hardened.written.manifest_digest,
             key.public_key().keyid(),
-            path.display()
+            path.map(|p| format!(", written to {}", p.display()))
+                .unwrap_or_default()
         );
+        if let Some(target) = &push_to {
+            push_envelope(
+                target,
+                &options.remote,
+                &hardened.written.manifest_digest,
+                &envelope,
+                HARDEN_V1,
+            )?;
+        }
     }
     print(&args, &plan, Some(&hardened))?;
     Ok(EXIT_PASS)
@@ -201,7 +291,7 @@ fn attestation(
     plan: &Plan,
     hardened: &Hardened,
     key: &SigningKey,
-) -> String {
+) -> Envelope {
     let output = args.output.clone().unwrap_or_default();
     let subject = ResourceDescriptor::image(
         &output,
@@ -235,7 +325,7 @@ fn attestation(
         "layers": hardened.layers,
     });
     let statement = Statement::new(subject, HARDEN_V1, predicate);
-    Envelope::sign(PAYLOAD_TYPE_IN_TOTO, statement.to_json(), key).to_json()
+    Envelope::sign(PAYLOAD_TYPE_IN_TOTO, statement.to_json(), key)
 }
 
 fn parent_dir(path: &Path) -> &Path {
@@ -248,7 +338,9 @@ fn parent_dir(path: &Path) -> &Path {
 /// Refuses, before anything is read, a destination that cannot be written: a layout
 /// directory that exists with something in it, a missing parent directory.
 fn check_destination(dest: &Destination) -> Result<()> {
-    let path = dest.path();
+    let Some(path) = dest.path() else {
+        return Ok(());
+    };
     let parent = parent_dir(path);
     if !parent.is_dir() {
         bail!(
@@ -276,12 +368,20 @@ fn check_destination(dest: &Destination) -> Result<()> {
     Ok(())
 }
 
-/// Moves the assembled image into place: the layout directory renamed, or the archive
-/// written beside the destination and renamed over it.
-fn finish(staging: portcullis_interrupt::TempDir, dest: &Destination) -> Result<()> {
-    let path = dest.path();
+/// Moves the assembled image into place: the layout directory renamed, the archive written
+/// beside the destination and renamed over it, the image pushed to its registry (manifest
+/// last) or loaded into the daemon (which loads an archive whole or not at all).
+fn finish(
+    input: &str,
+    staging: portcullis_interrupt::TempDir,
+    dest: &Destination,
+    elsewhere: Option<&write::Elsewhere>,
+    hardened: &Hardened,
+    remote: &RemoteOptions,
+    output: &str,
+) -> Result<()> {
     match dest {
-        Destination::Layout { .. } => {
+        Destination::Layout { dir: path, .. } => {
             if std::fs::read_dir(path).is_ok() {
                 // An empty directory is replaced by the rename; anything else is refused.
                 std::fs::remove_dir(path)
@@ -290,12 +390,13 @@ fn finish(staging: portcullis_interrupt::TempDir, dest: &Destination) -> Result<
             std::fs::rename(staging.path(), path)
                 .with_context(|| format!("cannot move the image into {}", path.display()))?;
         }
-        Destination::OciArchive { .. } | Destination::DockerArchive { .. } => {
+        Destination::OciArchive { file: path, .. }
+        | Destination::DockerArchive { file: path, .. } => {
             let mut tmp = portcullis_interrupt::TempFile::new_in(parent_dir(path))
                 .with_context(|| format!("{}: cannot create a file beside it", path.display()))?;
             {
-                let mut out = std::io::BufWriter::new(tmp.as_file_mut());
-                write::write_archive(staging.path(), &mut out)?;
+                let mut out = std::io::BufWriter::with_capacity(256 << 10, tmp.as_file_mut());
+                write::write_archive(staging.path(), elsewhere, &mut out)?;
                 out.flush()?;
             }
             set_mode_0644(tmp.as_file(), path)?;
@@ -303,8 +404,45 @@ fn finish(staging: portcullis_interrupt::TempDir, dest: &Destination) -> Result<
             tmp.persist(path)
                 .with_context(|| format!("{}: cannot replace the file", path.display()))?;
         }
+        Destination::Registry { reference } => {
+            let target = RegistryRef::parse(reference).context("--output")?;
+            let pushed = registry::push_image(
+                staging.path(),
+                &hardened.written.manifest_digest,
+                &target,
+                remote,
+                mount_from(input, &target).as_deref(),
+            )
+            .with_context(|| format!("--output {output}: pushing the hardened image"))?;
+            eprintln!(
+                "portcullis: pushed {output} ({}): {} blob{} sent, {} already there, {} \
+                 mounted",
+                pushed.digest,
+                pushed.uploaded,
+                if pushed.uploaded == 1 { "" } else { "s" },
+                pushed.existing,
+                pushed.mounted
+            );
+        }
+        Destination::Daemon { name } => {
+            daemon::load_archive(name, |out| {
+                write::write_archive(staging.path(), elsewhere, out)
+            })
+            .with_context(|| format!("--output {output}: loading the hardened image"))?;
+        }
     }
     Ok(())
+}
+
+/// The repository the input was read from, when it is another repository of the registry
+/// pushed to: its layers can be mounted rather than sent.
+fn mount_from(input: &str, target: &RegistryRef) -> Option<String> {
+    let ImageRef::Registry { reference } = ImageRef::parse(input).ok()? else {
+        return None;
+    };
+    let source = RegistryRef::parse(&reference).ok()?;
+    (source.registry == target.registry && source.repository != target.repository)
+        .then_some(source.repository)
 }
 
 fn set_mode_0644(file: &std::fs::File, path: &Path) -> Result<()> {

@@ -12,9 +12,10 @@ use crate::checks::{history, hygiene, modes, secrets};
 use crate::facts::ImageFacts;
 use crate::policy::Policy;
 use crate::report::Report;
-use portcullis_image::ImageError;
 use portcullis_image::keep::blob_file;
 use portcullis_image::write::{self, Destination, LayerBlob, Written};
+use portcullis_image::{BlobSource, ImageError, Reopen};
+use portcullis_layer::decode::HashingReader;
 use portcullis_layer::rewrite::{self, Edit, NewEntry};
 use portcullis_layer::{Budget, EntryKind, LayerError, Limits};
 use portcullis_model::image::Compression;
@@ -588,8 +589,8 @@ impl Planner<'_> {
         Ok(())
     }
 
-    /// The new top layer's /etc/passwd and /etc/group (and /etc/shadow, when the image has
-    /// one) with `name` added, and its home directory.
+    /// The new top layer's /etc/passwd and /etc/group (and /etc/shadow and /etc/gshadow,
+    /// when the image has them) with `name` added, and its home directory.
     fn add_account(&mut self, name: &str, uid: u32, gid: u32) -> Result<(), HardenError> {
         let facts = self.facts;
         let new_layer = facts.layers.len();
@@ -606,10 +607,13 @@ impl Planner<'_> {
             ),
             ("etc/group", format!("{name}:x:{gid}:"), (0o644, 0)),
             ("etc/shadow", format!("{name}:!:::::::"), (0o640, 42)),
+            ("etc/gshadow", format!("{name}:!::"), (0o640, 42)),
         ];
         for (file, line, (mode, group)) in lines {
             let exists = facts.fs.resolve(file).map(|(_, node)| node.entry.clone());
-            if file == "etc/shadow" && exists.is_none() {
+            // The shadow files get the account, locked as `useradd` locks it, only where the
+            // image keeps them.
+            if file.ends_with("shadow") && exists.is_none() {
                 continue;
             }
             let mut content = match (&exists, facts.read_file(file)) {
@@ -685,10 +689,21 @@ fn valid_account_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
+/// Where [`build`] reads the input's layer blobs.
+pub enum InputBlobs {
+    /// Under the assembly directory, kept by the scan as it read them.
+    Kept,
+    /// From the image's own files (a layout directory, an uncompressed archive), read again.
+    Source(Reopen),
+}
+
 /// The new image: its identity and, per layer, where it came from.
 #[derive(Debug, Clone)]
 pub struct Hardened {
     pub written: Written,
+    /// Untouched layers that are not in the assembly directory: an archive output copies
+    /// them from [`InputBlobs::Source`] (see [`write::Elsewhere`]).
+    pub elsewhere: Vec<LayerBlob>,
     /// The input image's manifest digest, or its config digest when it has no manifest (a
     /// classic `docker save` archive).
     pub base_digest: String,
@@ -724,26 +739,36 @@ fn layer_media_type(compression: Compression) -> &'static str {
     }
 }
 
-/// Writes the hardened image into `root`, which holds the input's layer blobs (as
-/// [`Gate::read_keeping`](crate::Gate::read_keeping) left them), and assembles it for
-/// `dest`. Rewritten layers are read within `limits`, as the scan read them.
+/// Writes the hardened image into `root` and assembles it for `dest`, reading the input's
+/// layer blobs from `input` (as [`Gate::read_keeping`](crate::Gate::read_keeping) left
+/// them). Rewritten layers are read within `limits`, as the scan read them. Untouched layers
+/// read from the input's own files stay there for an archive output, which copies them into
+/// itself ([`Hardened::elsewhere`]); any other output gets a copy of them in `root`.
 pub fn build(
     facts: &ImageFacts,
     plan: &Plan,
     root: &Path,
+    input: &InputBlobs,
     dest: &Destination,
     limits: Limits,
 ) -> Result<Hardened, HardenError> {
     let budget = Budget::new(limits);
     let mut blobs = Vec::new();
     let mut layers = Vec::new();
+    let mut elsewhere = Vec::new();
     for (index, layer) in facts.layers.iter().enumerate() {
         let Some(edits) = plan.edits.get(&index) else {
-            blobs.push(LayerBlob {
+            let blob = LayerBlob {
                 digest: layer.digest.clone(),
                 size: layer.size,
                 media_type: layer_media_type(layer.compression).to_string(),
-            });
+            };
+            match input {
+                InputBlobs::Kept => {}
+                InputBlobs::Source(_) if dest.is_archive() => elsewhere.push(blob.clone()),
+                InputBlobs::Source(source) => write::copy_blob(source, &blob, root)?,
+            }
+            blobs.push(blob);
             layers.push(HardenedLayer {
                 digest: layer.digest.clone(),
                 diff_id: layer.diff_id.clone(),
@@ -758,24 +783,45 @@ pub fn build(
             digest: layer.digest.clone(),
             source,
         };
-        let source = blob_file(root, &layer.digest);
-        let input = std::fs::File::open(&source).map_err(|e| HardenError::Io {
-            what: source.display().to_string(),
-            source: e,
-        })?;
-        let dir = source.parent().unwrap_or(root);
-        let out = tempfile::NamedTempFile::new_in(dir).map_err(|e| HardenError::Io {
+        let source: Box<dyn std::io::Read + Send> = match input {
+            InputBlobs::Kept => {
+                let path = blob_file(root, &layer.digest);
+                Box::new(std::fs::File::open(&path).map_err(|e| HardenError::Io {
+                    what: path.display().to_string(),
+                    source: e,
+                })?)
+            }
+            InputBlobs::Source(source) => source.open_blob(&layer.digest)?,
+        };
+        let dir = root.join("blobs").join("sha256");
+        std::fs::create_dir_all(&dir).map_err(|e| HardenError::Io {
             what: dir.display().to_string(),
             source: e,
         })?;
+        let out = tempfile::NamedTempFile::new_in(&dir).map_err(|e| HardenError::Io {
+            what: dir.display().to_string(),
+            source: e,
+        })?;
+        // The blob read now must be the one scanned: hashed here, to its end.
+        let mut read = HashingReader::new(source, layer.size, "the layer blob");
         let done = rewrite::rewrite_layer(
-            std::io::BufReader::new(input),
+            std::io::BufReader::with_capacity(256 << 10, &mut read),
             layer.size.saturating_add(1),
             edits,
             std::io::BufWriter::new(out.as_file()),
             &budget,
         )
         .map_err(layer_error)?;
+        std::io::copy(&mut read, &mut std::io::sink())
+            .map_err(|e| layer_error(LayerError::Read(e)))?;
+        let (digest, size) = read.finish();
+        if digest != layer.digest || size != layer.size {
+            return Err(HardenError::Image(ImageError::DigestMismatch {
+                what: format!("layer {index} read again to rewrite it"),
+                expected: layer.digest.clone(),
+                actual: digest,
+            }));
+        }
         out.persist(blob_file(root, &done.digest))
             .map_err(|e| HardenError::Io {
                 what: dir.display().to_string(),
@@ -816,9 +862,24 @@ pub fn build(
     let base = base_digest(facts);
     let config = new_config(facts, plan, &layers, &base);
     let annotations = BTreeMap::from([(BASE_DIGEST.to_string(), base.clone())]);
-    let written = write::assemble(root, dest, &write::to_bytes(&config), &blobs, &annotations)?;
+    let outside = match input {
+        InputBlobs::Source(source) if !elsewhere.is_empty() => Some(write::Elsewhere {
+            source,
+            blobs: elsewhere.clone(),
+        }),
+        _ => None,
+    };
+    let written = write::assemble(
+        root,
+        dest,
+        &write::to_bytes(&config),
+        &blobs,
+        &annotations,
+        outside.as_ref(),
+    )?;
     Ok(Hardened {
         written,
+        elsewhere,
         base_digest: base,
         layers,
     })

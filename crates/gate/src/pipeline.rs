@@ -17,6 +17,7 @@ use crate::enrich::indexes::{self, IndexError};
 use crate::enrich::vulns::{self, Lookup, LookupError, TrivyChoice};
 use crate::facts::ImageFacts;
 use crate::facts::lineage::{self, BaseMethod, Lineage};
+use crate::harden::InputBlobs;
 use crate::policy::baseline;
 use crate::policy::vex::Vex;
 use crate::policy::waivers::{self, Waivers};
@@ -78,17 +79,18 @@ pub fn read_image(
     options: &ReadOptions,
     analyzers: &Analyzers,
 ) -> Result<ImageFacts, ReadError> {
-    read_image_keeping(reference, options, analyzers, None)
+    read_image_keeping(reference, options, analyzers, None).map(|(facts, _)| facts)
 }
 
 /// As [`read_image`], also keeping every layer blob read under `keep/blobs/sha256` when
 /// `keep` is given; the layer cache is then not used, since a cached layer is not read.
+/// Returns the store of an image read at random from disk too, to read its blobs again.
 fn read_image_keeping(
     reference: &str,
     options: &ReadOptions,
     analyzers: &Analyzers,
     keep: Option<&Path>,
-) -> Result<ImageFacts, ReadError> {
+) -> Result<(ImageFacts, Option<image::Reopen>), ReadError> {
     let image_ref = ImageRef::parse(reference)?;
     let budget = Budget::new(options.limits);
     let observer: &dyn Observer = options.observer.as_deref().unwrap_or(&Silent);
@@ -130,7 +132,10 @@ fn read_image_keeping(
     {
         observer.detail(&e.to_string());
     }
-    Ok(ImageFacts::new(loaded.meta, loaded.layers, loaded.reports))
+    Ok((
+        ImageFacts::new(loaded.meta, loaded.layers, loaded.reports),
+        loaded.reopen,
+    ))
 }
 
 /// Everything that decides what a scan finds and how the gate judges it. `scan`, `attest`
@@ -503,23 +508,41 @@ impl Gate {
         Ok(guess)
     }
 
-    /// As [`Gate::read`], also keeping every layer blob, byte for byte, under
-    /// `dir/blobs/sha256` (what `harden` writes the new image from). The layer cache is not
-    /// used: a cached layer is not read, so its blob could not be kept.
+    /// As [`Gate::read`], for `harden`: also says where the input's layer blobs are to be
+    /// read again. With `reread`, an image in a layout directory or an uncompressed archive
+    /// is read from its own files again; any other image has every layer blob kept, byte for
+    /// byte, under `dir/blobs/sha256` as it is read. The layer cache is not used: a cached
+    /// layer is not read, so its blob could not be kept.
     pub fn read_keeping(
         &self,
         reference: &str,
         options: &ReadOptions,
         dir: &Path,
-    ) -> Result<ImageFacts, GateError> {
+        reread: bool,
+    ) -> Result<(ImageFacts, InputBlobs), GateError> {
         portcullis_interrupt::stage("reading the image (manifest, config and layers)");
-        let mut facts = read_image_keeping(reference, options, &self.analyzers, Some(dir))
-            .map_err(|source| GateError::Read {
-                reference: reference.to_string(),
-                source: Box::new(source),
-            })?;
+        let read_error = |source: ReadError| GateError::Read {
+            reference: reference.to_string(),
+            source: Box::new(source),
+        };
+        let reread = reread
+            && ImageRef::parse(reference)
+                .map_err(|e| read_error(e.into()))
+                .map(|r| image::rereadable(&r))?;
+        let keep = (!reread).then_some(dir);
+        let (mut facts, reopen) =
+            read_image_keeping(reference, options, &self.analyzers, keep).map_err(read_error)?;
         facts.today = self.today;
-        Ok(facts)
+        let blobs = match (reopen, reread) {
+            (Some(reopen), true) => InputBlobs::Source(reopen),
+            (None, true) => {
+                return Err(read_error(
+                    image::ImageError::Invalid("its blobs cannot be read again".into()).into(),
+                ));
+            }
+            (_, false) => InputBlobs::Kept,
+        };
+        Ok((facts, blobs))
     }
 
     /// Enrich: consults the data sources for the image read from `reference`.

@@ -6,7 +6,7 @@
 //! the task stops reading the socket and the sender's TCP window closes.
 
 use bytes::Bytes;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use tokio::sync::mpsc::{Receiver, Sender, channel};
 
 /// Chunks in flight between the network task and the scanner (hyper hands over chunks of
@@ -55,6 +55,62 @@ impl Read for ChannelReader {
         let n = self.current.len().min(buf.len());
         buf[..n].copy_from_slice(&self.current.split_to(n));
         Ok(n)
+    }
+}
+
+/// Bytes written in one chunk to a [`ChannelWriter`]'s receiver.
+const WRITE_CHUNK: usize = 256 << 10;
+
+/// The other direction: a blocking `Write` whose bytes become the chunks of a request body
+/// that an async task sends. Must not be written on a tokio worker thread.
+pub struct ChannelWriter {
+    tx: BodySender,
+    pending: Vec<u8>,
+}
+
+impl ChannelWriter {
+    pub fn new(tx: BodySender) -> ChannelWriter {
+        ChannelWriter {
+            tx,
+            pending: Vec::with_capacity(WRITE_CHUNK),
+        }
+    }
+
+    fn send(&mut self, item: Result<Bytes, io::Error>) -> io::Result<()> {
+        self.tx.blocking_send(item).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the receiving end stopped reading",
+            )
+        })
+    }
+
+    /// Ends the body with an error instead of its end, so that the receiver never takes
+    /// what was sent for a whole body.
+    pub fn abort(mut self, error: io::Error) {
+        self.pending.clear();
+        let _ = self.send(Err(error));
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if self.pending.len() >= WRITE_CHUNK {
+            self.flush()?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(
+            &mut self.pending,
+            Vec::with_capacity(WRITE_CHUNK),
+        ));
+        self.send(Ok(chunk))
     }
 }
 

@@ -7,7 +7,7 @@
 //! memory stays bounded whatever the image size. Layers scan as they pass; only matching
 //! them to the manifest, which comes last, waits for the end of the stream.
 
-use super::body::{BodySender, body_channel};
+use super::body::{BodySender, ChannelWriter, IN_FLIGHT, body_channel};
 use super::model::Transport;
 use super::observe::Counted;
 use super::{ImageError, LoadOptions, Loaded, load_stream};
@@ -33,6 +33,12 @@ pub enum DaemonError {
     NotFound { name: String, host: String },
     #[error("the Docker daemon at {host} could not export {name:?}: {message}")]
     Export {
+        name: String,
+        host: String,
+        message: String,
+    },
+    #[error("the Docker daemon at {host} did not load {name:?}: {message}")]
+    Load {
         name: String,
         host: String,
         message: String,
@@ -106,6 +112,91 @@ async fn export(docker: Docker, name: String, host: String, tx: BodySender) {
             return;
         }
     }
+}
+
+/// Whether the daemon `DOCKER_HOST` names (or the default socket) answers.
+pub fn ping() -> Result<(), ImageError> {
+    let host = daemon_host();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ImageError::io("the async runtime", e))?;
+    let docker = connect(&host)?;
+    runtime
+        .block_on(docker.ping())
+        .map_err(|e| DaemonError::Connect {
+            host: host.clone(),
+            message: e.to_string(),
+        })?;
+    Ok(())
+}
+
+/// Loads an image into the daemon (`POST /images/load`, as `docker load` does) from the
+/// docker-archive that `write` writes; the archive streams to the daemon as it is written.
+/// The daemon loads an archive whole or not at all: an archive cut short by a failing
+/// `write` is refused by it, and its refusal, sent inside its answer, is the error.
+pub fn load_archive(
+    name: &str,
+    write: impl FnOnce(&mut dyn std::io::Write) -> Result<(), ImageError> + Send,
+) -> Result<(), ImageError> {
+    let host = daemon_host();
+    let failed = |message: String| DaemonError::Load {
+        name: name.to_string(),
+        host: host.clone(),
+        message,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| ImageError::io("the async runtime", e))?;
+    let docker = connect(&host)?;
+    // Asked first, so that a daemon that is not there costs no archive.
+    runtime
+        .block_on(docker.ping())
+        .map_err(|e| DaemonError::Connect {
+            host: host.clone(),
+            message: e.to_string(),
+        })?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(IN_FLIGHT);
+    let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || {
+            let mut out = ChannelWriter::new(tx);
+            let written = write(&mut out).and_then(|()| {
+                std::io::Write::flush(&mut out).map_err(|e| ImageError::io("the archive", e))
+            });
+            if let Err(e) = &written {
+                out.abort(std::io::Error::other(e.to_string()));
+            }
+            written
+        });
+        let options = bollard::query_parameters::ImportImageOptionsBuilder::new()
+            .quiet(true)
+            .build();
+        let answer: Result<(), String> = runtime.block_on(async {
+            let mut replies = std::pin::pin!(docker.import_image_stream(options, body, None));
+            let mut outcome = Ok(());
+            while let Some(reply) = replies.next().await {
+                if let Err(e) = reply
+                    && outcome.is_ok()
+                {
+                    outcome = Err(match e {
+                        BollardError::DockerStreamError { error } => error,
+                        other => other.to_string(),
+                    });
+                }
+            }
+            outcome
+        });
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(ImageError::Invalid("writing the archive failed".into())));
+        // The archive's own error says more than the daemon's refusal of a cut archive.
+        written?;
+        answer.map_err(failed)?;
+        Ok(())
+    })
 }
 
 fn status_of(e: &BollardError) -> Option<u16> {

@@ -68,6 +68,59 @@ pub struct Loaded<R> {
     pub meta: ImageMeta,
     pub layers: Vec<LayerInfo>,
     pub reports: Vec<R>,
+    /// For an image read from a layout directory or an uncompressed archive, the store to
+    /// read its layer blobs from again.
+    pub reopen: Option<Reopen>,
+}
+
+/// The files an image was read from at random (a layout directory, an uncompressed
+/// archive), to read its layer blobs again by digest: `harden` writes untouched layers into
+/// its output from there rather than keeping a copy of every blob while it scans.
+pub struct Reopen {
+    store: Box<dyn Store + Send>,
+    /// The store path of each layer blob, by the digest the scan verified.
+    paths: HashMap<String, String>,
+}
+
+/// Where blobs are read from by digest.
+pub trait BlobSource: Sync {
+    /// The bytes of the blob `digest`, unchecked: the reader hashes them.
+    fn open_blob(&self, digest: &str) -> Result<Box<dyn Read + Send + '_>, ImageError>;
+}
+
+impl BlobSource for Reopen {
+    fn open_blob(&self, digest: &str) -> Result<Box<dyn Read + Send + '_>, ImageError> {
+        let path = self
+            .paths
+            .get(digest)
+            .ok_or_else(|| ImageError::MissingBlob(digest.to_string()))?;
+        self.store.open(path)
+    }
+}
+
+/// Whether the image `image_ref` names is read at random from this machine's disk (a
+/// layout directory, an uncompressed archive), so that [`Loaded::reopen`] will be set.
+pub fn rereadable(image_ref: &ImageRef) -> bool {
+    match image_ref {
+        ImageRef::OciLayout { path, .. } => path.is_dir(),
+        ImageRef::Local { path, .. } if path.is_dir() => true,
+        ImageRef::DockerArchive { path, .. }
+        | ImageRef::OciArchive { path, .. }
+        | ImageRef::Local { path, .. } => {
+            refuse_special_file(path, "").is_ok()
+                && archive_compression(path) == Some(Compression::None)
+        }
+        ImageRef::DockerDaemon { .. } | ImageRef::Registry { .. } => false,
+    }
+}
+
+/// The compression of the archive at `path`, from its first bytes.
+fn archive_compression(path: &Path) -> Option<Compression> {
+    let mut head = Vec::with_capacity(512);
+    File::open(path)
+        .and_then(|f| f.take(512).read_to_end(&mut head))
+        .ok()?;
+    Compression::sniff(&head)
 }
 
 /// The stage after this one, as acquiring sees it: it turns one layer's stream into a report
@@ -128,7 +181,7 @@ pub fn load<R: Clone + Send + Sync>(
                 ..request(text, Transport::OciLayout, selector.as_ref(), opts)
             };
             let resolved = resolve::resolve_oci(&store, &req)?;
-            scan_resolved(&store, resolved, opts, 1)
+            scan_local(store, resolved, opts)
         }
         ImageRef::Local { path, selector } if path.is_dir() => {
             let store = DirStore::new(path);
@@ -137,7 +190,7 @@ pub fn load<R: Clone + Send + Sync>(
                 ..request(text, Transport::OciLayout, selector.as_ref(), opts)
             };
             let resolved = resolve::resolve_oci(&store, &req)?;
-            scan_resolved(&store, resolved, opts, 1)
+            scan_local(store, resolved, opts)
         }
         ImageRef::DockerArchive { path, selector } => load_archive(
             text,
@@ -241,7 +294,7 @@ fn load_archive<R: Clone + Send + Sync>(
                 ..request(text, transport, selector, opts)
             };
             let resolved = resolve_archive(&store, &req)?;
-            scan_resolved(&store, resolved, opts, 1)
+            scan_local(store, resolved, opts)
         }
         Some(outer @ (Compression::Gzip | Compression::Zstd)) => {
             let file = File::open(path).map_err(|e| ImageError::io(&shown, e))?;
@@ -300,6 +353,7 @@ fn load_stream<T: Read, R: Clone + Send + Sync>(
         meta: resolved.meta,
         layers,
         reports,
+        reopen: None,
     })
 }
 
@@ -430,7 +484,30 @@ fn scan_resolved<R: Clone + Send + Sync>(
         meta,
         layers,
         reports,
+        reopen: None,
     })
+}
+
+/// [`scan_resolved`] for a store on this machine's disk, which the image keeps to read its
+/// blobs again.
+fn scan_local<S: Store + Send + 'static, R: Clone + Send + Sync>(
+    store: S,
+    resolved: Resolved,
+    opts: &LoadOptions<R>,
+) -> Result<Loaded<R>, ImageError> {
+    let layer_paths = resolved.layer_paths.clone();
+    let mut loaded = scan_resolved(&store, resolved, opts, 1)?;
+    let paths = loaded
+        .layers
+        .iter()
+        .zip(layer_paths)
+        .map(|(layer, path)| (layer.digest.clone(), path))
+        .collect();
+    loaded.reopen = Some(Reopen {
+        store: Box::new(store),
+        paths,
+    });
+    Ok(loaded)
 }
 
 /// One layer: from the cache when the manifest names its digest and a report is cached,

@@ -5,9 +5,9 @@
 //! names, a fixed owner, mode and modification time. The same blobs and config give the
 //! same bytes, so the same manifest digest.
 
-use crate::ImageError;
 use crate::keep::blob_file;
-use portcullis_layer::decode::sha256_of;
+use crate::{BlobSource, ImageError};
+use portcullis_layer::decode::{HashingReader, sha256_of};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
@@ -29,11 +29,26 @@ pub enum Destination {
     OciArchive { file: PathBuf, tag: Option<String> },
     /// `docker-archive:FILE[:NAME:TAG]`: what `docker load` reads.
     DockerArchive { file: PathBuf, name: Option<String> },
+    /// `docker://REGISTRY/NAME[:TAG|@DIGEST]`: pushed to a registry (the text after
+    /// `docker://`).
+    Registry { reference: String },
+    /// `docker-daemon:NAME:TAG`: loaded into the Docker (or Podman) daemon.
+    Daemon { name: String },
 }
 
 impl Destination {
-    /// Parses `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]` or `docker-archive:FILE[:NAME[:TAG]]`.
+    /// Parses `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:NAME[:TAG]]`,
+    /// `docker://REF` or `docker-daemon:NAME[:TAG]`.
     pub fn parse(text: &str) -> Result<Destination, ImageError> {
+        if let Some(reference) = text.strip_prefix("docker://") {
+            crate::registry::name::RegistryRef::parse(reference)?;
+            return Ok(Destination::Registry {
+                reference: reference.to_string(),
+            });
+        }
+        if let Some(name) = text.strip_prefix("docker-daemon:") {
+            return daemon_name(text, name).map(|name| Destination::Daemon { name });
+        }
         let split = |rest: &str| -> (PathBuf, Option<String>) {
             match rest.split_once(':') {
                 Some((path, tag)) if !tag.is_empty() => (path.into(), Some(tag.to_string())),
@@ -78,8 +93,9 @@ impl Destination {
             )
         } else {
             return Err(ImageError::Unsupported(format!(
-                "{text}: an output is written to oci:DIR[:TAG], oci-archive:FILE[:TAG] or \
-                 docker-archive:FILE[:NAME:TAG]"
+                "{text}: an output is written to oci:DIR[:TAG], oci-archive:FILE[:TAG], \
+                 docker-archive:FILE[:NAME:TAG], docker://REGISTRY/NAME[:TAG] or \
+                 docker-daemon:NAME:TAG"
             )));
         };
         if path.as_os_str().is_empty() {
@@ -90,12 +106,33 @@ impl Destination {
         Ok(dest)
     }
 
-    /// The directory or file written.
-    pub fn path(&self) -> &Path {
+    /// The directory or file written, for a destination on this machine's disk.
+    pub fn path(&self) -> Option<&Path> {
         match self {
-            Destination::Layout { dir, .. } => dir,
-            Destination::OciArchive { file, .. } | Destination::DockerArchive { file, .. } => file,
+            Destination::Layout { dir, .. } => Some(dir),
+            Destination::OciArchive { file, .. } | Destination::DockerArchive { file, .. } => {
+                Some(file)
+            }
+            Destination::Registry { .. } | Destination::Daemon { .. } => None,
         }
+    }
+
+    /// Whether the image goes out as one tar archive (a file, or the stream a daemon loads).
+    pub fn is_archive(&self) -> bool {
+        matches!(
+            self,
+            Destination::OciArchive { .. }
+                | Destination::DockerArchive { .. }
+                | Destination::Daemon { .. }
+        )
+    }
+
+    /// Whether the archive written is a docker-archive (with `manifest.json`).
+    fn is_docker_archive(&self) -> bool {
+        matches!(
+            self,
+            Destination::DockerArchive { .. } | Destination::Daemon { .. }
+        )
     }
 
     /// The name the image gets inside what is written, when one was given.
@@ -103,8 +140,33 @@ impl Destination {
         match self {
             Destination::Layout { tag, .. } | Destination::OciArchive { tag, .. } => tag.as_deref(),
             Destination::DockerArchive { name, .. } => name.as_deref(),
+            Destination::Daemon { name } => Some(name),
+            Destination::Registry { .. } => None,
         }
     }
+}
+
+/// The `NAME:TAG` of `docker-daemon:NAME[:TAG]` (`:latest` when no tag is given). An image
+/// ID or a digest names no tag to load the image under, and is refused.
+fn daemon_name(text: &str, name: &str) -> Result<String, ImageError> {
+    let refuse = |why: &str| {
+        ImageError::Invalid(format!(
+            "{text}: {why}; an image is loaded into a daemon as docker-daemon:NAME:TAG"
+        ))
+    };
+    if name.is_empty() {
+        return Err(refuse("missing name after the transport"));
+    }
+    if name.contains('@') || name.starts_with("sha256:") {
+        return Err(refuse("a digest names no tag"));
+    }
+    crate::registry::name::RegistryRef::parse(name).map_err(|e| refuse(&e.to_string()))?;
+    let last = name.rsplit('/').next().unwrap_or(name);
+    Ok(if last.contains(':') {
+        name.to_string()
+    } else {
+        format!("{name}:latest")
+    })
 }
 
 /// A layer of the new image whose blob is in the assembly directory.
@@ -113,6 +175,19 @@ pub struct LayerBlob {
     pub digest: String,
     pub size: u64,
     pub media_type: String,
+}
+
+/// Layer blobs of the new image that are not in the assembly directory: untouched layers of
+/// the input, read again from where the scan read them and hashed on the way.
+pub struct Elsewhere<'a> {
+    pub source: &'a dyn BlobSource,
+    pub blobs: Vec<LayerBlob>,
+}
+
+impl Elsewhere<'_> {
+    fn holds(&self, hex: &str) -> bool {
+        self.blobs.iter().any(|b| hex_of(&b.digest) == hex)
+    }
 }
 
 /// What was written: the new image's identity.
@@ -134,6 +209,30 @@ pub fn put_blob(root: &Path, data: &[u8]) -> Result<(String, u64), ImageError> {
     Ok((digest, data.len() as u64))
 }
 
+/// Copies the blob `blob` from `source` into the layout at `root`, checking its digest and
+/// size as it passes.
+pub fn copy_blob(source: &dyn BlobSource, blob: &LayerBlob, root: &Path) -> Result<(), ImageError> {
+    let path = blob_file(root, &blob.digest);
+    let dir = path.parent().unwrap_or(root);
+    std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io_error(dir, e))?;
+    let mut hashing = HashingReader::new(source.open_blob(&blob.digest)?, blob.size, "the blob");
+    io::copy(&mut hashing, tmp.as_file_mut()).map_err(|e| ImageError::Layer {
+        what: blob.digest.clone(),
+        message: e.to_string(),
+    })?;
+    let (digest, size) = hashing.finish();
+    if digest != blob.digest || size != blob.size {
+        return Err(ImageError::DigestMismatch {
+            what: format!("blob {} read again", blob.digest),
+            expected: format!("{} ({} bytes)", blob.digest, blob.size),
+            actual: format!("{digest} ({size} bytes)"),
+        });
+    }
+    tmp.persist(&path).map_err(|e| io_error(&path, e.error))?;
+    Ok(())
+}
+
 fn io_error(path: &Path, e: io::Error) -> ImageError {
     ImageError::io(&path.display().to_string(), e)
 }
@@ -141,13 +240,14 @@ fn io_error(path: &Path, e: io::Error) -> ImageError {
 /// Turns the directory `root`, which holds the layer blobs, into the OCI layout of one
 /// image: its config, its manifest (with `annotations`), `index.json` and `oci-layout`, and
 /// for a docker-archive the `manifest.json` of `docker save`. Blobs nothing refers to are
-/// removed.
+/// removed. The layers `elsewhere` holds are not expected in `root`.
 pub fn assemble(
     root: &Path,
     dest: &Destination,
     config: &[u8],
     layers: &[LayerBlob],
     annotations: &BTreeMap<String, String>,
+    elsewhere: Option<&Elsewhere>,
 ) -> Result<Written, ImageError> {
     let (config_digest, config_size) = put_blob(root, config)?;
     let mut manifest = json!({
@@ -169,7 +269,7 @@ pub fn assemble(
     });
     let mut names = BTreeMap::new();
     match (dest, dest.tag()) {
-        (Destination::DockerArchive { .. }, Some(name)) => {
+        (Destination::DockerArchive { .. } | Destination::Daemon { .. }, Some(name)) => {
             let tag = name.rsplit_once(':').map_or("latest", |(_, t)| t);
             names.insert(CONTAINERD_NAME, docker_io_name(name));
             names.insert(REF_NAME, tag.to_string());
@@ -188,11 +288,11 @@ pub fn assemble(
         &root.join("oci-layout"),
         br#"{"imageLayoutVersion":"1.0.0"}"#,
     )?;
-    if let Destination::DockerArchive { name, .. } = dest {
+    if dest.is_docker_archive() {
         let blob = |digest: &str| format!("blobs/sha256/{}", hex_of(digest));
         let docker = json!([{
             "Config": blob(&config_digest),
-            "RepoTags": name.iter().collect::<Vec<_>>(),
+            "RepoTags": dest.tag().iter().collect::<Vec<_>>(),
             "Layers": layers.iter().map(|l| blob(&l.digest)).collect::<Vec<_>>(),
         }]);
         write_file(&root.join("manifest.json"), &to_bytes(&docker))?;
@@ -211,7 +311,7 @@ pub fn assemble(
     }
     for hex in &wanted {
         let path = blobs.join(hex);
-        if !path.is_file() {
+        if !path.is_file() && !elsewhere.is_some_and(|e| e.holds(hex)) {
             return Err(ImageError::MissingBlob(format!("sha256:{hex}")));
         }
     }
@@ -262,8 +362,14 @@ fn write_file(path: &Path, data: &[u8]) -> Result<(), ImageError> {
 
 /// Writes the assembled layout at `root` as one tar archive (an OCI archive, or with
 /// `manifest.json` a docker-archive): directories first, names sorted, every entry owned by
-/// root with mode 0644 (0755 for directories) and modified at the epoch.
-pub fn write_archive(root: &Path, out: impl Write) -> Result<(), ImageError> {
+/// root with mode 0644 (0755 for directories) and modified at the epoch. The blobs of
+/// `elsewhere` are copied from their source straight into the archive, each checked against
+/// its digest and size as it passes.
+pub fn write_archive(
+    root: &Path,
+    elsewhere: Option<&Elsewhere>,
+    out: impl Write,
+) -> Result<(), ImageError> {
     let mut names: Vec<String> = ["oci-layout", "index.json", "manifest.json"]
         .into_iter()
         .filter(|n| root.join(n).is_file())
@@ -277,6 +383,14 @@ pub fn write_archive(root: &Path, out: impl Write) -> Result<(), ImageError> {
                 .map_err(|e| io_error(&blobs, e))
         })
         .collect::<Result<_, _>>()?;
+    let mut outside: BTreeMap<String, &LayerBlob> = BTreeMap::new();
+    for blob in elsewhere.iter().flat_map(|e| &e.blobs) {
+        let hex = hex_of(&blob.digest);
+        if !hexes.contains(&hex) {
+            outside.insert(hex.clone(), blob);
+            hexes.push(hex);
+        }
+    }
     hexes.sort();
     names.sort();
     let mut builder = tar::Builder::new(out);
@@ -297,24 +411,85 @@ pub fn write_archive(root: &Path, out: impl Write) -> Result<(), ImageError> {
             .append_data(&mut h, dir, io::empty())
             .map_err(archive_error)?;
     }
-    let mut add = |name: &str, path: &Path| -> Result<(), ImageError> {
+    let add = |builder: &mut tar::Builder<_>, name: &str, path: &Path| -> Result<(), ImageError> {
         let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
         let size = file.metadata().map_err(|e| io_error(path, e))?.len();
-        let mut h = header(size, 0o644, tar::EntryType::Regular);
-        builder
-            .append_data(&mut h, name, file.take(size))
-            .map_err(archive_error)
+        append_file(builder, name, size, file).map_err(archive_error)
     };
     for hex in &hexes {
-        add(&format!("blobs/sha256/{hex}"), &blobs.join(hex))?;
+        let name = format!("blobs/sha256/{hex}");
+        match (outside.get(hex), elsewhere) {
+            (Some(blob), Some(elsewhere)) => {
+                let source = elsewhere.source.open_blob(&blob.digest)?;
+                let mut hashing = HashingReader::new(source, blob.size, "the layer blob");
+                append_file(&mut builder, &name, blob.size, &mut hashing).map_err(|e| {
+                    ImageError::Layer {
+                        what: blob.digest.clone(),
+                        message: e.to_string(),
+                    }
+                })?;
+                let (digest, size) = hashing.finish();
+                if size != blob.size || digest != blob.digest {
+                    return Err(ImageError::DigestMismatch {
+                        what: format!("layer {} read again for the archive", blob.digest),
+                        expected: format!("{} ({} bytes)", blob.digest, blob.size),
+                        actual: format!("{digest} ({size} bytes)"),
+                    });
+                }
+            }
+            _ => add(&mut builder, &name, &blobs.join(hex))?,
+        }
     }
     for name in &names {
-        add(name, &root.join(name))?;
+        add(&mut builder, name, &root.join(name))?;
     }
     builder
         .into_inner()
         .and_then(|mut out| out.flush())
         .map_err(archive_error)
+}
+
+/// Bytes copied at once into an archive: large blobs pass in few reads and writes.
+const COPY_BUFFER: usize = 1 << 20;
+
+/// Appends a regular file entry `name` of `size` bytes read from `data`, as the archive's
+/// other entries are written (root, 0644, the epoch), copied in large pieces; `data` must
+/// hold `size` bytes.
+fn append_file<W: Write>(
+    builder: &mut tar::Builder<W>,
+    name: &str,
+    size: u64,
+    mut data: impl Read,
+) -> io::Result<()> {
+    let mut header = tar::Header::new_ustar();
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_path(name)?;
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_cksum();
+    let out = builder.get_mut();
+    out.write_all(header.as_bytes())?;
+    let mut buffer = vec![0u8; COPY_BUFFER.min(usize::try_from(size).unwrap_or(COPY_BUFFER))];
+    let mut left = size;
+    while left > 0 {
+        let want = buffer
+            .len()
+            .min(usize::try_from(left).unwrap_or(buffer.len()));
+        let n = data.read(&mut buffer[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{name}: {left} of {size} bytes missing"),
+            ));
+        }
+        out.write_all(&buffer[..n])?;
+        left -= n as u64;
+    }
+    let padding = (512 - size % 512) % 512;
+    out.write_all(&[0u8; 512][..padding as usize])
 }
 
 #[cfg(test)]
@@ -359,12 +534,99 @@ mod tests {
                     name: Some("app:latest".into()),
                 }),
             ),
+            (
+                "docker://127.0.0.1:5000/app:hardened",
+                Some(Destination::Registry {
+                    reference: "127.0.0.1:5000/app:hardened".into(),
+                }),
+            ),
+            (
+                "docker-daemon:app:hardened",
+                Some(Destination::Daemon {
+                    name: "app:hardened".into(),
+                }),
+            ),
+            (
+                "docker-daemon:localhost:5000/app",
+                Some(Destination::Daemon {
+                    name: "localhost:5000/app:latest".into(),
+                }),
+            ),
             ("oci:", None),
             ("app.tar", None),
             ("docker-archive:", None),
+            ("docker://", None),
+            ("docker://App:1", None),
+            ("docker-daemon:", None),
+            ("docker-daemon:sha256:abcdef", None),
+            (
+                "docker-daemon:app@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                None,
+            ),
         ];
         for (text, expected) in table {
             assert_eq!(Destination::parse(text).ok(), expected, "{text}");
+        }
+    }
+
+    /// A source that serves `data` for every digest.
+    struct Serving(&'static [u8]);
+
+    impl BlobSource for Serving {
+        fn open_blob(&self, _digest: &str) -> Result<Box<dyn Read + Send + '_>, ImageError> {
+            Ok(Box::new(self.0))
+        }
+    }
+
+    #[test]
+    fn blobs_from_elsewhere_are_copied_only_when_they_are_what_was_scanned() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("blobs/sha256")).unwrap();
+        std::fs::write(root.path().join("oci-layout"), "{}").unwrap();
+        let layer = LayerBlob {
+            digest: sha256_of(b"layer bytes"),
+            size: 11,
+            media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+        };
+        let archive = |source: &dyn BlobSource| {
+            let mut out = Vec::new();
+            let elsewhere = Elsewhere {
+                source,
+                blobs: vec![layer.clone()],
+            };
+            write_archive(root.path(), Some(&elsewhere), &mut out).map(|()| out)
+        };
+
+        let out = archive(&Serving(b"layer bytes")).unwrap();
+        let mut entries = tar::Archive::new(out.as_slice());
+        let files: Vec<(String, Vec<u8>)> = entries
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let name = e.path().unwrap().to_string_lossy().into_owned();
+                let mut data = Vec::new();
+                e.read_to_end(&mut data).unwrap();
+                (name, data)
+            })
+            .collect();
+        let name = format!("blobs/sha256/{}", hex_of(&layer.digest));
+        assert!(
+            files.contains(&(name, b"layer bytes".to_vec())),
+            "{files:?}"
+        );
+
+        // Only the blob's length is read: what follows it is never written.
+        assert_eq!(archive(&Serving(b"layer bytes and more")).unwrap(), out);
+        // The input changed between the scan and the copy: refused.
+        for changed in [&b"LAYER BYTES"[..], b"layer"] {
+            assert!(
+                matches!(
+                    archive(&Serving(changed)),
+                    Err(ImageError::DigestMismatch { .. } | ImageError::Layer { .. })
+                ),
+                "{changed:?}"
+            );
         }
     }
 

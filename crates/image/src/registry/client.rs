@@ -607,6 +607,29 @@ impl Client {
         Ok(true)
     }
 
+    /// Asks the registry to mount the blob `digest` from the repository `from` of the same
+    /// registry, sending no bytes. Returns whether it did (201): a registry that will not
+    /// (the blob is not there, or the credentials do not reach `from`) answers with an
+    /// upload session instead (202), which is left to expire.
+    pub async fn mount_blob(&self, digest: &str, from: &str) -> Result<bool, RegistryError> {
+        let what = format!("mount of blob {digest} from {from}");
+        let mut url = reqwest::Url::parse(&format!(
+            "{}/v2/{}/blobs/uploads/",
+            self.base, self.target.repository
+        ))
+        .map_err(|e| RegistryError::Network {
+            registry: self.target.registry.clone(),
+            message: format!("the upload URL is not a URL: {e}"),
+        })?;
+        url.query_pairs_mut()
+            .append_pair("mount", digest)
+            .append_pair("from", from);
+        let response = self
+            .send(Method::POST, url.as_str(), &[], Payload::Empty, &what)
+            .await?;
+        Ok(response.status() == StatusCode::CREATED)
+    }
+
     async fn upload(&self, digest: &str, body: Payload<'_>) -> Result<(), RegistryError> {
         let what = format!("upload of blob {digest}");
         let started = self

@@ -284,3 +284,86 @@ impl Store for Blobs {
         Ok(Box::new(reader))
     }
 }
+
+/// What [`push_image`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushedImage {
+    /// Blobs sent, blobs the repository had already, and blobs mounted from the repository
+    /// the image was read from (neither sent again).
+    pub uploaded: usize,
+    pub existing: usize,
+    pub mounted: usize,
+    /// The manifest's digest, and the tag or digest it was stored under.
+    pub digest: String,
+    pub reference: String,
+}
+
+/// Asks `target`'s repository, with the credentials a push would use, about a blob: a
+/// registry that cannot be reached, or that refuses those credentials, is found before an
+/// image is read and hardened for it.
+pub fn check_push(target: &RegistryRef, remote: &RemoteOptions) -> Result<(), ImageError> {
+    let session = Session::open(target, remote, true)?;
+    let empty = portcullis_layer::decode::sha256_of(b"");
+    session.block_on(session.client.has_blob(&empty))?;
+    Ok(())
+}
+
+/// Pushes the image whose manifest is the blob `manifest_digest` of the OCI layout at `root`
+/// to `target`: every blob the manifest names that the repository lacks (asked with HEAD),
+/// then the manifest, last, so that a push that fails leaves no tag pointing at a partial
+/// image. A `target` naming a digest must name this manifest's. The layers of `mount_from`
+/// (another repository of the same registry, the one the image was read from) are mounted
+/// from there when the registry will, rather than sent.
+pub fn push_image(
+    root: &std::path::Path,
+    manifest_digest: &str,
+    target: &RegistryRef,
+    remote: &RemoteOptions,
+    mount_from: Option<&str>,
+) -> Result<PushedImage, ImageError> {
+    if let Some(digest) = &target.digest
+        && digest != manifest_digest
+    {
+        return Err(ImageError::Invalid(format!(
+            "{target}: the hardened image's manifest digest is {manifest_digest}, not {digest} \
+             (push it to a tag)"
+        )));
+    }
+    let manifest_path = crate::keep::blob_file(root, manifest_digest);
+    let manifest = std::fs::read(&manifest_path)
+        .map_err(|e| ImageError::io(&manifest_path.display().to_string(), e))?;
+    let parsed: oci_spec::image::ImageManifest = serde_json::from_slice(&manifest)
+        .map_err(|e| ImageError::Invalid(format!("the manifest to push: {e}")))?;
+    let session = Session::open(target, remote, true)?;
+    let mut pushed = PushedImage {
+        uploaded: 0,
+        existing: 0,
+        mounted: 0,
+        digest: manifest_digest.to_string(),
+        reference: target.manifest_reference().to_string(),
+    };
+    for descriptor in parsed.layers().iter().chain([parsed.config()]) {
+        let digest = descriptor.digest().to_string();
+        let client = &session.client;
+        if session.block_on(client.has_blob(&digest))? {
+            pushed.existing += 1;
+            continue;
+        }
+        if let Some(from) = mount_from
+            && session.block_on(client.mount_blob(&digest, from))?
+        {
+            pushed.mounted += 1;
+            continue;
+        }
+        let path = crate::keep::blob_file(root, &digest);
+        session.block_on(client.put_blob_file(&path, &digest, descriptor.size()))?;
+        pushed.uploaded += 1;
+    }
+    let put = session.block_on(session.client.put_manifest(
+        &pushed.reference,
+        super::write::OCI_MANIFEST,
+        bytes::Bytes::from(manifest),
+    ))?;
+    pushed.digest = put.digest;
+    Ok(pushed)
+}
