@@ -13,8 +13,9 @@
 #            with its own cache directory (two CI runners or replicas sharing one Redis):
 #            wall time, and how many times each distinct layer blob was pulled;
 #   recheck  `recheck docker://REGISTRY/fleet` (every tag) with an OSV database that knows a
-#            vulnerability the scans did not: wall time, peak memory, the layer blobs pulled
-#            (from the registry's access log: none expected) and the images that fail now.
+#            critical vulnerability the scans did not (urllib3 before 1.26.10, which half the
+#            apps ship): wall time, peak memory, the blobs pulled (from the registry's access
+#            log: the stored facts, one per image, and no layer) and the images that fail now.
 # Needs: python3, skopeo, docker-registry, redis-server, GNU time, and bench/run.sh's rootfs
 # (bench/work/large.rootfs.tar; run bench/run.sh once first).
 set -euo pipefail
@@ -71,13 +72,14 @@ osv="$work/osv"
 mkdir -p "$osv"
 cat >"$osv/urllib3.json" <<'JSON'
 {"id": "GHSA-fleet-bench", "modified": "2024-01-01T00:00:00Z",
+ "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
  "affected": [{"package": {"ecosystem": "PyPI", "name": "urllib3"},
    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.26.10"}]}]}]}
 JSON
 empty="$work/osv-empty"
 mkdir -p "$empty"
 common=(--insecure --offline --trivy off)
-blob_gets() { # log offset: layer blob GETs since then, "digest count" lines
+blob_gets() { # log offset: blob GETs since then, "count digest" lines
     tail -c +"$(($1 + 1))" "$services_dir/fleet.log" \
         | grep -o '"GET /v2/fleet/blobs/sha256:[0-9a-f]*' | sort | uniq -c || true
 }
@@ -123,10 +125,23 @@ start=$(date +%s.%N)
 recheck=$(python3 -c "print($(date +%s.%N) - $start)")
 stored=$(grep -c 'from stored facts$' "$work/recheck.out" || true)
 failing=$(grep -c ': FAILED' "$work/recheck.out" || true)
-layer_pulls=$(blob_gets "$offset" | awk '{s += $1} END {print s + 0}')
+pulled=$(blob_gets "$offset")
+blob_pulls=$(echo "$pulled" | awk '{s += $1} END {print s + 0}')
+# Which of those were layers: every layer digest of the layout, looked up in what was pulled.
+layer_pulls=$(echo "$pulled" | python3 -c '
+import json, os, sys
+layout = sys.argv[1]
+blobs = os.path.join(layout, "blobs", "sha256")
+layers = set()
+for m in json.load(open(os.path.join(layout, "index.json")))["manifests"]:
+    manifest = json.load(open(os.path.join(blobs, m["digest"][7:])))
+    layers.update(l["digest"] for l in manifest["layers"])
+pulled = [line.split() for line in sys.stdin if line.strip()]
+print(sum(int(f[0]) for f in pulled if f[-1].split("blobs/")[-1] in layers))
+' "$layout")
 printf '   %.1f s (%.3f s per image), peak RSS %d MiB; %d from stored facts, %d failing now\n' \
-    "$recheck" "$(python3 -c "print($recheck / $images)")" "$(($(cat "$work/recheck.rss") / 1024))" \
+    "$recheck" "$(python3 -c "print($recheck / $images)")" "$(($(tail -n 1 "$work/recheck.rss") / 1024))" \
     "$stored" "$failing"
-echo "   blobs pulled by the recheck (stored facts included): $layer_pulls"
+echo "   blobs pulled by the recheck: $blob_pulls, of which layers: $layer_pulls"
 printf '   recheck vs cold scans: %.0fx faster; vs the fleet scan: %.1fx\n' \
     "$(python3 -c "print($cold * $images / $recheck)")" "$(python3 -c "print($fleet / $recheck)")"
