@@ -8,6 +8,10 @@
 # filesystem: its package database, binaries and libraries) and one small layer each
 # (bench/make_fleet.py), pushes them with skopeo to a docker-registry of its own (access log
 # on) and starts a redis-server of its own. Then, with a release build:
+#   serve    two `portcullis serve` replicas sharing one Redis (a database of their own, empty)
+#            scan all N through Harbor's scanner API (bench/fleet_serve.py: every request
+#            queued at once, round-robin, then every report polled): throughput, how many
+#            times each distinct blob was pulled, and each replica's peak memory;
 #   cold     `scan --no-cache` of M images (default 10): seconds per image, and that times N;
 #   fleet    `scan --attach-facts --cache redis://…` of all N by two runners at once, each
 #            with its own cache directory (two CI runners or replicas sharing one Redis):
@@ -15,7 +19,8 @@
 #   recheck  `recheck docker://REGISTRY/fleet` (every tag) with an OSV database that knows a
 #            critical vulnerability the scans did not (urllib3 before 1.26.10, which half the
 #            apps ship): wall time, peak memory, the blobs pulled (from the registry's access
-#            log: the stored facts, one per image, and no layer) and the images that fail now.
+#            log, against every layer digest the registry holds: the stored facts, one per
+#            image, and no layer) and the images that fail now.
 # Needs: python3, skopeo, docker-registry, redis-server, GNU time, and bench/run.sh's rootfs
 # (bench/work/large.rootfs.tar; run bench/run.sh once first).
 set -euo pipefail
@@ -67,6 +72,7 @@ start=$(date +%s.%N)
 seq 0 $((images - 1)) | xargs -P 4 -I{} skopeo copy -q --dest-tls-verify=false \
     "oci:$layout:{}" "docker://$registry/fleet:{}"
 echo "   pushed in $(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')") s"
+python3 bench/fleet_registry.py "$registry" "$images" "$work/held.json"
 
 osv="$work/osv"
 mkdir -p "$osv"
@@ -84,6 +90,35 @@ blob_gets() { # log offset: blob GETs since then, "count digest" lines
         | grep -o '"GET /v2/fleet/blobs/sha256:[0-9a-f]*' | sort | uniq -c || true
 }
 log_size() { stat -c %s "$services_dir/fleet.log"; }
+
+echo "== serve: two replicas sharing one Redis scan all $images through Harbor's API"
+serve_redis="${redis%/*}/1"
+redis-cli -u "$serve_redis" FLUSHDB >/dev/null
+echo "bench-token-$RANDOM$RANDOM" >"$work/serve.token"
+rm -rf "$work"/serve-cache-*
+serve_pids=() serve_ports=()
+for n in 0 1; do
+    p=$(free_port)
+    "$bin" serve --listen "127.0.0.1:$p" --workers 2 --queue "$images" \
+        --auth-token-file "$work/serve.token" --cache-dir "$work/serve-cache-$n" \
+        --cache "$serve_redis" --osv-db "$empty" --offline --trivy off \
+        2>"$work/serve-$n.err" &
+    serve_pids+=($!) serve_ports+=("$p")
+    service_pids+=($!)
+    wait_for "portcullis serve" bash -c "exec 3<>/dev/tcp/127.0.0.1/$p"
+done
+offset=$(log_size)
+python3 bench/fleet_serve.py "$work/held.json" "$registry" "$work/serve.token" "${serve_ports[@]}" \
+    | sed 's/^/   /'
+pulls=$(blob_gets "$offset")
+printf '   %d distinct blobs pulled %d times\n' "$(echo "$pulls" | grep -c . || true)" \
+    "$(echo "$pulls" | awk '{s += $1} END {print s + 0}')"
+for n in 0 1; do
+    printf '   replica %d: peak RSS %d MiB\n' "$n" \
+        "$(($(awk '/VmHWM/ {print $2}' "/proc/${serve_pids[$n]}/status") / 1024))"
+    kill "${serve_pids[$n]}"
+done
+wait "${serve_pids[@]}" 2>/dev/null || true
 
 echo "== cold: scan --no-cache of $sample images"
 start=$(date +%s.%N)
@@ -127,18 +162,14 @@ stored=$(grep -c 'from stored facts$' "$work/recheck.out" || true)
 failing=$(grep -c ': FAILED' "$work/recheck.out" || true)
 pulled=$(blob_gets "$offset")
 blob_pulls=$(echo "$pulled" | awk '{s += $1} END {print s + 0}')
-# Which of those were layers: every layer digest of the layout, looked up in what was pulled.
+# Which of those were layers: every layer digest the registry holds, looked up in what was
+# pulled.
 layer_pulls=$(echo "$pulled" | python3 -c '
-import json, os, sys
-layout = sys.argv[1]
-blobs = os.path.join(layout, "blobs", "sha256")
-layers = set()
-for m in json.load(open(os.path.join(layout, "index.json")))["manifests"]:
-    manifest = json.load(open(os.path.join(blobs, m["digest"][7:])))
-    layers.update(l["digest"] for l in manifest["layers"])
+import json, sys
+layers = {l for image in json.load(open(sys.argv[1])).values() for l in image["layers"]}
 pulled = [line.split() for line in sys.stdin if line.strip()]
 print(sum(int(f[0]) for f in pulled if f[-1].split("blobs/")[-1] in layers))
-' "$layout")
+' "$work/held.json")
 printf '   %.1f s (%.3f s per image), peak RSS %d MiB; %d from stored facts, %d failing now\n' \
     "$recheck" "$(python3 -c "print($recheck / $images)")" "$(($(tail -n 1 "$work/recheck.rss") / 1024))" \
     "$stored" "$failing"
