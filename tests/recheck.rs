@@ -6,40 +6,13 @@
 
 mod common;
 
+use common::alpine::{ZLIB_RECORD, alpine_layer};
 use common::builder::*;
 use common::services::*;
 use common::{portcullis, run_command, text};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-
-const ZLIB_RECORD: &str = r#"{
-  "id": "ALPINE-CVE-2023-45853",
-  "modified": "2024-01-10T00:00:00Z",
-  "upstream": ["CVE-2023-45853"],
-  "affected": [
-    {"package": {"ecosystem": "Alpine:v3.19", "name": "zlib"},
-     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.3.1-r0"}]}]}
-  ]
-}"#;
-
-fn alpine_layer(zlib_version: &str) -> Layer {
-    let installed = format!(
-        "P:musl\nV:1.2.4_git20230717-r4\nA:x86_64\no:musl\n\n\
-         P:zlib\nV:{zlib_version}\nA:x86_64\no:zlib\n\n"
-    );
-    Layer::new()
-        .gzip()
-        .dir("etc")
-        .file(
-            "etc/os-release",
-            "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.19.1\n",
-        )
-        .file("etc/alpine-release", "3.19.1\n")
-        .file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
-        .dir("lib/apk/db")
-        .file("lib/apk/db/installed", installed)
-}
 
 /// A docker-registry of the test's own, logging every request to `log`.
 struct Registry {
@@ -148,7 +121,7 @@ fn recheck_judges_stored_facts_against_new_data_without_pulling_a_layer() {
     std::fs::write(osv.join("zlib.json"), ZLIB_RECORD).unwrap();
 
     let built = Image::new()
-        .layer(alpine_layer("1.3-r0"))
+        .layer(alpine_layer("1.3-r0").gzip())
         .layer(Layer::new().gzip().file("app/run", "#!/bin/sh\n"))
         .user("1000")
         .build();
@@ -158,7 +131,7 @@ fn recheck_judges_stored_facts_against_new_data_without_pulling_a_layer() {
     push(&format!("oci:{}:1", layout.display()), &image, false, None);
     let other = format!("docker://{}/app:2", registry.addr);
     let built2 = Image::new()
-        .layer(alpine_layer("1.3.1-r0"))
+        .layer(alpine_layer("1.3.1-r0").gzip())
         .user("1000")
         .build();
     let layout2 = dir.path().join("app2");

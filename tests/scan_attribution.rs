@@ -6,29 +6,19 @@
 
 mod common;
 
+use common::alpine::{PASSWD, ZLIB_RECORD, alpine_layer};
 use common::builder::*;
 use common::services::*;
 use common::text;
 use serde_json::Value;
 use std::path::Path;
 
-const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n";
 const GITHUB_PAT: &str = "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";
 const URLLIB3_PATH: &str = "usr/lib/python3.11/site-packages/urllib3-1.26.17.dist-info/METADATA";
 const URLLIB3_METADATA: &str =
     "Metadata-Version: 2.1\nName: urllib3\nVersion: 1.26.17\nSummary: HTTP library\n";
 
-/// zlib before 1.3.1-r0 (the base's) and urllib3 before 1.26.18 (the application's).
-const ZLIB_RECORD: &str = r#"{
-  "id": "ALPINE-CVE-2023-45853",
-  "modified": "2024-01-10T00:00:00Z",
-  "upstream": ["CVE-2023-45853"],
-  "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
-  "affected": [
-    {"package": {"ecosystem": "Alpine:v3.19", "name": "zlib"},
-     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.3.1-r0"}]}]}
-  ]
-}"#;
+/// urllib3 before 1.26.18 (the application's).
 const URLLIB3_RECORD: &str = r#"{
   "id": "GHSA-g4mx-q9vg-27p4",
   "modified": "2023-11-20T20:05:06Z",
@@ -43,26 +33,6 @@ const URLLIB3_RECORD: &str = r#"{
 /// own at /usr/bin/basesu.
 pub fn alpine_rootfs(zlib_version: &str) -> Vec<u8> {
     alpine_layer(zlib_version).tar()
-}
-
-/// [`alpine_rootfs`] as a layer to build images of.
-fn alpine_layer(zlib_version: &str) -> Layer {
-    let installed = format!(
-        "P:musl\nV:1.2.4_git20230717-r4\nA:x86_64\no:musl\n\n\
-         P:zlib\nV:{zlib_version}\nA:x86_64\no:zlib\n\n"
-    );
-    Layer::new()
-        .dir("etc")
-        .file(
-            "etc/os-release",
-            "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.19.1\n",
-        )
-        .file("etc/alpine-release", "3.19.1\n")
-        .file("etc/passwd", PASSWD)
-        .dir("lib/apk/db")
-        .file("lib/apk/db/installed", installed)
-        .dir("usr/bin")
-        .file_with("usr/bin/basesu", b"\x7fELF", 0o4755, 0, 0)
 }
 
 /// `docker import`s `rootfs` as `tag`.

@@ -6,6 +6,7 @@
 //! Every test crate compiles this module on its own and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod alpine;
 pub mod builder;
 pub mod fault_proxy;
 pub mod gate;

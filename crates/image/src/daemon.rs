@@ -122,10 +122,19 @@ pub fn ping() -> Result<(), ImageError> {
         .build()
         .map_err(|e| ImageError::io("the async runtime", e))?;
     let docker = connect(&host)?;
+    answer(&runtime, &docker, &host)
+}
+
+/// Asks the daemon at `host` whether it is there.
+fn answer(
+    runtime: &tokio::runtime::Runtime,
+    docker: &Docker,
+    host: &str,
+) -> Result<(), ImageError> {
     runtime
         .block_on(docker.ping())
         .map_err(|e| DaemonError::Connect {
-            host: host.clone(),
+            host: host.to_string(),
             message: e.to_string(),
         })?;
     Ok(())
@@ -152,12 +161,7 @@ pub fn load_archive(
         .map_err(|e| ImageError::io("the async runtime", e))?;
     let docker = connect(&host)?;
     // Asked first, so that a daemon that is not there costs no archive.
-    runtime
-        .block_on(docker.ping())
-        .map_err(|e| DaemonError::Connect {
-            host: host.clone(),
-            message: e.to_string(),
-        })?;
+    answer(&runtime, &docker, &host)?;
     let (tx, mut rx) = tokio::sync::mpsc::channel(IN_FLIGHT);
     let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
     std::thread::scope(|scope| {

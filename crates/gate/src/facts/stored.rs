@@ -84,17 +84,23 @@ impl StoredFacts {
                 "more than {MAX_JSON} bytes decompressed"
             )));
         }
-        #[derive(Deserialize)]
-        struct Head {
-            format: u32,
+        let stored: StoredFacts = match serde_json::from_slice(&json) {
+            Ok(stored) => stored,
+            Err(e) => {
+                // Another format's facts: say so rather than what of it did not parse.
+                #[derive(Deserialize)]
+                struct Head {
+                    format: u32,
+                }
+                return Err(match serde_json::from_slice::<Head>(&json) {
+                    Ok(head) if head.format != FORMAT => StoredError::Format(head.format),
+                    _ => StoredError::Unreadable(e.to_string()),
+                });
+            }
+        };
+        if stored.format != FORMAT {
+            return Err(StoredError::Format(stored.format));
         }
-        let head: Head =
-            serde_json::from_slice(&json).map_err(|e| StoredError::Unreadable(e.to_string()))?;
-        if head.format != FORMAT {
-            return Err(StoredError::Format(head.format));
-        }
-        let stored: StoredFacts =
-            serde_json::from_slice(&json).map_err(|e| StoredError::Unreadable(e.to_string()))?;
         if stored.layers.len() != stored.reports.len() {
             return Err(StoredError::Unreadable(format!(
                 "{} layers but {} layer reports",

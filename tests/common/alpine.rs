@@ -1,0 +1,41 @@
+//! An Alpine 3.19 root filesystem with zlib at a chosen version, and OSV's record of the
+//! zlib vulnerability its older version has: what the attribution and recheck tests build
+//! their images on.
+
+use super::builder::Layer;
+
+/// The root and `app` (1000) accounts.
+pub const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n";
+
+/// zlib before 1.3.1-r0, critical.
+pub const ZLIB_RECORD: &str = r#"{
+  "id": "ALPINE-CVE-2023-45853",
+  "modified": "2024-01-10T00:00:00Z",
+  "upstream": ["CVE-2023-45853"],
+  "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+  "affected": [
+    {"package": {"ecosystem": "Alpine:v3.19", "name": "zlib"},
+     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.3.1-r0"}]}]}
+  ]
+}"#;
+
+/// Alpine 3.19 with `zlib` at `zlib_version` and a setuid helper of its own at
+/// /usr/bin/basesu, as a layer to build images of.
+pub fn alpine_layer(zlib_version: &str) -> Layer {
+    let installed = format!(
+        "P:musl\nV:1.2.4_git20230717-r4\nA:x86_64\no:musl\n\n\
+         P:zlib\nV:{zlib_version}\nA:x86_64\no:zlib\n\n"
+    );
+    Layer::new()
+        .dir("etc")
+        .file(
+            "etc/os-release",
+            "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.19.1\n",
+        )
+        .file("etc/alpine-release", "3.19.1\n")
+        .file("etc/passwd", PASSWD)
+        .dir("lib/apk/db")
+        .file("lib/apk/db/installed", installed)
+        .dir("usr/bin")
+        .file_with("usr/bin/basesu", b"\x7fELF", 0o4755, 0, 0)
+}
