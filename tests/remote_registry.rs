@@ -7,6 +7,7 @@
 mod common;
 
 use common::builder::*;
+use common::redis::{OwnRedis, test_redis};
 use common::services::*;
 use common::text;
 use std::path::Path;
@@ -377,18 +378,6 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// The Redis URL scripts/test.sh started (`PORTCULLIS_TEST_REDIS`).
-#[track_caller]
-fn redis() -> Option<String> {
-    let url = std::env::var("PORTCULLIS_TEST_REDIS")
-        .ok()
-        .filter(|v| !v.is_empty());
-    if url.is_none() {
-        common::skip("PORTCULLIS_TEST_REDIS is not set (scripts/test.sh starts redis-server)");
-    }
-    url
-}
-
 /// Images of the base layers and one top layer each, pushed: their `docker://` references.
 fn push_apps_on_base(registry: &str, dir: &Path, tops: Vec<(&str, Layer)>) -> Vec<String> {
     let mut pushed = Vec::new();
@@ -433,7 +422,7 @@ fn two_apps_on_one_base(registry: &str, dir: &Path) -> Vec<String> {
 #[test]
 fn runners_share_the_layer_cache_through_redis_and_survive_its_outage() {
     let Some(registry) = registry() else { return };
-    let Some(url) = redis() else { return };
+    let Some(url) = test_redis() else { return };
     let dir = tempfile::tempdir().unwrap();
     let pushed = two_apps_on_one_base(&registry, dir.path());
     // A fresh database number per run keeps runs apart on the one test Redis.
@@ -522,34 +511,13 @@ fn runners_share_the_layer_cache_through_redis_and_survive_its_outage() {
 #[test]
 fn a_redis_restart_costs_speed_not_scans() {
     let Some(registry) = registry() else { return };
-    if redis().is_none() {
+    if test_redis().is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let pushed = two_apps_on_one_base(&registry, dir.path());
-    let port = {
-        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        socket.local_addr().unwrap().port()
-    };
-    let start = || {
-        let mut child = std::process::Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .current_dir(dir.path())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return child;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("redis-server did not start on {port}");
-    };
-    let url = format!("redis://127.0.0.1:{port}/0");
+    let mut server = OwnRedis::start(dir.path());
+    let url = server.url();
     let runner = |n: &str, reference: &str| {
         let cache_dir = format!("--cache-dir={}", dir.path().join(n).display());
         let cache = format!("--cache={url}");
@@ -564,11 +532,9 @@ fn a_redis_restart_costs_speed_not_scans() {
     };
     let uncached = scan_with(&pushed[1], &["--insecure", "--no-cache"], &[], None);
 
-    let mut server = start();
     let first = runner("a", &pushed[0]);
     assert_eq!(verbose_counts(&first.stderr), (3, 0), "{}", first.stderr);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
     let during = runner("b", &pushed[1]);
     assert_eq!(verbose_counts(&during.stderr), (3, 0), "{}", during.stderr);
     assert_eq!(
@@ -579,13 +545,11 @@ fn a_redis_restart_costs_speed_not_scans() {
     );
     assert_same("Redis gone", &during.json(), &uncached.json());
 
-    let mut server = start();
+    server.up();
     let refill = runner("c", &pushed[0]);
     assert_eq!(verbose_counts(&refill.stderr), (3, 0), "{}", refill.stderr);
     assert!(!refill.stderr.contains("warning"), "{}", refill.stderr);
     let shared = runner("d", &pushed[1]);
     assert_eq!(verbose_counts(&shared.stderr), (1, 2), "{}", shared.stderr);
     assert_same("Redis back", &shared.json(), &uncached.json());
-    server.kill().unwrap();
-    server.wait().unwrap();
 }

@@ -928,3 +928,224 @@ fn a_scan_past_the_grace_period_is_abandoned_with_exit_2() {
     );
     proxy.release(&held.tag);
 }
+
+/// The message of an error answer (500 with the spec's error body).
+fn error_message(response: reqwest::blocking::Response) -> String {
+    assert_eq!(response.status(), 500);
+    assert_eq!(response.headers()["content-type"], ERROR);
+    let body: Value = serde_json::from_str(&response.text().unwrap()).unwrap();
+    body["error"]["message"].as_str().unwrap().to_string()
+}
+
+/// Waits until the proxy holds a request for `segment`.
+fn wait_held(proxy: &FaultProxy, segment: &str, server: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !proxy.is_waiting(segment) {
+        assert!(Instant::now() < deadline, "{}", server.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Two replicas behind one Redis, as the README's Kubernetes example runs them: a scan
+/// submitted to one is answered by the other, the same report; a replica killed mid-scan
+/// has its scan end, once, with an error that says so (not a 404, not a report later), and
+/// a replica started afterwards answers the same.
+#[test]
+fn replicas_share_jobs_and_a_killed_replicas_scan_fails_once() {
+    let Some(registry) = registry() else { return };
+    let Some(redis) = common::redis::test_redis() else {
+        return;
+    };
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let args = ["--cache", &redis, "--job-lease", "3s"];
+    let mut a = Server::start(dirs[0].path(), &args);
+    let b = Server::start(dirs[1].path(), &args);
+
+    let image = push_image(&registry, &alpine_app("shared-jobs"), None);
+    let id = a.scan(&request(&registry, &image, None, false));
+    let (from_b, _) = b.report(&id, RAW, "");
+    let (from_a, _) = a.report(&id, RAW, "");
+    assert_eq!(from_a, from_b);
+    assert_eq!(from_b["image"]["manifest_digest"], image.digest);
+    let (harbor_b, _) = b.report(&id, VULN_V1_1, "");
+    let (harbor_a, _) = a.report(&id, VULN_V1_1, "");
+    assert_eq!(harbor_a, harbor_b);
+    let (sbom_b, _) = b.report(
+        &id,
+        SBOM,
+        "?sbom_media_type=application%2Fvnd.cyclonedx%2Bjson",
+    );
+    assert!(!sbom_b["sbom"]["components"].as_array().unwrap().is_empty());
+
+    let held = push_image(&registry, &alpine_app("killed"), None);
+    let proxy = FaultProxy::start(
+        &registry,
+        Faults {
+            held: [held.tag.clone()].into(),
+            ..Faults::default()
+        },
+    );
+    let id = a.scan(&request(&proxy.addr, &held, None, false));
+    wait_held(&proxy, &held.tag, &a);
+    let running = b.get(&format!("/api/v1/scan/{id}/report"), Some(VULN_V1_1));
+    assert_eq!(running.status(), 302, "{}", b.stderr());
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    let killed_at = Instant::now();
+    let (ended, redirects) = b.poll(&id, VULN_V1_1, "");
+    let message = error_message(ended);
+    assert!(redirects > 0, "the lease is waited out");
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(15),
+        "ended {:?} after the kill",
+        killed_at.elapsed()
+    );
+    assert!(
+        message.contains("stopped answering") && message.contains("submit the scan again"),
+        "{message}"
+    );
+    // The same outcome, from every replica, ever after; ended by one of them once.
+    let c = Server::start(dirs[2].path(), &args);
+    for server in [&b, &c] {
+        let again = server.get(&format!("/api/v1/scan/{id}/report"), Some(VULN_V1_1));
+        assert_eq!(error_message(again), message);
+    }
+    let said = |s: &Server| s.stderr().matches(&format!("scan {id}: replica")).count();
+    assert_eq!(said(&b) + said(&c), 1, "{}\n{}", b.stderr(), c.stderr());
+    proxy.release(&held.tag);
+    // Unknown ids stay unknown on every replica (more than a lease after the first job).
+    let unknown = b.get(
+        "/api/v1/scan/00000000-0000-4000-8000-000000000000/report",
+        Some(RAW),
+    );
+    assert_eq!(unknown.status(), 404);
+}
+
+/// Redis restarting empty (no persistence) under two replicas while a scan runs: the other
+/// replica keeps answering "not yet" (never 404, never an error), the owner writes its job
+/// back, and the report reaches both replicas once the scan ends.
+#[test]
+fn a_redis_restart_under_serve_loses_no_job() {
+    let Some(registry) = registry() else { return };
+    if common::redis::test_redis().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut redis = common::redis::OwnRedis::start(dir.path());
+    let url = redis.url();
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let args = ["--cache", &url, "--job-lease", "3s"];
+    let a = Server::start(dirs[0].path(), &args);
+    let b = Server::start(dirs[1].path(), &args);
+    let held = push_image(&registry, &alpine_app("redis-restart"), None);
+    let proxy = FaultProxy::start(
+        &registry,
+        Faults {
+            held: [held.tag.clone()].into(),
+            ..Faults::default()
+        },
+    );
+    let id = a.scan(&request(&proxy.addr, &held, None, false));
+    wait_held(&proxy, &held.tag, &a);
+    let path = format!("/api/v1/scan/{id}/report");
+    let not_yet = |server: &Server, for_: Duration| {
+        let until = Instant::now() + for_;
+        while Instant::now() < until {
+            let response = server.get(&path, Some(RAW));
+            assert_eq!(response.status(), 302, "{}", server.stderr());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    not_yet(&b, Duration::from_millis(500));
+    redis.kill();
+    not_yet(&b, Duration::from_secs(2));
+    redis.up();
+    // Longer than a lease: the owner wrote the job back meanwhile.
+    not_yet(&b, Duration::from_secs(4));
+    proxy.release(&held.tag);
+    let (from_b, _) = b.report(&id, RAW, "");
+    let (from_a, _) = a.report(&id, RAW, "");
+    assert_eq!(from_a, from_b);
+    assert!(
+        a.stderr().contains("warning: shared jobs"),
+        "the outage is said: {}",
+        a.stderr()
+    );
+    assert!(a.stderr().contains("reachable again"), "{}", a.stderr());
+}
+
+/// The registry failing for good under a scan (every answer for a layer a 503, or every
+/// body of it cut short): the job ends with an error naming what failed, after the client's
+/// bounded retries; nothing of the layer is cached, so the next scan of the image (the
+/// registry well again) reports what a scan without any cache reports.
+#[test]
+fn registry_faults_end_the_job_with_an_error_and_cache_nothing() {
+    let Some(registry) = registry() else { return };
+    let Some(redis) = common::redis::test_redis() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let built = alpine_app("registry-faults").build();
+    let image = push_image(&registry, &alpine_app("registry-faults"), None);
+    let layer = built.layers[1].digest.clone();
+    let server = Server::start(
+        dir.path(),
+        &["--cache", &redis, "--job-lease", "3s", "--workers", "1"],
+    );
+    for (fault, faults) in [
+        (
+            "503",
+            Faults {
+                unavailable: [layer.clone()].into(),
+                ..Faults::default()
+            },
+        ),
+        (
+            "cut",
+            Faults {
+                cut: [layer.clone()].into(),
+                ..Faults::default()
+            },
+        ),
+    ] {
+        let proxy = FaultProxy::start(&registry, faults);
+        let id = server.scan(&request(&proxy.addr, &image, None, false));
+        let (response, _) = server.poll(&id, RAW, "");
+        let message = error_message(response);
+        assert!(!message.contains(LEAKED), "{message}");
+        let short = layer.trim_start_matches("sha256:");
+        assert!(message.contains(short), "{fault}: {message}");
+        let why = if fault == "503" {
+            "answered 503"
+        } else {
+            "end of file"
+        };
+        assert!(message.contains(why), "{fault}: {message}");
+        let asked = proxy.log().iter().filter(|e| e.is_for(&layer)).count();
+        assert!(
+            (2..=10).contains(&asked),
+            "{fault}: retried, boundedly: {asked}"
+        );
+        eprintln!("{fault}: {message}");
+    }
+    let id = server.scan(&request(&registry, &image, None, false));
+    let (report, _) = server.report(&id, RAW, "");
+    let plain = scan_json(
+        dir.path(),
+        &format!("docker://{registry}/{}:v1", image.repository),
+        &[],
+    );
+    let checks = |r: &Value| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["check"].to_string(), f["title"].to_string()))
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(checks(&report), checks(&plain));
+    assert!(
+        checks(&report).iter().any(|(c, _)| c.contains("secret")),
+        "the layer's secret is found: {report}"
+    );
+}

@@ -56,6 +56,13 @@ pub struct ServeArgs {
           value_parser = parse_duration)]
     pub report_ttl: Duration,
 
+    /// With --cache redis://…, the replicas share their jobs there too: any replica answers
+    /// for any scan. A replica silent this long (killed, or cut off from Redis) has its
+    /// unfinished scans failed, with a message saying so, by the next replica asked
+    #[arg(long, value_name = "DURATION", env = "PORTCULLIS_SERVE_JOB_LEASE", default_value = "30s",
+          value_parser = parse_duration)]
+    pub job_lease: Duration,
+
     /// Do not verify the certificates of https registries (a registry URL with http:// is
     /// always reached over plain HTTP)
     #[arg(long, env = "PORTCULLIS_SERVE_INSECURE")]
@@ -150,6 +157,12 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             args.listen
         );
     }
+    if args.job_lease < Duration::from_secs(3) {
+        bail!(
+            "--job-lease {}s: at least 3s (a lease is renewed every third of it)",
+            args.job_lease.as_secs()
+        );
+    }
     // `PORTCULLIS_NOW` fixes the day for every scan; otherwise each scan is judged on its
     // own day.
     let fixed_today = std::env::var(NOW_ENV)
@@ -179,6 +192,11 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         grace: args.grace,
         refresh_after: args.refresh_after,
         report_ttl: args.report_ttl,
+        shared_jobs: args
+            .bounds
+            .shared_cache
+            .clone()
+            .map(|url| (url, args.job_lease)),
         properties: properties(&args.gate.policy),
         database_updated_at: Box::new(database_updated_at(args.gate.vulns.data.db_dir.clone())),
     };

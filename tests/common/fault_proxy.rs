@@ -3,9 +3,10 @@
 //! requests included, comes from that registry; the faults a test asks for are the only
 //! thing the proxy adds:
 //!
-//! - a 503 instead of the first answer to a path (the client must retry);
+//! - a 503 instead of the first answer to a path (the client must retry), or instead of
+//!   every answer (the client must give up with a clear error);
 //! - a body cut after [`CUT_AFTER`] bytes by closing the connection (the client must resume
-//!   with a `Range` request, which the registry answers with 206);
+//!   with a `Range` request, which the registry answers with 206), once or every time;
 //! - a `Docker-Content-Digest` header rewritten to name another digest (the client must
 //!   refuse the manifest);
 //! - a body with one byte changed (the client must fail with a digest mismatch);
@@ -35,8 +36,13 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Faults {
     /// Answered 503, without asking the registry, the first time they are asked for.
     pub unavailable_once: HashSet<String>,
+    /// Answered 503, without asking the registry, every time.
+    pub unavailable: HashSet<String>,
     /// The first whole (200) body is cut after [`CUT_AFTER`] bytes.
     pub cut_once: HashSet<String>,
+    /// Every body, whole (200) or the rest of one (206), is cut after [`CUT_AFTER`] bytes
+    /// or half its length.
+    pub cut: HashSet<String>,
     /// Every whole body has its fifth byte changed: in a gzip blob that is part of the
     /// header's MTIME, so the stream stays valid, as long, and of another digest.
     pub tampered: HashSet<String>,
@@ -177,10 +183,9 @@ impl State {
             }
         };
 
-        let unavailable = self
-            .faults
-            .lock()
-            .is_ok_and(|mut f| f.unavailable_once.remove(&segment));
+        let unavailable = self.faults.lock().is_ok_and(|mut f| {
+            f.unavailable_once.remove(&segment) || f.unavailable.contains(&segment)
+        });
         if unavailable {
             log(503, Some(Fault::Unavailable));
             return respond(&mut conn, 503, "Service Unavailable", &[], b"try again");
@@ -200,7 +205,7 @@ impl State {
         let mut response = self.forward(&request)?;
         let mut fault = None;
         if response.status == 200 {
-            let mut faults = self
+            let faults = self
                 .faults
                 .lock()
                 .map_err(|_| io::Error::other("faults poisoned"))?;
@@ -218,12 +223,19 @@ impl State {
                 *b ^= 1;
                 fault = Some(Fault::Tampered);
             }
-            if faults.cut_once.remove(&segment) {
+        }
+        if matches!(response.status, 200 | 206) {
+            let mut faults = self
+                .faults
+                .lock()
+                .map_err(|_| io::Error::other("faults poisoned"))?;
+            let once = response.status == 200 && faults.cut_once.remove(&segment);
+            if once || faults.cut.contains(&segment) {
                 drop(faults);
-                log(200, Some(Fault::Cut));
+                log(response.status, Some(Fault::Cut));
                 let cut = CUT_AFTER.min(response.body.len() / 2);
                 conn.write_all(&head(
-                    200,
+                    response.status,
                     &response.reason,
                     &response.headers,
                     response.body.len(),

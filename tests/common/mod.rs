@@ -11,6 +11,7 @@ pub mod builder;
 pub mod fault_proxy;
 pub mod gate;
 pub mod http1;
+pub mod redis;
 pub mod services;
 pub mod token_issuer;
 

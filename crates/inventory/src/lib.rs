@@ -80,7 +80,7 @@ pub struct PackageDb {
 }
 
 /// One package of the final filesystem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Package {
     pub name: String,
     pub version: String,
@@ -103,11 +103,11 @@ pub struct Package {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub license: Option<String>,
     /// The image's own application rather than a dependency.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub application: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inventory {
     pub os: Option<OsRelease>,
     pub packages: Vec<Package>,

@@ -396,7 +396,7 @@ fn report(request: &Request<Incoming>, state: &State, id: &str) -> Answer {
         Err(FormatError::Unsupported(m)) => return error(StatusCode::NOT_IMPLEMENTED, &m),
     };
     let done = match status {
-        Status::Queued | Status::Running => {
+        Status::Queued | Status::Running | Status::Pending => {
             let mut response = answer(StatusCode::FOUND, "text/plain", Vec::new());
             response
                 .headers_mut()

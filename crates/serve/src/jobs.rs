@@ -7,6 +7,7 @@
 //! own runtime for registry I/O), and the worker count is the bound on concurrent scans.
 
 use crate::api::{Artifact, SbomFormat, Scan};
+use crate::shared::{SharedJobs, Written};
 use portcullis_gate::report::sbom::Sbom;
 use portcullis_gate::report::text::visible;
 use portcullis_gate::report::{Report, cyclonedx, spdx};
@@ -26,7 +27,9 @@ use std::time::{Duration, Instant};
 pub const MAX_KEPT: usize = 2_000;
 
 /// What a finished scan gives: the report, and what its SBOM documents are rendered from
-/// when asked for (an inventory is a fraction of the JSON documents' size).
+/// when asked for (an inventory is a fraction of the JSON documents' size). Shared between
+/// replicas as JSON.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Done {
     pub report: Report,
     pub image: ImageSummary,
@@ -53,6 +56,10 @@ pub enum Status {
     Done(Arc<Done>),
     /// The error, one line, quoting no credential.
     Failed(String),
+    /// Maybe another replica's, which this one cannot see now: Redis is unreachable, or
+    /// restarted less than a lease ago (the owners write their jobs back within a third of
+    /// one). Asked again later, like a running scan.
+    Pending,
 }
 
 struct Entry {
@@ -190,6 +197,8 @@ pub struct Jobs {
     entries: Mutex<HashMap<String, Entry>>,
     sender: Mutex<Option<SyncSender<Job>>>,
     ttl: Duration,
+    /// The jobs of every replica, when they share Redis.
+    shared: Option<Arc<SharedJobs>>,
 }
 
 impl Jobs {
@@ -199,13 +208,29 @@ impl Jobs {
         workers: usize,
         queue: usize,
         ttl: Duration,
+        shared: Option<Arc<SharedJobs>>,
     ) -> std::io::Result<Arc<Jobs>> {
         let (sender, receiver) = std::sync::mpsc::sync_channel(queue);
         let jobs = Arc::new(Jobs {
             entries: Mutex::new(HashMap::new()),
             sender: Mutex::new(Some(sender)),
             ttl,
+            shared,
         });
+        if let Some(shared) = &jobs.shared {
+            // Renews the leases of this replica's unfinished jobs; stops with the process.
+            let weak = Arc::downgrade(&jobs);
+            let every = shared.lease() / 3;
+            std::thread::Builder::new()
+                .name("job-leases".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(every);
+                        let Some(jobs) = weak.upgrade() else { return };
+                        jobs.renew();
+                    }
+                })?;
+        }
         let receiver = Arc::new(Mutex::new(receiver));
         for n in 0..workers {
             let jobs = Arc::clone(&jobs);
@@ -232,6 +257,12 @@ impl Jobs {
                     // Handed back at shutdown, or dropped: nothing to run.
                     _ => continue,
                 }
+            }
+            if let Some(shared) = &self.shared
+                && let Written::EndedElsewhere(message) = shared.put(&job.id, &Status::Running)
+            {
+                self.finish_locally(&job.id, Status::Failed(message));
+                continue;
             }
             let started = Instant::now();
             let reference = visible(&job.scan.reference).into_owned();
@@ -263,7 +294,25 @@ impl Jobs {
         }
     }
 
+    /// Ends a job with `status`, for every replica: unless another replica ended it first
+    /// (this one was cut off from Redis for longer than the lease), whose outcome stands.
     fn finish(&self, id: &str, status: Status) {
+        let status = match &self.shared {
+            Some(shared) => match shared.put(id, &status) {
+                Written::Ok => status,
+                Written::EndedElsewhere(message) => {
+                    eprintln!(
+                        "portcullis serve: scan {id}: another replica ended it meanwhile: {message}"
+                    );
+                    Status::Failed(message)
+                }
+            },
+            None => status,
+        };
+        self.finish_locally(id, status);
+    }
+
+    fn finish_locally(&self, id: &str, status: Status) {
         if let Some(entry) = lock(&self.entries).get_mut(id) {
             entry.status = status;
             entry.finished = Some(Instant::now());
@@ -286,6 +335,10 @@ impl Jobs {
                 },
             );
         }
+        // Recorded before a worker can take it, so that the running state comes second.
+        if let Some(shared) = &self.shared {
+            shared.put(&id, &Status::Queued);
+        }
         match sender.try_send(Job {
             id: id.clone(),
             scan,
@@ -293,6 +346,12 @@ impl Jobs {
             Ok(()) => Ok(id),
             Err(e) => {
                 lock(&self.entries).remove(&id);
+                if let Some(shared) = &self.shared {
+                    shared.put(
+                        &id,
+                        &Status::Failed("refused: the queue was full".to_string()),
+                    );
+                }
                 Err(match e {
                     TrySendError::Full(_) => Refused::Full,
                     TrySendError::Disconnected(_) => Refused::ShuttingDown,
@@ -316,9 +375,29 @@ impl Jobs {
         }
     }
 
-    /// A job's status; `None` for an unknown id.
+    /// A job's status: this replica's own, else what the replicas sharing Redis say of it;
+    /// `None` for an unknown id.
     pub fn status(&self, id: &str) -> Option<Status> {
-        lock(&self.entries).get(id).map(|e| e.status.clone())
+        if let Some(status) = lock(&self.entries).get(id).map(|e| e.status.clone()) {
+            return Some(status);
+        }
+        self.shared.as_ref()?.status(id)
+    }
+
+    /// Renews the leases of this replica's unfinished jobs (and writes their records again
+    /// after Redis lost them).
+    fn renew(&self) {
+        let Some(shared) = &self.shared else { return };
+        let unfinished: Vec<(String, Status)> = lock(&self.entries)
+            .iter()
+            .filter(|(_, e)| e.finished.is_none())
+            .map(|(id, e)| (id.clone(), e.status.clone()))
+            .collect();
+        for (id, status) in unfinished {
+            if let Written::EndedElsewhere(message) = shared.put(&id, &status) {
+                self.finish_locally(&id, Status::Failed(message));
+            }
+        }
     }
 
     /// Records that a finished job's outcome (its report or its error) was answered.
@@ -334,19 +413,40 @@ impl Jobs {
     /// message saying to submit it again. Running jobs go on.
     pub fn shut_down(&self) -> usize {
         lock(&self.sender).take();
-        let mut handed_back = 0;
-        let mut entries = lock(&self.entries);
-        for entry in entries.values_mut() {
-            if matches!(entry.status, Status::Queued) {
-                entry.status = Status::Failed(
+        let queued: Vec<String> = lock(&self.entries)
+            .iter()
+            .filter(|(_, e)| matches!(e.status, Status::Queued))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &queued {
+            self.finish(
+                id,
+                Status::Failed(
                     "portcullis serve shut down before the scan started: submit it again"
                         .to_string(),
-                );
-                entry.finished = Some(Instant::now());
-                handed_back += 1;
-            }
+                ),
+            );
         }
-        handed_back
+        queued.len()
+    }
+
+    /// Ends the scans still running when the server gives up on them (the grace period
+    /// ran out), so that no replica waits for them.
+    pub fn abandon(&self) {
+        let running: Vec<String> = lock(&self.entries)
+            .iter()
+            .filter(|(_, e)| matches!(e.status, Status::Running))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in running {
+            self.finish(
+                &id,
+                Status::Failed(
+                    "portcullis serve shut down before the scan finished: submit it again"
+                        .to_string(),
+                ),
+            );
+        }
     }
 
     /// How many jobs run now.
@@ -362,6 +462,16 @@ impl Jobs {
         lock(&self.entries)
             .values()
             .all(|e| e.finished.is_some() && e.fetched)
+    }
+}
+
+/// A duration as people say it: "45s", "3m 20s", "2h 5m".
+pub fn describe_age(age: Duration) -> String {
+    let s = age.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {}s", s / 60, s % 60),
+        _ => format!("{}h {}m", s / 3600, s % 3600 / 60),
     }
 }
 

@@ -22,6 +22,7 @@ pub mod api;
 pub mod harbor;
 mod http;
 pub mod jobs;
+pub mod shared;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -66,6 +67,9 @@ pub struct Config {
     pub refresh_after: u64,
     /// How long a finished scan's outcome is kept.
     pub report_ttl: Duration,
+    /// The Redis the replicas share their jobs through, and how long a replica's silence
+    /// is waited out before its unfinished jobs count as failed.
+    pub shared_jobs: Option<(portcullis_gate::analyze::redis::RedisUrl, Duration)>,
     /// Metadata properties beside the standard ones (the checks, the policy).
     pub properties: BTreeMap<String, String>,
     /// When the vulnerability data was last updated (RFC 3339), asked at each metadata
@@ -107,11 +111,16 @@ pub fn run(
         .thread_name("serve-http")
         .build()
         .map_err(ServeError::Start)?;
+    let shared = config
+        .shared_jobs
+        .clone()
+        .map(|(url, lease)| shared::SharedJobs::new(url, lease, config.report_ttl));
     let jobs = jobs::Jobs::start(
         Arc::new(pipeline),
         config.workers,
         config.queue,
         config.report_ttl,
+        shared,
     )
     .map_err(ServeError::Start)?;
     runtime.block_on(async move {
@@ -166,6 +175,7 @@ pub fn run(
         accepting.abort();
         let unfinished = jobs.running();
         if unfinished > 0 {
+            jobs.abandon();
             // Their temporary files (and Trivy, when it runs) go with them.
             portcullis_interrupt::clean_up();
         }
