@@ -1149,3 +1149,37 @@ fn registry_faults_end_the_job_with_an_error_and_cache_nothing() {
         "the layer's secret is found: {report}"
     );
 }
+
+/// `serve --attach-facts` stores what it found next to the image, with the request's
+/// credentials, and `portcullis recheck` judges the image from it without reading a layer.
+#[test]
+fn serve_attaches_facts_that_recheck_judges_from() {
+    let Some(registry) = registry() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = write_db(dir.path());
+    let pushed = push_image(&registry, &alpine_app("attach"), None);
+    let server = Server::start(dir.path(), &["--attach-facts", "--osv-db", text(&db)]);
+    let id = server.scan(&request(&registry, &pushed, None, false));
+    let (report, _) = server.report(&id, RAW, "");
+    let scanned = vulnerability_keys(report["findings"].as_array().unwrap());
+    assert_eq!(scanned.len(), 3, "{report}");
+    assert!(
+        server.stderr().contains("stored the facts of"),
+        "{}",
+        server.stderr()
+    );
+    let recheck = run_command(
+        portcullis()
+            .current_dir(dir.path())
+            .env(portcullis::cli::scan::NOW_ENV, NOW)
+            .args(["recheck", "--insecure", "--no-cache", "--json"])
+            .args(["--exit-code", "0", "--osv-db", text(&db)])
+            .arg(format!("docker://{registry}/{}:v1", pushed.repository)),
+    );
+    assert_eq!(recheck.code, 0, "{}", recheck.stderr);
+    let line: Value = serde_json::from_str(recheck.stdout.trim()).unwrap();
+    assert_eq!(line["judged"], "from stored facts");
+    assert_eq!(line["digest"], pushed.digest);
+    let rechecked = vulnerability_keys(line["report"]["findings"].as_array().unwrap());
+    assert_eq!(rechecked, scanned);
+}

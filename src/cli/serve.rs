@@ -63,6 +63,12 @@ pub struct ServeArgs {
           value_parser = parse_duration)]
     pub job_lease: Duration,
 
+    /// Store each scanned image's facts next to it in its registry, with the credentials of
+    /// the scan request (which must then allow pushing), for `portcullis recheck`; a push
+    /// that fails is a warning in the log, not a failed scan
+    #[arg(long, env = "PORTCULLIS_SERVE_ATTACH_FACTS")]
+    pub attach_facts: bool,
+
     /// Do not verify the certificates of https registries (a registry URL with http:// is
     /// always reached over plain HTTP)
     #[arg(long, env = "PORTCULLIS_SERVE_INSECURE")]
@@ -180,7 +186,12 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     let mut read = args.bounds.options(Default::default());
     // Pulls are logged per scan by the service.
     read.observer = None;
-    let (pipeline, warnings) = Pipeline::new(settings, fixed_today, read, args.insecure)?;
+    let (mut pipeline, warnings) = Pipeline::new(settings, fixed_today, read, args.insecure)?;
+    if args.attach_facts {
+        pipeline = pipeline.after_scan(Box::new(|gate, facts, image, remote| {
+            super::recheck::attach_facts(gate, facts, image, remote).map_err(|e| format!("{e:#}"))
+        }));
+    }
     for warning in warnings {
         eprintln!("portcullis serve: warning: {warning}");
     }

@@ -11,6 +11,7 @@ use crate::shared::{SharedJobs, Written};
 use portcullis_gate::report::sbom::Sbom;
 use portcullis_gate::report::text::visible;
 use portcullis_gate::report::{Report, cyclonedx, spdx};
+use portcullis_gate::facts::ImageFacts;
 use portcullis_gate::{Gate, GateError, ReadOptions, Settings};
 use portcullis_image::registry::RemoteOptions;
 use portcullis_inventory::Inventory;
@@ -83,6 +84,12 @@ pub enum Refused {
     ShuttingDown,
 }
 
+/// What is done with a scan's facts once it is judged (`serve --attach-facts` stores them
+/// next to the image): given the gate, the facts, the `docker://` reference scanned and how
+/// its registry is reached. An error is logged, never the scan's outcome.
+pub type AfterScan =
+    Box<dyn Fn(&Gate, &ImageFacts, &str, &RemoteOptions) -> Result<(), String> + Send + Sync>;
+
 /// The pipeline, with the gate rebuilt when the day changes (waivers expire and end-of-life
 /// dates pass while a server runs).
 pub struct Pipeline {
@@ -93,6 +100,7 @@ pub struct Pipeline {
     /// Skip certificate checks for https registries.
     insecure: bool,
     gate: Mutex<Option<(Date, Arc<Gate>)>>,
+    after_scan: Option<AfterScan>,
 }
 
 impl Pipeline {
@@ -110,9 +118,16 @@ impl Pipeline {
             read,
             insecure,
             gate: Mutex::new(None),
+            after_scan: None,
         };
         let warnings = pipeline.gate()?.warnings().to_vec();
         Ok((pipeline, warnings))
+    }
+
+    /// Runs `after` on the facts of every scan that succeeds.
+    pub fn after_scan(mut self, after: AfterScan) -> Pipeline {
+        self.after_scan = Some(after);
+        self
     }
 
     fn gate(&self) -> Result<Arc<Gate>, GateError> {
@@ -149,6 +164,15 @@ impl Pipeline {
         let scanned = gate
             .run(&scan.reference, &options)
             .map_err(|e| describe(&e))?;
+        if let Some(after) = &self.after_scan
+            && let Err(e) = after(&gate, &scanned.facts, &scan.reference, &options.remote)
+        {
+            eprintln!(
+                "portcullis serve: warning: {}: {}",
+                visible(&scan.reference),
+                visible(&e)
+            );
+        }
         Ok(Done {
             image: scanned.facts.summary(),
             inventory: scanned.facts.inventory(),
