@@ -10,7 +10,8 @@
 # on) and starts a redis-server of its own. Then, with a release build:
 #   serve    two `portcullis serve` replicas sharing one Redis (a database of their own, empty)
 #            scan all N through Harbor's scanner API (bench/fleet_serve.py: every request
-#            queued at once, round-robin, then every report polled): throughput, how many
+#            queued at once, round-robin, then every report polled on the other replica):
+#            throughput, how many
 #            times each distinct blob was pulled, and each replica's peak memory;
 #   cold     `scan --no-cache` of M images (default 10): seconds per image, and that times N;
 #   fleet    `scan --attach-facts --cache redis://…` of all N by two runners at once, each

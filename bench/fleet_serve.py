@@ -3,8 +3,9 @@
     fleet_serve.py HELD.json REGISTRY TOKEN PORT [PORT ...]
 
 Submits one ScanRequest per image REGISTRY/fleet holds (HELD.json, bench/fleet_registry.py's
-list of tags and manifest digests), round-robin over the replicas listening on 127.0.0.1:PORT, then polls every
-report (302 while running) until each is a 200 or an error. Prints the counts and the time
+list of tags and manifest digests), round-robin over the replicas listening on 127.0.0.1:PORT,
+then polls every report (302 while running) on the next replica, not the one that took the
+request (they share their jobs through Redis), until each is a 200 or an error. Prints the counts and the time
 from the first request to the last report.
 """
 import http.client
@@ -50,7 +51,9 @@ for n, (tag, digest) in enumerate(images):
     })
     status, body = call(port, "POST", "/api/v1/scan", request)
     if status == 202:
-        jobs.append((port, json.loads(body)["id"]))
+        # Polled on another replica, as Harbor behind a Service may: the replicas share
+        # their jobs through Redis.
+        jobs.append((ports[(n + 1) % len(ports)], json.loads(body)["id"]))
     else:
         refused += 1
 submitted = time.monotonic() - start

@@ -120,6 +120,10 @@ pub struct LayerCache {
     shared: Option<Shared>,
 }
 
+/// Whether this process warned about the shared tier being down, and it has not come back
+/// since: a server opens a cache per scan, and says so once per outage, not once per scan.
+static OUTAGE_WARNED: AtomicBool = AtomicBool::new(false);
+
 /// The Redis tier, with its connection, once it is up.
 struct Shared {
     url: RedisUrl,
@@ -140,8 +144,8 @@ impl Shared {
         format!("portcullis:layers-v{FORMAT}:{key}").into_bytes()
     }
 
-    /// Runs `f` on the connection (opening it first); a failure marks the tier down and
-    /// says so once.
+    /// Runs `f` on the connection (opening it first); a failure marks the tier down for
+    /// this cache and says so, once per outage in the process.
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> io::Result<T>) -> Option<T> {
         if self.down.load(Ordering::Relaxed) {
             return None;
@@ -156,10 +160,20 @@ impl Shared {
             }),
         };
         match result {
-            Ok(value) => Some(value),
+            Ok(value) => {
+                if OUTAGE_WARNED.swap(false, Ordering::Relaxed) {
+                    eprintln!(
+                        "portcullis: shared layer cache {}: reachable again",
+                        self.url
+                    );
+                }
+                Some(value)
+            }
             Err(e) => {
                 *guard = None;
-                if !self.down.swap(true, Ordering::Relaxed) {
+                if !self.down.swap(true, Ordering::Relaxed)
+                    && !OUTAGE_WARNED.swap(true, Ordering::Relaxed)
+                {
                     eprintln!(
                         "portcullis: warning: shared layer cache {}: {e}; going on with the local cache only",
                         self.url
