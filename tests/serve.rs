@@ -862,7 +862,7 @@ fn bad_flags_and_secret_files_are_named() {
     std::fs::write(dir.path().join("no-colon"), "s3cr3t\n").unwrap();
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy_addr = busy.local_addr().unwrap().to_string();
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["--listen", "nowhere"], "--listen"),
         (&["--listen", "127.0.0.1:0", "--workers", "0"], "--workers"),
         (
@@ -882,6 +882,19 @@ fn bad_flags_and_secret_files_are_named() {
             "USER:PASSWORD",
         ),
         (&["--listen", &busy_addr, "--grace", "1s"], "--listen"),
+        (
+            &["--listen", "127.0.0.1:0", "--job-lease", "2s"],
+            "--job-lease 2s: at least 3s",
+        ),
+        (
+            &[
+                "--listen",
+                "127.0.0.1:0",
+                "--cache",
+                "redis://u:s3cr3t@h:x/0",
+            ],
+            "--cache",
+        ),
     ];
     for (args, expected) in cases {
         let run = run_command(portcullis().current_dir(dir.path()).arg("serve").args(args));

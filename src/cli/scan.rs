@@ -321,8 +321,40 @@ pub struct BoundsArgs {
     /// Shared layer cache in Redis, besides the local one
     /// (redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]): layers another runner or replica
     /// analysed are not analysed again; an unreachable Redis is a warning, not a failure
-    #[arg(long = "cache", value_name = "URL", env = "PORTCULLIS_CACHE", value_parser = RedisUrl::parse)]
+    #[arg(long = "cache", value_name = "URL", env = "PORTCULLIS_CACHE", value_parser = RedisUrlParser)]
     pub shared_cache: Option<RedisUrl>,
+}
+
+/// Parses `--cache`, whose error shows the URL without its password: clap's own error for
+/// a bad value quotes the value whole.
+#[derive(Debug, Clone, Copy)]
+struct RedisUrlParser;
+
+impl clap::builder::TypedValueParser for RedisUrlParser {
+    type Value = RedisUrl;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<RedisUrl, clap::Error> {
+        let flag = arg
+            .and_then(|a| a.get_long())
+            .map_or_else(|| "--cache".to_string(), |l| format!("--{l}"));
+        let text = value.to_string_lossy();
+        RedisUrl::parse(&text).map_err(|reason| {
+            // Whatever stands before the last `@` may be a password.
+            let shown = match text.rsplit_once('@') {
+                Some((_, host)) => format!("redis://***@{host}"),
+                None => text.to_string(),
+            };
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("{flag} {shown}: {reason}\n"),
+            )
+        })
+    }
 }
 
 impl BoundsArgs {

@@ -8,10 +8,10 @@
 
 use crate::api::{Artifact, SbomFormat, Scan};
 use crate::shared::{SharedJobs, Written};
+use portcullis_gate::facts::ImageFacts;
 use portcullis_gate::report::sbom::Sbom;
 use portcullis_gate::report::text::visible;
 use portcullis_gate::report::{Report, cyclonedx, spdx};
-use portcullis_gate::facts::ImageFacts;
 use portcullis_gate::{Gate, GateError, ReadOptions, Settings};
 use portcullis_image::registry::RemoteOptions;
 use portcullis_inventory::Inventory;
