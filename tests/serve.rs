@@ -733,23 +733,10 @@ fn a_full_queue_is_503_and_shutdown_finishes_the_running_scan() {
     let Some(registry) = registry() else { return };
     let dir = tempfile::tempdir().unwrap();
     let queued = push_image(&registry, &alpine_app("queued"), None);
+    let mut server = Server::start(dir.path(), &["--workers", "1", "--queue", "1"]);
     // The running scan goes through a proxy that holds its manifest back until the test
     // lets it through: the only request for a `v1` manifest the proxy sees.
-    let held = push_image(&registry, &alpine_app("held"), None);
-    let proxy = FaultProxy::start(
-        &registry,
-        Faults {
-            held: [held.tag.clone()].into(),
-            ..Faults::default()
-        },
-    );
-    let mut server = Server::start(dir.path(), &["--workers", "1", "--queue", "1"]);
-    let first = server.scan(&request(&proxy.addr, &held, None, false));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !proxy.is_waiting(&held.tag) {
-        assert!(Instant::now() < deadline, "{}", server.stderr());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (held, proxy, first) = held_scan(&registry, &server, "held");
     let second = server.scan(&request(&registry, &queued, None, false));
     let refused = server.post_scan(&request(&registry, &queued, None, false));
     assert_eq!(refused.status(), 503);
@@ -910,21 +897,8 @@ fn bad_flags_and_secret_files_are_named() {
 fn a_scan_past_the_grace_period_is_abandoned_with_exit_2() {
     let Some(registry) = registry() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let held = push_image(&registry, &alpine_app("abandoned"), None);
-    let proxy = FaultProxy::start(
-        &registry,
-        Faults {
-            held: [held.tag.clone()].into(),
-            ..Faults::default()
-        },
-    );
     let mut server = Server::start(dir.path(), &["--workers", "1", "--grace", "2s"]);
-    server.scan(&request(&proxy.addr, &held, None, false));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !proxy.is_waiting(&held.tag) {
-        assert!(Instant::now() < deadline, "{}", server.stderr());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (held, proxy, _) = held_scan(&registry, &server, "abandoned");
     server.terminate();
     assert_eq!(
         server.wait(Duration::from_secs(30)),
@@ -950,13 +924,24 @@ fn error_message(response: reqwest::blocking::Response) -> String {
     body["error"]["message"].as_str().unwrap().to_string()
 }
 
-/// Waits until the proxy holds a request for `segment`.
-fn wait_held(proxy: &FaultProxy, segment: &str, server: &Server) {
+/// A scan submitted to `server` that stays running until the test releases the image's
+/// tag on the proxy: the image, the proxy holding its manifest, the scan's id.
+fn held_scan(registry: &str, server: &Server, marker: &str) -> (Pushed, FaultProxy, String) {
+    let held = push_image(registry, &alpine_app(marker), None);
+    let proxy = FaultProxy::start(
+        registry,
+        Faults {
+            held: [held.tag.clone()].into(),
+            ..Faults::default()
+        },
+    );
+    let id = server.scan(&request(&proxy.addr, &held, None, false));
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !proxy.is_waiting(segment) {
+    while !proxy.is_waiting(&held.tag) {
         assert!(Instant::now() < deadline, "{}", server.stderr());
         std::thread::sleep(Duration::from_millis(20));
     }
+    (held, proxy, id)
 }
 
 /// Two replicas behind one Redis, as the README's Kubernetes example runs them: a scan
@@ -990,16 +975,7 @@ fn replicas_share_jobs_and_a_killed_replicas_scan_fails_once() {
     );
     assert!(!sbom_b["sbom"]["components"].as_array().unwrap().is_empty());
 
-    let held = push_image(&registry, &alpine_app("killed"), None);
-    let proxy = FaultProxy::start(
-        &registry,
-        Faults {
-            held: [held.tag.clone()].into(),
-            ..Faults::default()
-        },
-    );
-    let id = a.scan(&request(&proxy.addr, &held, None, false));
-    wait_held(&proxy, &held.tag, &a);
+    let (held, proxy, id) = held_scan(&registry, &a, "killed");
     let running = b.get(&format!("/api/v1/scan/{id}/report"), Some(VULN_V1_1));
     assert_eq!(running.status(), 302, "{}", b.stderr());
     a.child.kill().unwrap();
@@ -1050,16 +1026,7 @@ fn a_redis_restart_under_serve_loses_no_job() {
     let args = ["--cache", &url, "--job-lease", "3s"];
     let a = Server::start(dirs[0].path(), &args);
     let b = Server::start(dirs[1].path(), &args);
-    let held = push_image(&registry, &alpine_app("redis-restart"), None);
-    let proxy = FaultProxy::start(
-        &registry,
-        Faults {
-            held: [held.tag.clone()].into(),
-            ..Faults::default()
-        },
-    );
-    let id = a.scan(&request(&proxy.addr, &held, None, false));
-    wait_held(&proxy, &held.tag, &a);
+    let (held, proxy, id) = held_scan(&registry, &a, "redis-restart");
     let path = format!("/api/v1/scan/{id}/report");
     let not_yet = |server: &Server, for_: Duration| {
         let until = Instant::now() + for_;
