@@ -93,9 +93,9 @@ impl RegistryRef {
 
     /// The registry a reference names when it names no repository, for the registry's own
     /// endpoints (the catalog): `HOST[:PORT]` whose host has a dot or is `localhost`
-    /// (`127.0.0.1:5000`, `registry.example.com`), or anything followed by `/`
-    /// (`myregistry:5000/`). Otherwise `None`: Docker reads `alpine:3.20` or
-    /// `myregistry:5000` as a repository of Docker Hub and a tag, and so does
+    /// (`127.0.0.1:5000`, `registry.example.com`), or `HOST:PORT/` (`myregistry:5000/`).
+    /// Otherwise `None`: Docker reads `alpine:3.20` or `myregistry:5000` as a repository of
+    /// Docker Hub and a tag, and `myregistry/` as a Docker Hub namespace, and so does
     /// [`RegistryRef::parse`]. The repository of the result is empty.
     pub fn registry_only(text: &str) -> Option<RegistryRef> {
         let (host, slash) = match text.strip_suffix('/') {
@@ -117,7 +117,10 @@ impl RegistryRef {
             && !name.ends_with(['.', '-']);
         let valid_port = port
             .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
-        let looks_like_host = slash || name.contains('.') || name == "localhost";
+        // `myregistry:5000` is a Docker Hub repository and a tag unless a `/` follows; a host
+        // without a dot or a port is a Docker Hub namespace even then.
+        let looks_like_host =
+            name.contains('.') || name == "localhost" || (slash && port.is_some());
         if !(valid_name && valid_port && looks_like_host) {
             return None;
         }
@@ -272,6 +275,7 @@ mod tests {
             // Docker reads these as a Docker Hub repository and a tag.
             ("alpine:3.20", None),
             ("myregistry:5000", None),
+            ("myregistry/", None),
             ("alpine", None),
             ("foo.bar:latest", None),
             // Images, or not names at all.
