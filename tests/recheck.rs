@@ -873,3 +873,102 @@ fn recheck_attests_todays_verdict_from_stored_facts_and_verify_accepts_it() {
     again.expect_code(1);
     assert_eq!(json_lines(&again).len(), 1, "{}", again.stdout);
 }
+
+/// The `portcullis` commands of README.md's recheck section, as words, with the documents'
+/// registry (registry.example.com) replaced by `registry`.
+fn readme_recheck_commands(registry: &str) -> Vec<Vec<String>> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("### Re-checking without re-reading layers")
+        .nth(1)
+        .expect("README.md has a recheck section")
+        .split("\n### ")
+        .next()
+        .unwrap();
+    section
+        .split("```sh\n")
+        .skip(1)
+        .flat_map(|block| block.split("```").next().unwrap().lines())
+        .filter(|line| line.starts_with("portcullis "))
+        .map(|line| {
+            line.split('#')
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .map(|word| word.replace("registry.example.com", registry))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_recheck_commands_give_verdicts_against_a_registry() {
+    if registry().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(registry) = Registry::start(dir.path()) else {
+        common::skip("docker-registry is not installed");
+        return;
+    };
+    let addr = registry.addr.as_str();
+    let commands = readme_recheck_commands(addr);
+    let shown = format!("{commands:?}");
+    let whole = format!("docker://{addr}");
+    assert!(
+        commands.iter().any(|c| c[1] == "recheck" && c[2] == whole)
+            && commands.iter().any(|c| c.iter().any(|w| w == "--attest")),
+        "the README shows no catalog recheck or no --attest: {shown}"
+    );
+    let built = alpine_image("1.3.1-r0");
+    push_built(dir.path(), &built, &format!("{addr}/acme/app:1.4"), None);
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    const PASSPHRASE: &str = "readme-passphrase";
+    let in_work = |args: &[String]| {
+        let mut cmd = portcullis();
+        cmd.current_dir(&work)
+            .env("PORTCULLIS_PASSWORD", PASSPHRASE)
+            .env("PORTCULLIS_CACHE_DIR", dir.path().join("cache"))
+            .env("PORTCULLIS_DB_DIR", dir.path().join("db"))
+            .args(args);
+        run_command(&mut cmd)
+    };
+    in_work(&["keygen", "--out", "release"].map(String::from)).expect_code(0);
+    for command in &commands {
+        assert_eq!(command[0], "portcullis");
+        // The registry here speaks plain HTTP.
+        let mut args = command[1..].to_vec();
+        args.push("--insecure".into());
+        let run = in_work(&args);
+        common::assert_no_panic(&run);
+        assert!(
+            run.code == 0 || run.code == 1,
+            "{command:?}: exit {}\n{}\n{}",
+            run.code,
+            run.stdout,
+            run.stderr
+        );
+        assert!(!run.stdout.contains(PASSPHRASE) && !run.stderr.contains(PASSPHRASE));
+    }
+    // What the --attest commands made: a file, and an attestation verify finds.
+    let file = work.join("attestations").join(format!(
+        "{}.intoto.jsonl",
+        built.manifest_digest.replace(':', "-")
+    ));
+    assert!(file.is_file(), "{} was not written", file.display());
+    let verify = in_work(
+        &[
+            "verify",
+            "--image",
+            &format!("{whole}/acme/app:1.4"),
+            "--insecure",
+            "--key",
+            "release.pub",
+            "--allow-failed",
+        ]
+        .map(String::from),
+    );
+    verify.expect_code(0);
+}
