@@ -148,12 +148,13 @@ impl Attesting {
         let Some(key) = &args.key else {
             bail!("--attest needs --key KEY");
         };
+        let key = passphrase::load_signing_key(key)?;
         if let Some(dir) = &args.attest_dir {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("--attest-dir {}", dir.display()))?;
         }
         Ok(Some(Attesting {
-            key: passphrase::load_signing_key(key)?,
+            key,
             kind: args.predicate.into(),
             push: args.push,
             dir: args.attest_dir.clone(),
@@ -177,8 +178,10 @@ struct Run<'a> {
     options: ReadOptions,
     attesting: Option<Attesting>,
     failed: bool,
-    unjudged: usize,
+    /// Images whose verdict was printed.
     judged: usize,
+    /// Images (or repositories) that could not be judged, or judged but not attested.
+    problems: usize,
 }
 
 pub fn run(args: RecheckArgs) -> Result<u8> {
@@ -194,23 +197,18 @@ pub fn run(args: RecheckArgs) -> Result<u8> {
         options,
         attesting,
         failed: false,
-        unjudged: 0,
         judged: 0,
+        problems: 0,
     };
     for given in &args.images {
         run.named(given)?;
     }
-    if run.unjudged > 0 {
+    if run.problems > 0 {
         eprintln!(
-            "portcullis: error: {} of {} image{} could not be judged or attested (see the \
-             lines saying why)",
-            run.unjudged,
-            run.unjudged + run.judged,
-            if run.unjudged + run.judged == 1 {
-                ""
-            } else {
-                "s"
-            }
+            "portcullis: error: {} could not be judged or attested, {} judged (the lines \
+             saying ERROR say why)",
+            count(run.problems, "image"),
+            run.judged
         );
         return Ok(EXIT_ERROR);
     }
@@ -287,7 +285,6 @@ impl Run<'_> {
         self.report(image, &judgement)?;
         if let Err(e) = self.attest(image, judgement) {
             // Judged, and its line printed; it is the attestation that is missing.
-            self.judged -= 1;
             self.unjudged(image, "not attested", &e)?;
         }
         Ok(())
@@ -347,7 +344,7 @@ impl Run<'_> {
 
     /// The line of an image (or a repository) that could not be judged, or attested.
     fn unjudged(&mut self, name: &str, what: &str, error: &anyhow::Error) -> Result<()> {
-        self.unjudged += 1;
+        self.problems += 1;
         let reason = describe_error(error);
         let mut out = std::io::stdout().lock();
         if self.args.json {
@@ -419,6 +416,11 @@ impl Run<'_> {
         }
         Ok(())
     }
+}
+
+/// `1 image`, `2 images`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Where `--attest-dir` keeps the attestation of the image whose digest is `digest`.
