@@ -9,11 +9,10 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use portcullis_attest::PAYLOAD_TYPE_IN_TOTO;
 use portcullis_attest::dsse::Envelope;
+use portcullis_attest::keys::SigningKey;
 use portcullis_attest::predicates::{self, PolicyRef, PredicateKind};
 use portcullis_attest::push::{self, Listing};
-use portcullis_attest::statement::{
-    DigestKind, ImageDigests, ResourceDescriptor, Statement, subject_name,
-};
+use portcullis_attest::statement::{self, DigestKind, ImageDigests, ResourceDescriptor, Statement};
 use portcullis_gate::analyze::Analyzers;
 use portcullis_gate::policy::{Policy, Verdict};
 use portcullis_gate::report::{Report, SCHEMA_VERSION};
@@ -103,14 +102,14 @@ impl From<PredicateArg> for PredicateKind {
 /// How the attestation names the gate's policy: by name, by the built-in policy's URI or the
 /// policy file's `file://` URI, and by the digest of its effective settings (`Policy::sha256`,
 /// which counts `--fail-on` and every other setting too).
-fn policy_ref(args: &AttestArgs, policy: &Policy) -> PolicyRef {
+pub(super) fn policy_ref(gate: &GateArgs, policy: &Policy) -> PolicyRef {
     let builtin = portcullis_gate::policy::file::BUILTIN
         .iter()
-        .any(|(name, ..)| *name == args.gate.policy);
+        .any(|(name, ..)| *name == gate.policy);
     let uri = if builtin {
         PolicyRef::builtin(policy).uri
     } else {
-        let path = Path::new(&args.gate.policy);
+        let path = Path::new(&gate.policy);
         let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         format!("file://{}", absolute.display())
     };
@@ -121,14 +120,81 @@ fn policy_ref(args: &AttestArgs, policy: &Policy) -> PolicyRef {
     }
 }
 
-struct Scanned {
-    report: Report,
+/// What an attestation is made from: a report, and how and when it was reached.
+pub(super) struct Scanned {
+    pub report: Report,
     /// The digests of the image as read now, when an image was read.
-    image: Option<ImageDigests>,
-    policy: PolicyRef,
-    started: SystemTime,
-    finished: SystemTime,
-    parameters: serde_json::Value,
+    pub image: Option<ImageDigests>,
+    pub policy: PolicyRef,
+    pub started: SystemTime,
+    pub finished: SystemTime,
+    pub parameters: serde_json::Value,
+}
+
+/// A signed attestation and what it names.
+pub(super) struct Signed {
+    pub envelope: Envelope,
+    /// The subject's name and digests.
+    pub name: String,
+    pub digests: ImageDigests,
+}
+
+/// The in-toto statement about `scanned`'s image that `kind` says, in a DSSE envelope
+/// signed with `key`: `attest` and `recheck --attest` sign with this. The subject is named
+/// `subject_name` (default: the image's first tag, or the reference as given), and the
+/// VSA's resource `resource_uri` (default: the reference with its transport).
+pub(super) fn sign(
+    scanned: &Scanned,
+    kind: PredicateKind,
+    subject_name: Option<String>,
+    resource_uri: Option<String>,
+    key: &SigningKey,
+) -> Signed {
+    let report = &scanned.report;
+    let digests = ImageDigests::of(&report.image);
+    let name = subject_name.unwrap_or_else(|| statement::subject_name(&report.image));
+    let subject = ResourceDescriptor::image(&name, &digests);
+    let resource_uri = resource_uri
+        .unwrap_or_else(|| self::resource_uri(&report.image.reference, report.image.transport));
+    let predicate = predicates::build(
+        kind,
+        &predicates::Context {
+            report,
+            policy: &scanned.policy,
+            resource_uri: &resource_uri,
+            scan_started: scanned.started,
+            scan_finished: scanned.finished,
+            parameters: scanned.parameters.clone(),
+        },
+    );
+    let statement = Statement::new(subject, kind.predicate_type(), predicate);
+    Signed {
+        envelope: Envelope::sign(PAYLOAD_TYPE_IN_TOTO, statement.to_json(), key),
+        name,
+        digests,
+    }
+}
+
+/// The statement's record of how `image` was judged: the options that decide a verdict.
+pub(super) fn scan_parameters(
+    image: &str,
+    policy: &Policy,
+    report: &Report,
+    gate: &GateArgs,
+) -> serde_json::Value {
+    let mut parameters = json!({
+        "image": image,
+        "policy": policy.name,
+        "fail_on": policy.fail_on,
+        "platform": report.image.platform.to_string(),
+        "mode": report.gate.mode,
+    });
+    for (key, value) in [("base", &gate.base), ("baseline", &gate.baseline)] {
+        if let Some(value) = value {
+            parameters[key] = json!(value);
+        }
+    }
+    parameters
 }
 
 pub fn run(args: AttestArgs) -> Result<u8> {
@@ -157,30 +223,18 @@ pub fn run(args: AttestArgs) -> Result<u8> {
         None => scan_now(&args, &read)?,
     };
     let report = &scanned.report;
-    let digests = ImageDigests::of(&report.image);
-    let name = args
-        .subject_name
-        .clone()
-        .unwrap_or_else(|| subject_name(&report.image));
-    let subject = ResourceDescriptor::image(&name, &digests);
-    let resource_uri = args
-        .resource_uri
-        .clone()
-        .unwrap_or_else(|| resource_uri(&report.image.reference, report.image.transport));
     let predicate_kind = PredicateKind::from(args.predicate);
-    let predicate = predicates::build(
+    let Signed {
+        envelope,
+        name,
+        digests,
+    } = sign(
+        &scanned,
         predicate_kind,
-        &predicates::Context {
-            report,
-            policy: &scanned.policy,
-            resource_uri: &resource_uri,
-            scan_started: scanned.started,
-            scan_finished: scanned.finished,
-            parameters: scanned.parameters.clone(),
-        },
+        args.subject_name.clone(),
+        args.resource_uri.clone(),
+        &key,
     );
-    let statement = Statement::new(subject, predicate_kind.predicate_type(), predicate);
-    let envelope = Envelope::sign(PAYLOAD_TYPE_IN_TOTO, statement.to_json(), &key);
 
     let (kind, digest) = digests.primary();
     // Checked before anything is written: the envelope is of no use in the registry when it
@@ -246,7 +300,7 @@ pub fn run(args: AttestArgs) -> Result<u8> {
 }
 
 /// `3 findings at or above high under policy default`.
-fn failing(report: &Report) -> String {
+pub(super) fn failing(report: &Report) -> String {
     let gate = &report.gate;
     format!(
         "{} finding{} at or above {} under policy {}",
@@ -260,7 +314,7 @@ fn failing(report: &Report) -> String {
 /// The manifest digest to attach the attestation to. The statement must name the image by
 /// the manifest digest its registry has for it: a config digest (a report of a docker-archive)
 /// would be attached where no verifier could match it.
-fn pushable_subject<'a>(
+pub(super) fn pushable_subject<'a>(
     digests: &'a ImageDigests,
     read: Option<&ImageDigests>,
     image: Option<&str>,
@@ -333,22 +387,11 @@ fn scan_now(args: &AttestArgs, read: &ReadOptions) -> Result<Scanned> {
     let started = SystemTime::now();
     let report = gate.run(image, read)?.report;
     let finished = SystemTime::now();
-    let mut parameters = json!({
-        "image": image,
-        "policy": policy.name,
-        "fail_on": policy.fail_on,
-        "platform": report.image.platform.to_string(),
-        "mode": report.gate.mode,
-    });
-    for (key, value) in [("base", &args.gate.base), ("baseline", &args.gate.baseline)] {
-        if let Some(value) = value {
-            parameters[key] = json!(value);
-        }
-    }
+    let parameters = scan_parameters(image, policy, &report, &args.gate);
     Ok(Scanned {
         image: Some(ImageDigests::of(&report.image)),
         report,
-        policy: policy_ref(args, policy),
+        policy: policy_ref(&args.gate, policy),
         started,
         finished,
         parameters,

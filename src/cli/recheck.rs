@@ -1,31 +1,87 @@
-//! `portcullis recheck docker://REGISTRY/NAME[:TAG|@DIGEST] ...`: judges images again against
-//! today's data from the facts `scan --attach-facts` stored next to them, pulling no layer.
-//! An image without stored facts (or with facts other analyzers made) is scanned, and with
-//! `--attach-facts` its facts are stored for the next time.
+//! `portcullis recheck docker://REGISTRY[/NAME[:TAG|@DIGEST]] ...`: judges images again
+//! against today's data from the facts `scan --attach-facts` stored next to them, pulling no
+//! layer. An image without stored facts (or with facts other analyzers made) is scanned, and
+//! with `--attach-facts` its facts are stored for the next time. With `--attest`, each image
+//! judged gets the attestation `portcullis attest` would sign for it, today's verdict.
+//!
+//! A name is one image (with a tag or digest), a repository (every tag), or a registry
+//! (every tag of every repository its catalog API lists). When a repository or a catalog is
+//! expanded, an image that cannot be judged (a tag that is no reference, a manifest gone or
+//! not an image, a registry error for that image) or a repository whose tags cannot be
+//! listed is reported on its own line — `--json`: an object with an `error` field — and the
+//! recheck goes on, as a fleet-wide scan in Trivy or Grype reports the images it could not
+//! scan without dropping the verdicts of the others. An image that could not be judged is
+//! not a pass: the exit code is then 2, whatever the gate said of the others; otherwise it
+//! is the gate's (1, or `--exit-code`, when any image failed). What was named itself — one
+//! image, a repository whose tags cannot be listed, a registry whose catalog cannot be
+//! read — fails at once with exit 2, as `scan` does. A repository of the catalog with no
+//! tags holds no image to judge: it is noted on stderr, not counted as an error.
 
+use super::attest::{self, PredicateArg, Scanned, Signed};
+use super::passphrase;
 use super::remote::registry_target;
-use super::scan::{GateArgs, ReadArgs, today};
-use super::{EXIT_FAIL, EXIT_PASS};
+use super::scan::{GateArgs, ReadArgs, today, write_atomically};
+use super::{EXIT_ERROR, EXIT_FAIL, EXIT_PASS, describe_error};
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use portcullis_attest::keys::SigningKey;
+use portcullis_attest::predicates::PredicateKind;
 use portcullis_attest::push::{self, Listing};
+use portcullis_attest::statement::ImageDigests;
 use portcullis_gate::facts::ImageFacts;
 use portcullis_gate::facts::stored::{self, StoredFacts};
 use portcullis_gate::policy::Verdict;
-use portcullis_gate::report::cyclonedx;
 use portcullis_gate::report::sbom::Sbom;
+use portcullis_gate::report::text::visible;
+use portcullis_gate::report::{Report, cyclonedx};
 use portcullis_gate::{Gate, ReadOptions};
+use portcullis_image::registry::client::MAX_REPOSITORIES;
 use portcullis_image::registry::name::RegistryRef;
-use portcullis_image::registry::{RemoteOptions, Session, list_tags};
+use portcullis_image::registry::{
+    RegistryError, RemoteOptions, Session, list_repositories, list_tags,
+};
 use portcullis_image::resolve::MAX_MANIFEST;
 use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 #[derive(Debug, Args)]
 pub struct RecheckArgs {
     /// Images in a registry: docker://REGISTRY/NAME:TAG or @DIGEST for one image,
-    /// docker://REGISTRY/NAME for every tag of the repository
+    /// docker://REGISTRY/NAME for every tag of the repository, docker://REGISTRY (a host with
+    /// a dot or localhost, with an optional :PORT; or HOST:PORT/) for every tag of every
+    /// repository its catalog API lists
     #[arg(required = true)]
     pub images: Vec<String>,
+
+    /// Most repositories read from a registry's catalog (docker://REGISTRY); a catalog that
+    /// lists more is an error
+    #[arg(long, value_name = "N", default_value_t = MAX_REPOSITORIES,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_REPOSITORIES as u64))]
+    pub max_repositories: usize,
+
+    /// Sign, for each image judged, the in-toto attestation `portcullis attest` makes (today's
+    /// verdict), with --key; it goes to the registry (--push), to --attest-dir, or both
+    #[arg(long, requires = "key")]
+    pub attest: bool,
+
+    /// Private key for --attest, as for `attest` (passphrase from PORTCULLIS_PASSWORD /
+    /// COSIGN_PASSWORD or the terminal)
+    #[arg(long, value_name = "KEY", requires = "attest")]
+    pub key: Option<PathBuf>,
+
+    /// What the attestations say, as for `attest`
+    #[arg(long, value_enum, default_value_t = PredicateArg::Scan, requires = "attest")]
+    pub predicate: PredicateArg,
+
+    /// Attach each attestation to its image in the registry, as `attest --push` does
+    #[arg(long, requires = "attest")]
+    pub push: bool,
+
+    /// Write each attestation to DIR, one file per image named from its manifest digest
+    /// (sha256-HEX.intoto.jsonl), each replaced atomically
+    #[arg(long, value_name = "DIR", requires = "attest")]
+    pub attest_dir: Option<PathBuf>,
 
     /// Store the facts of the images that had to be scanned, for the next recheck
     #[arg(long)]
@@ -68,26 +124,199 @@ impl Judged {
     }
 }
 
+/// What `--attest` signs with and where the attestations go.
+struct Attesting {
+    key: SigningKey,
+    kind: PredicateKind,
+    push: bool,
+    dir: Option<PathBuf>,
+}
+
+impl Attesting {
+    /// `None` without `--attest`. The key is loaded first: a wrong passphrase should not
+    /// cost a recheck.
+    fn of(args: &RecheckArgs) -> Result<Option<Attesting>> {
+        if !args.attest {
+            return Ok(None);
+        }
+        if !args.push && args.attest_dir.is_none() {
+            bail!(
+                "--attest: say where the attestations go: --push (attached to each image in \
+                 its registry) or --attest-dir DIR (one file per image), or both"
+            );
+        }
+        let Some(key) = &args.key else {
+            bail!("--attest needs --key KEY");
+        };
+        let key = passphrase::load_signing_key(key)?;
+        if let Some(dir) = &args.attest_dir {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("--attest-dir {}", dir.display()))?;
+        }
+        Ok(Some(Attesting {
+            key,
+            kind: args.predicate.into(),
+            push: args.push,
+            dir: args.attest_dir.clone(),
+        }))
+    }
+}
+
+/// One image judged: its report and how it was judged, and when.
+struct Judgement {
+    facts: ImageFacts,
+    report: Report,
+    judged: Judged,
+    started: SystemTime,
+    finished: SystemTime,
+}
+
+/// What one recheck run has seen so far.
+struct Run<'a> {
+    args: &'a RecheckArgs,
+    gate: Gate,
+    options: ReadOptions,
+    attesting: Option<Attesting>,
+    failed: bool,
+    /// Images whose verdict was printed.
+    judged: usize,
+    /// Images (or repositories) that could not be judged, or judged but not attested.
+    problems: usize,
+}
+
 pub fn run(args: RecheckArgs) -> Result<u8> {
+    let attesting = Attesting::of(&args)?;
     let gate = Gate::new(&args.gate.settings(today()?, &args.read.remote))?;
     for warning in gate.warnings() {
         eprintln!("portcullis: warning: {warning}");
     }
     let options = args.read.options()?;
-    let mut images = Vec::new();
+    let mut run = Run {
+        args: &args,
+        gate,
+        options,
+        attesting,
+        failed: false,
+        judged: 0,
+        problems: 0,
+    };
     for given in &args.images {
-        images.extend(expand(given, &options.remote)?);
+        run.named(given)?;
     }
-    let stdout = std::io::stdout();
-    let mut failed = false;
-    for image in &images {
+    if run.problems > 0 {
+        eprintln!(
+            "portcullis: error: {} could not be judged or attested, {} judged (the lines \
+             saying ERROR say why)",
+            count(run.problems, "image"),
+            run.judged
+        );
+        return Ok(EXIT_ERROR);
+    }
+    Ok(if run.failed {
+        args.exit_code
+    } else {
+        EXIT_PASS
+    })
+}
+
+impl Run<'_> {
+    /// What `given` names: a registry, a repository or one image.
+    fn named(&mut self, given: &str) -> Result<()> {
+        let remote = self.options.remote.clone();
+        if let Some(registry) = given
+            .strip_prefix("docker://")
+            .and_then(RegistryRef::registry_only)
+        {
+            let repositories = list_repositories(&registry, &remote, self.args.max_repositories)
+                .map_err(|e| {
+                    let instead = match e {
+                        RegistryError::CatalogRefused { .. } => "",
+                        RegistryError::CatalogTooLong { .. } => ", or raise --max-repositories",
+                        _ => return anyhow::anyhow!("{given}: {e}"),
+                    };
+                    anyhow::anyhow!(
+                        "{given}: {e}; name the repositories to recheck instead \
+                         (docker://{}/NAME){instead}",
+                        registry.registry
+                    )
+                })?;
+            if repositories.is_empty() {
+                bail!("{given}: the registry's catalog lists no repositories");
+            }
+            for repository in repositories {
+                let name = format!("docker://{}/{repository}", registry.registry);
+                match tags_of(&name, &remote) {
+                    Ok(tags) if tags.is_empty() => {
+                        eprintln!("portcullis: {name}: no tags, no image to recheck");
+                    }
+                    Ok(tags) => {
+                        for image in tags {
+                            self.expanded(&image)?;
+                        }
+                    }
+                    Err(e) => self.unjudged(&name, "not judged", &e)?,
+                }
+            }
+            return Ok(());
+        }
+        if is_repository(given) {
+            let tags = tags_of(given, &remote)?;
+            if tags.is_empty() {
+                bail!("{given}: the repository has no tags");
+            }
+            for image in tags {
+                self.expanded(&image)?;
+            }
+            return Ok(());
+        }
+        let judgement = self.judge(given).with_context(|| given.to_string())?;
+        self.report(given, &judgement)?;
+        self.attest(given, judgement)
+            .with_context(|| given.to_string())
+    }
+
+    /// An image found by expanding a repository: what stops it is reported, and the
+    /// recheck goes on.
+    fn expanded(&mut self, image: &str) -> Result<()> {
+        let judgement = match self.judge(image) {
+            Ok(j) => j,
+            Err(e) => return self.unjudged(image, "not judged", &e),
+        };
+        self.report(image, &judgement)?;
+        if let Err(e) = self.attest(image, judgement) {
+            // Judged, and its line printed; it is the attestation that is missing.
+            self.unjudged(image, "not attested", &e)?;
+        }
+        Ok(())
+    }
+
+    fn judge(&self, image: &str) -> Result<Judgement> {
         portcullis_interrupt::stage("rechecking an image");
+        let started = SystemTime::now();
         let (facts, report, judged) =
-            judge(&gate, image, &options, args.attach_facts).with_context(|| image.clone())?;
-        failed |= report.gate.result == Verdict::Failed;
+            judge(&self.gate, image, &self.options, self.args.attach_facts)?;
+        Ok(Judgement {
+            facts,
+            report,
+            judged,
+            started,
+            finished: SystemTime::now(),
+        })
+    }
+
+    /// The line of an image judged.
+    fn report(&mut self, image: &str, judgement: &Judgement) -> Result<()> {
+        let Judgement {
+            facts,
+            report,
+            judged,
+            ..
+        } = judgement;
+        self.judged += 1;
+        self.failed |= report.gate.result == Verdict::Failed;
         let digest = facts.meta.manifest_digest.clone().unwrap_or_default();
-        let mut out = stdout.lock();
-        if args.json {
+        let mut out = std::io::stdout().lock();
+        if self.args.json {
             let line = serde_json::json!({
                 "image": image,
                 "digest": digest,
@@ -110,26 +339,109 @@ pub fn run(args: RecheckArgs) -> Result<u8> {
             )?;
         }
         out.flush()?;
+        Ok(())
     }
-    Ok(if failed { args.exit_code } else { EXIT_PASS })
+
+    /// The line of an image (or a repository) that could not be judged, or attested.
+    fn unjudged(&mut self, name: &str, what: &str, error: &anyhow::Error) -> Result<()> {
+        self.problems += 1;
+        let reason = describe_error(error);
+        let mut out = std::io::stdout().lock();
+        if self.args.json {
+            let line = serde_json::json!({ "image": name, "error": format!("{what}: {reason}") });
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(out, "{name}: ERROR, {what}: {}", visible(&reason))?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    /// With `--attest`, the attestation `attest` signs for a scan, made from this judgement.
+    fn attest(&self, image: &str, judgement: Judgement) -> Result<()> {
+        let Some(attesting) = &self.attesting else {
+            return Ok(());
+        };
+        let policy = self.gate.policy();
+        let mut parameters =
+            attest::scan_parameters(image, policy, &judgement.report, &self.args.gate);
+        parameters["judged"] = judgement.judged.as_str().into();
+        let scanned = Scanned {
+            image: Some(ImageDigests::of(&judgement.report.image)),
+            policy: attest::policy_ref(&self.args.gate, policy),
+            started: judgement.started,
+            finished: judgement.finished,
+            parameters,
+            report: judgement.report,
+        };
+        let Signed {
+            envelope,
+            name,
+            digests,
+        } = attest::sign(&scanned, attesting.kind, None, None, &attesting.key);
+        let push_subject = match attesting.push {
+            true => Some(attest::pushable_subject(
+                &digests,
+                scanned.image.as_ref(),
+                Some(image),
+            )?),
+            false => None,
+        };
+        let (kind, digest) = digests.primary();
+        let mut written = String::new();
+        if let Some(dir) = &attesting.dir {
+            let path = attestation_file(dir, digest);
+            let json = envelope.to_json();
+            write_atomically(&path, |w| writeln!(w, "{json}"))?;
+            written = format!(", written to {}", path.display());
+        }
+        eprintln!(
+            "portcullis: signed {} attestation for {name} ({kind} digest {digest}): verdict \
+             {}{written}",
+            attesting.kind.predicate_type(),
+            match scanned.report.gate.result {
+                Verdict::Passed => "PASSED",
+                Verdict::Failed => "FAILED",
+            },
+        );
+        if let Some(subject) = push_subject {
+            let target = registry_target(image, "--push")?;
+            attest::push_envelope(
+                &target,
+                &self.options.remote,
+                subject,
+                &envelope,
+                attesting.kind.predicate_type(),
+            )?;
+        }
+        Ok(())
+    }
 }
 
-/// One image, or every tag of a repository, as `docker://` references.
-fn expand(given: &str, remote: &RemoteOptions) -> Result<Vec<String>> {
-    let target = registry_target(given, "recheck")?;
-    // A name without a tag or digest is the whole repository.
+/// `1 image`, `2 images`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Where `--attest-dir` keeps the attestation of the image whose digest is `digest`.
+fn attestation_file(dir: &Path, digest: &str) -> PathBuf {
+    dir.join(format!("{}.intoto.jsonl", digest.replace(':', "-")))
+}
+
+/// Whether `given` names a whole repository: no tag, no digest.
+fn is_repository(given: &str) -> bool {
     let name = given.strip_prefix("docker://").unwrap_or(given);
     let last = name.rsplit('/').next().unwrap_or(name);
-    if name.contains('@') || last.contains(':') {
-        return Ok(vec![given.to_string()]);
-    }
-    let repository = format!("{}/{}", target.registry, target.repository);
-    let tags =
+    !(name.contains('@') || last.contains(':'))
+}
+
+/// Every tag of the repository `given` (`docker://REGISTRY/NAME`) as a `docker://`
+/// reference, sorted, attachment tags left out.
+fn tags_of(given: &str, remote: &RemoteOptions) -> Result<Vec<String>> {
+    let target = registry_target(given, "recheck")?;
+    let repository = target.repository_name();
+    let mut tags =
         list_tags(&repository, remote).with_context(|| format!("listing the tags of {given}"))?;
-    if tags.is_empty() {
-        bail!("{given}: the repository has no tags");
-    }
-    let mut tags = tags;
     tags.sort();
     Ok(tags
         .into_iter()

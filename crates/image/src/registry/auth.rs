@@ -100,13 +100,17 @@ pub fn push_scope(repository: &str) -> String {
     format!("repository:{repository}:pull,push")
 }
 
+/// What a client of the registry's catalog (`/v2/_catalog`) asks for.
+pub const CATALOG_SCOPE: &str = "registry:catalog:*";
+
 /// The scope to ask a token endpoint for: the challenge's, except that a client that writes
 /// asks for `pull,push` where a read's challenge names only `pull`, so that one token serves
-/// its reads and its writes.
+/// its reads and its writes. A client with no repository is the catalog's.
 pub fn token_scope(challenge: Option<String>, repository: &str, push: bool) -> String {
     match challenge {
         Some(s) if push && s == pull_scope(repository) => push_scope(repository),
         Some(s) => s,
+        None if repository.is_empty() => CATALOG_SCOPE.to_string(),
         None if push => push_scope(repository),
         None => pull_scope(repository),
     }
@@ -265,6 +269,7 @@ mod tests {
         assert_eq!(token_scope(pull, "a/b", true), "repository:a/b:pull,push");
         assert_eq!(token_scope(None, "a/b", false), "repository:a/b:pull");
         assert_eq!(token_scope(None, "a/b", true), "repository:a/b:pull,push");
+        assert_eq!(token_scope(None, "", false), CATALOG_SCOPE);
         // A challenge that names something else (another repository, more actions) stands.
         let other = "repository:c:pull,push,delete";
         assert_eq!(token_scope(Some(other.into()), "a/b", true), other);

@@ -34,6 +34,17 @@ pub const TAG_PAGE: usize = 1_000;
 /// Most pages of one tag list read: a registry answering one tag a page cannot make the
 /// listing take 10,000 requests.
 const MAX_TAG_PAGES: usize = 100;
+/// Most repositories read from a registry's catalog. A longer catalog is an error rather
+/// than cut short: what is asked for is every repository.
+pub const MAX_REPOSITORIES: usize = 10_000;
+/// Repositories asked for per page of the catalog: distribution's default
+/// `catalog.maxentries`.
+const CATALOG_PAGE: usize = 1_000;
+/// Most pages of one catalog read.
+const MAX_CATALOG_PAGES: usize = 1_000;
+/// Bytes a page of a list may take per name asked for: a tag is at most 128 characters and
+/// a repository name 255, plus JSON's quotes and comma.
+const MAX_BYTES_PER_NAME: u64 = 264;
 /// First backoff; doubled on each retry.
 const BACKOFF: Duration = Duration::from_millis(250);
 /// Times a blob download is resumed after its connection broke.
@@ -683,58 +694,141 @@ impl Client {
     /// page as the `Link: <...>; rel="next"` header of each answer leads (the distribution
     /// spec's pagination), up to [`MAX_TAGS`] tags or [`MAX_TAG_PAGES`] pages.
     pub async fn tags(&self) -> Result<Vec<String>, RegistryError> {
+        let listed = self
+            .list_pages(&PagedList {
+                kind: ListKind::Tags,
+                first: format!(
+                    "{}/v2/{}/tags/list?n={TAG_PAGE}",
+                    self.base, self.target.repository
+                ),
+                max_names: MAX_TAGS,
+                max_pages: MAX_TAG_PAGES,
+                max_page_bytes: TAG_PAGE as u64 * MAX_BYTES_PER_NAME,
+            })
+            .await?;
+        Ok(listed.names)
+    }
+
+    /// The registry's repositories, from its catalog API (`/v2/_catalog`), page by page as
+    /// for [`Client::tags`]; the client's target names no repository
+    /// ([`RegistryRef::registry_only`]). More than `max` repositories (at most
+    /// [`MAX_REPOSITORIES`]), or more than [`MAX_CATALOG_PAGES`] pages, is an error. A
+    /// registry that does not list its repositories to this client (401, 403, 404: Docker
+    /// Hub never does) is [`RegistryError::CatalogRefused`].
+    pub async fn catalog(&self, max: usize) -> Result<Vec<String>, RegistryError> {
+        let max = max.min(MAX_REPOSITORIES);
+        let list = |first: String| PagedList {
+            kind: ListKind::Catalog,
+            first,
+            max_names: max,
+            max_pages: MAX_CATALOG_PAGES,
+            max_page_bytes: CATALOG_PAGE as u64 * MAX_BYTES_PER_NAME,
+        };
+        let sized = list(format!("{}/v2/_catalog?n={CATALOG_PAGE}", self.base));
+        let listed = match self.list_pages(&sized).await {
+            // distribution refuses an `n` above its `catalog.maxentries` (400,
+            // PAGINATION_NUMBER_INVALID): pages of its own size are read instead.
+            Err(RegistryError::Status { status: 400, .. }) => {
+                self.list_pages(&list(format!("{}/v2/_catalog", self.base)))
+                    .await
+            }
+            other => other,
+        };
+        let listed = listed.map_err(|e| match e {
+            RegistryError::Denied {
+                status, anonymous, ..
+            } => RegistryError::CatalogRefused {
+                registry: self.target.registry.clone(),
+                status,
+                anonymous,
+            },
+            RegistryError::NotFound { .. } => RegistryError::CatalogRefused {
+                registry: self.target.registry.clone(),
+                status: 404,
+                anonymous: self.credentials.is_none(),
+            },
+            RegistryError::Status { status, what, .. } => RegistryError::Network {
+                registry: self.target.registry.clone(),
+                message: format!("{what}: the registry answered {status}"),
+            },
+            other => other,
+        })?;
+        if listed.complete {
+            return Ok(listed.names);
+        }
+        Err(RegistryError::CatalogTooLong {
+            registry: self.target.registry.clone(),
+            limit: if listed.names.len() < max {
+                format!("{MAX_CATALOG_PAGES} pages")
+            } else {
+                format!("{max} repositories")
+            },
+        })
+    }
+
+    /// The names of a list endpoint, page by page as the `Link` header of each answer
+    /// leads, until a page without a next one, an empty page, or a limit of `list`.
+    async fn list_pages(&self, list: &PagedList) -> Result<Listed, RegistryError> {
         #[derive(serde::Deserialize)]
-        struct TagList {
+        struct Page {
             #[serde(default)]
             tags: Option<Vec<String>>,
+            #[serde(default)]
+            repositories: Option<Vec<String>>,
         }
-        let first = format!(
-            "{}/v2/{}/tags/list?n={TAG_PAGE}",
-            self.base, self.target.repository
-        );
-        let mut next = Some(first);
-        let mut tags = Vec::new();
+        let name = list.kind.name();
+        let mut next = Some(list.first.clone());
+        let mut names = Vec::new();
         let mut pages = 0;
         while let Some(url) = next.take() {
-            if tags.len() >= MAX_TAGS || pages == MAX_TAG_PAGES {
+            if names.len() > list.max_names || pages == list.max_pages {
+                next = Some(url);
                 break;
             }
             pages += 1;
-            let what = format!("tag list (page {pages})");
+            let what = format!("{name} (page {pages})");
             let response = self.get(&url, None, 0, &what).await?;
             next = match response.headers().get(LINK) {
-                Some(link) => self.next_page(&url, link)?,
+                Some(link) => self.next_page(&url, link, name)?,
                 None => None,
             };
-            let max = (TAG_PAGE as u64) * 256;
-            let data = read_limited(response, max)
+            let data = read_limited(response, list.max_page_bytes)
                 .await
-                .map_err(|e| self.read_failed(&what, e, max))?;
-            let list: TagList =
-                serde_json::from_slice(&data).map_err(|e| RegistryError::Network {
-                    registry: self.target.registry.clone(),
-                    message: format!(
+                .map_err(|e| self.read_failed(&what, e, list.max_page_bytes))?;
+            let page: Page = serde_json::from_slice(&data).map_err(|e| RegistryError::Network {
+                registry: self.target.registry.clone(),
+                message: match list.kind {
+                    ListKind::Tags => format!(
                         "the tag list of {} is not JSON: {e}",
                         self.target.repository
                     ),
-                })?;
-            let page = list.tags.unwrap_or_default();
+                    ListKind::Catalog => format!("the catalog is not JSON: {e}"),
+                },
+            })?;
+            let page = match list.kind {
+                ListKind::Tags => page.tags,
+                ListKind::Catalog => page.repositories,
+            }
+            .unwrap_or_default();
             // A page that adds nothing ends the list, whatever its Link says.
             if page.is_empty() {
+                next = None;
                 break;
             }
-            tags.extend(page);
+            names.extend(page);
         }
-        tags.truncate(MAX_TAGS);
-        Ok(tags)
+        let complete = next.is_none() && names.len() <= list.max_names;
+        names.truncate(list.max_names);
+        Ok(Listed { names, complete })
     }
 
-    /// The next page a tag list's `Link` header names, resolved against `current`: only
-    /// on this registry (a page elsewhere is refused), and never `current` again.
+    /// The next page a list's `Link` header names, resolved against `current`: only on
+    /// this registry (a page elsewhere is refused), and never `current` again.
     fn next_page(
         &self,
         current: &str,
         link: &reqwest::header::HeaderValue,
+        list: &str,
     ) -> Result<Option<String>, RegistryError> {
         let refused = |message: String| RegistryError::Network {
             registry: self.target.registry.clone(),
@@ -742,7 +836,7 @@ impl Client {
         };
         let text = link
             .to_str()
-            .map_err(|_| refused("the tag list's Link header is not text".into()))?;
+            .map_err(|_| refused(format!("the {list}'s Link header is not text")))?;
         let Some(target) = next_link(text) else {
             return Ok(None);
         };
@@ -750,10 +844,10 @@ impl Client {
             reqwest::Url::parse(current).map_err(|e| refused(format!("{current}: {e}")))?;
         let next = current
             .join(target)
-            .map_err(|e| refused(format!("the tag list's next page {target:?}: {e}")))?;
+            .map_err(|e| refused(format!("the {list}'s next page {target:?}: {e}")))?;
         if next.origin() != current.origin() {
             return Err(refused(format!(
-                "the tag list's next page {next} is not on {}",
+                "the {list}'s next page {next} is not on {}",
                 self.target.registry
             )));
         }
@@ -953,6 +1047,40 @@ impl Client {
     }
 }
 
+/// Which list a [`PagedList`] reads.
+#[derive(Debug, Clone, Copy)]
+enum ListKind {
+    /// A repository's tags: `{"tags": [...]}`.
+    Tags,
+    /// The registry's repositories: `{"repositories": [...]}`.
+    Catalog,
+}
+
+impl ListKind {
+    fn name(self) -> &'static str {
+        match self {
+            ListKind::Tags => "tag list",
+            ListKind::Catalog => "catalog",
+        }
+    }
+}
+
+/// A list endpoint to read page by page, and how far.
+struct PagedList {
+    kind: ListKind,
+    first: String,
+    max_names: usize,
+    max_pages: usize,
+    max_page_bytes: u64,
+}
+
+/// The names a list gave, and whether it ended within the limits (otherwise the names are
+/// its first `max_names`).
+struct Listed {
+    names: Vec<String>,
+    complete: bool,
+}
+
 #[derive(Debug)]
 enum ReadError {
     TooLarge,
@@ -1065,6 +1193,136 @@ mod tests {
         ];
         for (header, expected) in cases {
             assert_eq!(next_link(header), *expected, "{header}");
+        }
+    }
+
+    /// A plain-HTTP server on a loopback port answering each request (one a connection)
+    /// with `answer(request target)`: status, extra header lines, body. A TLS handshake
+    /// (the client's probe for HTTPS) is refused by closing the connection.
+    fn serve(
+        answer: impl Fn(&str) -> (u16, String, String) + Send + 'static,
+    ) -> std::net::SocketAddr {
+        use std::io::{BufRead as _, BufReader, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                if reader.fill_buf().map_or(true, |b| b.first() == Some(&0x16)) {
+                    continue;
+                }
+                let mut head = String::new();
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                    head.push_str(&line);
+                    line.clear();
+                }
+                let target = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                let (status, headers, body) = answer(&target);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{headers}\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        addr
+    }
+
+    /// `client.catalog(max)` against a server answering with `answer`.
+    fn catalog_of(
+        max: usize,
+        answer: impl Fn(&str) -> (u16, String, String) + Send + 'static,
+    ) -> Result<Vec<String>, RegistryError> {
+        let addr = serve(answer);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let target = RegistryRef::registry_only(&addr.to_string()).unwrap();
+        let client = runtime
+            .block_on(Client::connect(target, None, true))
+            .unwrap();
+        runtime.block_on(client.catalog(max))
+    }
+
+    /// One repository a page, `r<N>` on page N (from `last=r<N-1>`), and a next page up to
+    /// `pages` pages (`None`: forever). An `n` above 2 is refused as distribution refuses
+    /// one above its `catalog.maxentries`.
+    fn one_a_page(pages: Option<usize>) -> impl Fn(&str) -> (u16, String, String) {
+        move |target: &str| {
+            if target.contains("n=") && !target.contains("n=2") {
+                let body = r#"{"errors":[{"code":"PAGINATION_NUMBER_INVALID"}]}"#;
+                return (400, String::new(), body.to_string());
+            }
+            let page = target
+                .split("last=r")
+                .nth(1)
+                .and_then(|n| n.split('&').next()?.parse::<usize>().ok())
+                .map_or(0, |n| n + 1);
+            let link = if pages.is_none_or(|p| page + 1 < p) {
+                format!("Link: </v2/_catalog?last=r{page}&n=2>; rel=\"next\"\r\n")
+            } else {
+                String::new()
+            };
+            (200, link, format!(r#"{{"repositories":["r{page}"]}}"#))
+        }
+    }
+
+    #[test]
+    fn the_catalog_is_read_page_by_page_within_its_limits() {
+        // Refused `n=1000`, then read in the registry's own pages to the last.
+        let names = catalog_of(MAX_REPOSITORIES, one_a_page(Some(5))).unwrap();
+        assert_eq!(names, ["r0", "r1", "r2", "r3", "r4"]);
+        // More repositories than asked for is an error, not a short list.
+        let error = catalog_of(3, one_a_page(Some(5))).unwrap_err();
+        assert!(
+            matches!(&error, RegistryError::CatalogTooLong { limit, .. } if limit == "3 repositories"),
+            "{error}"
+        );
+        assert_eq!(catalog_of(5, one_a_page(Some(5))).unwrap().len(), 5);
+        // A catalog that never ends stops at the page limit.
+        let error = catalog_of(MAX_REPOSITORIES, one_a_page(None)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{}: the catalog is longer than {MAX_CATALOG_PAGES} pages",
+                match &error {
+                    RegistryError::CatalogTooLong { registry, .. } => registry.as_str(),
+                    _ => "",
+                }
+            )
+        );
+        // A page larger than a page of names may be is refused.
+        let error = catalog_of(MAX_REPOSITORIES, |_| {
+            let names = vec!["r".repeat(200); 2 * CATALOG_PAGE];
+            (
+                200,
+                String::new(),
+                serde_json::json!({ "repositories": names }).to_string(),
+            )
+        })
+        .unwrap_err();
+        assert!(matches!(error, RegistryError::TooLarge { .. }), "{error}");
+    }
+
+    #[test]
+    fn a_registry_that_does_not_list_its_repositories_says_so() {
+        for status in [401, 403, 404] {
+            let error = catalog_of(MAX_REPOSITORIES, move |_| {
+                (status, String::new(), String::new())
+            })
+            .unwrap_err();
+            assert!(
+                matches!(error, RegistryError::CatalogRefused { status: s, .. } if s == status),
+                "{status}: {error}"
+            );
+            assert!(
+                error.to_string().contains("does not list its repositories"),
+                "{error}"
+            );
         }
     }
 

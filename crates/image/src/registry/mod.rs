@@ -85,6 +85,20 @@ pub enum RegistryError {
         /// The error codes and messages of the registry's answer, when it sent any.
         detail: String,
     },
+    #[error("{registry} does not list its repositories: its catalog API answered {status}{}",
+        if *.anonymous && *.status != 404 {
+            " to an anonymous client (log in with docker login, or pass --username and \
+             --password-stdin, where the registry lists them to its users)"
+        } else {
+            ""
+        })]
+    CatalogRefused {
+        registry: String,
+        status: u16,
+        anonymous: bool,
+    },
+    #[error("{registry}: the catalog is longer than {limit}")]
+    CatalogTooLong { registry: String, limit: String },
     #[error("{registry}: {message}")]
     Network { registry: String, message: String },
     #[error("{what} is larger than {max} bytes")]
@@ -163,6 +177,17 @@ pub fn list_tags(repository: &str, remote: &RemoteOptions) -> Result<Vec<String>
     let target = name::RegistryRef::parse(repository)?;
     let session = Session::open(&target, remote, false)?;
     session.block_on(session.client.tags())
+}
+
+/// The repositories of the registry `registry` (a [`RegistryRef::registry_only`]), from its
+/// catalog API, at most `max` of them (see [`Client::catalog`]).
+pub fn list_repositories(
+    registry: &RegistryRef,
+    remote: &RemoteOptions,
+    max: usize,
+) -> Result<Vec<String>, RegistryError> {
+    let session = Session::open(registry, remote, false)?;
+    session.block_on(session.client.catalog(max))
 }
 
 /// Pulls and scans `reference` (the text after `docker://`, or a bare name).

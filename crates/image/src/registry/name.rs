@@ -91,6 +91,52 @@ impl RegistryRef {
         })
     }
 
+    /// The registry a reference names when it names no repository, for the registry's own
+    /// endpoints (the catalog): `HOST[:PORT]` whose host has a dot or is `localhost`
+    /// (`127.0.0.1:5000`, `registry.example.com`), or `HOST:PORT/` (`myregistry:5000/`).
+    /// Otherwise `None`: Docker reads `alpine:3.20` or `myregistry:5000` as a repository of
+    /// Docker Hub and a tag, and `myregistry/` as a Docker Hub namespace, and so does
+    /// [`RegistryRef::parse`]. The repository of the result is empty.
+    pub fn registry_only(text: &str) -> Option<RegistryRef> {
+        let (host, slash) = match text.strip_suffix('/') {
+            Some(host) => (host, true),
+            None => (text, false),
+        };
+        if host.contains('/') || host.contains('@') {
+            return None;
+        }
+        let (name, port) = match host.rsplit_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        };
+        let valid_name = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            && !name.starts_with(['.', '-'])
+            && !name.ends_with(['.', '-']);
+        let valid_port = port
+            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+        // `myregistry:5000` is a Docker Hub repository and a tag unless a `/` follows; a host
+        // without a dot or a port is a Docker Hub namespace even then.
+        let looks_like_host =
+            name.contains('.') || name == "localhost" || (slash && port.is_some());
+        if !(valid_name && valid_port && looks_like_host) {
+            return None;
+        }
+        let registry = if DOCKER_HUB_ALIASES.contains(&host.to_ascii_lowercase().as_str()) {
+            DOCKER_HUB.to_string()
+        } else {
+            host.to_string()
+        };
+        Some(RegistryRef {
+            registry,
+            repository: String::new(),
+            tag: None,
+            digest: None,
+        })
+    }
+
     /// The host the registry API is served from.
     pub fn api_host(&self) -> &str {
         if self.registry == DOCKER_HUB {
@@ -211,6 +257,43 @@ mod tests {
         assert_eq!(hub.api_host(), "registry-1.docker.io");
         assert_eq!(hub.to_string(), "docker.io/library/alpine:latest");
         assert_eq!(hub.manifest_reference(), "latest");
+    }
+
+    #[test]
+    fn a_host_alone_names_a_registry() {
+        let registry = |text: &str| RegistryRef::registry_only(text).map(|r| r.registry);
+        let s = |x: &str| Some(x.to_string());
+        let cases: &[(&str, Option<String>)] = &[
+            ("127.0.0.1:5000", s("127.0.0.1:5000")),
+            ("localhost:5000", s("localhost:5000")),
+            ("localhost", s("localhost")),
+            ("registry.example.com", s("registry.example.com")),
+            ("registry.example.com/", s("registry.example.com")),
+            ("myregistry:5000/", s("myregistry:5000")),
+            ("index.docker.io", s("docker.io")),
+            ("docker.io/", s("docker.io")),
+            // Docker reads these as a Docker Hub repository and a tag.
+            ("alpine:3.20", None),
+            ("myregistry:5000", None),
+            ("myregistry/", None),
+            ("alpine", None),
+            ("foo.bar:latest", None),
+            // Images, or not names at all.
+            ("127.0.0.1:5000/app", None),
+            ("127.0.0.1:5000/app:1", None),
+            ("host.example:", None),
+            ("host.example:123456", None),
+            ("-host.example", None),
+            ("host_1.example", None),
+            ("", None),
+            ("/", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(registry(text), *expected, "{text:?}");
+        }
+        let only = RegistryRef::registry_only("docker.io").unwrap();
+        assert_eq!(only.api_host(), "registry-1.docker.io");
+        assert!(only.repository.is_empty() && only.tag.is_none());
     }
 
     #[test]
