@@ -38,7 +38,7 @@ use portcullis_gate::{Gate, ReadOptions};
 use portcullis_image::registry::client::MAX_REPOSITORIES;
 use portcullis_image::registry::name::RegistryRef;
 use portcullis_image::registry::{
-    RegistryError, RemoteOptions, Session, list_repositories, list_tags,
+    RegistryError, RemoteOptions, Session, list_all_tags, list_repositories,
 };
 use portcullis_image::resolve::MAX_MANIFEST;
 use std::io::Write;
@@ -440,8 +440,8 @@ fn is_repository(given: &str) -> bool {
 fn tags_of(given: &str, remote: &RemoteOptions) -> Result<Vec<String>> {
     let target = registry_target(given, "recheck")?;
     let repository = target.repository_name();
-    let mut tags =
-        list_tags(&repository, remote).with_context(|| format!("listing the tags of {given}"))?;
+    let mut tags = list_all_tags(&repository, remote)
+        .with_context(|| format!("listing the tags of {given}"))?;
     tags.sort();
     Ok(tags
         .into_iter()

@@ -692,21 +692,47 @@ impl Client {
 
     /// The repository's tags, from the registry's tags API (`/v2/NAME/tags/list`), page by
     /// page as the `Link: <...>; rel="next"` header of each answer leads (the distribution
-    /// spec's pagination), up to [`MAX_TAGS`] tags or [`MAX_TAG_PAGES`] pages.
+    /// spec's pagination): the first [`MAX_TAGS`] tags or [`MAX_TAG_PAGES`] pages, which is
+    /// enough to look for newer tags of a base image.
     pub async fn tags(&self) -> Result<Vec<String>, RegistryError> {
-        let listed = self
-            .list_pages(&PagedList {
-                kind: ListKind::Tags,
-                first: format!(
-                    "{}/v2/{}/tags/list?n={TAG_PAGE}",
-                    self.base, self.target.repository
-                ),
-                max_names: MAX_TAGS,
-                max_pages: MAX_TAG_PAGES,
-                max_page_bytes: TAG_PAGE as u64 * MAX_BYTES_PER_NAME,
-            })
-            .await?;
-        Ok(listed.names)
+        Ok(self.tag_list().await?.names)
+    }
+
+    /// Every tag of the repository, as [`Client::tags`] lists them; a repository with more
+    /// than [`MAX_TAGS`] tags (or [`MAX_TAG_PAGES`] pages of them) is an error rather than a
+    /// list cut short.
+    pub async fn all_tags(&self) -> Result<Vec<String>, RegistryError> {
+        let listed = self.tag_list().await?;
+        if listed.complete {
+            return Ok(listed.names);
+        }
+        Err(RegistryError::TagsTooLong {
+            repository: self.target.repository_name(),
+            limit: if listed.names.len() < MAX_TAGS {
+                format!("{MAX_TAG_PAGES} pages")
+            } else {
+                format!("{MAX_TAGS} tags")
+            },
+        })
+    }
+
+    async fn tag_list(&self) -> Result<Listed, RegistryError> {
+        let list = |query: &str| PagedList {
+            kind: ListKind::Tags,
+            first: format!(
+                "{}/v2/{}/tags/list{query}",
+                self.base, self.target.repository
+            ),
+            max_names: MAX_TAGS,
+            max_pages: MAX_TAG_PAGES,
+            max_page_bytes: TAG_PAGE as u64 * MAX_BYTES_PER_NAME,
+        };
+        match self.list_pages(&list(&format!("?n={TAG_PAGE}"))).await {
+            // A registry that refuses a page of this size (400, as distribution refuses an
+            // `n` above its limit for the catalog) is read in pages of its own size.
+            Err(RegistryError::Status { status: 400, .. }) => self.list_pages(&list("")).await,
+            other => other,
+        }
     }
 
     /// The registry's repositories, from its catalog API (`/v2/_catalog`), page by page as
@@ -1306,6 +1332,41 @@ mod tests {
         })
         .unwrap_err();
         assert!(matches!(error, RegistryError::TooLarge { .. }), "{error}");
+    }
+
+    #[test]
+    fn a_tag_list_longer_than_the_limit_is_cut_for_tags_and_an_error_for_all_tags() {
+        // A repository whose tag list never ends: one tag a page, a next page always.
+        let addr = serve(|target: &str| {
+            let page = target
+                .split("last=t")
+                .nth(1)
+                .and_then(|n| n.split('&').next()?.parse::<usize>().ok())
+                .map_or(0, |n| n + 1);
+            let link = format!("Link: </v2/app/tags/list?last=t{page}&n=1>; rel=\"next\"\r\n");
+            (200, link, format!(r#"{{"name":"app","tags":["t{page}"]}}"#))
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let target = RegistryRef::parse(&format!("{addr}/app")).unwrap();
+        let client = runtime
+            .block_on(Client::connect(target, None, true))
+            .unwrap();
+        let first = runtime.block_on(client.tags()).unwrap();
+        assert_eq!(first.len(), MAX_TAG_PAGES);
+        assert_eq!(first[0], "t0");
+        let error = runtime.block_on(client.all_tags()).unwrap_err();
+        assert!(
+            matches!(&error, RegistryError::TagsTooLong { limit, .. } if limit == "100 pages"),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .ends_with("app: the tag list is longer than 100 pages")
+        );
     }
 
     #[test]

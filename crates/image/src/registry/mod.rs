@@ -99,6 +99,8 @@ pub enum RegistryError {
     },
     #[error("{registry}: the catalog is longer than {limit}")]
     CatalogTooLong { registry: String, limit: String },
+    #[error("{repository}: the tag list is longer than {limit}")]
+    TagsTooLong { repository: String, limit: String },
     #[error("{registry}: {message}")]
     Network { registry: String, message: String },
     #[error("{what} is larger than {max} bytes")]
@@ -177,6 +179,17 @@ pub fn list_tags(repository: &str, remote: &RemoteOptions) -> Result<Vec<String>
     let target = name::RegistryRef::parse(repository)?;
     let session = Session::open(&target, remote, false)?;
     session.block_on(session.client.tags())
+}
+
+/// Every tag of the repository `repository`, or an error when there are more than the
+/// client lists ([`client::Client::all_tags`]).
+pub fn list_all_tags(
+    repository: &str,
+    remote: &RemoteOptions,
+) -> Result<Vec<String>, RegistryError> {
+    let target = name::RegistryRef::parse(repository)?;
+    let session = Session::open(&target, remote, false)?;
+    session.block_on(session.client.all_tags())
 }
 
 /// The repositories of the registry `registry` (a [`RegistryRef::registry_only`]), from its
