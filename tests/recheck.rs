@@ -973,3 +973,128 @@ fn the_readme_recheck_commands_give_verdicts_against_a_registry() {
     );
     verify.expect_code(0);
 }
+
+/// `--sign-facts` signs what `--attach-facts` stores; `recheck --facts-key` judges from
+/// stored facts only when that key signed them for this image, and scans every other image
+/// (unsigned facts, another key's): forged facts can force a scan, never a verdict. (Facts
+/// changed or moved to another image under a good signature: crates/attest/src/facts.rs.)
+#[test]
+fn recheck_trusts_stored_facts_only_under_the_facts_key() {
+    if registry().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(registry) = Registry::start(dir.path()) else {
+        common::skip("docker-registry is not installed");
+        return;
+    };
+    let addr = registry.addr.as_str();
+    let osv = osv_dir(dir.path(), true);
+    const PASSPHRASE: &str = "facts-signing-passphrase";
+    let keys: Vec<(String, String)> = ["ours", "theirs"]
+        .iter()
+        .map(|name| {
+            let out = dir.path().join(name);
+            portcullis_with(
+                &["keygen", "--out", text(&out)],
+                &[("PORTCULLIS_PASSWORD", PASSPHRASE)],
+                "",
+            )
+            .expect_code(0);
+            (
+                text(&out.with_extension("key")).to_string(),
+                text(&out.with_extension("pub")).to_string(),
+            )
+        })
+        .collect();
+    let (ours, theirs) = (&keys[0], &keys[1]);
+    // app:signed gets facts signed with our key, app:theirs with theirs, app:unsigned none.
+    for (tag, zlib, key) in [
+        ("signed", "1.3-r0", Some(&ours.0)),
+        ("theirs", "1.3.1-r0", Some(&theirs.0)),
+        ("unsigned", "1.2.13-r0", None),
+    ] {
+        push_built(
+            dir.path(),
+            &alpine_image(zlib),
+            &format!("{addr}/app:{tag}"),
+            None,
+        );
+        let image = format!("docker://{addr}/app:{tag}");
+        let mut args = vec!["scan", &image, "--insecure", "--no-cache", "--attach-facts"];
+        if let Some(key) = key {
+            args.extend(["--sign-facts", key]);
+        }
+        args.extend(["--exit-code", "0", "--osv-db", text(&osv)]);
+        let run = portcullis_with(&args, &[("PORTCULLIS_PASSWORD", PASSPHRASE)], "");
+        run.expect_code(0);
+        assert_eq!(
+            run.stderr.contains(", signed, as OCI referrer"),
+            key.is_some(),
+            "{}",
+            run.stderr
+        );
+    }
+    let recheck = |extra: &[&str]| {
+        let repository = format!("docker://{addr}/app");
+        let mut args = vec![
+            repository.as_str(),
+            "--insecure",
+            "--no-cache",
+            "--json",
+            "--exit-code",
+            "0",
+            "--osv-db",
+            text(&osv),
+        ];
+        args.extend_from_slice(extra);
+        let run = portcullis_run(&[&["recheck"], &args[..]].concat());
+        run.expect_code(0);
+        let judged: Vec<(String, String)> = json_lines(&run)
+            .iter()
+            .map(|l| {
+                let image = l["image"].as_str().unwrap();
+                let tag = image.rsplit(':').next().unwrap().to_string();
+                (tag, l["judged"].as_str().unwrap().to_string())
+            })
+            .collect();
+        (judged, run.stderr)
+    };
+    let stored = "from stored facts".to_string();
+    let untrusted = "scanned (stored facts not signed by --facts-key)".to_string();
+    // Without --facts-key every stored fact counts, as the registry's write access says.
+    let (judged, _) = recheck(&[]);
+    assert!(judged.iter().all(|(_, j)| *j == stored), "{judged:?}");
+    // Under our key, only ours.
+    let (judged, stderr) = recheck(&["--facts-key", &ours.1]);
+    assert_eq!(
+        judged,
+        [
+            ("signed".to_string(), stored.clone()),
+            ("theirs".to_string(), untrusted.clone()),
+            ("unsigned".to_string(), untrusted.clone()),
+        ],
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("does not verify under the --facts-key key"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("are not signed"), "{stderr}");
+    // A key that is not a key is refused before any registry request.
+    let before = registry.log().len();
+    let bad = portcullis_run(&[
+        "recheck",
+        &format!("docker://{addr}/app"),
+        "--insecure",
+        "--facts-key",
+        &ours.0,
+    ]);
+    bad.expect_code(2);
+    assert!(bad.stderr.contains("--facts-key"), "{}", bad.stderr);
+    assert_eq!(registry.log().len(), before);
+    // --sign-facts only with --attach-facts.
+    let usage = portcullis_run(&["scan", "x.tar", "--sign-facts", &ours.0]);
+    usage.expect_code(2);
+    assert!(usage.stderr.contains("--attach-facts"), "{}", usage.stderr);
+}

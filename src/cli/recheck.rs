@@ -24,7 +24,8 @@ use super::scan::{GateArgs, ReadArgs, today, write_atomically};
 use super::{EXIT_ERROR, EXIT_FAIL, EXIT_PASS, describe_error};
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use portcullis_attest::keys::SigningKey;
+use portcullis_attest::facts as facts_signature;
+use portcullis_attest::keys::{PublicKey, SigningKey};
 use portcullis_attest::predicates::PredicateKind;
 use portcullis_attest::push::{self, Listing};
 use portcullis_attest::statement::ImageDigests;
@@ -87,6 +88,16 @@ pub struct RecheckArgs {
     #[arg(long)]
     pub attach_facts: bool,
 
+    /// Sign the facts --attach-facts stores with this private key (passphrase as for
+    /// --key), so that `recheck --facts-key` can tell they are yours and this image's
+    #[arg(long, value_name = "KEY", requires = "attach_facts")]
+    pub sign_facts: Option<PathBuf>,
+
+    /// Judge from stored facts only when they are signed by this public key (--sign-facts)
+    /// and bound to the image's manifest digest; other images are scanned
+    #[arg(long, value_name = "PUB")]
+    pub facts_key: Option<PathBuf>,
+
     /// Write the reports as JSON lines (one object per image: image, digest, how it was
     /// judged, and the report) instead of one summary line each
     #[arg(long)]
@@ -112,6 +123,8 @@ enum Judged {
     ScannedNoFacts,
     /// Scanned: its facts were made by other analyzers (another version, other rules).
     ScannedStale,
+    /// Scanned: its facts are not signed by the `--facts-key` key for this image.
+    ScannedUntrusted,
 }
 
 impl Judged {
@@ -120,6 +133,7 @@ impl Judged {
             Judged::Stored => "from stored facts",
             Judged::ScannedNoFacts => "scanned (no stored facts)",
             Judged::ScannedStale => "scanned (stored facts from other analyzers)",
+            Judged::ScannedUntrusted => "scanned (stored facts not signed by --facts-key)",
         }
     }
 }
@@ -162,6 +176,36 @@ impl Attesting {
     }
 }
 
+/// How stored facts are written (`--attach-facts`, signed with `--sign-facts`) and which
+/// are trusted (`--facts-key`).
+#[derive(Default)]
+pub struct FactsOptions {
+    pub attach: bool,
+    pub sign: Option<SigningKey>,
+    pub trust: Option<PublicKey>,
+}
+
+impl FactsOptions {
+    /// The keys are loaded first: a wrong passphrase or path should not cost a recheck.
+    fn of(args: &RecheckArgs) -> Result<FactsOptions> {
+        Ok(FactsOptions {
+            attach: args.attach_facts,
+            sign: args
+                .sign_facts
+                .as_deref()
+                .map(passphrase::load_signing_key)
+                .transpose()
+                .context("--sign-facts")?,
+            trust: args
+                .facts_key
+                .as_deref()
+                .map(super::verify::read_public_key)
+                .transpose()
+                .context("--facts-key")?,
+        })
+    }
+}
+
 /// One image judged: its report and how it was judged, and when.
 struct Judgement {
     facts: ImageFacts,
@@ -177,6 +221,7 @@ struct Run<'a> {
     gate: Gate,
     options: ReadOptions,
     attesting: Option<Attesting>,
+    stored: FactsOptions,
     failed: bool,
     /// Images whose verdict was printed.
     judged: usize,
@@ -186,6 +231,7 @@ struct Run<'a> {
 
 pub fn run(args: RecheckArgs) -> Result<u8> {
     let attesting = Attesting::of(&args)?;
+    let stored = FactsOptions::of(&args)?;
     let gate = Gate::new(&args.gate.settings(today()?, &args.read.remote))?;
     for warning in gate.warnings() {
         eprintln!("portcullis: warning: {warning}");
@@ -196,6 +242,7 @@ pub fn run(args: RecheckArgs) -> Result<u8> {
         gate,
         options,
         attesting,
+        stored,
         failed: false,
         judged: 0,
         problems: 0,
@@ -293,8 +340,7 @@ impl Run<'_> {
     fn judge(&self, image: &str) -> Result<Judgement> {
         portcullis_interrupt::stage("rechecking an image");
         let started = SystemTime::now();
-        let (facts, report, judged) =
-            judge(&self.gate, image, &self.options, self.args.attach_facts)?;
+        let (facts, report, judged) = judge(&self.gate, image, &self.options, &self.stored)?;
         Ok(Judgement {
             facts,
             report,
@@ -466,10 +512,10 @@ fn judge(
     gate: &Gate,
     image: &str,
     options: &ReadOptions,
-    attach: bool,
+    stored_facts: &FactsOptions,
 ) -> Result<(ImageFacts, portcullis_gate::report::Report, Judged)> {
     let target = registry_target(image, "recheck")?;
-    let session = Session::open(&target, &options.remote, attach)?;
+    let session = Session::open(&target, &options.remote, stored_facts.attach)?;
     let reference = target
         .digest
         .clone()
@@ -495,22 +541,58 @@ fn judge(
         let data = session
             .block_on(push::fetch_blob(&session.client, blob, stored::MAX_BLOB))
             .context("reading the stored facts")?;
-        let facts = StoredFacts::decode(&data).context("reading the stored facts")?;
-        // The facts must be this image's: its manifest's config and layers.
-        check_binding(&facts, &manifest.data)?;
-        match gate.stored_facts(facts, image, options)? {
-            Some(mut facts) => {
-                facts.meta.manifest_digest = Some(manifest.digest.clone());
-                gate.enrich(&mut facts, image)?;
-                let report = gate.verdict(&facts, options)?;
-                return Ok((facts, report, Judged::Stored));
+        let trusted = match &stored_facts.trust {
+            None => Ok(()),
+            Some(key) => {
+                let envelope = match artifact
+                    .layers
+                    .iter()
+                    .find(|l| l.media_type == facts_signature::ENVELOPE_MEDIA_TYPE)
+                {
+                    Some(layer) => Some(
+                        session
+                            .block_on(push::fetch_blob(
+                                &session.client,
+                                layer,
+                                facts_signature::MAX_ENVELOPE,
+                            ))
+                            .context("reading the facts signature")?,
+                    ),
+                    None => None,
+                };
+                facts_signature::verify(envelope.as_deref(), key, &manifest.digest, &data)
             }
-            None => judged = Judged::ScannedStale,
+        };
+        match trusted {
+            Err(e) => {
+                eprintln!("portcullis: {image}: stored facts not trusted ({e}): scanning it");
+                judged = Judged::ScannedUntrusted;
+            }
+            Ok(()) => {
+                let facts = StoredFacts::decode(&data).context("reading the stored facts")?;
+                // The facts must be this image's: its manifest's config and layers.
+                check_binding(&facts, &manifest.data)?;
+                match gate.stored_facts(facts, image, options)? {
+                    Some(mut facts) => {
+                        facts.meta.manifest_digest = Some(manifest.digest.clone());
+                        gate.enrich(&mut facts, image)?;
+                        let report = gate.verdict(&facts, options)?;
+                        return Ok((facts, report, Judged::Stored));
+                    }
+                    None => judged = Judged::ScannedStale,
+                }
+            }
         }
     }
     let scanned = gate.run(image, options)?;
-    if attach {
-        attach_facts(gate, &scanned.facts, image, &options.remote)?;
+    if stored_facts.attach {
+        attach_facts(
+            gate,
+            &scanned.facts,
+            image,
+            &options.remote,
+            stored_facts.sign.as_ref(),
+        )?;
     }
     Ok((scanned.facts, scanned.report, judged))
 }
@@ -541,6 +623,7 @@ pub fn attach_facts(
     facts: &ImageFacts,
     image: &str,
     remote: &RemoteOptions,
+    sign: Option<&SigningKey>,
 ) -> Result<()> {
     let target: RegistryRef = registry_target(image, "--attach-facts")?;
     let Some(digest) = facts.meta.manifest_digest.clone() else {
@@ -555,16 +638,25 @@ pub fn attach_facts(
     let mut sbom_json = Vec::new();
     cyclonedx::write(&sbom, &mut sbom_json).context("--attach-facts: writing the SBOM")?;
     let repository = target.repository_name();
+    let signature = sign.map(|key| {
+        facts_signature::sign(&repository, &digest, stored::MEDIA_TYPE, &stored, key)
+            .to_json()
+            .into_bytes()
+    });
+    let mut layers = vec![
+        (stored::MEDIA_TYPE, stored),
+        ("application/vnd.cyclonedx+json", sbom_json),
+    ];
+    if let Some(signature) = signature {
+        layers.push((facts_signature::ENVELOPE_MEDIA_TYPE, signature));
+    }
     let session = Session::open(&target, remote, true).with_context(|| repository.clone())?;
     let (referrer, listing) = session
         .block_on(push::push_artifact(
             &session.client,
             &digest,
             stored::ARTIFACT_TYPE,
-            vec![
-                (stored::MEDIA_TYPE, stored),
-                ("application/vnd.cyclonedx+json", sbom_json),
-            ],
+            layers,
         ))
         .with_context(|| format!("--attach-facts: storing the facts in {repository}"))?;
     let listing = match listing {
@@ -572,7 +664,8 @@ pub fn attach_facts(
         Listing::Tag { tag, .. } => format!("listed in the referrers tag {tag}"),
     };
     eprintln!(
-        "portcullis: stored the facts of {repository}@{digest} as OCI referrer {referrer}, {listing}"
+        "portcullis: stored the facts of {repository}@{digest}{} as OCI referrer {referrer}, {listing}",
+        if sign.is_some() { ", signed," } else { "" }
     );
     Ok(())
 }

@@ -142,6 +142,11 @@ pub struct ScanArgs {
     #[arg(long)]
     pub attach_facts: bool,
 
+    /// Sign the facts --attach-facts stores with this private key (passphrase from
+    /// PORTCULLIS_PASSWORD / COSIGN_PASSWORD or the terminal), for `recheck --facts-key`
+    #[arg(long, value_name = "KEY", requires = "attach_facts")]
+    pub sign_facts: Option<PathBuf>,
+
     /// No progress on stderr
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
@@ -517,6 +522,12 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     if args.attach_facts {
         super::remote::registry_target(&args.image, "--attach-facts")?;
     }
+    let sign_facts = args
+        .sign_facts
+        .as_deref()
+        .map(super::passphrase::load_signing_key)
+        .transpose()
+        .context("--sign-facts")?;
     // Bad candidates are refused before the image is read.
     let candidates = match &args.base_candidates {
         Some(spec) => {
@@ -549,7 +560,13 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     emit(&report, &outputs)?;
     if args.attach_facts {
         portcullis_interrupt::stage("storing the facts next to the image");
-        super::recheck::attach_facts(&gate, &facts, &args.image, &read_options.remote)?;
+        super::recheck::attach_facts(
+            &gate,
+            &facts,
+            &args.image,
+            &read_options.remote,
+            sign_facts.as_ref(),
+        )?;
     }
     Ok(match report.gate.result {
         Verdict::Passed => EXIT_PASS,

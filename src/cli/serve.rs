@@ -69,6 +69,16 @@ pub struct ServeArgs {
     #[arg(long, env = "PORTCULLIS_SERVE_ATTACH_FACTS")]
     pub attach_facts: bool,
 
+    /// Sign the facts --attach-facts stores with this private key (passphrase from
+    /// PORTCULLIS_PASSWORD / COSIGN_PASSWORD), for `recheck --facts-key`
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "PORTCULLIS_SERVE_SIGN_FACTS",
+        requires = "attach_facts"
+    )]
+    pub sign_facts: Option<PathBuf>,
+
     /// Do not verify the certificates of https registries (a registry URL with http:// is
     /// always reached over plain HTTP)
     #[arg(long, env = "PORTCULLIS_SERVE_INSECURE")]
@@ -188,8 +198,15 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     read.observer = None;
     let (mut pipeline, warnings) = Pipeline::new(settings, fixed_today, read, args.insecure)?;
     if args.attach_facts {
-        pipeline = pipeline.after_scan(Box::new(|gate, facts, image, remote| {
-            super::recheck::attach_facts(gate, facts, image, remote).map_err(|e| format!("{e:#}"))
+        let key = args
+            .sign_facts
+            .as_deref()
+            .map(super::passphrase::load_signing_key)
+            .transpose()
+            .context("--sign-facts")?;
+        pipeline = pipeline.after_scan(Box::new(move |gate, facts, image, remote| {
+            super::recheck::attach_facts(gate, facts, image, remote, key.as_ref())
+                .map_err(|e| format!("{e:#}"))
         }));
     }
     for warning in warnings {

@@ -94,7 +94,7 @@ fn verdict_rule(args: &VerifyArgs) -> VerdictRule {
     }
 }
 
-fn read_public_key(path: &Path) -> Result<PublicKey> {
+pub(crate) fn read_public_key(path: &Path) -> Result<PublicKey> {
     let key_text = read_key_file(path)?;
     PublicKey::from_pem(&key_text.text).with_context(|| format!("{}", path.display()))
 }

@@ -11,10 +11,12 @@
 //! - [`verify`]: every check a consumer makes, each failure its own error.
 //! - [`push`]: attaching a signed envelope to the image in its registry, as cosign does and as
 //!   an OCI 1.1 referrer;
-//! - [`fetch`]: finding the envelopes attached to an image there, for [`verify`].
+//! - [`fetch`]: finding the envelopes attached to an image there, for [`verify`];
+//! - [`facts`]: the signature of the facts stored next to an image for `recheck`.
 
 pub mod cosign;
 pub mod dsse;
+pub mod facts;
 pub mod fetch;
 pub mod keys;
 pub mod predicates;
