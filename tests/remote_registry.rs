@@ -553,3 +553,85 @@ fn a_redis_restart_costs_speed_not_scans() {
     assert_eq!(verbose_counts(&shared.stderr), (1, 2), "{}", shared.stderr);
     assert_same("Redis back", &shared.json(), &uncached.json());
 }
+
+/// Two runners sharing one Redis meet the same base at the same time: the first to miss a
+/// base layer claims it and the other waits for its entry instead of pulling the blob too,
+/// so each distinct layer is pulled and analysed once, and both reports are what scans
+/// without any cache say.
+#[test]
+fn runners_scanning_a_base_at_once_pull_each_layer_once() {
+    let Some(registry) = registry() else { return };
+    if test_redis().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let redis = OwnRedis::start(dir.path());
+    let pushed = two_apps_on_one_base(&registry, dir.path());
+    let base = image_on_base(Layer::new(), "app").build();
+    let first_base_layer = base.layers[0].digest.clone();
+    // The first runner's pull of the first base layer is held until both runners run.
+    let proxy = common::fault_proxy::FaultProxy::start(
+        &registry,
+        common::fault_proxy::Faults {
+            held: [first_base_layer.clone()].into(),
+            ..Default::default()
+        },
+    );
+    let through_proxy: Vec<String> = pushed
+        .iter()
+        .map(|p| p.replace(&registry, &proxy.addr))
+        .collect();
+    let runner = |n: usize| {
+        let mut cmd = common::portcullis();
+        cmd.args(["scan", "--format", "json", &through_proxy[n], "--insecure"])
+            .args(["--verbose", "--cache", &redis.url()])
+            .arg(format!(
+                "--cache-dir={}",
+                dir.path().join(n.to_string()).display()
+            ))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd.spawn().expect("portcullis scan")
+    };
+    let first = runner(0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !proxy.is_waiting(&first_base_layer) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first runner never pulled"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = runner(1);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    proxy.release(&first_base_layer);
+    let finish = |child: std::process::Child| {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (report, stderr)
+    };
+    let (first_report, first_log) = finish(first);
+    let (second_report, second_log) = finish(second);
+    assert_eq!(verbose_counts(&first_log), (3, 0), "{first_log}");
+    assert_eq!(verbose_counts(&second_log), (1, 2), "{second_log}");
+    let log = proxy.log();
+    for layer in &base.layers[..base_layers().len()] {
+        let pulls = log
+            .iter()
+            .filter(|e| e.is_for(&layer.digest) && e.status == 200)
+            .count();
+        assert_eq!(pulls, 1, "{} pulled {pulls} times", layer.digest);
+    }
+    for (n, report) in [&first_report, &second_report].into_iter().enumerate() {
+        let uncached = scan_with(&pushed[n], &["--insecure", "--no-cache"], &[], None);
+        let mut report = report.clone();
+        let mut expected = uncached.json();
+        for r in [&mut report, &mut expected] {
+            r["image"]["reference"] = serde_json::Value::Null;
+            r["image"]["names"] = serde_json::Value::Null;
+        }
+        assert_same("claimed layers", &report, &expected);
+    }
+}

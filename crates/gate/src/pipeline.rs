@@ -100,10 +100,7 @@ fn read_image_keeping(
             .map_err(|e| observer.detail(&e.to_string()))
             .ok()
     });
-    let scanner = Scanner {
-        analyzers,
-        cache: cache.as_ref().filter(|_| keep.is_none()),
-    };
+    let scanner = Scanner::new(analyzers, cache.as_ref().filter(|_| keep.is_none()));
     let keeping;
     let layer_scanner: &dyn LayerScanner<LayerReport> = match keep {
         Some(dir) => {

@@ -410,20 +410,21 @@ fn scan_resolved<R: Clone + Send + Sync>(
 ) -> Result<Loaded<R>, ImageError> {
     let Resolved { meta, layer_paths } = resolved;
     // A blob listed twice (identical empty layers) is read once.
-    let mut unique: Vec<(&str, &PlannedLayer)> = Vec::new();
+    let mut unique: Vec<(&str, &PlannedLayer, usize)> = Vec::new();
     let mut slot_of: HashMap<&str, usize> = HashMap::new();
-    for (p, planned) in layer_paths.iter().zip(&meta.layers) {
+    for (index, (p, planned)) in layer_paths.iter().zip(&meta.layers).enumerate() {
         slot_of.entry(p.as_str()).or_insert_with(|| {
-            unique.push((p.as_str(), planned));
+            unique.push((p.as_str(), planned, index));
             unique.len() - 1
         });
     }
-    let sizes: Option<u64> = unique.iter().map(|(_, p)| p.size).sum();
+    let sizes: Option<u64> = unique.iter().map(|(_, p, _)| p.size).sum();
     opts.observer.layers_planned(unique.len(), sizes);
     type Outcome<R> = Result<(ScannedLayer<R>, LayerSource), ImageError>;
     let results: Vec<Mutex<Option<Outcome<R>>>> = unique.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
+    let remembered: Vec<AtomicBool> = unique.iter().map(|_| AtomicBool::new(false)).collect();
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .max(min_workers)
@@ -437,10 +438,20 @@ fn scan_resolved<R: Clone + Send + Sync>(
                     if i >= unique.len() || failed.load(Ordering::Relaxed) {
                         break;
                     }
-                    let (blob, planned) = unique[i];
+                    let (blob, planned, index) = unique[i];
                     let result = scan_one(store, blob, planned, opts);
                     match &result {
-                        Ok((scanned, source)) => opts.observer.layer_done(&scanned.digest, *source),
+                        Ok((scanned, source)) => {
+                            opts.observer.layer_done(&scanned.digest, *source);
+                            // Stored as soon as it is verified: scans elsewhere waiting for
+                            // this layer go on now, not when this whole image is read.
+                            if *source == LayerSource::Scanned
+                                && let Ok(info) = check(index, planned, blob, scanned)
+                            {
+                                remember(opts, &info, &scanned.report);
+                                remembered[i].store(true, Ordering::Relaxed);
+                            }
+                        }
                         Err(_) => failed.store(true, Ordering::Relaxed),
                     }
                     if let Ok(mut slot) = results[i].lock() {
@@ -457,7 +468,6 @@ fn scan_resolved<R: Clone + Send + Sync>(
     // Report the first failure in manifest order.
     let mut layers = Vec::new();
     let mut reports = Vec::new();
-    let mut remembered = vec![false; unique.len()];
     for (i, (planned, blob)) in meta.layers.iter().zip(&layer_paths).enumerate() {
         let slot = slot_of[blob.as_str()];
         let (result, source) = match scanned[slot].take() {
@@ -470,8 +480,7 @@ fn scan_resolved<R: Clone + Send + Sync>(
             None => continue,
         };
         let (info, report) = verify(i, planned, blob, result)?;
-        if source == LayerSource::Scanned && !remembered[slot] {
-            remembered[slot] = true;
+        if source == LayerSource::Scanned && !remembered[slot].swap(true, Ordering::Relaxed) {
             remember(opts, &info, &report);
         }
         layers.push(info);
@@ -550,6 +559,17 @@ fn verify<R>(
     blob: &str,
     scanned: ScannedLayer<R>,
 ) -> Result<(LayerInfo, R), ImageError> {
+    let info = check(index, planned, blob, &scanned)?;
+    Ok((info, scanned.report))
+}
+
+/// [`verify`] without taking the layer: what it is, if it is what was promised.
+fn check<R>(
+    index: usize,
+    planned: &PlannedLayer,
+    blob: &str,
+    scanned: &ScannedLayer<R>,
+) -> Result<LayerInfo, ImageError> {
     let what = format!(
         "layer {index} ({})",
         planned.digest.as_deref().unwrap_or(blob)
@@ -560,14 +580,14 @@ fn verify<R>(
         return Err(ImageError::DigestMismatch {
             what,
             expected: expected.clone(),
-            actual: scanned.digest,
+            actual: scanned.digest.clone(),
         });
     }
     if planned.diff_id != scanned.diff_id {
         return Err(ImageError::DigestMismatch {
             what: format!("{what} diff_id"),
             expected: planned.diff_id.clone(),
-            actual: scanned.diff_id,
+            actual: scanned.diff_id.clone(),
         });
     }
     if let Some(size) = planned.size
@@ -594,15 +614,14 @@ fn verify<R>(
             ),
         });
     }
-    let info = LayerInfo {
+    Ok(LayerInfo {
         index,
-        digest: scanned.digest,
-        diff_id: scanned.diff_id,
+        digest: scanned.digest.clone(),
+        diff_id: scanned.diff_id.clone(),
         media_type: planned.media_type.clone(),
         compression: scanned.compression,
         size: scanned.size,
         uncompressed_size: scanned.uncompressed_size,
         entries: scanned.tar_entries as usize,
-    };
-    Ok((info, scanned.report))
+    })
 }

@@ -19,6 +19,13 @@
 //! `maxmemory` policy bounds its size). The value is the same compressed entry, checked the
 //! same way when read back. Redis that cannot be reached, or answers wrongly, is a warning
 //! on stderr, once: the scan goes on with the local cache alone.
+//!
+//! A layer is analysed once even when several scans meet it at the same time
+//! ([`LayerCache::lookup`]): the first to miss claims it — in this process, and in Redis
+//! with a short-lived `SET … NX` — and the others wait for its entry instead of pulling the
+//! blob too. A claim ends when its entry is stored, or when its scan fails or its process
+//! dies (the Redis claim expires); waiting is bounded, after which the layer is analysed
+//! anyway.
 
 use super::redis::{Connection, RedisUrl};
 use super::{ANALYZER_VERSION, LayerReport};
@@ -53,6 +60,109 @@ const EVICT_TO_PERCENT: u64 = 90;
 pub const SHARED_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// A compressed entry larger than this is not shared.
 const MAX_SHARED_BYTES: usize = 256 << 20;
+/// How long a claim on a layer lasts in Redis when its holder neither stores the entry nor
+/// gives it up (its process died).
+const CLAIM_TTL: Duration = Duration::from_secs(120);
+/// How long a scan waits for a layer another scan claimed before analysing it itself.
+const MAX_CLAIM_WAIT: Duration = Duration::from_secs(180);
+
+/// The layers a scan of this process is analysing now (cache keys), and the condition the
+/// others wait on until one is done.
+static IN_FLIGHT: std::sync::LazyLock<(
+    Mutex<std::collections::HashSet<String>>,
+    std::sync::Condvar,
+)> = std::sync::LazyLock::new(Default::default);
+
+/// What [`LayerCache::lookup`] found.
+pub enum Lookup {
+    /// The layer's report, from the cache.
+    Hit(ScannedLayer<LayerReport>),
+    /// Not cached, and this scan analyses it: keep the claim until the entry is stored
+    /// (or the scan fails), then drop it.
+    Claimed(Claim),
+    /// Not cached, and waiting for another scan took too long: analyse it anyway.
+    Unclaimed,
+}
+
+/// A scan's claim on analysing one layer; dropping it lets the others go on.
+pub struct Claim {
+    key: String,
+    /// The Redis tier and the token this claim holds there.
+    shared: Option<(std::sync::Arc<SharedClaims>, String)>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some((shared, token)) = &self.shared {
+            shared.release(&self.key, token);
+        }
+        let (set, done) = &*IN_FLIGHT;
+        set.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
+        done.notify_all();
+    }
+}
+
+/// Claims in Redis, on a connection of their own (a claim is released from whichever
+/// thread drops it).
+struct SharedClaims {
+    url: RedisUrl,
+    conn: Mutex<Option<Connection>>,
+}
+
+impl fmt::Debug for SharedClaims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SharedClaims({})", self.url)
+    }
+}
+
+impl SharedClaims {
+    fn key(key: &str) -> Vec<u8> {
+        format!("portcullis:layers-v{FORMAT}-claim:{key}").into_bytes()
+    }
+
+    fn command(&self, args: &[&[u8]]) -> Option<super::redis::Reply> {
+        let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            *guard = self.url.connect().ok();
+        }
+        let reply = guard.as_mut()?.command(args, 64);
+        if reply.is_err() {
+            *guard = None;
+        }
+        reply.ok()
+    }
+
+    /// `Some(true)`: claimed; `Some(false)`: another holds it; `None`: Redis cannot say.
+    fn claim(&self, key: &str, token: &str) -> Option<bool> {
+        let ttl = CLAIM_TTL.as_secs().to_string();
+        match self.command(&[
+            b"SET",
+            &SharedClaims::key(key),
+            token.as_bytes(),
+            b"NX",
+            b"EX",
+            ttl.as_bytes(),
+        ])? {
+            super::redis::Reply::Status(_) => Some(true),
+            _ => Some(false),
+        }
+    }
+
+    /// Gives up the claim, if it is still this token's.
+    fn release(&self, key: &str, token: &str) {
+        let script = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+                      return redis.call('DEL', KEYS[1]) else return 0 end";
+        self.command(&[
+            b"EVAL",
+            script.as_bytes(),
+            b"1",
+            &SharedClaims::key(key),
+            token.as_bytes(),
+        ]);
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -118,6 +228,7 @@ pub struct LayerCache {
     salt: String,
     stored: AtomicUsize,
     shared: Option<Shared>,
+    claims: Option<std::sync::Arc<SharedClaims>>,
 }
 
 /// Whether this process warned about the shared tier being down, and it has not come back
@@ -224,6 +335,12 @@ impl LayerCache {
                 down: AtomicBool::new(false),
                 hits: AtomicUsize::new(0),
             }),
+            claims: config.shared.clone().map(|url| {
+                std::sync::Arc::new(SharedClaims {
+                    url,
+                    conn: Mutex::new(None),
+                })
+            }),
         })
     }
 
@@ -317,6 +434,63 @@ impl LayerCache {
             tar_entries: stored.report.tar_entries,
             report: stored.report,
         })
+    }
+
+    /// The layer's cached report, or the claim to analyse it (see the module's
+    /// documentation): waits while another scan, here or on another machine sharing Redis,
+    /// analyses it.
+    pub fn lookup(&self, digest: &str, diff_id: &str) -> Lookup {
+        let key = self.key(digest, diff_id);
+        let deadline = std::time::Instant::now() + MAX_CLAIM_WAIT;
+        let token = format!("{}-{key}", std::process::id());
+        loop {
+            if let Some(hit) = self.get(digest, diff_id) {
+                return Lookup::Hit(hit);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Lookup::Unclaimed;
+            }
+            let (set, done) = &*IN_FLIGHT;
+            let mut in_flight = set.lock().unwrap_or_else(|e| e.into_inner());
+            if in_flight.contains(&key) {
+                // Another scan of this process analyses it: wait for it, then look again.
+                let _ = done.wait_timeout(in_flight, Duration::from_millis(500));
+                continue;
+            }
+            in_flight.insert(key.clone());
+            drop(in_flight);
+            let local = Claim {
+                key: key.clone(),
+                shared: None,
+            };
+            let Some(claims) = self.shared_claims() else {
+                return Lookup::Claimed(local);
+            };
+            match claims.claim(&key, &token) {
+                // Redis cannot say: analyse it, as without a shared tier.
+                None => return Lookup::Claimed(local),
+                Some(true) => {
+                    let mut claim = local;
+                    claim.shared = Some((claims, token));
+                    return Lookup::Claimed(claim);
+                }
+                Some(false) => {
+                    // Another machine analyses it: let this process's other scans wait on
+                    // Redis too, and look again shortly.
+                    drop(local);
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+            }
+        }
+    }
+
+    /// The Redis tier's claims, unless the tier is down for this cache.
+    fn shared_claims(&self) -> Option<std::sync::Arc<SharedClaims>> {
+        let shared = self.shared.as_ref()?;
+        if shared.down.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.claims.clone()
     }
 
     /// Stores a layer's report. Call it only once the layer's digest and diff_id were

@@ -20,10 +20,10 @@ use portcullis_layer::ScannedLayer;
 use portcullis_layer::{self as layer, Analyzer, Budget, Entry, LayerError, Listing, Note};
 use portcullis_secrets::{SecretHit, Secrets, SecretsAnalyzer};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Bumped whenever the analyzers change what they put into a `LayerReport`, so that cached
 /// reports from an older analyzer are never reused.
@@ -206,6 +206,19 @@ impl Analyzers {
 pub struct Scanner<'a> {
     pub analyzers: &'a Analyzers,
     pub cache: Option<&'a LayerCache>,
+    /// The layers this scan claimed to analyse (by blob digest), released once their
+    /// entries are stored, or when the scan ends.
+    pub claims: Mutex<HashMap<String, cache::Claim>>,
+}
+
+impl<'a> Scanner<'a> {
+    pub fn new(analyzers: &'a Analyzers, cache: Option<&'a LayerCache>) -> Scanner<'a> {
+        Scanner {
+            analyzers,
+            cache,
+            claims: Mutex::new(HashMap::new()),
+        }
+    }
 }
 
 impl LayerScanner<LayerReport> for Scanner<'_> {
@@ -224,8 +237,19 @@ impl LayerScanner<LayerReport> for Scanner<'_> {
         diff_id: &str,
         budget: &Budget,
     ) -> Result<Option<ScannedLayer<LayerReport>>, LayerError> {
-        let Some(hit) = self.cache.and_then(|cache| cache.get(digest, diff_id)) else {
+        let Some(cache) = self.cache else {
             return Ok(None);
+        };
+        let hit = match cache.lookup(digest, diff_id) {
+            cache::Lookup::Hit(hit) => hit,
+            cache::Lookup::Claimed(claim) => {
+                self.claims
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(digest.to_string(), claim);
+                return Ok(None);
+            }
+            cache::Lookup::Unclaimed => return Ok(None),
         };
         // A sparse file's holes count as declared, as when the layer was read.
         let uncompressed = hit.uncompressed_size.max(hit.report.content_bytes);
@@ -234,9 +258,15 @@ impl LayerScanner<LayerReport> for Scanner<'_> {
     }
 
     fn remember(&self, layer: &LayerInfo, report: &LayerReport) -> Result<(), String> {
-        match self.cache {
+        let stored = match self.cache {
             Some(cache) => cache.put(layer, report).map_err(|e| e.to_string()),
             None => Ok(()),
-        }
+        };
+        // Stored (or not storable): whoever waits for it looks again now.
+        self.claims
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&layer.digest);
+        stored
     }
 }
