@@ -76,7 +76,7 @@ static IN_FLIGHT: std::sync::LazyLock<(
 /// What [`LayerCache::lookup`] found.
 pub enum Lookup {
     /// The layer's report, from the cache.
-    Hit(ScannedLayer<LayerReport>),
+    Hit(Box<ScannedLayer<LayerReport>>),
     /// Not cached, and this scan analyses it: keep the claim until the entry is stored
     /// (or the scan fails), then drop it.
     Claimed(Claim),
@@ -445,7 +445,7 @@ impl LayerCache {
         let token = format!("{}-{key}", std::process::id());
         loop {
             if let Some(hit) = self.get(digest, diff_id) {
-                return Lookup::Hit(hit);
+                return Lookup::Hit(Box::new(hit));
             }
             if std::time::Instant::now() >= deadline {
                 return Lookup::Unclaimed;

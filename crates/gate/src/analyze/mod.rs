@@ -241,7 +241,7 @@ impl LayerScanner<LayerReport> for Scanner<'_> {
             return Ok(None);
         };
         let hit = match cache.lookup(digest, diff_id) {
-            cache::Lookup::Hit(hit) => hit,
+            cache::Lookup::Hit(hit) => *hit,
             cache::Lookup::Claimed(claim) => {
                 self.claims
                     .lock()
