@@ -1098,3 +1098,83 @@ fn recheck_trusts_stored_facts_only_under_the_facts_key() {
     usage.expect_code(2);
     assert!(usage.stderr.contains("--attach-facts"), "{}", usage.stderr);
 }
+
+/// `--timeout` is each image's: a recheck of three images that each take most of it runs to
+/// the end, and one image that takes longer ends the run with exit 2, naming that image.
+#[test]
+fn recheck_gives_each_image_its_own_timeout() {
+    if registry().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(registry) = Registry::start(dir.path()) else {
+        common::skip("docker-registry is not installed");
+        return;
+    };
+    let addr = registry.addr.as_str();
+    let tags = ["1", "2", "3"];
+    for tag in tags {
+        push_built(
+            dir.path(),
+            &alpine_image("1.3.1-r0"),
+            &format!("{addr}/slow:{tag}"),
+            None,
+        );
+    }
+    let held = |tags: &[&str]| {
+        common::fault_proxy::FaultProxy::start(
+            addr,
+            common::fault_proxy::Faults {
+                held: tags.iter().map(|t| t.to_string()).collect(),
+                ..Default::default()
+            },
+        )
+    };
+    // Each image's manifest is held for two seconds: six in all, four for each.
+    let proxy = held(&tags);
+    let run = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for tag in tags {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                while !proxy.is_waiting(tag) && std::time::Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                std::thread::sleep(std::time::Duration::from_secs(2));
+                proxy.release(tag);
+            }
+        });
+        portcullis_run(&[
+            "recheck",
+            &format!("docker://{}/slow", proxy.addr),
+            "--insecure",
+            "--no-cache",
+            "--timeout",
+            "4s",
+            "--exit-code",
+            "0",
+        ])
+    });
+    run.expect_code(0);
+    assert_eq!(run.stdout.lines().count(), 3, "{}", run.stdout);
+    // An image that never comes ends the run, naming it.
+    let stuck = held(&["2"]);
+    let run = portcullis_run(&[
+        "recheck",
+        &format!("docker://{}/slow", stuck.addr),
+        "--insecure",
+        "--no-cache",
+        "--timeout",
+        "2s",
+    ]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains(&format!(
+            "docker://{}/slow:2: ran out of time after 2s (--timeout)",
+            stuck.addr
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
+    stuck.release("2");
+}

@@ -269,6 +269,8 @@ pub fn run(args: RecheckArgs) -> Result<u8> {
 impl Run<'_> {
     /// What `given` names: a registry, a repository or one image.
     fn named(&mut self, given: &str) -> Result<()> {
+        self.args.read.timeout.start(given)?;
+        portcullis_interrupt::stage("listing the images to recheck");
         let remote = self.options.remote.clone();
         if let Some(registry) = given
             .strip_prefix("docker://")
@@ -338,6 +340,8 @@ impl Run<'_> {
     }
 
     fn judge(&self, image: &str) -> Result<Judgement> {
+        // Each image has its own --timeout: a fleet takes as long as it takes.
+        self.args.read.timeout.start(image)?;
         portcullis_interrupt::stage("rechecking an image");
         let started = SystemTime::now();
         let (facts, report, judged) = judge(&self.gate, image, &self.options, &self.stored)?;

@@ -116,27 +116,73 @@ pub fn current_stage() -> &'static str {
     *STAGE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// When the run ends for lack of time, and what to say then.
+struct Deadline {
+    at: std::time::Instant,
+    what: String,
+    shown: String,
+    code: i32,
+}
+
+/// The clock [`deadline`] set; `None` until then.
+static DEADLINE: Mutex<Option<Deadline>> = Mutex::new(None);
+
 /// Ends the run when it has not finished within `limit`: the registered children are
 /// stopped and the registered paths removed, as on an interrupt, then one line says that
 /// `what` ran out of time (`shown` is the limit as the user wrote it) and in which stage,
-/// and the process exits with `code`.
+/// and the process exits with `code`. Called again, it starts the clock again for a new
+/// `what` (`recheck` gives each image its own `--timeout`).
 pub fn deadline(
     limit: std::time::Duration,
     what: String,
     shown: String,
     code: i32,
 ) -> io::Result<()> {
+    let first = {
+        let mut current = DEADLINE.lock().unwrap_or_else(|p| p.into_inner());
+        let first = current.is_none();
+        *current = Some(Deadline {
+            at: std::time::Instant::now() + limit,
+            what,
+            shown,
+            code,
+        });
+        first
+    };
+    if !first {
+        return Ok(());
+    }
     std::thread::Builder::new()
         .name("deadline".into())
-        .spawn(move || {
-            std::thread::sleep(limit);
-            let mut registry = registry();
-            registry.clean();
-            eprintln!(
-                "portcullis: error: {what}: ran out of time after {shown} (--timeout) while {}",
-                current_stage()
-            );
-            std::process::exit(code);
+        .spawn(|| {
+            loop {
+                // Read and judged under one lock: a clock started again meanwhile wins.
+                let expired = match DEADLINE.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                    None => return,
+                    Some(d) => {
+                        let left = d.at.saturating_duration_since(std::time::Instant::now());
+                        if left.is_zero() {
+                            Ok((d.what.clone(), d.shown.clone(), d.code))
+                        } else {
+                            Err(left)
+                        }
+                    }
+                };
+                let (what, shown, code) = match expired {
+                    Ok(said) => said,
+                    Err(left) => {
+                        std::thread::sleep(left);
+                        continue;
+                    }
+                };
+                let mut registry = registry();
+                registry.clean();
+                eprintln!(
+                    "portcullis: error: {what}: ran out of time after {shown} (--timeout) while {}",
+                    current_stage()
+                );
+                std::process::exit(code);
+            }
         })?;
     Ok(())
 }
