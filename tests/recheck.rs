@@ -976,8 +976,9 @@ fn the_readme_recheck_commands_give_verdicts_against_a_registry() {
 
 /// `--sign-facts` signs what `--attach-facts` stores; `recheck --facts-key` judges from
 /// stored facts only when that key signed them for this image, and scans every other image
-/// (unsigned facts, another key's): forged facts can force a scan, never a verdict. (Facts
-/// changed or moved to another image under a good signature: crates/attest/src/facts.rs.)
+/// (unsigned facts, another key's): forged facts can force a scan, never a verdict, and
+/// newer unsigned facts do not hide signed ones. (Facts changed or moved to another image
+/// under a good signature: crates/attest/src/facts.rs.)
 #[test]
 fn recheck_trusts_stored_facts_only_under_the_facts_key() {
     if registry().is_none() {
@@ -1081,6 +1082,26 @@ fn recheck_trusts_stored_facts_only_under_the_facts_key() {
         "{stderr}"
     );
     assert!(stderr.contains("are not signed"), "{stderr}");
+    // Newer unsigned facts pushed next to the signed ones do not hide them.
+    let signed = format!("docker://{addr}/app:signed");
+    portcullis_run(&[
+        "scan",
+        &signed,
+        "--insecure",
+        "--no-cache",
+        "--attach-facts",
+        "--exit-code",
+        "0",
+        "--osv-db",
+        text(&osv),
+    ])
+    .expect_code(0);
+    let (judged, stderr) = recheck(&["--facts-key", &ours.1]);
+    assert_eq!(
+        judged[0],
+        ("signed".to_string(), stored.clone()),
+        "{stderr}"
+    );
     // A key that is not a key is refused before any registry request.
     let before = registry.log().len();
     let bad = portcullis_run(&[

@@ -114,6 +114,9 @@ pub struct RecheckArgs {
     pub read: ReadArgs,
 }
 
+/// Facts referrers looked at, newest first, for one signed by `--facts-key`.
+const MAX_FACTS_CANDIDATES: usize = 8;
+
 /// How an image was judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Judged {
@@ -528,65 +531,80 @@ fn judge(
     let manifest = session
         .block_on(session.client.manifest(&reference, MAX_MANIFEST))
         .context("reading the image manifest")?;
+    // Without --facts-key the newest facts count; with it, the newest that key signed (a
+    // newer unsigned push must not hide them), among the newest few.
+    let candidates = if stored_facts.trust.is_some() {
+        MAX_FACTS_CANDIDATES
+    } else {
+        1
+    };
     let found = session
-        .block_on(push::find_artifact(
+        .block_on(push::find_artifacts(
             &session.client,
             &manifest.digest,
             stored::ARTIFACT_TYPE,
+            candidates,
         ))
         .context("looking for stored facts")?;
     let mut judged = Judged::ScannedNoFacts;
-    if let Some(artifact) = found
-        && let Some(blob) = artifact
+    let mut untrusted = Vec::new();
+    let fetch = |layer: &push::Descriptor, max: u64, what: &str| {
+        session
+            .block_on(push::fetch_blob(&session.client, layer, max))
+            .with_context(|| format!("reading the {what}"))
+    };
+    for artifact in found {
+        let Some(blob) = artifact
             .layers
             .iter()
             .find(|l| l.media_type == stored::MEDIA_TYPE)
-    {
-        let data = session
-            .block_on(push::fetch_blob(&session.client, blob, stored::MAX_BLOB))
-            .context("reading the stored facts")?;
-        let trusted = match &stored_facts.trust {
-            None => Ok(()),
-            Some(key) => {
-                let envelope = match artifact
-                    .layers
-                    .iter()
-                    .find(|l| l.media_type == facts_signature::ENVELOPE_MEDIA_TYPE)
-                {
-                    Some(layer) => Some(
-                        session
-                            .block_on(push::fetch_blob(
-                                &session.client,
-                                layer,
-                                facts_signature::MAX_ENVELOPE,
-                            ))
-                            .context("reading the facts signature")?,
-                    ),
-                    None => None,
-                };
-                facts_signature::verify(envelope.as_deref(), key, &manifest.digest, &data)
-            }
+        else {
+            continue;
         };
-        match trusted {
-            Err(e) => {
-                eprintln!("portcullis: {image}: stored facts not trusted ({e}): scanning it");
+        let data = fetch(blob, stored::MAX_BLOB, "stored facts")?;
+        if let Some(key) = &stored_facts.trust {
+            let envelope = match artifact
+                .layers
+                .iter()
+                .find(|l| l.media_type == facts_signature::ENVELOPE_MEDIA_TYPE)
+            {
+                Some(layer) => Some(fetch(
+                    layer,
+                    facts_signature::MAX_ENVELOPE,
+                    "facts signature",
+                )?),
+                None => None,
+            };
+            if let Err(e) =
+                facts_signature::verify(envelope.as_deref(), key, &manifest.digest, &data)
+            {
+                untrusted.push(e.to_string());
                 judged = Judged::ScannedUntrusted;
-            }
-            Ok(()) => {
-                let facts = StoredFacts::decode(&data).context("reading the stored facts")?;
-                // The facts must be this image's: its manifest's config and layers.
-                check_binding(&facts, &manifest.data)?;
-                match gate.stored_facts(facts, image, options)? {
-                    Some(mut facts) => {
-                        facts.meta.manifest_digest = Some(manifest.digest.clone());
-                        gate.enrich(&mut facts, image)?;
-                        let report = gate.verdict(&facts, options)?;
-                        return Ok((facts, report, Judged::Stored));
-                    }
-                    None => judged = Judged::ScannedStale,
-                }
+                continue;
             }
         }
+        let facts = StoredFacts::decode(&data).context("reading the stored facts")?;
+        // The facts must be this image's: its manifest's config and layers.
+        check_binding(&facts, &manifest.data)?;
+        match gate.stored_facts(facts, image, options)? {
+            Some(mut facts) => {
+                facts.meta.manifest_digest = Some(manifest.digest.clone());
+                gate.enrich(&mut facts, image)?;
+                let report = gate.verdict(&facts, options)?;
+                return Ok((facts, report, Judged::Stored));
+            }
+            None => {
+                judged = Judged::ScannedStale;
+                break;
+            }
+        }
+    }
+    if judged == Judged::ScannedUntrusted {
+        untrusted.dedup();
+        eprintln!(
+            "portcullis: {image}: stored facts not trusted ({}): scanning it",
+            untrusted.join("; ")
+        );
     }
     let scanned = gate.run(image, options)?;
     if stored_facts.attach {

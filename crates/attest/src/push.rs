@@ -424,6 +424,20 @@ pub async fn find_artifact(
     subject_digest: &str,
     artifact_type: &str,
 ) -> Result<Option<ImageManifest>, PushError> {
+    Ok(find_artifacts(client, subject_digest, artifact_type, 1)
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// The referrers of `subject_digest` whose artifact type is `artifact_type`, newest first,
+/// at most `max` of them; those that do not name the subject are left out.
+pub async fn find_artifacts(
+    client: &Client,
+    subject_digest: &str,
+    artifact_type: &str,
+    max: usize,
+) -> Result<Vec<ImageManifest>, PushError> {
     let listed = match client
         .referrers(subject_digest, Some(artifact_type), MAX_MANIFEST)
         .await?
@@ -434,29 +448,34 @@ pub async fn find_artifact(
             .await?
             .map(|f| f.data),
     };
-    let Some(data) = listed else { return Ok(None) };
+    let Some(data) = listed else {
+        return Ok(Vec::new());
+    };
     let index: ImageIndex = serde_json::from_slice(&data).map_err(|e| PushError::Artifact {
         what: format!("the referrers of {subject_digest}"),
         reason: format!("not an image index: {e}"),
     })?;
-    let Some(found) = index
+    let mut found = Vec::new();
+    for descriptor in index
         .manifests
         .iter()
         .rev()
-        .find(|d| d.artifact_type.as_deref() == Some(artifact_type))
-    else {
-        return Ok(None);
-    };
-    let fetched = client.manifest(&found.digest, MAX_MANIFEST).await?;
-    let manifest: ImageManifest =
-        serde_json::from_slice(&fetched.data).map_err(|e| PushError::Artifact {
-            what: format!("the referrer {}", found.digest),
-            reason: format!("not an image manifest: {e}"),
-        })?;
-    if manifest.subject.as_ref().map(|d| d.digest.as_str()) != Some(subject_digest) {
-        return Ok(None);
+        .filter(|d| d.artifact_type.as_deref() == Some(artifact_type))
+    {
+        if found.len() >= max {
+            break;
+        }
+        let fetched = client.manifest(&descriptor.digest, MAX_MANIFEST).await?;
+        let manifest: ImageManifest =
+            serde_json::from_slice(&fetched.data).map_err(|e| PushError::Artifact {
+                what: format!("the referrer {}", descriptor.digest),
+                reason: format!("not an image manifest: {e}"),
+            })?;
+        if manifest.subject.as_ref().map(|d| d.digest.as_str()) == Some(subject_digest) {
+            found.push(manifest);
+        }
     }
-    Ok(Some(manifest))
+    Ok(found)
 }
 
 /// The blob `descriptor` names, at most `max` bytes, checked against its digest.
