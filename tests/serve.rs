@@ -1012,7 +1012,8 @@ fn replicas_share_jobs_and_a_killed_replicas_scan_fails_once() {
 
 /// Redis restarting empty (no persistence) under two replicas while a scan runs: the other
 /// replica keeps answering "not yet" (never 404, never an error), the owner writes its job
-/// back, and the report reaches both replicas once the scan ends.
+/// back, and the report reaches both replicas once the scan ends; a scan that ends while
+/// Redis is down reaches the other replica once Redis is back.
 #[test]
 fn a_redis_restart_under_serve_loses_no_job() {
     let Some(registry) = registry() else { return };
@@ -1052,6 +1053,18 @@ fn a_redis_restart_under_serve_loses_no_job() {
         a.stderr()
     );
     assert!(a.stderr().contains("reachable again"), "{}", a.stderr());
+
+    // A scan that ends while Redis is down: its owner answers at once, and writes the
+    // outcome once Redis is back, longer than a lease later; the other replica then serves
+    // the same report, not a "stopped answering" error.
+    let (held, proxy, id) = held_scan(&registry, &a, "redis-down-at-the-end");
+    redis.kill();
+    proxy.release(&held.tag);
+    let (from_a, _) = a.report(&id, RAW, "");
+    std::thread::sleep(Duration::from_secs(4));
+    redis.up();
+    let (from_b, _) = b.report(&id, RAW, "");
+    assert_eq!(from_a, from_b);
 }
 
 /// The registry failing for good under a scan (every answer for a layer a 503, or every

@@ -68,6 +68,9 @@ struct Entry {
     finished: Option<Instant>,
     /// Whether its outcome (a report or the error) was answered once.
     fetched: bool,
+    /// Whether its outcome is still to be written to the shared jobs (Redis was down when
+    /// it ended): the next renewal writes it.
+    unshared: bool,
 }
 
 struct Job {
@@ -321,25 +324,30 @@ impl Jobs {
     /// Ends a job with `status`, for every replica: unless another replica ended it first
     /// (this one was cut off from Redis for longer than the lease), whose outcome stands.
     fn finish(&self, id: &str, status: Status) {
-        let status = match &self.shared {
+        let (status, unshared) = match &self.shared {
             Some(shared) => match shared.put(id, &status) {
-                Written::Ok => status,
+                Written::Ok => (status, false),
+                Written::Later => (status, true),
                 Written::EndedElsewhere(message) => {
                     eprintln!(
                         "portcullis serve: scan {id}: another replica ended it meanwhile: {message}"
                     );
-                    Status::Failed(message)
+                    (Status::Failed(message), false)
                 }
             },
-            None => status,
+            None => (status, false),
         };
         self.finish_locally(id, status);
+        if unshared && let Some(entry) = lock(&self.entries).get_mut(id) {
+            entry.unshared = true;
+        }
     }
 
     fn finish_locally(&self, id: &str, status: Status) {
         if let Some(entry) = lock(&self.entries).get_mut(id) {
             entry.status = status;
             entry.finished = Some(Instant::now());
+            entry.unshared = false;
         }
     }
 
@@ -356,6 +364,7 @@ impl Jobs {
                     status: Status::Queued,
                     finished: None,
                     fetched: false,
+                    unshared: false,
                 },
             );
         }
@@ -409,17 +418,25 @@ impl Jobs {
     }
 
     /// Renews the leases of this replica's unfinished jobs (and writes their records again
-    /// after Redis lost them).
+    /// after Redis lost them), and writes the outcomes Redis was down for.
     fn renew(&self) {
         let Some(shared) = &self.shared else { return };
-        let unfinished: Vec<(String, Status)> = lock(&self.entries)
+        let due: Vec<(String, Status, bool)> = lock(&self.entries)
             .iter()
-            .filter(|(_, e)| e.finished.is_none())
-            .map(|(id, e)| (id.clone(), e.status.clone()))
+            .filter(|(_, e)| e.finished.is_none() || e.unshared)
+            .map(|(id, e)| (id.clone(), e.status.clone(), e.finished.is_some()))
             .collect();
-        for (id, status) in unfinished {
-            if let Written::EndedElsewhere(message) = shared.put(&id, &status) {
-                self.finish_locally(&id, Status::Failed(message));
+        for (id, status, ended) in due {
+            match shared.put(&id, &status) {
+                Written::EndedElsewhere(message) => {
+                    self.finish_locally(&id, Status::Failed(message));
+                }
+                Written::Ok if ended => {
+                    if let Some(entry) = lock(&self.entries).get_mut(&id) {
+                        entry.unshared = false;
+                    }
+                }
+                Written::Ok | Written::Later => {}
             }
         }
     }
@@ -481,11 +498,13 @@ impl Jobs {
             .count()
     }
 
-    /// Whether no job runs and every outcome was fetched: nothing is lost by exiting.
+    /// Whether no job runs and every outcome was fetched, or is in the shared jobs for the
+    /// other replicas to answer: nothing is lost by exiting.
     pub fn drained(&self) -> bool {
+        let shared = self.shared.is_some();
         lock(&self.entries)
             .values()
-            .all(|e| e.finished.is_some() && e.fetched)
+            .all(|e| e.finished.is_some() && (e.fetched || (shared && !e.unshared)))
     }
 }
 

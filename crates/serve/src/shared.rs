@@ -88,8 +88,11 @@ pub struct SharedJobs {
 /// What an owner's write found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Written {
-    /// Written (or Redis is down: the local state stands, and is written again later).
+    /// Written.
     Ok,
+    /// Not written (Redis is down, or the record changed under the write): the local state
+    /// stands, and is to be written again later.
+    Later,
     /// Another replica ended the job: its outcome stands.
     EndedElsewhere(String),
 }
@@ -253,7 +256,7 @@ impl SharedJobs {
         let last = lock(&self.written).get(id).cloned();
         match self.cas(id, last.as_deref(), true, &record, report.as_deref()) {
             // Redis is down: written again at the next renewal.
-            None => Written::Ok,
+            None => Written::Later,
             Some(true) => {
                 let mut written = lock(&self.written);
                 if matches!(state, State::Done | State::Failed) {
@@ -283,9 +286,11 @@ impl SharedJobs {
                     }
                     _ => {
                         if self.cas(id, now.as_deref(), true, &record, report.as_deref())
-                            == Some(true)
-                            && !matches!(state, State::Done | State::Failed)
+                            != Some(true)
                         {
+                            return Written::Later;
+                        }
+                        if !matches!(state, State::Done | State::Failed) {
                             lock(&self.written).insert(id.to_string(), record);
                         }
                         Written::Ok
