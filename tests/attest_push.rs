@@ -12,7 +12,7 @@ use common::services::*;
 use common::{Run, portcullis, run_command, text};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n";
 const SCAN_V1: &str = "https://portcullis.dev/attestation/scan/v1";
@@ -80,25 +80,7 @@ fn run(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run portcullis");
-    {
-        use std::io::Write;
-        let mut input = child.stdin.take().expect("stdin");
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).expect("write stdin");
-        }
-    }
-    let out = child.wait_with_output().expect("wait for portcullis");
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let run = common::run_with_stdin(&mut cmd, stdin.unwrap_or(""));
     common::assert_no_panic(&run);
     run
 }

@@ -93,6 +93,18 @@ impl Drop for Registry {
     }
 }
 
+/// A temporary directory and a docker-registry of the test's own in it; `None` (after
+/// [`common::skip`]) without the shared services or docker-registry.
+fn own_registry() -> Option<(tempfile::TempDir, Registry)> {
+    registry()?;
+    let dir = tempfile::tempdir().unwrap();
+    let Some(registry) = Registry::start(dir.path()) else {
+        common::skip("docker-registry is not installed");
+        return None;
+    };
+    Some((dir, registry))
+}
+
 fn portcullis_run(args: &[&str]) -> common::Run {
     let mut cmd = portcullis();
     cmd.args(args);
@@ -120,12 +132,7 @@ fn findings(report: &Value) -> Vec<String> {
 
 #[test]
 fn recheck_judges_stored_facts_against_new_data_without_pulling_a_layer() {
-    if registry().is_none() {
-        return; // the shared services are expected; skip() has said so
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let Some(registry) = Registry::start(dir.path()) else {
-        common::skip("docker-registry is not installed");
+    let Some((dir, registry)) = own_registry() else {
         return;
     };
     let empty_osv = dir.path().join("osv-empty");
@@ -282,7 +289,6 @@ fn recheck_judges_stored_facts_against_new_data_without_pulling_a_layer() {
 
 /// Runs portcullis with `args`, `env`, and `stdin` written to its standard input.
 fn portcullis_with(args: &[&str], env: &[(&str, &str)], stdin: &str) -> common::Run {
-    use std::io::Write as _;
     let mut cmd = portcullis();
     cmd.args(args)
         .env_remove("PORTCULLIS_PASSWORD")
@@ -290,24 +296,7 @@ fn portcullis_with(args: &[&str], env: &[(&str, &str)], stdin: &str) -> common::
     for (key, value) in env {
         cmd.env(key, value);
     }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run portcullis");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let run = common::Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let run = common::run_with_stdin(&mut cmd, stdin);
     common::assert_no_panic(&run);
     run
 }
@@ -557,12 +546,7 @@ fn put_artifact(registry: &str, repository: &str, tag: &str) {
 
 #[test]
 fn a_tag_that_is_not_an_image_is_reported_and_the_other_tags_are_judged() {
-    if registry().is_none() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let Some(registry) = Registry::start(dir.path()) else {
-        common::skip("docker-registry is not installed");
+    let Some((dir, registry)) = own_registry() else {
         return;
     };
     let addr = registry.addr.as_str();
@@ -690,12 +674,7 @@ fn statement(path: &Path) -> Value {
 
 #[test]
 fn recheck_attests_todays_verdict_from_stored_facts_and_verify_accepts_it() {
-    if registry().is_none() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let Some(registry) = Registry::start(dir.path()) else {
-        common::skip("docker-registry is not installed");
+    let Some((dir, registry)) = own_registry() else {
         return;
     };
     let addr = registry.addr.as_str();
@@ -905,12 +884,7 @@ fn readme_recheck_commands(registry: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn the_readme_recheck_commands_give_verdicts_against_a_registry() {
-    if registry().is_none() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let Some(registry) = Registry::start(dir.path()) else {
-        common::skip("docker-registry is not installed");
+    let Some((dir, registry)) = own_registry() else {
         return;
     };
     let addr = registry.addr.as_str();
@@ -981,12 +955,7 @@ fn the_readme_recheck_commands_give_verdicts_against_a_registry() {
 /// under a good signature: crates/attest/src/facts.rs.)
 #[test]
 fn recheck_trusts_stored_facts_only_under_the_facts_key() {
-    if registry().is_none() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let Some(registry) = Registry::start(dir.path()) else {
-        common::skip("docker-registry is not installed");
+    let Some((dir, registry)) = own_registry() else {
         return;
     };
     let addr = registry.addr.as_str();
@@ -1124,12 +1093,7 @@ fn recheck_trusts_stored_facts_only_under_the_facts_key() {
 /// the end, and one image that takes longer ends the run with exit 2, naming that image.
 #[test]
 fn recheck_gives_each_image_its_own_timeout() {
-    if registry().is_none() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let Some(registry) = Registry::start(dir.path()) else {
-        common::skip("docker-registry is not installed");
+    let Some((dir, registry)) = own_registry() else {
         return;
     };
     let addr = registry.addr.as_str();

@@ -173,6 +173,31 @@ pub fn run_command(cmd: &mut Command) -> Run {
     }
 }
 
+/// Runs a prepared command with `stdin` written to its standard input (then closed), and
+/// collects what it did.
+pub fn run_with_stdin(cmd: &mut Command, stdin: &str) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run portcullis");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait for portcullis");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// Runs portcullis with `args`.
 pub fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
     run_command(portcullis().args(args))

@@ -192,28 +192,7 @@ pub fn scan_with(
     }
     match stdin {
         None => run_command(&mut cmd),
-        Some(input) => {
-            use std::io::Write;
-            use std::process::Stdio;
-            let mut child = cmd
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("run portcullis");
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(input.as_bytes())
-                .expect("write stdin");
-            let out = child.wait_with_output().expect("wait for portcullis");
-            Run {
-                code: out.status.code().unwrap_or(-1),
-                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            }
-        }
+        Some(input) => super::run_with_stdin(&mut cmd, input),
     }
 }
 
