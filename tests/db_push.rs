@@ -13,7 +13,7 @@ use common::services::{auth_registry, registry, unique};
 use common::{Run, corpus, portcullis, text};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const ARTIFACT_TYPE: &str = "application/vnd.portcullis.osv-db.v1";
 const META: &str = "application/vnd.portcullis.osv-db.meta.v1+json";
@@ -138,25 +138,7 @@ fn run(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run portcullis");
-    {
-        use std::io::Write;
-        let mut input = child.stdin.take().expect("stdin");
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).expect("write stdin");
-        }
-    }
-    let out = child.wait_with_output().expect("wait for portcullis");
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let run = common::run_with_stdin(&mut cmd, stdin.unwrap_or(""));
     common::assert_no_panic(&run);
     run
 }
