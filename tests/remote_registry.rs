@@ -416,6 +416,21 @@ fn two_apps_on_one_base(registry: &str, dir: &Path) -> Vec<String> {
     )
 }
 
+/// `scan --verbose` of `reference` with the cache directory `cache_dir` and the shared tier
+/// `shared`, which must pass.
+fn shared_cache_scan(cache_dir: &Path, reference: &str, shared: &str) -> common::Run {
+    let cache_dir = format!("--cache-dir={}", cache_dir.display());
+    let cache = format!("--cache={shared}");
+    let run = scan_with(
+        reference,
+        &["--insecure", "--verbose", &cache_dir, &cache],
+        &[],
+        None,
+    );
+    run.expect_code(0);
+    run
+}
+
 /// Runners with their own cache directories share layers through Redis: the second runner
 /// analyses only the layer the first did not; an entry that is not whole is never read back;
 /// and a Redis that is down, or restarts, is a warning, never a failed or different scan.
@@ -429,16 +444,7 @@ fn runners_share_the_layer_cache_through_redis_and_survive_its_outage() {
     let db = std::process::id() % 16;
     let url = format!("{}/{db}", url.rsplit_once('/').unwrap().0);
     let runner = |n: &str, reference: &str, shared: &str| {
-        let cache_dir = format!("--cache-dir={}", dir.path().join(n).display());
-        let cache = format!("--cache={shared}");
-        let run = scan_with(
-            reference,
-            &["--insecure", "--verbose", &cache_dir, &cache],
-            &[],
-            None,
-        );
-        run.expect_code(0);
-        run
+        shared_cache_scan(&dir.path().join(n), reference, shared)
     };
     let flush = || {
         let out = std::process::Command::new("redis-cli")
@@ -518,18 +524,7 @@ fn a_redis_restart_costs_speed_not_scans() {
     let pushed = two_apps_on_one_base(&registry, dir.path());
     let mut server = OwnRedis::start(dir.path());
     let url = server.url();
-    let runner = |n: &str, reference: &str| {
-        let cache_dir = format!("--cache-dir={}", dir.path().join(n).display());
-        let cache = format!("--cache={url}");
-        let run = scan_with(
-            reference,
-            &["--insecure", "--verbose", &cache_dir, &cache],
-            &[],
-            None,
-        );
-        run.expect_code(0);
-        run
-    };
+    let runner = |n: &str, reference: &str| shared_cache_scan(&dir.path().join(n), reference, &url);
     let uncached = scan_with(&pushed[1], &["--insecure", "--no-cache"], &[], None);
 
     let first = runner("a", &pushed[0]);

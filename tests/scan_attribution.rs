@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::alpine::{PASSWD, ZLIB_RECORD, alpine_layer};
+use common::alpine::{ZLIB_RECORD, alpine_layer, slim_alpine_layer};
 use common::builder::*;
 use common::services::*;
 use common::text;
@@ -389,21 +389,7 @@ fn the_baseline_gates_on_the_new_secret_and_lists_the_removed_setuid_binary_as_f
 
 /// A base without the setuid helper: what a slimmer release of the base looks like.
 fn slim_rootfs(zlib_version: &str) -> Vec<u8> {
-    let installed = format!(
-        "P:musl\nV:1.2.4_git20230717-r4\nA:x86_64\no:musl\n\n\
-         P:zlib\nV:{zlib_version}\nA:x86_64\no:zlib\n\n"
-    );
-    Layer::new()
-        .dir("etc")
-        .file(
-            "etc/os-release",
-            "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.19.1\n",
-        )
-        .file("etc/alpine-release", "3.19.1\n")
-        .file("etc/passwd", PASSWD)
-        .dir("lib/apk/db")
-        .file("lib/apk/db/installed", installed)
-        .tar()
+    slim_alpine_layer(zlib_version).tar()
 }
 
 #[test]

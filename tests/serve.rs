@@ -9,6 +9,7 @@
 mod common;
 
 use base64::Engine as _;
+use common::alpine::{APK_DB, BUSYBOX_UNFIXED_RECORD, OPENSSL_RECORD};
 use common::builder::{Image, Layer, Layout};
 use common::fault_proxy::{FaultProxy, Faults};
 use common::services::*;
@@ -34,57 +35,6 @@ const ERROR: &str = "application/vnd.scanner.adapter.error+json; version=1.0";
 
 /// A GitHub token shaped like a real one, left in the image: no answer may carry it.
 const LEAKED: &str = "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";
-
-const APK_DB: &str = "\
-C:Q1SJHhB1mlqbfNmLGk/9ZfNhBVAtk=
-P:musl
-V:1.2.4_git20230717-r4
-A:x86_64
-o:musl
-
-C:Q1Aoa+pOeyCnUAFQFTOcBb/Sb/RSc=
-P:libcrypto3
-V:3.1.4-r2
-A:x86_64
-o:openssl
-
-C:Q1uqjAWlRnsCy5xnBAuTVj6JGbmN8=
-P:libssl3
-V:3.1.4-r2
-A:x86_64
-o:openssl
-
-C:Q1Wf9FJzDcYLOu/T6RsDpeXx1UqQU=
-P:busybox
-V:1.36.1-r15
-A:x86_64
-o:busybox
-
-";
-
-/// OpenSSL's CVE-2023-5678 as osv.dev publishes Alpine advisories, with a CVSS vector.
-const ALPINE_RECORD: &str = r#"{
-  "id": "ALPINE-CVE-2023-5678",
-  "modified": "2024-01-10T00:00:00Z",
-  "upstream": ["CVE-2023-5678"],
-  "details": "Generating excessively long X9.42 DH keys may be very slow.",
-  "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:L"}],
-  "affected": [
-    {"package": {"ecosystem": "Alpine:v3.19", "name": "openssl"},
-     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.1.4-r3"}]}]}
-  ]
-}"#;
-
-/// A record without a rating nor a fix.
-const UNFIXED_RECORD: &str = r#"{
-  "id": "ALPINE-CVE-2023-42366",
-  "modified": "2024-01-10T00:00:00Z",
-  "upstream": ["CVE-2023-42366"],
-  "affected": [
-    {"package": {"ecosystem": "Alpine:v3.19", "name": "busybox"},
-     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}
-  ]
-}"#;
 
 /// Alpine 3.19 with vulnerable packages, a setuid binary, and a token in a config file.
 fn alpine_app(marker: &str) -> Image {
@@ -118,8 +68,12 @@ fn alpine_app(marker: &str) -> Image {
 fn write_db(dir: &Path) -> PathBuf {
     let db = dir.join("osv/alpine");
     std::fs::create_dir_all(&db).unwrap();
-    std::fs::write(db.join("ALPINE-CVE-2023-5678.json"), ALPINE_RECORD).unwrap();
-    std::fs::write(db.join("ALPINE-CVE-2023-42366.json"), UNFIXED_RECORD).unwrap();
+    std::fs::write(db.join("ALPINE-CVE-2023-5678.json"), OPENSSL_RECORD).unwrap();
+    std::fs::write(
+        db.join("ALPINE-CVE-2023-42366.json"),
+        BUSYBOX_UNFIXED_RECORD,
+    )
+    .unwrap();
     dir.join("osv")
 }
 

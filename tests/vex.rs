@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::alpine::{BUSYBOX_UNFIXED_RECORD, OPENSSL_RECORD};
 use common::builder::{DockerArchive, Image, Layer};
 use common::{Run, corpus, portcullis, run_command};
 use portcullis_advisories::vex::{self, Format, Status};
@@ -33,30 +34,6 @@ A:x86_64
 o:busybox
 
 ";
-
-/// OpenSSL's CVE-2023-5678 for Alpine 3.19, rated medium (CVSS 5.3): it fails the gate at
-/// `--fail-on medium`, once for libssl3 and once for libcrypto3.
-const OPENSSL_RECORD: &str = r#"{
-  "id": "ALPINE-CVE-2023-5678",
-  "modified": "2024-01-10T00:00:00Z",
-  "upstream": ["CVE-2023-5678"],
-  "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:L"}],
-  "affected": [
-    {"package": {"ecosystem": "Alpine:v3.19", "name": "openssl"},
-     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.1.4-r3"}]}]}
-  ]
-}"#;
-
-/// busybox's CVE-2023-42366, unfixed and unrated (info).
-const BUSYBOX_RECORD: &str = r#"{
-  "id": "ALPINE-CVE-2023-42366",
-  "modified": "2024-01-10T00:00:00Z",
-  "upstream": ["CVE-2023-42366"],
-  "affected": [
-    {"package": {"ecosystem": "Alpine:v3.19", "name": "busybox"},
-     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}
-  ]
-}"#;
 
 /// The day the tests run on: Alpine 3.19 is supported.
 const NOW: &str = "2024-06-01";
@@ -89,7 +66,11 @@ fn workspace() -> tempfile::TempDir {
     let db = dir.path().join("osv");
     std::fs::create_dir_all(&db).unwrap();
     std::fs::write(db.join("ALPINE-CVE-2023-5678.json"), OPENSSL_RECORD).unwrap();
-    std::fs::write(db.join("ALPINE-CVE-2023-42366.json"), BUSYBOX_RECORD).unwrap();
+    std::fs::write(
+        db.join("ALPINE-CVE-2023-42366.json"),
+        BUSYBOX_UNFIXED_RECORD,
+    )
+    .unwrap();
     dir
 }
 

@@ -4,38 +4,12 @@
 
 mod common;
 
+use common::alpine::{APK_DB, BUSYBOX_UNFIXED_RECORD};
 use common::builder::{DockerArchive, Image, Layer};
 use common::{Run, portcullis, run_command, text};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-const APK_DB: &str = "\
-C:Q1SJHhB1mlqbfNmLGk/9ZfNhBVAtk=
-P:musl
-V:1.2.4_git20230717-r4
-A:x86_64
-o:musl
-
-C:Q1Aoa+pOeyCnUAFQFTOcBb/Sb/RSc=
-P:libcrypto3
-V:3.1.4-r2
-A:x86_64
-o:openssl
-
-C:Q1uqjAWlRnsCy5xnBAuTVj6JGbmN8=
-P:libssl3
-V:3.1.4-r2
-A:x86_64
-o:openssl
-
-C:Q1Wf9FJzDcYLOu/T6RsDpeXx1UqQU=
-P:busybox
-V:1.36.1-r15
-A:x86_64
-o:busybox
-
-";
 
 const URLLIB3_METADATA: &str =
     "Metadata-Version: 2.1\nName: urllib3\nVersion: 1.26.17\nSummary: HTTP library\n";
@@ -73,17 +47,6 @@ const ALPINE_RECORD: &str = r#"{
      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.1.4-r3"}]}]},
     {"package": {"ecosystem": "Alpine:v3.18", "name": "openssl", "purl": "pkg:apk/alpine/openssl?arch=source"},
      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.1.4-r1"}]}]}
-  ]
-}"#;
-
-/// A record no release fixes yet (only `introduced`), without a rating.
-const UNFIXED_RECORD: &str = r#"{
-  "id": "ALPINE-CVE-2023-42366",
-  "modified": "2024-01-10T00:00:00Z",
-  "upstream": ["CVE-2023-42366"],
-  "affected": [
-    {"package": {"ecosystem": "Alpine:v3.19", "name": "busybox"},
-     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}
   ]
 }"#;
 
@@ -143,7 +106,7 @@ fn write_db_dir(dir: &Path) -> PathBuf {
 fn db_files() -> [(&'static str, &'static str); 4] {
     [
         ("alpine/ALPINE-CVE-2023-5678.json", ALPINE_RECORD),
-        ("alpine/ALPINE-CVE-2023-42366.json", UNFIXED_RECORD),
+        ("alpine/ALPINE-CVE-2023-42366.json", BUSYBOX_UNFIXED_RECORD),
         ("alpine/ALPINE-CVE-2000-0001.json", WITHDRAWN_RECORD),
         ("pypi/urllib3/GHSA-g4mx-q9vg-27p4.yaml", URLLIB3_RECORD),
     ]

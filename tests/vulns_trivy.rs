@@ -12,6 +12,7 @@
 
 mod common;
 
+use common::alpine::OPENSSL_RECORD;
 use common::builder::{DockerArchive, Image, Layer, Layout};
 use common::{Run, have_tool, portcullis, run_command, text};
 use portcullis::advisories::trivy::{self, Report};
@@ -510,17 +511,6 @@ fn trivy_report(image_id: &str, diff_ids: &[String]) -> Value {
     })
 }
 
-const OSV_RECORD: &str = r#"{
-  "id": "ALPINE-CVE-2023-5678",
-  "modified": "2024-01-10T00:00:00Z",
-  "upstream": ["CVE-2023-5678"],
-  "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:L"}],
-  "affected": [
-    {"package": {"ecosystem": "Alpine:v3.19", "name": "openssl"},
-     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.1.4-r3"}]}]}
-  ]
-}"#;
-
 fn image_ids(archive: &str) -> (String, Vec<String>) {
     let facts = read_image(archive, &ReadOptions::default(), &Analyzers::default()).unwrap();
     (
@@ -536,7 +526,7 @@ fn trivy_findings_merge_with_osv_findings_and_name_their_source() {
     let (image_id, diff_ids) = image_ids(text(&archive));
     let fake = fake_trivy(dir.path(), &trivy_report(&image_id, &diff_ids), 0, false);
     std::fs::create_dir_all(dir.path().join("osv")).unwrap();
-    std::fs::write(dir.path().join("osv/a.json"), OSV_RECORD).unwrap();
+    std::fs::write(dir.path().join("osv/a.json"), OPENSSL_RECORD).unwrap();
     let run = scan(
         dir.path(),
         "app.tar",
