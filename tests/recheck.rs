@@ -106,9 +106,7 @@ fn own_registry() -> Option<(tempfile::TempDir, Registry)> {
 }
 
 fn portcullis_run(args: &[&str]) -> common::Run {
-    let mut cmd = portcullis();
-    cmd.args(args);
-    run_command(&mut cmd)
+    common::run(args)
 }
 
 /// (check, path, message) of every finding, sorted.

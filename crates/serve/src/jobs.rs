@@ -414,6 +414,10 @@ impl Jobs {
         if let Some(status) = lock(&self.entries).get(id).map(|e| e.status.clone()) {
             return Some(status);
         }
+        // Only ids this server hands out are looked up in Redis.
+        if !is_id(id) {
+            return None;
+        }
         self.shared.as_ref()?.status(id)
     }
 
@@ -518,6 +522,15 @@ pub fn describe_age(age: Duration) -> String {
     }
 }
 
+/// Whether `text` has the form of the ids [`new_id`] makes.
+fn is_id(text: &str) -> bool {
+    text.len() == 36
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+        })
+}
+
 /// A random id in the form of a UUID v4.
 fn new_id() -> String {
     let mut bytes = [0u8; 16];
@@ -555,5 +568,15 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 36);
         assert_eq!(a.as_bytes()[14], b'4');
+        assert!(is_id(&a) && is_id(&b));
+        for other in [
+            "",
+            "x",
+            "ABCDEF00-0000-4000-8000-000000000000",
+            "abcdef00-0000-4000-8000-0000000000000",
+            "abcdef00_0000_4000_8000_000000000000",
+        ] {
+            assert!(!is_id(other), "{other}");
+        }
     }
 }

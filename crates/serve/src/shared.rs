@@ -213,17 +213,14 @@ impl SharedJobs {
         })
     }
 
+    /// The job's record, parsed; `None` when Redis cannot say, `Some(None)` when there is
+    /// none (or it does not parse).
     fn read(&self, id: &str) -> Option<Option<Record>> {
-        let key = job_key(id);
-        self.with(
-            |conn| match conn.command(&[b"GET", key.as_bytes()], MAX_RECORD)? {
-                Reply::Bulk(bytes) => Ok(Some((serde_json::from_slice(&bytes).ok(), bytes))),
-                _ => Ok(None),
-            },
-        )
-        .map(|found| found.and_then(|(record, _)| record))
+        self.read_raw(id)
+            .map(|raw| raw.and_then(|r| serde_json::from_str(&r).ok()))
     }
 
+    /// The job's record as stored.
     fn read_raw(&self, id: &str) -> Option<Option<String>> {
         let key = job_key(id);
         self.with(
